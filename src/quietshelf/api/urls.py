@@ -1,0 +1,5 @@
+from django.urls import path
+
+from quietshelf.api.main import api
+
+urlpatterns = [path("", api.urls)]

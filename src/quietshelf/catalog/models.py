@@ -1,0 +1,179 @@
+"""Catalogue data: bibliographic records, items, branches, locations, item types.
+
+The full MARC record is kept as MARC-in-JSON (lossless for leader, control
+fields, indicators and subfields, and free of ISO 2709's 99,999-byte limit);
+the columns beside it are extracted from it for search and display and are
+rebuilt whenever the record changes.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Branch(models.Model):
+    """A place that holds items and serves patrons."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "branches"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShelvingLocation(models.Model):
+    """Where on the shelves an item lives (e.g. Children's, Reference)."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ItemType(models.Model):
+    """Book, DVD, laptop…: drives loan rules; some types never circulate."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    circulates = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MaterialFormat(models.TextChoices):
+    BOOK = "book", "Book"
+    SERIAL = "serial", "Journal or serial"
+    MUSIC_SCORE = "score", "Music score"
+    SOUND_RECORDING = "music", "Music recording"
+    SPOKEN_RECORDING = "audio", "Spoken recording"
+    MAP = "map", "Map"
+    VIDEO = "video", "Film or video"
+    IMAGE = "image", "Picture"
+    COMPUTER_FILE = "computer", "Computer file"
+    KIT = "kit", "Kit"
+    MANUSCRIPT = "manuscript", "Manuscript"
+    OBJECT = "object", "Object"
+    OTHER = "other", "Other"
+
+
+class BibRecord(models.Model):
+    """A bibliographic record: the work as published, with its MARC kept whole."""
+
+    control_number = models.CharField(max_length=64, blank=True, db_index=True)  # 001
+    control_source = models.CharField(max_length=64, blank=True)  # 003
+    leader = models.CharField(max_length=24)
+    marc_json = models.JSONField()  # MARC-in-JSON of the whole record
+
+    title = models.TextField(blank=True)
+    subtitle = models.TextField(blank=True)
+    responsibility = models.TextField(blank=True)  # 245 $c
+    sort_title = models.CharField(max_length=255, blank=True, db_index=True)
+    # [{"name", "role", "tag"}]; persons named in metadata: CAT-3 data subjects.
+    contributors = models.JSONField(default=list, blank=True)
+    subjects = models.JSONField(default=list, blank=True)
+    # [{"value": as given, "normalized": "978…" or "", "valid": bool, "qualifier": ""}]
+    isbns = models.JSONField(default=list, blank=True)
+    issns = models.JSONField(default=list, blank=True)
+    publisher = models.TextField(blank=True)
+    publication_place = models.TextField(blank=True)
+    year = models.IntegerField(null=True, blank=True, db_index=True)
+    language = models.CharField(max_length=3, blank=True, db_index=True)
+    format = models.CharField(
+        max_length=16, choices=MaterialFormat.choices, default=MaterialFormat.OTHER, db_index=True
+    )
+    edition = models.TextField(blank=True)
+    series = models.JSONField(default=list, blank=True)
+    notes = models.JSONField(default=list, blank=True)
+    links = models.JSONField(default=list, blank=True)  # [{"url", "text"}]
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["control_number", "control_source"])]
+
+    def __str__(self) -> str:
+        return self.title or f"record {self.pk}"
+
+
+class IdentifierScheme(models.TextChoices):
+    CONTROL = "001+003", "Control number and source"
+    SYSTEM = "035", "System control number"
+    ISBN = "isbn", "ISBN"
+    ISSN = "issn", "ISSN"
+
+
+class RecordIdentifier(models.Model):
+    """A normalised identifier of a record, for matching on import and look-up.
+
+    Only valid ISBN/ISSN are stored here; invalid ones stay on the record,
+    flagged, and are never used to match.
+    """
+
+    record = models.ForeignKey(BibRecord, on_delete=models.CASCADE, related_name="identifiers")
+    scheme = models.CharField(max_length=8, choices=IdentifierScheme.choices)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        indexes = [models.Index(fields=["scheme", "value"])]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "scheme", "value"], name="uniq_record_identifier")
+        ]
+
+
+class ItemStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    ON_LOAN = "on_loan", "On loan"
+    IN_TRANSIT = "in_transit", "In transit"
+    ON_HOLD_SHELF = "on_hold_shelf", "On hold shelf"
+    LOST = "lost", "Lost"
+    MISSING = "missing", "Missing"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    IN_PROCESSING = "in_processing", "In processing"
+    DAMAGED = "damaged", "Damaged"
+
+
+class Item(models.Model):
+    """One physical copy with a barcode."""
+
+    record = models.ForeignKey(BibRecord, on_delete=models.CASCADE, related_name="items")
+    barcode = models.CharField(max_length=64, unique=True)
+    call_number = models.CharField(max_length=255, blank=True)
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="items")
+    location = models.ForeignKey(
+        ShelvingLocation, on_delete=models.PROTECT, null=True, blank=True, related_name="items"
+    )
+    item_type = models.ForeignKey(ItemType, on_delete=models.PROTECT, related_name="items")
+    status = models.CharField(
+        max_length=16, choices=ItemStatus.choices, default=ItemStatus.AVAILABLE, db_index=True
+    )
+    price_minor = models.BigIntegerField(null=True, blank=True)  # replacement price, minor units
+    currency = models.CharField(max_length=3, default="NOK")
+    public_note = models.TextField(blank=True)
+    staff_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["branch__name", "call_number", "barcode"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(price_minor__isnull=True) | models.Q(price_minor__gte=0),
+                name="item_price_not_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.barcode

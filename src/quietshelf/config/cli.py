@@ -1,0 +1,74 @@
+"""The `quietshelf` command: Django management commands with library names.
+
+`quietshelf import-marc FILE` runs the management command import_marc.
+Bad arguments anywhere give a one-line error and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = {
+    "demo": "Create or reuse a demo instance, load the demo catalogue and serve it.",
+    "serve": "Serve the staff and public interface (WSGI, waitress).",
+    "migrate": "Create or update the database tables.",
+    "import-marc": "Import MARC21 records (ISO 2709 or MARCXML).",
+    "export-marc": "Export MARC21 records (ISO 2709 UTF-8 or MARCXML).",
+    "reindex": "Rebuild the catalogue search index.",
+    "create-staff": "Create a staff account (or reset its password) and print its login.",
+    "check": "Check the configuration and the privacy inventory.",
+}
+
+
+def _one_line_error(self, message):
+    # argparse prints the whole usage block; an operator wants the one fact.
+    prog = self.prog.replace("python -m quietshelf", "quietshelf")
+    sys.stderr.write(f"{prog}: error: {message} (see --help)\n")
+    sys.exit(2)
+
+
+def _usage() -> str:
+    lines = ["usage: quietshelf COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<14}{text}" for name, text in COMMANDS.items()]
+    lines += ["", "Run 'quietshelf COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
+    args = argv[1:]
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        sys.exit(0 if args else 2)
+    command = args[0]
+    if command.startswith("-"):
+        sys.stderr.write(f"quietshelf: error: unknown option {command!r} (see --help)\n")
+        sys.exit(2)
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        import django
+
+        django.setup()
+    except ImproperlyConfigured as exc:
+        sys.stderr.write(f"quietshelf: configuration error: {exc}\n")
+        sys.exit(2)
+
+    from django.core.management import get_commands
+    from django.core.management.base import CommandParser
+
+    CommandParser.error = _one_line_error
+    name = command.replace("-", "_")
+    if command not in COMMANDS and name not in get_commands():
+        sys.stderr.write(f"quietshelf: error: unknown command {command!r} (see --help)\n")
+        sys.exit(2)
+
+    from django.core.management import call_command  # noqa: F401  (loads apps)
+    from django.core.management import load_command_class
+
+    app = get_commands()[name]
+    cmd = load_command_class(app, name)
+    cmd.run_from_argv(["quietshelf", command, *args[1:]])

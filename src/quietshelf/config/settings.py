@@ -1,0 +1,243 @@
+"""Quietshelf settings, all from the environment (QUIETSHELF_*, DATABASE_URL).
+
+Production mode (QUIETSHELF_ENV=production) refuses to start unless the
+operator has given a real secret key, allowed hosts, secure cookies and HSTS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from quietshelf.config.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    instance_dir,
+    private_file_secret,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = PACKAGE_DIR.parent.parent
+INSTANCE_DIR = instance_dir()
+
+QUIETSHELF_ENV = env_str("QUIETSHELF_ENV", "development")
+if QUIETSHELF_ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(
+        f"QUIETSHELF_ENV must be development, production or test, not {QUIETSHELF_ENV!r}"
+    )
+PRODUCTION = QUIETSHELF_ENV == "production"
+DEBUG = env_bool("QUIETSHELF_DEBUG", False)
+
+# --- secrets and hosts ---------------------------------------------------
+SECRET_KEY = env_str("QUIETSHELF_SECRET_KEY")
+ALLOWED_HOSTS = env_list("QUIETSHELF_ALLOWED_HOSTS")
+SESSION_COOKIE_SECURE = env_bool("QUIETSHELF_SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("QUIETSHELF_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_SSL_REDIRECT = env_bool("QUIETSHELF_SSL_REDIRECT", PRODUCTION)
+
+if PRODUCTION:
+    missing = []
+    if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5:
+        missing.append("QUIETSHELF_SECRET_KEY (at least 50 random characters)")
+    if not ALLOWED_HOSTS:
+        missing.append("QUIETSHELF_ALLOWED_HOSTS (comma-separated host names)")
+    if not SESSION_COOKIE_SECURE:
+        missing.append("QUIETSHELF_SECURE_COOKIES=true (cookies only over TLS)")
+    if SECURE_HSTS_SECONDS < 86400:
+        missing.append("QUIETSHELF_HSTS_SECONDS (at least 86400)")
+    if missing:
+        raise ImproperlyConfigured(
+            "Production mode refuses to start; missing or unsafe: " + "; ".join(missing)
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+else:
+    if not SECRET_KEY:
+        SECRET_KEY = private_file_secret(INSTANCE_DIR / "secret_key")
+    if not ALLOWED_HOSTS:
+        ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+# --- applications --------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "quietshelf.core",
+    "quietshelf.privacy",
+    "quietshelf.accounts",
+    "quietshelf.catalog",
+    "quietshelf.opac",
+    "quietshelf.staff",
+    "quietshelf.api",
+]
+
+MIDDLEWARE = [
+    "quietshelf.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "quietshelf.core.middleware.PrivateCacheMiddleware",
+]
+
+ROOT_URLCONF = "quietshelf.config.urls"
+WSGI_APPLICATION = "quietshelf.config.wsgi.application"
+AUTH_USER_MODEL = "accounts.StaffUser"
+LOGIN_URL = "staff:login"
+LOGIN_REDIRECT_URL = "staff:home"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+            ],
+        },
+    }
+]
+
+# --- database --------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+else:
+    default_db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(INSTANCE_DIR / "quietshelf.sqlite3"),
+        "OPTIONS": {
+            # WAL lets readers run beside one writer; IMMEDIATE takes the write
+            # lock at BEGIN so two writers queue instead of failing half-way.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+        "TEST": {"NAME": str(INSTANCE_DIR / "test-quietshelf.sqlite3")},
+    }
+DATABASES = {"default": default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- passwords -----------------------------------------------------------------
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- sessions and cookies (SEC-SES-1) ----------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("QUIETSHELF_SESSION_MAX_SECONDS", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# The public catalogue sets no cookie before sign-in (PRV-PUB-1): the language
+# is chosen from the URL parameter or the browser, never from a cookie.
+LANGUAGE_COOKIE_NAME = "qs_lang"
+
+# --- security headers ------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# --- i18n --------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("nb", "Norsk bokmål")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env_str("QUIETSHELF_TIME_ZONE", "Europe/Oslo")
+USE_TZ = True
+
+# --- static and media -------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = INSTANCE_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+MEDIA_ROOT = INSTANCE_DIR / "media"
+
+# --- uploads (SEC-UP-1) -----------------------------------------------------
+QUIETSHELF_MAX_UPLOAD_BYTES = env_int("QUIETSHELF_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+# --- catalogue ---------------------------------------------------------------
+# Where make demo looks for the shared demo catalogue.
+QUIETSHELF_SHARED_DATA = Path(
+    env_str("QUIETSHELF_SHARED_DATA", str(REPO_ROOT.parent / "shared" / "data"))
+)
+# How an imported record is matched to one already stored, in order.
+QUIETSHELF_IMPORT_MATCH = env_list("QUIETSHELF_IMPORT_MATCH") or ["001+003", "035", "isbn"]
+QUIETSHELF_CURRENCY = env_str("QUIETSHELF_CURRENCY", "NOK")
+
+# --- public search limits (SEC-DOS-1) ---------------------------------------
+QUIETSHELF_SEARCH_MAX_QUERY_CHARS = env_int("QUIETSHELF_SEARCH_MAX_QUERY_CHARS", 500)
+QUIETSHELF_SEARCH_RATE_PER_MINUTE = env_int("QUIETSHELF_SEARCH_RATE_PER_MINUTE", 120)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "quietshelf",
+    }
+}
+
+# --- logging (PRV-LOG-1): ids and truncated addresses only ------------------
+LOG_DIR = INSTANCE_DIR / "logs"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        # Django's own request logger writes full URLs (and so search terms);
+        # our RequestIdMiddleware logs a scrubbed line instead.
+        "django.request": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        "django.server": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        "quietshelf": {"handlers": ["console"], "level": env_str("QUIETSHELF_LOG_LEVEL", "INFO")},
+    },
+}

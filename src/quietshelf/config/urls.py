@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("staff/", include("quietshelf.staff.urls")),
+    path("api/v1/", include("quietshelf.api.urls")),
+    path("", include("quietshelf.opac.urls")),
+]
+
+handler400 = "quietshelf.core.views.bad_request"
+handler403 = "quietshelf.core.views.forbidden"
+handler404 = "quietshelf.core.views.not_found"
+handler500 = "quietshelf.core.views.server_error"

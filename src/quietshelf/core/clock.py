@@ -1,0 +1,15 @@
+"""The one place the current time comes from, so tests can move it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+
+def now() -> dt.datetime:
+    return timezone.now()
+
+
+def today() -> dt.date:
+    return timezone.localdate()

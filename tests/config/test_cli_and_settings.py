@@ -1,0 +1,79 @@
+"""The quietshelf command and the settings' refusal to run unsafely."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+QS = [sys.executable, "-m", "quietshelf"]
+
+
+def run(args, env_extra=None, **kw):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(QS + args, capture_output=True, text=True, env=env, timeout=120, **kw)
+
+
+def test_help_lists_the_commands():
+    """CAT-1 foundation: --help names every operator command."""
+    out = run(["--help"])
+    assert out.returncode == 0
+    for name in ["demo", "serve", "migrate", "import-marc", "export-marc", "reindex", "check"]:
+        assert name in out.stdout
+
+
+def test_unknown_command_is_one_line_and_exit_2():
+    out = run(["frobnicate"])
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0
+    assert "unknown command" in out.stderr
+
+
+def test_bad_option_is_one_line_and_exit_2():
+    out = run(["migrate", "--no-such-option"])
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0
+    assert "unrecognized arguments" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "env_extra, missing",
+    [
+        ({}, "QUIETSHELF_SECRET_KEY"),
+        ({"QUIETSHELF_SECRET_KEY": "x" * 10}, "QUIETSHELF_SECRET_KEY"),
+        ({"QUIETSHELF_SECRET_KEY": "k3" * 40}, "QUIETSHELF_ALLOWED_HOSTS"),
+        (
+            {"QUIETSHELF_SECRET_KEY": "k3Zq9" * 12, "QUIETSHELF_ALLOWED_HOSTS": "lib.example"},
+            "QUIETSHELF_HSTS_SECONDS",
+        ),
+    ],
+)
+def test_production_refuses_to_start_and_says_what_is_missing(env_extra, missing, tmp_path):
+    """PRV-ENC-2 / issue 3 item 4: production needs a secret, hosts, secure cookies, HSTS."""
+    env = {"QUIETSHELF_ENV": "production", "QUIETSHELF_HOME": str(tmp_path), **env_extra}
+    env.pop("DATABASE_URL", None)
+    out = run(["check"], env_extra=env)
+    assert out.returncode == 2
+    assert missing in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_production_with_everything_given_starts(tmp_path):
+    env = {
+        "QUIETSHELF_ENV": "production",
+        "QUIETSHELF_HOME": str(tmp_path),
+        "QUIETSHELF_SECRET_KEY": "k3Zq9-" * 12,
+        "QUIETSHELF_ALLOWED_HOSTS": "lib.example",
+        "QUIETSHELF_HSTS_SECONDS": "31536000",
+    }
+    env["DJANGO_ALLOW_ASYNC_UNSAFE"] = ""
+    out = subprocess.run(
+        QS + ["check", "--deploy", "--fail-level", "ERROR"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in {**os.environ, **env}.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+    )
+    assert out.returncode == 0, out.stderr
