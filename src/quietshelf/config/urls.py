@@ -1,8 +1,10 @@
 from django.urls import include, path
 
 urlpatterns = [
+    path("staff/privacy/", include("quietshelf.privacy.staff_urls")),
     path("staff/", include("quietshelf.staff.urls")),
     path("api/v1/", include("quietshelf.api.urls")),
+    path("privacy/", include("quietshelf.privacy.urls")),
     path("", include("quietshelf.opac.urls")),
 ]
 

@@ -1,0 +1,49 @@
+"""Catalogue search: one interface, two engines (SQLite FTS5, PostgreSQL full text).
+
+Services call index_records()/remove_records() inside their own transaction,
+so the index always changes together with the record (issue 3, item 8).
+Search terms are never logged or stored (PRV-SEP-1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)  # facet name -> values
+    sort: str = "relevance"  # relevance | title | year | -year
+    page: int = 1
+    page_size: int = 20
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class SearchResult:
+    total: int
+    record_ids: list[int]
+    facets: dict[str, list[FacetValue]]
+    page: int
+    page_size: int
+
+
+def index_records(record_ids) -> None:
+    """(Re)index these records; call inside the service's transaction."""
+    from quietshelf.catalog.search.backends import get_backend
+
+    get_backend().index_records(list(record_ids))
+
+
+def remove_records(record_ids) -> None:
+    from quietshelf.catalog.search.backends import get_backend
+
+    get_backend().remove_records(list(record_ids))
