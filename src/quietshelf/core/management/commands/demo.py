@@ -1,0 +1,96 @@
+"""quietshelf demo: one command from a fresh checkout to a running library.
+
+Creates (or reuses) the instance folder, migrates the embedded SQLite
+database, loads the demo catalogue once, creates a per-instance staff login
+with a generated password (printed once, never a default), and serves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+
+from quietshelf.core.commands import QuietshelfCommand, UsageError
+
+DEMO_USER_FILE = "demo-staff-username"
+
+
+class Command(QuietshelfCommand):
+    help = "Create or reuse a demo instance, load the demo catalogue, print a login and serve."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--no-serve", action="store_true", help="prepare the instance and stop"
+        )
+        parser.add_argument(
+            "--marc", type=Path, default=None, help="a MARC file to load instead of the default"
+        )
+
+    def handle(self, *args, host: str, port: int, no_serve: bool, marc: Path | None, **options):
+        if marc is not None and not marc.is_file():
+            raise UsageError(f"no such MARC file: {marc}")
+        instance = settings.INSTANCE_DIR
+        self.stdout.write(f"Instance folder: {instance}")
+        call_command("migrate", interactive=False, verbosity=0)
+        self._load_catalogue(marc)
+        login = self._demo_login(instance)
+        url = f"http://{host}:{port}/"
+        self.stdout.write("")
+        self.stdout.write(f"  Public catalogue: {url}")
+        self.stdout.write(f"  Staff interface:  {url}staff/")
+        self.stdout.write(login)
+        self.stdout.write("")
+        if no_serve:
+            return
+        from quietshelf.core.management.commands.serve import serve
+
+        serve(host=host, port=port, stdout=self.stdout)
+
+    def _load_catalogue(self, marc: Path | None) -> None:
+        from quietshelf.catalog.models import BibRecord
+        from quietshelf.catalog.sample import write_sample_file
+        from quietshelf.catalog.services import import_marc
+
+        if BibRecord.objects.exists():
+            count = BibRecord.objects.count()
+            self.stdout.write(f"Catalogue already loaded ({count} records): reusing it.")
+            return
+        shared = settings.QUIETSHELF_SHARED_DATA / "marc" / "demo_catalogue_utf8.mrc"
+        if marc is None and shared.is_file():
+            marc = shared
+        if marc is None:
+            marc = write_sample_file(settings.INSTANCE_DIR / "sample-catalogue.mrc")
+            self.stdout.write("Loading the bundled sample catalogue (../shared/data not found).")
+        else:
+            self.stdout.write(f"Loading the demo catalogue from {marc} …")
+        with self.progress(unit="rec", desc="import") as bar:
+            summary = import_marc(actor=None, sources=[marc], progress=bar.update)
+        self.stdout.write(summary.line())
+
+    def _demo_login(self, instance: Path) -> str:
+        from quietshelf.accounts import services as account_services
+        from quietshelf.accounts.models import StaffUser
+
+        marker = instance / DEMO_USER_FILE
+        if marker.exists():
+            username = marker.read_text().strip()
+            if StaffUser.objects.filter(username=username).exists():
+                return (
+                    f"  Staff login: {username} (password printed when this instance was "
+                    f"created; for a new one: quietshelf create-staff --reset --username {username})"
+                )
+        import secrets
+
+        username = f"demo-{secrets.token_hex(3)}"
+        password = account_services.staff_create(
+            actor=None, username=username, administrator=True
+        )
+        marker.write_text(username + "\n")
+        return (
+            f"  Staff login: {username}  password: {password}\n"
+            "  (generated for this instance and shown only this once)"
+        )
