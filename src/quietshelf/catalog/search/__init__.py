@@ -34,6 +34,31 @@ class SearchResult:
     facets: dict[str, list[FacetValue]]
     page: int
     page_size: int
+    # True when facet counts were estimated from a sample of a very large
+    # result (shown as "about"); the total itself is always exact.
+    approximate_facets: bool = False
+    # True when the query had more words than the parser takes (extra dropped).
+    truncated_query: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+FACETS = ("format", "language", "era", "branch", "available")
+
+
+def search(query: SearchQuery) -> SearchResult:
+    """Run a search; raises core.errors.InvalidInput (QueryTooLong) for oversize text.
+
+    The text goes through query.parse(), which keeps only words, so no user
+    syntax reaches the engine (SEC-SQL-1). Neither text nor results are logged.
+    """
+    from quietshelf.catalog.search.backends import get_backend
+    from quietshelf.catalog.search.query import parse
+
+    parsed = parse(query.text)
+    return get_backend().search(query, parsed)
 
 
 def index_records(record_ids) -> None:

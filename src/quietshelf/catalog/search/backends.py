@@ -1,15 +1,437 @@
-"""Search engines behind one interface. (Being written: see issue 3, item 8.)"""
+"""Search engines behind one interface: SQLite FTS5 and PostgreSQL full text.
+
+Tables (created by catalog migration 0002, written only from here):
+
+- ``catalog_search``: one row per record with the facet values denormalised
+  (format, language, year, era, available, sort_title); on PostgreSQL also the
+  stored ``tsvector`` with a GIN index.
+- ``catalog_search_branch``: (record, branch, any copy available there).
+- ``catalog_search_fts`` (SQLite only): the FTS5 table, rowid = record id,
+  columns title, author, subject, ident, rest.
+
+Every statement is parameterised; match expressions are built from the
+parsed query's words only, each word quoted (SEC-SQL-1). Nothing here logs
+or stores the search text (PRV-SEP-1).
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 
-class NullBackend:
+from django.db import connection, transaction
+
+from quietshelf.catalog.search.documents import TEXT_FIELDS, IndexDoc, build_doc
+from quietshelf.catalog.search.query import Clause, ParsedQuery
+
+BATCH = 500
+FIELD_COLUMNS = {"title": "title", "author": "author", "subject": "subject", "isbn": "ident"}
+# Over this many matches the facet counts come from a sample of the matches
+# (scaled, marked approximate): counting every facet of 400,000 matches costs
+# far more than the page is worth.
+FACET_EXACT_LIMIT = 20_000
+# The deepest result a client can page to (deep OFFSETs are a cheap DoS).
+MAX_OFFSET = 10_000
+
+_RECORD_FIELDS = (
+    "id",
+    "title",
+    "subtitle",
+    "responsibility",
+    "sort_title",
+    "contributors",
+    "subjects",
+    "isbns",
+    "issns",
+    "publisher",
+    "year",
+    "language",
+    "format",
+    "edition",
+    "series",
+    "notes",
+    "control_number",
+    "marc_json",
+)
+
+
+def load_docs(record_ids: list[int]) -> list[IndexDoc]:
+    from quietshelf.catalog.models import BibRecord, Item
+
+    items: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for record_id, branch_id, status in Item.objects.filter(record_id__in=record_ids).values_list(
+        "record_id", "branch_id", "status"
+    ):
+        items[record_id].append((branch_id, status))
+    rows = BibRecord.objects.filter(id__in=record_ids).values(*_RECORD_FIELDS)
+    return [build_doc(row, items.get(row["id"], [])) for row in rows]
+
+
+class Backend:
+    """What both engines share: batching, facet SQL, filters, paging."""
+
+    placeholder = "%s"
+
+    # --- writing -----------------------------------------------------------
     def index_records(self, record_ids: list[int]) -> None:
-        return None
+        ids = sorted({int(i) for i in record_ids})
+        if not ids:
+            return
+        with transaction.atomic():
+            for start in range(0, len(ids), BATCH):
+                chunk = ids[start : start + BATCH]
+                docs = load_docs(chunk)
+                with connection.cursor() as cur:
+                    self._delete(cur, chunk)
+                    self._insert(cur, docs)
 
     def remove_records(self, record_ids: list[int]) -> None:
-        return None
+        ids = sorted({int(i) for i in record_ids})
+        if not ids:
+            return
+        with transaction.atomic(), connection.cursor() as cur:
+            for start in range(0, len(ids), BATCH):
+                self._delete(cur, ids[start : start + BATCH])
+
+    def clear(self) -> None:
+        with transaction.atomic(), connection.cursor() as cur:
+            for table in self.tables():
+                cur.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
+    def remove_orphans(self) -> None:
+        """Drop index rows whose record is gone (after a test flush, a raw delete)."""
+        with transaction.atomic(), connection.cursor() as cur:
+            for table, key in self.table_keys():
+                cur.execute(
+                    f"DELETE FROM {table} WHERE {key} NOT IN (SELECT id FROM catalog_bibrecord)"  # noqa: S608
+                )
+
+    def tables(self) -> list[str]:
+        return [t for t, _ in self.table_keys()]
+
+    def table_keys(self) -> list[tuple[str, str]]:
+        return [("catalog_search", "record_id"), ("catalog_search_branch", "record_id")]
+
+    def _delete(self, cur, ids: list[int]) -> None:
+        marks = ",".join(["%s"] * len(ids))
+        for table, key in self.table_keys():
+            cur.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", ids)  # noqa: S608
+
+    def _insert(self, cur, docs: list[IndexDoc]) -> None:
+        raise NotImplementedError
+
+    # --- reading -----------------------------------------------------------
+    def match_source(self, parsed: ParsedQuery) -> tuple[str, list, str, list]:
+        """(FROM-and-WHERE SQL with the match, its params, score ORDER BY, its params)."""
+        raise NotImplementedError
+
+    def search(self, query, parsed: ParsedQuery):
+        from quietshelf.catalog.search import SearchResult
+
+        page_size = max(1, min(int(query.page_size), 100))
+        page = max(1, int(query.page))
+        if (page - 1) * page_size > MAX_OFFSET:
+            page = MAX_OFFSET // page_size + 1
+        offset = (page - 1) * page_size
+
+        filter_sql, filter_params = self._filters(query.filters)
+        if parsed.is_empty:
+            source, params, score, score_params = "FROM catalog_search d WHERE 1=1", [], None, []
+        else:
+            source, params, score, score_params = self.match_source(parsed)
+        source_sql = source + filter_sql
+        params = params + filter_params
+
+        sort = query.sort if query.sort in {"relevance", "title", "year", "-year"} else "relevance"
+        if sort == "relevance" and score is None:
+            sort = "title"
+        order = {
+            "relevance": f"{score}, d.record_id DESC",
+            "title": "d.sort_title, d.record_id",
+            "year": "d.year IS NULL, d.year, d.sort_title, d.record_id",
+            "-year": "d.year IS NULL, d.year DESC, d.sort_title, d.record_id",
+        }[sort]
+        order_params = score_params if sort == "relevance" else []
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT count(*) {source_sql}", params)  # noqa: S608
+            total = cur.fetchone()[0]
+            ids: list[int] = []
+            if total:
+                cur.execute(
+                    f"SELECT d.record_id {source_sql} ORDER BY {order} "  # noqa: S608
+                    "LIMIT %s OFFSET %s",
+                    [*params, *order_params, page_size, offset],
+                )
+                ids = [row[0] for row in cur.fetchall()]
+            facets, approximate = self._facets(cur, source_sql, params, total, query.filters)
+        return SearchResult(
+            total=total,
+            record_ids=ids,
+            facets=facets,
+            page=page,
+            page_size=page_size,
+            approximate_facets=approximate,
+            truncated_query=parsed.truncated,
+        )
+
+    def _filters(self, filters: dict[str, list[str]]) -> tuple[str, list]:
+        from quietshelf.catalog.models import Branch
+
+        sql: list[str] = []
+        params: list = []
+        for name, column in (("format", "d.format"), ("language", "d.language"), ("era", "d.era")):
+            values = [str(v)[:32] for v in (filters.get(name) or [])][:20]
+            if values:
+                sql.append(f" AND {column} IN ({','.join(['%s'] * len(values))})")
+                params.extend(values)
+        if filters.get("available"):
+            sql.append(" AND d.available = %s")
+            params.append(self.true)
+        codes = [str(v)[:32] for v in (filters.get("branch") or [])][:20]
+        if codes:
+            branch_ids = list(Branch.objects.filter(code__in=codes).values_list("id", flat=True))
+            if not branch_ids:
+                branch_ids = [-1]
+            marks = ",".join(["%s"] * len(branch_ids))
+            sql.append(
+                " AND EXISTS (SELECT 1 FROM catalog_search_branch b "  # noqa: S608
+                f"WHERE b.record_id = d.record_id AND b.branch_id IN ({marks}))"
+            )
+            params.extend(branch_ids)
+        return "".join(sql), params
+
+    true = 1
+
+    def _facets(self, cur, source_sql, params, total, filters):
+        from quietshelf.catalog.models import Branch
+
+        counts: dict[str, dict[str, int]] = {
+            "format": defaultdict(int),
+            "language": defaultdict(int),
+            "era": defaultdict(int),
+            "available": defaultdict(int),
+            "branch": defaultdict(int),
+        }
+        if not total:
+            return self._facet_lists(counts, filters, {}), False
+        approximate = total > FACET_EXACT_LIMIT
+        if approximate:
+            # The first matches in id order: a cheap, unbiased-enough sample.
+            sample = (
+                f"FROM (SELECT d.record_id, d.format, d.language, d.era, d.available "  # noqa: S608
+                f"{source_sql} LIMIT {FACET_EXACT_LIMIT}) d"
+            )
+            scale = total / FACET_EXACT_LIMIT
+        else:
+            sample = source_sql
+            scale = 1.0
+        cur.execute(
+            "SELECT d.format, d.language, d.era, d.available, count(*) "  # noqa: S608
+            f"{sample} GROUP BY d.format, d.language, d.era, d.available",
+            params,
+        )
+        for fmt, lang, era, available, n in cur.fetchall():
+            counts["format"][fmt] += n
+            if lang:
+                counts["language"][lang] += n
+            if era:
+                counts["era"][era] += n
+            if available:
+                counts["available"]["1"] += n
+        if approximate:
+            cur.execute(
+                "SELECT b.branch_id, count(*) FROM catalog_search_branch b WHERE b.record_id IN "  # noqa: S608
+                f"(SELECT d.record_id {sample}) GROUP BY b.branch_id",
+                params,
+            )
+        else:
+            cur.execute(
+                "SELECT b.branch_id, count(*) FROM catalog_search_branch b WHERE b.record_id IN "  # noqa: S608
+                f"(SELECT d.record_id {source_sql}) GROUP BY b.branch_id",
+                params,
+            )
+        branch_counts = dict(cur.fetchall())
+        found = Branch.objects.filter(id__in=list(branch_counts)).only("id", "code", "name")
+        branches = {b.id: b for b in found}
+        for branch_id, n in branch_counts.items():
+            if branch_id in branches:
+                counts["branch"][branches[branch_id].code] += n
+        labels = {b.code: b.name for b in branches.values()}
+        if approximate:
+            for facet in counts.values():
+                for key in facet:
+                    facet[key] = max(1, round(facet[key] * scale))
+        return self._facet_lists(counts, filters, labels), approximate
+
+    def _facet_lists(self, counts, filters, branch_labels):
+        from quietshelf.catalog.search import FacetValue
+
+        out = {}
+        for name, values in counts.items():
+            selected = {str(v) for v in (filters.get(name) or [])}
+            items = [
+                FacetValue(
+                    value=value,
+                    label=branch_labels.get(value, value) if name == "branch" else value,
+                    count=n,
+                    selected=value in selected,
+                )
+                for value, n in values.items()
+            ]
+            if name == "era":
+                items.sort(key=lambda f: (f.value == "pre1900", f.value), reverse=False)
+                items.sort(key=lambda f: f.value if f.value != "pre1900" else "0", reverse=True)
+            else:
+                items.sort(key=lambda f: (-f.count, f.label))
+            out[name] = items
+        return out
 
 
-def get_backend():
-    return NullBackend()
+class SQLiteBackend(Backend):
+    """FTS5, unicode61 with diacritics removed and combining marks kept in words."""
+
+    vendor = "sqlite"
+
+    def table_keys(self):
+        return [*super().table_keys(), ("catalog_search_fts", "rowid")]
+
+    def _insert(self, cur, docs):
+        if not docs:
+            return
+        cur.executemany(
+            "INSERT INTO catalog_search (record_id, format, language, year, era, available, "
+            "sort_title) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (d.record_id, d.format, d.language, d.year, d.era, int(d.available), d.sort_title)
+                for d in docs
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO catalog_search_fts (rowid, title, author, subject, ident, rest) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [(d.record_id, *(" ".join(d.text[f]) for f in TEXT_FIELDS)) for d in docs],
+        )
+        branch_rows = [
+            (d.record_id, branch_id, int(avail))
+            for d in docs
+            for branch_id, avail in d.branches.items()
+        ]
+        if branch_rows:
+            cur.executemany(
+                "INSERT INTO catalog_search_branch (record_id, branch_id, available) "
+                "VALUES (%s, %s, %s)",
+                branch_rows,
+            )
+
+    @staticmethod
+    def match_expression(parsed: ParsedQuery) -> str:
+        parts = []
+        for clause in parsed.clauses:
+            quoted = '"' + " ".join(w.replace('"', '""') for w in clause.words) + '"'
+            if clause.prefix:
+                quoted += " *"
+            if clause.field:
+                quoted = f"{FIELD_COLUMNS[clause.field]} : {quoted}"
+            parts.append(quoted)
+        return " AND ".join(parts)
+
+    def match_source(self, parsed):
+        source = (
+            "FROM (SELECT rowid AS id, bm25(catalog_search_fts, 10.0, 5.0, 4.0, 3.0, 1.0) AS score "
+            "FROM catalog_search_fts WHERE catalog_search_fts MATCH %s) m "
+            "JOIN catalog_search d ON d.record_id = m.id WHERE 1=1"
+        )
+        return source, [self.match_expression(parsed)], "m.score", []
+
+
+class PostgresBackend(Backend):
+    """Stored tsvector with a GIN index, 'simple' configuration, our own words.
+
+    Weights: A title, B contributors, C subjects, D identifiers and the rest
+    (fielded search needs contributors and subjects apart). The tsvector is
+    written as a literal from the words text.py made, so both engines index
+    exactly the same words.
+    """
+
+    vendor = "postgresql"
+    true = True
+    WEIGHTS = {"title": "A", "author": "B", "subject": "C", "ident": "D", "rest": "D"}
+    FIELD_WEIGHT = {"title": "A", "author": "B", "subject": "C", "isbn": "D"}
+    RANK_WEIGHTS = "{0.2, 0.4, 0.5, 1.0}"  # D, C, B, A
+
+    @staticmethod
+    def _lexeme(word: str) -> str:
+        return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    def tsvector_literal(self, doc: IndexDoc) -> str:
+        positions: dict[str, list[str]] = defaultdict(list)
+        pos = 1
+        for name in TEXT_FIELDS:
+            weight = self.WEIGHTS[name]
+            for word in doc.text.get(name, []):
+                if pos > 16383:
+                    break
+                slot = positions[word]
+                if len(slot) < 256:
+                    slot.append(f"{pos}{weight}")
+                pos += 1
+            pos += 10  # no phrase across two fields
+        return " ".join(f"{self._lexeme(w)}:{','.join(p)}" for w, p in positions.items())
+
+    def _insert(self, cur, docs):
+        if not docs:
+            return
+        cur.executemany(
+            "INSERT INTO catalog_search (record_id, format, language, year, era, available, "
+            "sort_title, doc) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::tsvector)",
+            [
+                (
+                    d.record_id,
+                    d.format,
+                    d.language,
+                    d.year,
+                    d.era,
+                    d.available,
+                    d.sort_title,
+                    self.tsvector_literal(d),
+                )
+                for d in docs
+            ],
+        )
+        branch_rows = [
+            (d.record_id, branch_id, avail) for d in docs for branch_id, avail in d.branches.items()
+        ]
+        if branch_rows:
+            cur.executemany(
+                "INSERT INTO catalog_search_branch (record_id, branch_id, available) "
+                "VALUES (%s, %s, %s)",
+                branch_rows,
+            )
+
+    def tsquery_literal(self, parsed: ParsedQuery) -> str:
+        parts = []
+        for clause in parsed.clauses:
+            parts.append(self._clause(clause))
+        return " & ".join(parts)
+
+    def _clause(self, clause: Clause) -> str:
+        weight = self.FIELD_WEIGHT.get(clause.field or "", "")
+        words = []
+        for i, word in enumerate(clause.words):
+            star = "*" if clause.prefix and i == len(clause.words) - 1 else ""
+            label = f":{star}{weight}" if (star or weight) else ""
+            words.append(self._lexeme(word) + label)
+        if len(words) == 1:
+            return words[0]
+        return "(" + " <-> ".join(words) + ")"
+
+    def match_source(self, parsed):
+        literal = self.tsquery_literal(parsed)
+        source = "FROM catalog_search d WHERE d.doc @@ %s::tsquery"
+        score = f"ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery) DESC"
+        return source, [literal], score, [literal]
+
+
+def get_backend() -> Backend:
+    if connection.vendor == "postgresql":
+        return PostgresBackend()
+    return SQLiteBackend()
