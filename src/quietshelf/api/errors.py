@@ -1,19 +1,60 @@
-"""One mapping from errors to the API's error shape {"error": {"code", "message"}}."""
+"""One mapping from errors to the API's error shape {"error": {"code", "message"}}.
+
+Bad input of any kind is a 4xx with that shape; only a real fault on our side
+is a 500, and then with a generic message and no trace (SEC-ERR-1).
+"""
 
 from __future__ import annotations
 
-from django.http import Http404
+import logging
+import traceback
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, JsonResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from quietshelf.core.errors import DomainError
 
+log = logging.getLogger("quietshelf.api")
+
+CODE_FOR_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    body = {"error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    return body
+
+
+def json_error(status: int, code: str, message: str) -> JsonResponse:
+    """The same shape outside ninja (unknown paths, methods not allowed)."""
+    return JsonResponse(error_body(code, message), status=status)
+
+
+def _clean_validation_errors(errors) -> list[dict]:
+    # Location, message and type only: never echo the caller's input back.
+    cleaned = []
+    for err in errors[:50]:
+        loc = [str(part)[:100] for part in err.get("loc", ())]
+        cleaned.append({"loc": loc, "msg": str(err.get("msg", ""))[:300], "type": err.get("type")})
+    return cleaned
+
 
 def install(api) -> None:
     def render(request, status: int, code: str, message: str, details=None):
-        body = {"error": {"code": code, "message": message}}
-        if details:
-            body["error"]["details"] = details
-        return api.create_response(request, body, status=status)
+        return api.create_response(request, error_body(code, message, details), status=status)
 
     @api.exception_handler(DomainError)
     def domain_error(request, exc: DomainError):
@@ -21,23 +62,54 @@ def install(api) -> None:
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):
-        return render(request, 422, "invalid_input", "The request is not valid.", exc.errors)
+        return render(
+            request,
+            422,
+            "invalid_input",
+            "The request is not valid; see details.",
+            _clean_validation_errors(exc.errors),
+        )
 
     @api.exception_handler(AuthenticationError)
     def auth_error(request, exc):
-        return render(request, 401, "unauthorized", "Authentication is required.")
+        response = render(
+            request,
+            401,
+            "unauthorized",
+            "Authentication is required: send 'Authorization: Bearer <token>'.",
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="quietshelf"'
+        return response
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
-        return render(request, exc.status_code, "http_error", str(exc))
+        status = exc.status_code if 400 <= exc.status_code < 500 else 400
+        message = str(exc)
+        if message.startswith("Cannot parse request body"):
+            message = "The request body is not valid JSON."
+        return render(request, status, CODE_FOR_STATUS.get(status, "bad_request"), message)
 
     @api.exception_handler(Http404)
     def not_found(request, exc):
         return render(request, 404, "not_found", "Not found.")
 
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc):
+        return render(request, 413, "too_large", "The request body is too large.")
+
+    @api.exception_handler(SuspiciousOperation)
+    def suspicious(request, exc):
+        return render(request, 400, "bad_request", "The request is not valid.")
+
     @api.exception_handler(Exception)
     def unexpected(request, exc):
-        import logging
-
-        logging.getLogger("quietshelf.api").exception("unhandled API error")
+        # Type and place only: an exception's text may hold data from the request.
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "-"
+        log.error(
+            "unhandled API error %s at %s rid=%s",
+            type(exc).__name__,
+            where,
+            getattr(request, "request_id", "-"),
+        )
         return render(request, 500, "server_error", "Something went wrong on our side.")

@@ -1,5 +1,42 @@
-from django.urls import path
+"""/api/v1/: the NinjaAPI, plus JSON errors for unknown paths and methods."""
 
+from __future__ import annotations
+
+import functools
+
+from django.urls import path, re_path
+
+from quietshelf.api.errors import json_error
 from quietshelf.api.main import api
 
-urlpatterns = [path("", api.urls)]
+
+def _json_405(view):
+    # ninja answers a wrong method with a bare 405; give it the error shape.
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and "json" not in response.get("Content-Type", ""):
+            allowed = response.get("Allow", "")
+            response = json_error(405, "method_not_allowed", "This method is not allowed here.")
+            response["Allow"] = allowed
+        return response
+
+    return wrapper
+
+
+def _unknown(request, rest=""):
+    return json_error(404, "not_found", "There is no such API route.")
+
+
+def _api_patterns():
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        pattern.callback = _json_405(pattern.callback)
+    return patterns, app_name, namespace
+
+
+urlpatterns = [
+    re_path(r"^", _api_patterns()),
+    path("<path:rest>", _unknown),
+    path("", _unknown),
+]
