@@ -5,5 +5,7 @@ from quietshelf.opac import views
 app_name = "opac"
 
 urlpatterns = [
-    path("", views.search, name="search"),
+    path("", views.search_page, name="search"),
+    path("record/<int:record_id>/", views.record_page, name="record"),
+    path("record/<int:record_id>/marc/", views.marc_page, name="marc"),
 ]

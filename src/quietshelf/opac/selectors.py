@@ -1,0 +1,116 @@
+"""Reads for the public catalogue: only what the public may see (no staff notes)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from quietshelf.catalog.models import BibRecord, Item, ItemStatus
+from quietshelf.core.errors import NotFound
+
+SAFE_LINK_SCHEMES = ("http://", "https://")
+
+
+@dataclass
+class BranchAvailability:
+    name: str
+    available: int = 0
+    total: int = 0
+
+
+@dataclass
+class RecordSummary:
+    record: BibRecord
+    branches: list[BranchAvailability] = field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        return sum(b.available for b in self.branches)
+
+    @property
+    def total(self) -> int:
+        return sum(b.total for b in self.branches)
+
+
+def _availability(record_ids: list[int]) -> dict[int, list[BranchAvailability]]:
+    per_record: dict[int, OrderedDict[str, BranchAvailability]] = {}
+    rows = (
+        Item.objects.filter(record_id__in=record_ids)
+        .order_by("branch__name")
+        .values_list("record_id", "branch__name", "status")
+    )
+    for record_id, branch_name, status in rows:
+        branches = per_record.setdefault(record_id, OrderedDict())
+        entry = branches.setdefault(branch_name, BranchAvailability(branch_name))
+        entry.total += 1
+        if status == ItemStatus.AVAILABLE:
+            entry.available += 1
+    return {rid: list(b.values()) for rid, b in per_record.items()}
+
+
+def record_summaries(record_ids: list[int]) -> list[RecordSummary]:
+    """Records in the order given (ids of vanished records are skipped); two queries."""
+    records = BibRecord.objects.in_bulk(record_ids)
+    availability = _availability(list(records))
+    return [
+        RecordSummary(records[rid], availability.get(rid, []))
+        for rid in record_ids
+        if rid in records
+    ]
+
+
+def public_record(record_id: int) -> BibRecord:
+    try:
+        return BibRecord.objects.get(pk=record_id)
+    except BibRecord.DoesNotExist as exc:
+        raise NotFound("No such record.") from exc
+
+
+def public_items(record: BibRecord) -> list[Item]:
+    return list(
+        Item.objects.filter(record=record)
+        .select_related("branch", "location")
+        .only(
+            "barcode",
+            "call_number",
+            "status",
+            "public_note",
+            "branch__name",
+            "location__name",
+        )
+        .order_by("branch__name", "call_number", "barcode")
+    )
+
+
+def safe_links(record: BibRecord) -> list[dict]:
+    """856 links with an http(s) address only: no javascript:, data: or file: URLs."""
+    out = []
+    for link in record.links or []:
+        if not isinstance(link, dict):
+            continue
+        url = str(link.get("url") or "").strip()
+        if url.lower().startswith(SAFE_LINK_SCHEMES) and len(url) < 2000:
+            out.append({"url": url, "text": str(link.get("text") or "") or url})
+    return out
+
+
+def marc_lines(record: BibRecord) -> list[dict]:
+    """The MARC record as lines for display: tag, indicators, subfields."""
+    data = record.marc_json if isinstance(record.marc_json, dict) else {}
+    lines = [{"tag": "LDR", "ind": "", "subfields": [], "value": data.get("leader", record.leader)}]
+    for entry in data.get("fields") or []:
+        if not isinstance(entry, dict):
+            continue
+        for tag, body in entry.items():
+            if isinstance(body, dict):
+                subfields = [
+                    (code, value)
+                    for sub in body.get("subfields") or []
+                    if isinstance(sub, dict)
+                    for code, value in sub.items()
+                ]
+                ind = f"{body.get('ind1', ' ')}{body.get('ind2', ' ')}".replace(" ", "_")
+                lines.append({"tag": tag, "ind": ind, "subfields": subfields, "value": ""})
+            else:
+                lines.append({"tag": tag, "ind": "", "subfields": [], "value": str(body)})
+    return lines
