@@ -143,13 +143,6 @@ def material_format(leader: str, f008: str) -> str:
     return MATERIAL_BY_TYPE.get(rtype, "other")
 
 
-def _linked_tag(field) -> str:
-    six = field.get("6") if hasattr(field, "get") else None
-    if not six:
-        return ""
-    return six[:3]
-
-
 def extract(record: Record) -> Extracted:
     out = Extracted()
     leader = str(record.leader).ljust(24)[:24]
@@ -213,8 +206,8 @@ def extract(record: Record) -> Extracted:
         if f.control_field:
             continue
         if tag == "880":
-            linked = _linked_tag(f)
-            _extract_880(f, linked, contributors, subjects, notes)
+            # Original-script text: the search index reads it from marc_json
+            # (catalog/search/documents.py), so it is not copied into columns.
             continue
         if tag in CONTRIBUTOR_TAGS:
             name = trim(_join(f, _NAME_CODES.get(tag, "a")))
@@ -352,22 +345,3 @@ def _subject(f) -> str:
             head.append(sf.value.strip())
     main = trim(" ".join(head))
     return " -- ".join([p for p in [main, *parts] if p])
-
-
-def _extract_880(f, linked: str, contributors, subjects, notes) -> None:
-    """Original-script text (880): findable by keyword search beside the romanised text."""
-    if linked in CONTRIBUTOR_TAGS:
-        name = trim(_join(f, _NAME_CODES.get(linked, "a")))
-        if name:
-            contributors.append({"name": name, "role": _role(f, linked), "tag": "880"})
-        return
-    if linked in SUBJECT_TAGS:
-        subject = _subject(f)
-        if subject and subject not in subjects:
-            subjects.append(subject)
-        return
-    text = trim(
-        " ".join(sf.value.strip() for sf in f.subfields if sf.code.isalpha() and sf.value.strip())
-    )
-    if text:
-        notes.append(text)

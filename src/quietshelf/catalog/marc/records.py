@@ -117,8 +117,11 @@ def record_to_iso2709(record: Record) -> bytes:
 def record_to_marcxml(record: Record, *, namespace: bool = False) -> str:
     """One <record> element as text (escaped; characters illegal in XML 1.0 dropped)."""
     ns = f' xmlns="{MARCXML_NS}"' if namespace else ""
-    out = [f"<record{ns}>", f"<leader>{_x(str(record.leader).ljust(24)[:24])}</leader>"]
-    for field in record.fields:
+    out = [f"<record{ns}>", f"<leader>{_x(xml_leader(str(record.leader)))}</leader>"]
+    # MARCXML's schema wants control fields before data fields.
+    ordered = [f for f in record.fields if f.control_field]
+    ordered += [f for f in record.fields if not f.control_field]
+    for field in ordered:
         if field.control_field:
             out.append(f"<controlfield tag={_xml_attr(field.tag)}>{_x(field.data)}</controlfield>")
         else:
@@ -131,6 +134,14 @@ def record_to_marcxml(record: Record, *, namespace: bool = False) -> str:
             out.append("</datafield>")
     out.append("</record>")
     return "".join(out)
+
+
+def xml_leader(leader: str) -> str:
+    """The leader with its structural positions (lengths, 10-11, 20-23) in MARC 21 form."""
+    lead = leader.ljust(24)[:24]
+    length = lead[0:5] if lead[0:5].isdigit() else "00000"
+    base = lead[12:17] if lead[12:17].isdigit() else "00000"
+    return f"{length}{lead[5:9]}{lead[9] if lead[9] in ' a' else 'a'}22{base}{lead[17:20]}4500"
 
 
 def _x(text: str) -> str:
