@@ -1,0 +1,274 @@
+"""Catalogue search on both engines (issue 3 item 8; SEC-SQL-1, SEC-DOS-1, PRV-SEP-1).
+
+These run on whatever database the suite runs on: SQLite FTS5 locally and
+PostgreSQL full text with DATABASE_URL set (make test runs both).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import connection, transaction
+
+from quietshelf.catalog.models import BibRecord
+from quietshelf.catalog.search import SearchQuery, index_records, remove_records, search
+from quietshelf.catalog.search.query import QueryTooLong, parse
+from tests.catalog.search_helpers import add_item, make_record
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(text="", **kwargs):
+    return search(SearchQuery(text=text, **kwargs)).record_ids
+
+
+def test_keyword_search_finds_title_contributor_subject_and_note_words_cat_search():
+    rec = make_record(
+        title="Blue notes from Bergen",
+        contributors=[{"name": "Ingrid Fjellstad", "role": "author", "tag": "100"}],
+        subjects=["Improvisation (Music)"],
+        notes=["Recorded live at the harbour"],
+    )
+    make_record(title="Something else entirely")
+    for text in ("bergen", "fjellstad", "improvisation", "harbour", "BLUE Notes"):
+        assert ids(text) == [rec.pk], text
+
+
+def test_words_are_anded_by_default():
+    both = make_record(title="Fjord jazz")
+    make_record(title="Fjord walks")
+    assert ids("fjord jazz") == [both.pk]
+
+
+def test_ranking_puts_title_matches_before_note_matches():
+    in_note = make_record(title="A history of boats", notes=["mentions saxophone once"])
+    in_title = make_record(title="The saxophone")
+    assert ids("saxophone")[0] == in_title.pk
+    assert set(ids("saxophone")) == {in_note.pk, in_title.pk}
+
+
+def test_fielded_search_title_author_subject():
+    a = make_record(title="Winter", contributors=[{"name": "Summer Holm", "role": "aut"}])
+    b = make_record(title="Summer", contributors=[{"name": "Winter Dahl", "role": "aut"}])
+    c = make_record(title="Seasons", subjects=["Summer -- Poetry"])
+    assert ids("title:summer") == [b.pk]
+    assert ids("author:summer") == [a.pk]
+    assert ids("subject:summer") == [c.pk]
+    assert set(ids("summer")) == {a.pk, b.pk, c.pk}
+    assert ids('title:"winter"') == [a.pk]
+
+
+def test_isbn_search_normalises_hyphens_and_isbn10_isbn13():
+    rec = make_record(
+        title="Counted book",
+        isbns=[{"value": "978-0-306-40615-7", "normalized": "9780306406157", "valid": True}],
+    )
+    bad = make_record(
+        title="Badly numbered",
+        isbns=[{"value": "978-0-306-40615-0", "normalized": "", "valid": False}],
+    )
+    for text in (
+        "isbn:9780306406157",
+        "isbn:978-0-306-40615-7",
+        "isbn:0-306-40615-2",
+        "isbn:0306406152",
+        "978-0-306-40615-7",
+        "0306406152",
+    ):
+        assert ids(text) == [rec.pk], text
+    assert bad.pk not in ids("isbn:9780306406150")
+
+
+def test_phrase_search_needs_the_words_together():
+    together = make_record(title="Cold river song")
+    apart = make_record(title="River of cold song")
+    assert ids('"cold river"') == [together.pk]
+    assert set(ids("cold river")) == {together.pk, apart.pk}
+
+
+def test_prefix_search_and_short_prefix_is_a_word():
+    rec = make_record(title="Jazzmen of Oslo")
+    make_record(title="A b c")
+    assert ids("jazz*") == [rec.pk]
+    assert ids("oslo jaz*") == [rec.pk]
+    # a one-letter prefix would expand to most of the index: it is the word "a"
+    assert parse("a*").clauses[0].prefix is False
+
+
+def test_diacritics_fold_both_ways():
+    rec = make_record(
+        title="Café Ærø og Søren", contributors=[{"name": "Łucja Dvořák", "role": "aut"}]
+    )
+    for text in ("cafe", "café", "CAFÉ", "aero", "ærø", "soren", "søren", "lucja", "dvorak"):
+        assert ids(text) == [rec.pk], text
+
+
+def test_devanagari_and_880_original_script_are_searchable():
+    rec = make_record(
+        title="Nepali bhasa",
+        marc_fields=[
+            {"245": {"ind1": "1", "ind2": "0", "subfields": [{"6": "880-01"}, {"a": "Nepali"}]}},
+            {
+                "880": {
+                    "ind1": "1",
+                    "ind2": "0",
+                    "subfields": [{"6": "245-01/(N"}, {"a": "नेपाली भाषाको इतिहास"}],
+                }
+            },
+            {"880": {"ind1": "1", "ind2": " ", "subfields": [{"6": "100-02"}, {"a": "राम शर्मा"}]}},
+        ],
+    )
+    make_record(title="Something English")
+    assert ids("नेपाली") == [rec.pk]
+    assert ids("भाषाको इतिहास") == [rec.pk]
+    assert ids("title:इतिहास") == [rec.pk]
+    assert ids("author:शर्मा") == [rec.pk]
+    assert ids("शर्") == []  # whole words, not fragments split at vowel signs
+
+
+def test_facet_counts_and_filters():
+    b1 = make_record(title="Trolls one", format="book", language="nor", year=1995)
+    make_record(title="Trolls two", format="book", language="eng", year=1850)
+    v = make_record(title="Trolls three", format="video", language="nor", year=2021)
+    add_item(b1, "MAIN", "available")
+    add_item(v, "EAST", "on_loan")
+    result = search(SearchQuery(text="trolls"))
+    assert result.total == 3
+    counts = {name: {f.value: f.count for f in values} for name, values in result.facets.items()}
+    assert counts["format"] == {"book": 2, "video": 1}
+    assert counts["language"] == {"nor": 2, "eng": 1}
+    assert counts["era"] == {"1990": 1, "pre1900": 1, "2020": 1}
+    assert counts["branch"] == {"MAIN": 1, "EAST": 1}
+    assert counts["available"] == {"1": 1}
+
+    assert ids("trolls", filters={"format": ["video"]}) == [v.pk]
+    assert ids("trolls", filters={"branch": ["MAIN"]}) == [b1.pk]
+    assert ids("trolls", filters={"available": ["1"]}) == [b1.pk]
+    assert ids("trolls", filters={"era": ["1990", "2020"], "language": ["nor"]}, sort="year") == [
+        b1.pk,
+        v.pk,
+    ]
+    filtered = search(SearchQuery(text="trolls", filters={"language": ["nor"]}))
+    assert {f.value: f.selected for f in filtered.facets["language"]} == {"nor": True}
+
+
+def test_item_status_change_reindexed_changes_availability():
+    rec = make_record(title="Lonely copy")
+    item = add_item(rec, "MAIN", "available")
+    assert ids("lonely", filters={"available": ["1"]}) == [rec.pk]
+    item.status = "on_loan"
+    item.save()
+    index_records([rec.pk])
+    assert ids("lonely", filters={"available": ["1"]}) == []
+
+
+def test_sort_by_title_and_year_and_paging():
+    recs = [make_record(title=f"Owl book {c}", year=2000 + i) for i, c in enumerate("CAEDB")]
+    by_title = ids("owl", sort="title")
+    assert [BibRecord.objects.get(pk=i).title[-1] for i in by_title] == list("ABCDE")
+    assert ids("owl", sort="-year") == [r.pk for r in reversed(recs)]
+    assert ids("owl", sort="year") == [r.pk for r in recs]
+    page1 = search(SearchQuery(text="owl", sort="title", page=1, page_size=2))
+    page3 = search(SearchQuery(text="owl", sort="title", page=3, page_size=2))
+    assert page1.total == 5 and page1.pages == 3
+    assert page1.record_ids == by_title[:2]
+    assert page3.record_ids == by_title[4:]
+
+
+def test_empty_query_browses_everything_by_title():
+    b = make_record(title="Beta")
+    a = make_record(title="Alpha")
+    assert ids("") == [a.pk, b.pk]
+    assert ids("   ") == [a.pk, b.pk]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '" OR 1=1 --',
+        "'; DROP TABLE catalog_bibrecord; --",
+        "NEAR(",
+        "NEAR(a b, 2)",
+        "*",
+        "**",
+        "title:",
+        "title:*",
+        '"',
+        '""',
+        '"unbalanced',
+        "a AND OR NOT b",
+        "^x",
+        "{title}: x",
+        "col:x",
+        "x:y:z",
+        "-x",
+        "(a) | (b) & !c <-> d",
+        "\\",
+        "'",
+        "%",
+        "_",
+        "\x00",
+        "a" * 400,
+        " ".join(["w"] * 200),
+        "ﷺ ﷽ \u202e reversed",
+    ],
+)
+def test_hostile_queries_never_break_and_never_inject_sec_sql_1(text):
+    keep = make_record(title="Survivor of odd queries")
+    result = search(SearchQuery(text=text))
+    assert result.total >= 0
+    assert BibRecord.objects.filter(pk=keep.pk).exists()
+
+
+def test_query_over_the_size_limit_is_refused_with_a_clear_message(settings):
+    settings.QUIETSHELF_SEARCH_MAX_QUERY_CHARS = 500
+    with pytest.raises(QueryTooLong) as err:
+        search(SearchQuery(text="x" * 10_000))
+    assert "500" in err.value.message
+
+
+def test_pathological_query_is_capped_sec_dos_1():
+    parsed = parse(" ".join(f"w{i}" for i in range(100)))
+    assert sum(len(c.words) for c in parsed.clauses) <= 24
+    assert parsed.truncated
+
+
+def test_index_changes_in_the_same_transaction_rolled_back_create_leaves_no_row():
+    marker = "Quokkaprovenance"
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        rec = make_record(title=marker)
+        assert ids(marker.lower()) == [rec.pk]  # visible inside the transaction
+        raise Boom
+    assert ids(marker.lower()) == []
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM catalog_search WHERE record_id = %s", [rec.pk])
+        assert cur.fetchone()[0] == 0
+
+
+def test_remove_records_takes_them_out():
+    rec = make_record(title="Ephemeral pamphlet")
+    remove_records([rec.pk])
+    assert ids("ephemeral") == []
+
+
+def test_search_terms_are_not_logged_prv_sep_1(caplog, client):
+    make_record(title="Secretive topic")
+    caplog.set_level(logging.DEBUG)
+    search(SearchQuery(text="secretiveterm"))
+    client.get("/", {"q": "secretiveterm"})
+    assert "secretiveterm" not in caplog.text
+
+
+def test_reindex_command_rebuilds_the_index(capsys):
+    from django.core.management import call_command
+
+    rec = make_record(title="Rebuilt record", index=False)
+    assert ids("rebuilt") == []
+    call_command("reindex")
+    assert ids("rebuilt") == [rec.pk]
+    assert "reindexed" in capsys.readouterr().out
