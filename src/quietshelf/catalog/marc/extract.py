@@ -51,19 +51,18 @@ class Extracted:
     is_bibliographic: bool = True
 
 
+_ABBREVIATIONS = {
+    "ed", "eds", "utg", "jr", "sr", "co", "inc", "ltd", "etc", "vol", "no", "nr", "bd", "hft",
+    "publ", "dept", "st", "dr", "mr", "mrs", "ms", "prof", "rev", "corp", "al", "ca", "pbk",
+}  # fmt: skip
+
+
 def trim(text: str) -> str:
-    """Trim ISBD punctuation and spaces at the end (keep an abbreviation's full stop)."""
-    text = " ".join(text.split())
-    text = _TRAILING.sub("", text)
-    if text.endswith(".") and not text.endswith("..."):
-        last = text[:-1].rsplit(" ", 1)[-1]
-        # "ed." "Jr." "A." keep the stop; a sentence-ending stop goes.
-        if (
-            not (len(last) <= 3 and last[:1].isalpha())
-            or len(text) > 4
-            and text[-2].islower()
-            and len(last) > 3
-        ):
+    """Trim ISBD punctuation and spaces at the end (keep an abbreviation's or initial's stop)."""
+    text = _TRAILING.sub("", " ".join(text.split()))
+    if text.endswith(".") and not text.endswith(".."):
+        last = text[:-1].rsplit(" ", 1)[-1].rsplit(".", 1)[-1].strip("([")
+        if not (len(last) == 1 and last.isalpha()) and last.lower() not in _ABBREVIATIONS:
             text = text[:-1]
     return _TRAILING.sub("", text).strip()
 

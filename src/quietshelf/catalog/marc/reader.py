@@ -66,6 +66,9 @@ def sniff_format(head: bytes) -> str:
         return "marcxml"
     if len(head) >= 24 and head[:5].isdigit():
         return "iso2709"
+    if b"\x1e" in head and (b"\x1f" in head or b"\x1d" in head):
+        return "iso2709"  # a damaged first leader, but MARC field separators
+
     return "unknown"
 
 
