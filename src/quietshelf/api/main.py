@@ -1,14 +1,23 @@
-"""The NinjaAPI: each app's router is mounted here; errors mapped once."""
+"""The NinjaAPI at /api/v1/: each app's router is mounted here; errors mapped once.
+
+OpenAPI 3 at /api/v1/openapi.json, browsable docs at /api/v1/docs.
+"""
 
 from __future__ import annotations
 
 from ninja import NinjaAPI
 
 from quietshelf.api import errors
+from quietshelf.catalog.api import router as catalog_router
 
 api = NinjaAPI(
     title="Quietshelf API",
     version="1",
+    description=(
+        "The catalogue of a Quietshelf library. Reads are public; writes need a staff "
+        "token: `Authorization: Bearer <token>` (made by `quietshelf create-api-token`). "
+        'Every error is `{"error": {"code": "...", "message": "..."}}` with a 4xx status.'
+    ),
     urls_namespace="api",
     docs_url="/docs",
 )
@@ -18,3 +27,6 @@ errors.install(api)
 @api.get("/health", tags=["system"])
 def health(request):
     return {"status": "ok"}
+
+
+api.add_router("/", catalog_router)
