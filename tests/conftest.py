@@ -59,3 +59,10 @@ def is_postgres(settings) -> bool:
 
 def pytest_configure(config):
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Database tests also get the privacy kernel's key store (a second database).
+    from quietshelf.privacy.testing import add_keystore_to_db_tests
+
+    add_keystore_to_db_tests(items)

@@ -67,6 +67,8 @@ def test_production_with_everything_given_starts(tmp_path):
         "QUIETSHELF_SECRET_KEY": "k3Zq9-" * 12,
         "QUIETSHELF_ALLOWED_HOSTS": "lib.example",
         "QUIETSHELF_HSTS_SECONDS": "31536000",
+        # the privacy kernel's master key (PRV-ENC-1): production never makes one itself
+        "QUIETSHELF_MASTER_KEY": "1:cXVpZXRzaGVsZi10ZXN0LW1hc3Rlci1rZXktMzJieXQ=",
     }
     env["DJANGO_ALLOW_ASYNC_UNSAFE"] = ""
     out = subprocess.run(

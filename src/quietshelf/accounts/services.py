@@ -27,9 +27,7 @@ def staff_create(*, actor, username: str, administrator: bool = False) -> str:
     if StaffUser.objects.filter(username=username).exists():
         raise Conflict(f"a staff account named {username!r} already exists", code="duplicate")
     password = generate_password()
-    StaffUser.objects.create_user(
-        username, password, is_superuser=administrator, is_staff=True
-    )
+    StaffUser.objects.create_user(username, password, is_superuser=administrator, is_staff=True)
     return password
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from quietshelf.privacy.inventory import personal
+
 
 class Branch(models.Model):
     """A place that holds items and serves patrons."""
@@ -20,6 +22,9 @@ class Branch(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "branches"
+
+    class Privacy:  # reviewed: no personal data
+        not_personal = {"code": "branch code", "name": "branch name"}
 
     def __str__(self) -> str:
         return self.name
@@ -34,6 +39,9 @@ class ShelvingLocation(models.Model):
     class Meta:
         ordering = ["name"]
 
+    class Privacy:  # reviewed: no personal data
+        not_personal = {"code": "location code", "name": "location name"}
+
     def __str__(self) -> str:
         return self.name
 
@@ -47,6 +55,9 @@ class ItemType(models.Model):
 
     class Meta:
         ordering = ["name"]
+
+    class Privacy:  # reviewed: no personal data
+        not_personal = {"code": "item type code", "name": "item type name"}
 
     def __str__(self) -> str:
         return self.name
@@ -104,6 +115,30 @@ class BibRecord(models.Model):
     class Meta:
         indexes = [models.Index(fields=["control_number", "control_source"])]
 
+    class Privacy:
+        # Persons named in published metadata (CAT-3): public, not encrypted.
+        subject = "author"
+        fields = {
+            name: personal(
+                category="bibliographic",
+                risk="low",
+                purpose="describing works as published (catalogue)",
+                legal_basis="legitimate_interest",
+                source="the published work and library catalogue records",
+                retention="bibliographic",
+                readers=("public",),
+            )
+            for name in ("contributors", "responsibility", "marc_json", "subjects")
+        }
+        not_personal = {
+            name: "bibliographic metadata about the work, not a person"
+            for name in (
+                "control_number", "control_source", "leader", "title", "subtitle",
+                "sort_title", "isbns", "issns", "publisher", "publication_place",
+                "language", "edition", "series", "notes", "links",
+            )
+        }
+
     def __str__(self) -> str:
         return self.title or f"record {self.pk}"
 
@@ -131,6 +166,9 @@ class RecordIdentifier(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["record", "scheme", "value"], name="uniq_record_identifier")
         ]
+
+    class Privacy:  # reviewed: no personal data
+        not_personal = {"value": "ISBN, ISSN or control number of a record"}
 
 
 class ItemStatus(models.TextChoices):
@@ -174,6 +212,27 @@ class Item(models.Model):
                 name="item_price_not_negative",
             )
         ]
+
+    class Privacy:
+        subject = "patron"
+        fields = {
+            # staff are told not to name people here, but free text can.
+            "staff_note": personal(
+                category="free_text",
+                risk="low",
+                purpose="notes about the copy for staff",
+                legal_basis="legitimate_interest",
+                source="staff",
+                retention="bibliographic",
+                readers=("staff",),
+            ),
+        }
+        not_personal = {
+            "barcode": "the item's barcode (a thing, not a person)",
+            "call_number": "shelf mark",
+            "currency": "currency code",
+            "public_note": "public note about the copy",
+        }
 
     def __str__(self) -> str:
         return self.barcode

@@ -6,6 +6,7 @@ operator has given a real secret key, allowed hosts, secure cookies and HSTS.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dj_database_url
@@ -88,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "quietshelf.privacy.middleware.PrivacyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "quietshelf.core.middleware.PrivateCacheMiddleware",
@@ -96,6 +98,10 @@ MIDDLEWARE = [
 ROOT_URLCONF = "quietshelf.config.urls"
 WSGI_APPLICATION = "quietshelf.config.wsgi.application"
 AUTH_USER_MODEL = "accounts.StaffUser"
+# The staff username is encrypted; StaffBackend finds it through its blind index,
+# whose column is the unique one (hence auth.W004 is silenced).
+AUTHENTICATION_BACKENDS = ["quietshelf.accounts.backends.StaffBackend"]
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 LOGIN_URL = "staff:login"
 LOGIN_REDIRECT_URL = "staff:home"
 
@@ -137,6 +143,72 @@ else:
         "TEST": {"NAME": str(INSTANCE_DIR / "test-quietshelf.sqlite3")},
     }
 DATABASES = {"default": default_db}
+
+# --- privacy kernel: key store, master key, retention (docs/privacy-model.md) ---
+# Wrapped data keys live in a database of their own, apart from the main
+# tables: its own SQLite file, or on PostgreSQL its own database on the same
+# server (QUIETSHELF_KEYSTORE_URL to put it elsewhere).
+QUIETSHELF_KEYSTORE_URL = env_str("QUIETSHELF_KEYSTORE_URL")
+if QUIETSHELF_KEYSTORE_URL:
+    keystore_db = dj_database_url.parse(QUIETSHELF_KEYSTORE_URL, conn_max_age=60)
+elif DATABASE_URL:
+    keystore_db = dict(default_db)
+    keystore_db["NAME"] = f"{default_db['NAME']}_keystore"
+    keystore_db["TEST"] = {"NAME": f"test_{default_db['NAME']}_keystore"}
+else:
+    keystore_db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(INSTANCE_DIR / "keystore.sqlite3"),
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=20000;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+        "TEST": {"NAME": str(INSTANCE_DIR / "test-keystore.sqlite3")},
+    }
+DATABASES["keystore"] = keystore_db
+DATABASE_ROUTERS = ["quietshelf.privacy.routers.KeyStoreRouter"]
+# "2:base64key,1:base64key": the highest version wraps new keys, all unwrap.
+QUIETSHELF_MASTER_KEY = env_str("QUIETSHELF_MASTER_KEY")
+QUIETSHELF_MASTER_KEY_FILE = INSTANCE_DIR / "master.key"
+if PRODUCTION and not QUIETSHELF_MASTER_KEY and not QUIETSHELF_MASTER_KEY_FILE.exists():
+    raise ImproperlyConfigured(
+        "Production mode refuses to start: no master key. Set QUIETSHELF_MASTER_KEY or put "
+        f"a 0600 key file at {QUIETSHELF_MASTER_KEY_FILE} (see docs/privacy-model.md)"
+    )
+QUIETSHELF_KEY_CACHE_SIZE = env_int("QUIETSHELF_KEY_CACHE_SIZE", 4096)
+QUIETSHELF_KEY_CACHE_SECONDS = env_int("QUIETSHELF_KEY_CACHE_SECONDS", 300)
+QUIETSHELF_AUDIT_CHECKPOINT_EVERY = env_int("QUIETSHELF_AUDIT_CHECKPOINT_EVERY", 1000)
+# Retention rules named by the privacy inventory: days after the event (None: while needed).
+QUIETSHELF_RETENTION = {
+    "staff_account": {
+        "days": env_int("QUIETSHELF_RETENTION_STAFF_ACCOUNT_DAYS", 90),
+        "after": "the staff account is closed",
+    },
+    "session": {
+        "days": env_int("QUIETSHELF_RETENTION_SESSION_DAYS", 1),
+        "after": "you sign out or the session expires",
+    },
+    "audit_log": {
+        "days": env_int("QUIETSHELF_RETENTION_AUDIT_LOG_DAYS", 730),
+        "after": "the entry is written",
+    },
+    "consent": {
+        "days": env_int("QUIETSHELF_RETENTION_CONSENT_DAYS", 1095),
+        "after": "consent is withdrawn",
+    },
+    "bibliographic": {"days": None, "after": "while the record is in the catalogue"},
+    "api_token": {
+        "days": env_int("QUIETSHELF_RETENTION_API_TOKEN_DAYS", 30),
+        "after": "the token is revoked or its owner's account is closed",
+    },
+}
+# The controller and the processor / sub-processor register (PRV-3P-1), as JSON.
+QUIETSHELF_CONTROLLER = {
+    "name": env_str("QUIETSHELF_CONTROLLER_NAME", "The library running this Quietshelf instance"),
+    "contact": env_str("QUIETSHELF_PRIVACY_CONTACT", ""),
+}
+QUIETSHELF_PROCESSORS = json.loads(env_str("QUIETSHELF_PROCESSORS", "[]") or "[]")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- passwords -----------------------------------------------------------------

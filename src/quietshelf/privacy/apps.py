@@ -5,3 +5,15 @@ class PrivacyConfig(AppConfig):
     name = "quietshelf.privacy"
     label = "privacy"
     verbose_name = "Privacy kernel"
+
+    def ready(self):
+        # Refuse to start with a key file others can read, or a malformed key:
+        # raised as ImproperlyConfigured, which the CLI prints as one line.
+        from django.conf import settings
+
+        from quietshelf.privacy import checks, declarations, keys, middleware  # noqa: F401  (registers)
+
+        if settings.QUIETSHELF_MASTER_KEY:
+            keys.parse_master_key(settings.QUIETSHELF_MASTER_KEY, source="QUIETSHELF_MASTER_KEY")
+        elif keys.key_file_path().exists():
+            keys.check_key_file_mode(keys.key_file_path())

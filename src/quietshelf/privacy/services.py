@@ -1,0 +1,199 @@
+"""State changes of the privacy kernel: subjects, forgetting, consent, policy versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from quietshelf.privacy import audit, consent, keys
+from quietshelf.privacy.errors import (
+    ConsentNotActive,
+    PolicyVersionExists,
+    SubjectForgotten,
+    SubjectNotFound,
+    UnknownConsentScope,
+)
+from quietshelf.privacy.models import (
+    ConsentRecord,
+    NameToken,
+    PolicyAcknowledgement,
+    PolicyVersion,
+    Subject,
+    SubjectKind,
+)
+
+
+def subject_create(*, kind: str) -> Subject:
+    """A new data subject with its own data key.
+
+    The key is committed in the key store first: if the caller's transaction
+    then rolls back, an unused key is left behind (harmless, swept by
+    `quietshelf rotate-keys --sweep`), never a row without a key.
+    """
+    if kind not in SubjectKind.values:
+        raise ValueError(f"unknown subject kind {kind!r}")
+    subject_id = uuid.uuid4()
+    keys.create_data_key(subject_id)
+    return Subject.objects.create(id=subject_id, kind=kind)
+
+
+def subjects_create_many(*, kind: str, count: int) -> list[uuid.UUID]:
+    """Bulk creation for imports and benchmarks."""
+    ids = [uuid.uuid4() for _ in range(count)]
+    keys.create_data_keys(ids)
+    Subject.objects.bulk_create([Subject(id=i, kind=kind) for i in ids], batch_size=2000)
+    return ids
+
+
+def forget_subject(*, subject_id: uuid.UUID, actor=None, reason: str = "") -> Subject:
+    """Crypto-shredding (PRV-RET-3): delete the subject's data key.
+
+    Every ciphertext under that key, in this database and in every copy and
+    backup of it, reads as "erased" from now on. The key goes first and at
+    once (an erasure that is asked for must happen even if what follows
+    fails); then the name tokens go and an "erased" audit entry is written.
+    The audit chain is untouched: it never held the values.
+    """
+    subject = Subject.objects.filter(pk=subject_id).first()
+    if subject is None:
+        raise SubjectNotFound(f"no data subject {subject_id}")
+    keys.delete_data_key(subject.pk)
+    with transaction.atomic():
+        NameToken.objects.filter(subject_id=subject.pk).delete()
+        if subject.forgotten_at is None:
+            subject.forgotten_at = timezone.now()
+            subject.save(update_fields=["forgotten_at"])
+            audit.record(actor=actor, action="erased", obj=subject, reason=reason)
+    return subject
+
+
+def _live_subject(subject_id) -> Subject:
+    subject = Subject.objects.filter(pk=subject_id).first()
+    if subject is None:
+        raise SubjectNotFound(f"no data subject {subject_id}")
+    if subject.forgotten_at is not None:
+        raise SubjectForgotten("this person's data has been erased")
+    return subject
+
+
+@transaction.atomic
+def give_consent(
+    *, subject_id: uuid.UUID, scope: str, actor=None, policy_version: PolicyVersion | None = None
+) -> ConsentRecord:
+    """Record consent; giving it again while it stands changes nothing (idempotent)."""
+    if consent.get_scope(scope) is None:
+        raise UnknownConsentScope(f"unknown consent scope {scope!r}")
+    subject = _live_subject(subject_id)
+    current = (
+        ConsentRecord.objects.select_for_update()
+        .filter(subject=subject, scope=scope, withdrawn_at__isnull=True)
+        .first()
+    )
+    if current is not None:
+        return current
+    if policy_version is None:
+        policy_version = current_policy()
+    record = ConsentRecord.objects.create(
+        subject=subject, scope=scope, given_at=timezone.now(), policy_version=policy_version
+    )
+    audit.record(actor=actor, action="consent_given", obj=record, reason=scope)
+    return record
+
+
+@transaction.atomic
+def withdraw_consent(*, subject_id: uuid.UUID, scope: str, actor=None) -> ConsentRecord:
+    """Withdraw consent and run the scope's erasure handler in the same transaction.
+
+    Withdrawing consent that is not in force (never given, or withdrawn
+    already) is an error (ConsentNotActive), so a double submit is visible.
+    """
+    registered = consent.get_scope(scope)
+    if registered is None:
+        raise UnknownConsentScope(f"unknown consent scope {scope!r}")
+    current = (
+        ConsentRecord.objects.select_for_update()
+        .filter(subject_id=subject_id, scope=scope, withdrawn_at__isnull=True)
+        .first()
+    )
+    if current is None:
+        raise ConsentNotActive(f"there is no consent in force for {scope!r} to withdraw")
+    current.withdrawn_at = timezone.now()
+    current.save(update_fields=["withdrawn_at"])
+    if registered.on_withdraw is not None:
+        registered.on_withdraw(current.subject_id)
+    audit.record(actor=actor, action="consent_withdrawn", obj=current, reason=scope)
+    return current
+
+
+def current_policy(*, today: dt.date | None = None) -> PolicyVersion | None:
+    today = today or timezone.localdate()
+    return (
+        PolicyVersion.objects.filter(effective_date__lte=today)
+        .order_by("-effective_date", "-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def policy_version_create(
+    *,
+    actor,
+    version: str,
+    effective_date: dt.date,
+    text_markdown: str,
+    summary_of_changes: str = "",
+    material: bool = False,
+) -> PolicyVersion:
+    version = version.strip()
+    if not version or not text_markdown.strip():
+        from quietshelf.core.errors import InvalidInput
+
+        raise InvalidInput("a policy version needs a version label and a text")
+    if PolicyVersion.objects.filter(version=version).exists():
+        raise PolicyVersionExists(f"policy version {version!r} already exists")
+    policy = PolicyVersion.objects.create(
+        version=version,
+        effective_date=effective_date,
+        text_markdown=text_markdown,
+        summary_of_changes=summary_of_changes,
+        material=material,
+    )
+    audit.record(actor=actor, action="policy_published", obj=policy)
+    return policy
+
+
+def pending_material_policy(*, actor_type: str, actor_id: str) -> PolicyVersion | None:
+    """The newest material policy in force that this person has not acknowledged."""
+    policy = (
+        PolicyVersion.objects.filter(material=True, effective_date__lte=timezone.localdate())
+        .order_by("-effective_date", "-id")
+        .first()
+    )
+    if policy is None:
+        return None
+    done = PolicyAcknowledgement.objects.filter(
+        policy=policy, actor_type=actor_type, actor_id=str(actor_id)
+    ).exists()
+    return None if done else policy
+
+
+@transaction.atomic
+def policy_acknowledge(*, actor, policy_id: int) -> PolicyAcknowledgement:
+    who = audit.as_actor(actor)
+    policy = PolicyVersion.objects.filter(pk=policy_id).first()
+    if policy is None:
+        from quietshelf.core.errors import NotFound
+
+        raise NotFound("no such policy version")
+    ack, created = PolicyAcknowledgement.objects.get_or_create(
+        policy=policy,
+        actor_type=who.type,
+        actor_id=who.id,
+        defaults={"acknowledged_at": timezone.now()},
+    )
+    if created:
+        audit.record(actor=who, action="policy_acknowledged", obj=policy)
+    return ack

@@ -1,0 +1,82 @@
+"""Privacy office pages (/staff/privacy/): inventory, report, policy versions, audit log.
+
+Signed-in staff with is_superuser or the permission privacy.view_privacy_office.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+
+from quietshelf.core.errors import DomainError
+from quietshelf.privacy import audit, inventory, selectors, services
+from quietshelf.privacy.forms import AuditSearchForm, PolicyVersionForm
+from quietshelf.privacy.models import PolicyVersion
+
+PERMISSION = "privacy.view_privacy_office"
+
+
+def privacy_office(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not (request.user.is_superuser or request.user.has_perm(PERMISSION)):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@privacy_office
+def inventory_page(request):
+    return render(
+        request,
+        "privacy/office/inventory.html",
+        {"items": inventory.items(), "problems": inventory.problems()},
+    )
+
+
+@privacy_office
+def report(request):
+    data = selectors.records_of_processing()
+    return render(
+        request, "privacy/office/report.html", {"markdown": selectors.records_markdown(data)}
+    )
+
+
+@privacy_office
+def policies(request):
+    form = PolicyVersionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.policy_version_create(actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Policy version published.")
+            return redirect("privacy_office:policies")
+    return render(
+        request,
+        "privacy/office/policies.html",
+        {
+            "policies": PolicyVersion.objects.order_by("-effective_date", "-id"),
+            "form": form,
+            "can_publish": True,
+        },
+    )
+
+
+@privacy_office
+def audit_log(request):
+    form = AuditSearchForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    entries = selectors.audit_search(**{k: v for k, v in filters.items() if v})
+    return render(
+        request,
+        "privacy/office/audit.html",
+        {"form": form, "entries": entries, "chain": audit.verify()},
+    )
