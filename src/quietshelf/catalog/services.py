@@ -290,21 +290,21 @@ def _write_batch(
         record_ids[id(p)] = o.pk
         result.created.append(o.pk)
     if to_update:
-        existing = BibRecord.objects.in_bulk([p.match_id for p in to_update])
+        existing = set(
+            BibRecord.objects.filter(pk__in=[p.match_id for p in to_update]).values_list(
+                "pk", flat=True
+            )
+        )
         missing = [p for p in to_update if p.match_id not in existing]
         if missing:
             raise NotFound(f"record {missing[0].match_id} not found", code="record_not_found")
-        changed = []
+        now = timezone.now()
         for p in to_update:
-            obj = existing[p.match_id]
-            for name, value in p.columns.items():
-                setattr(obj, name, value)
-            obj.updated_at = timezone.now()
-            changed.append(obj)
-            record_ids[id(p)] = obj.pk
-            result.updated.append(obj.pk)
-        BibRecord.objects.bulk_update(changed, _COLUMN_FIELDS, batch_size=BATCH_SIZE)
-        RecordIdentifier.objects.filter(record_id__in=[o.pk for o in changed]).delete()
+            # One UPDATE per record: much quicker than bulk_update's CASE per column.
+            BibRecord.objects.filter(pk=p.match_id).update(**p.columns, updated_at=now)
+            record_ids[id(p)] = p.match_id
+            result.updated.append(p.match_id)
+        RecordIdentifier.objects.filter(record_id__in=result.updated).delete()
 
     RecordIdentifier.objects.bulk_create(
         [
