@@ -25,10 +25,11 @@ from quietshelf.catalog.search.query import Clause, ParsedQuery
 
 BATCH = 500
 FIELD_COLUMNS = {"title": "title", "author": "author", "subject": "subject", "isbn": "ident"}
-# Over this many matches the facet counts come from a sample of the matches
-# (scaled, marked approximate): counting every facet of 400,000 matches costs
-# far more than the page is worth.
-FACET_EXACT_LIMIT = 20_000
+# Over this many matches, ranking and facet counts use a sample of this many
+# (the most recently added) matches; facets are then scaled and marked
+# approximate. Ranking and grouping 300,000 matches of a very common word
+# costs far more than the first page is worth (PERF-CAT-2, SEC-DOS-1).
+LARGE_RESULT = 20_000
 # The deepest result a client can page to (deep OFFSETs are a cheap DoS).
 MAX_OFFSET = 10_000
 
@@ -120,11 +121,33 @@ class Backend:
         raise NotImplementedError
 
     # --- reading -----------------------------------------------------------
-    def match_source(self, parsed: ParsedQuery) -> tuple[str, list, str, list]:
-        """(FROM-and-WHERE SQL with the match, its params, score ORDER BY, its params)."""
+    # Every source is "FROM ... WHERE ..." with the index row aliased d, so
+    # filters (" AND ...") can be appended.
+    def unscored_source(self, parsed: ParsedQuery) -> tuple[str, list]:
         raise NotImplementedError
 
+    def scored_source(self, parsed: ParsedQuery) -> tuple[str, list, str, list]:
+        """(source, its params, score ORDER BY expression, its params)."""
+        raise NotImplementedError
+
+    def sample_source(self, parsed: ParsedQuery, filter_sql: str, filter_params: list, limit: int):
+        """A derived table d of at most `limit` matches with a score column."""
+        raise NotImplementedError
+
+    def count_matches(self, parsed: ParsedQuery, source_sql: str, params: list, filtered: bool):
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT count(*) {source_sql}", params)  # noqa: S608
+            return cur.fetchone()[0]
+
     def search(self, query, parsed: ParsedQuery):
+        """Count, one page of ids and facet counts.
+
+        Small results (up to LARGE_RESULT matches) are exact. For a very
+        common word the engine would rank and group hundreds of thousands of
+        rows, so then: the total is still exact (a cheap count), but ranking
+        and facet counts are done over a sample of LARGE_RESULT matches (the
+        most recently added), and the facets are marked approximate.
+        """
         from quietshelf.catalog.search import SearchResult
 
         page_size = max(1, min(int(query.page_size), 100))
@@ -135,41 +158,78 @@ class Backend:
 
         filter_sql, filter_params = self._filters(query.filters)
         if parsed.is_empty:
-            source, params, score, score_params = "FROM catalog_search d WHERE 1=1", [], None, []
+            base, base_params = "FROM catalog_search d WHERE 1=1", []
         else:
-            source, params, score, score_params = self.match_source(parsed)
-        source_sql = source + filter_sql
-        params = params + filter_params
+            base, base_params = self.unscored_source(parsed)
+        source_sql = base + filter_sql
+        params = base_params + filter_params
 
         sort = query.sort if query.sort in {"relevance", "title", "year", "-year"} else "relevance"
-        if sort == "relevance" and score is None:
+        if sort == "relevance" and parsed.is_empty:
             sort = "title"
-        order = {
-            "relevance": f"{score}, d.record_id DESC",
+        sort_order = {
             "title": "d.sort_title, d.record_id",
             "year": "d.year IS NULL, d.year, d.sort_title, d.record_id",
             "-year": "d.year IS NULL, d.year DESC, d.sort_title, d.record_id",
-        }[sort]
-        order_params = score_params if sort == "relevance" else []
+        }
         with connection.cursor() as cur:
-            cur.execute(f"SELECT count(*) {source_sql}", params)  # noqa: S608
-            total = cur.fetchone()[0]
+            cur.execute(
+                f"SELECT count(*) FROM (SELECT 1 {source_sql} LIMIT {LARGE_RESULT + 1}) p",  # noqa: S608
+                params,
+            )
+            probe = cur.fetchone()[0]
+            large = probe > LARGE_RESULT
+            total = (
+                self.count_matches(parsed, source_sql, params, bool(filter_sql)) if large else probe
+            )
             ids: list[int] = []
-            if total:
+            sample_sql = sample_params = None
+            if large:
+                if parsed.is_empty:
+                    sample_sql = (
+                        "FROM (SELECT d.record_id, d.format, d.language, d.era, d.available "  # noqa: S608
+                        f"{source_sql} ORDER BY d.record_id DESC LIMIT {LARGE_RESULT}) d"
+                    )
+                    sample_params = params
+                else:
+                    sample_sql, sample_params = self.sample_source(
+                        parsed, filter_sql, filter_params, LARGE_RESULT
+                    )
+            if total and sort == "relevance":
+                if large:
+                    cur.execute(
+                        f"SELECT d.record_id {sample_sql} "  # noqa: S608
+                        "ORDER BY d.score, d.record_id DESC LIMIT %s OFFSET %s",
+                        [*sample_params, page_size, offset],
+                    )
+                else:
+                    scored, scored_params, score, score_params = self.scored_source(parsed)
+                    cur.execute(
+                        f"SELECT d.record_id {scored}{filter_sql} "  # noqa: S608
+                        f"ORDER BY {score}, d.record_id DESC LIMIT %s OFFSET %s",
+                        [*scored_params, *filter_params, *score_params, page_size, offset],
+                    )
+                ids = [row[0] for row in cur.fetchall()]
+            elif total:
                 cur.execute(
-                    f"SELECT d.record_id {source_sql} ORDER BY {order} "  # noqa: S608
+                    f"SELECT d.record_id {source_sql} ORDER BY {sort_order[sort]} "  # noqa: S608
                     "LIMIT %s OFFSET %s",
-                    [*params, *order_params, page_size, offset],
+                    [*params, page_size, offset],
                 )
                 ids = [row[0] for row in cur.fetchall()]
-            facets, approximate = self._facets(cur, source_sql, params, total, query.filters)
+            if large:
+                facets = self._facets(
+                    cur, sample_sql, sample_params, total, query.filters, scale=total / LARGE_RESULT
+                )
+            else:
+                facets = self._facets(cur, source_sql, params, total, query.filters)
         return SearchResult(
             total=total,
             record_ids=ids,
             facets=facets,
             page=page,
             page_size=page_size,
-            approximate_facets=approximate,
+            approximate_facets=large,
             truncated_query=parsed.truncated,
         )
 
@@ -201,7 +261,7 @@ class Backend:
 
     true = 1
 
-    def _facets(self, cur, source_sql, params, total, filters):
+    def _facets(self, cur, source_sql, params, total, filters, scale: float = 1.0):
         from quietshelf.catalog.models import Branch
 
         counts: dict[str, dict[str, int]] = {
@@ -212,21 +272,10 @@ class Backend:
             "branch": defaultdict(int),
         }
         if not total:
-            return self._facet_lists(counts, filters, {}), False
-        approximate = total > FACET_EXACT_LIMIT
-        if approximate:
-            # The first matches in id order: a cheap, unbiased-enough sample.
-            sample = (
-                f"FROM (SELECT d.record_id, d.format, d.language, d.era, d.available "  # noqa: S608
-                f"{source_sql} LIMIT {FACET_EXACT_LIMIT}) d"
-            )
-            scale = total / FACET_EXACT_LIMIT
-        else:
-            sample = source_sql
-            scale = 1.0
+            return self._facet_lists(counts, filters, {})
         cur.execute(
             "SELECT d.format, d.language, d.era, d.available, count(*) "  # noqa: S608
-            f"{sample} GROUP BY d.format, d.language, d.era, d.available",
+            f"{source_sql} GROUP BY d.format, d.language, d.era, d.available",
             params,
         )
         for fmt, lang, era, available, n in cur.fetchall():
@@ -237,18 +286,11 @@ class Backend:
                 counts["era"][era] += n
             if available:
                 counts["available"]["1"] += n
-        if approximate:
-            cur.execute(
-                "SELECT b.branch_id, count(*) FROM catalog_search_branch b WHERE b.record_id IN "  # noqa: S608
-                f"(SELECT d.record_id {sample}) GROUP BY b.branch_id",
-                params,
-            )
-        else:
-            cur.execute(
-                "SELECT b.branch_id, count(*) FROM catalog_search_branch b WHERE b.record_id IN "  # noqa: S608
-                f"(SELECT d.record_id {source_sql}) GROUP BY b.branch_id",
-                params,
-            )
+        cur.execute(
+            "SELECT b.branch_id, count(*) FROM catalog_search_branch b WHERE b.record_id IN "  # noqa: S608
+            f"(SELECT d.record_id {source_sql}) GROUP BY b.branch_id",
+            params,
+        )
         branch_counts = dict(cur.fetchall())
         found = Branch.objects.filter(id__in=list(branch_counts)).only("id", "code", "name")
         branches = {b.id: b for b in found}
@@ -256,11 +298,11 @@ class Backend:
             if branch_id in branches:
                 counts["branch"][branches[branch_id].code] += n
         labels = {b.code: b.name for b in branches.values()}
-        if approximate:
+        if scale != 1.0:
             for facet in counts.values():
                 for key in facet:
                     facet[key] = max(1, round(facet[key] * scale))
-        return self._facet_lists(counts, filters, labels), approximate
+        return self._facet_lists(counts, filters, labels)
 
     def _facet_lists(self, counts, filters, branch_labels):
         from quietshelf.catalog.search import FacetValue
@@ -334,13 +376,45 @@ class SQLiteBackend(Backend):
             parts.append(quoted)
         return " AND ".join(parts)
 
-    def match_source(self, parsed):
+    BM25 = "bm25(catalog_search_fts, 10.0, 5.0, 4.0, 3.0, 1.0)"
+
+    def unscored_source(self, parsed):
+        return (
+            "FROM (SELECT rowid AS id FROM catalog_search_fts WHERE catalog_search_fts MATCH %s) m "
+            "JOIN catalog_search d ON d.record_id = m.id WHERE 1=1",
+            [self.match_expression(parsed)],
+        )
+
+    def scored_source(self, parsed):
         source = (
-            "FROM (SELECT rowid AS id, bm25(catalog_search_fts, 10.0, 5.0, 4.0, 3.0, 1.0) AS score "
+            f"FROM (SELECT rowid AS id, {self.BM25} AS score "  # noqa: S608
             "FROM catalog_search_fts WHERE catalog_search_fts MATCH %s) m "
             "JOIN catalog_search d ON d.record_id = m.id WHERE 1=1"
         )
         return source, [self.match_expression(parsed)], "m.score", []
+
+    def sample_source(self, parsed, filter_sql, filter_params, limit):
+        # Newest first: FTS5 walks its doclists backwards cheaply; bm25 is
+        # computed for the sampled rows only.
+        sql = (
+            "FROM (SELECT d.record_id, d.format, d.language, d.era, d.available, m.score "  # noqa: S608
+            f"FROM (SELECT rowid AS id, {self.BM25} AS score FROM catalog_search_fts "
+            "WHERE catalog_search_fts MATCH %s ORDER BY rowid DESC) m "
+            f"JOIN catalog_search d ON d.record_id = m.id WHERE 1=1{filter_sql} "
+            f"LIMIT {int(limit)}) d"
+        )
+        return sql, [self.match_expression(parsed), *filter_params]
+
+    def count_matches(self, parsed, source_sql, params, filtered):
+        if filtered or parsed.is_empty:
+            return super().count_matches(parsed, source_sql, params, filtered)
+        # Without filters the FTS table alone answers (no join per match).
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM catalog_search_fts WHERE catalog_search_fts MATCH %s",
+                [self.match_expression(parsed)],
+            )
+            return cur.fetchone()[0]
 
 
 class PostgresBackend(Backend):
@@ -424,11 +498,23 @@ class PostgresBackend(Backend):
             return words[0]
         return "(" + " <-> ".join(words) + ")"
 
-    def match_source(self, parsed):
+    def unscored_source(self, parsed):
+        return "FROM catalog_search d WHERE d.doc @@ %s::tsquery", [self.tsquery_literal(parsed)]
+
+    def scored_source(self, parsed):
         literal = self.tsquery_literal(parsed)
         source = "FROM catalog_search d WHERE d.doc @@ %s::tsquery"
         score = f"ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery) DESC"
         return source, [literal], score, [literal]
+
+    def sample_source(self, parsed, filter_sql, filter_params, limit):
+        literal = self.tsquery_literal(parsed)
+        sql = (
+            "FROM (SELECT d.record_id, d.format, d.language, d.era, d.available, "  # noqa: S608
+            f"-ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery) AS score "
+            f"FROM catalog_search d WHERE d.doc @@ %s::tsquery{filter_sql} LIMIT {int(limit)}) d"
+        )
+        return sql, [literal, literal, *filter_params]
 
 
 def get_backend() -> Backend:
