@@ -52,7 +52,7 @@ class Command(QuietshelfCommand):
 
     def _load_catalogue(self, marc: Path | None) -> None:
         from quietshelf.catalog.models import BibRecord
-        from quietshelf.catalog.sample import write_sample_file
+        from quietshelf.catalog.sample import write_sample
         from quietshelf.catalog.services import import_marc
 
         if BibRecord.objects.exists():
@@ -63,7 +63,7 @@ class Command(QuietshelfCommand):
         if marc is None and shared.is_file():
             marc = shared
         if marc is None:
-            marc = write_sample_file(settings.INSTANCE_DIR / "sample-catalogue.mrc")
+            marc = write_sample(settings.INSTANCE_DIR / "sample-catalogue.mrc")
             self.stdout.write("Loading the bundled sample catalogue (../shared/data not found).")
         else:
             self.stdout.write(f"Loading the demo catalogue from {marc} …")
