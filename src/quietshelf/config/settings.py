@@ -264,6 +264,7 @@ USE_TZ = True
 # --- static and media -------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = INSTANCE_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -306,9 +307,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        # Django's own request logger writes full URLs (and so search terms);
-        # our RequestIdMiddleware logs a scrubbed line instead.
-        "django.request": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        # Django's request logger names the path only (never the query string),
+        # so its errors may go out; the per-request line comes from
+        # RequestIdMiddleware, scrubbed.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": [], "level": "CRITICAL", "propagate": False},
         "quietshelf": {"handlers": ["console"], "level": env_str("QUIETSHELF_LOG_LEVEL", "INFO")},
     },
