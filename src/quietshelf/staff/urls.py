@@ -6,7 +6,15 @@ from quietshelf.staff import views
 app_name = "staff"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="staff/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.StaffLoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="staff:login"), name="logout"),
     path("", views.home, name="home"),
+    path("catalogue/", views.find, name="find"),
+    path("catalogue/records/<int:record_id>/", views.record, name="record"),
+    path("catalogue/records/<int:record_id>/edit/", views.record_edit, name="record_edit"),
+    path("catalogue/records/<int:record_id>/items/add/", views.item_add, name="item_add"),
+    path("catalogue/items/<int:item_id>/edit/", views.item_edit, name="item_edit"),
+    path("catalogue/upload/", views.upload, name="upload"),
+    path("catalogue/branches/", views.branches, name="branches"),
+    path("catalogue/item-types/", views.item_types, name="item_types"),
 ]
