@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "quietshelf.core",
     "quietshelf.privacy",
     "quietshelf.accounts",
+    "quietshelf.patrons",
     "quietshelf.catalog",
     "quietshelf.opac",
     "quietshelf.staff",

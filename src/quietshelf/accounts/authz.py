@@ -1,0 +1,82 @@
+"""Who may do what, where: the one place services and selectors ask.
+
+The contract (used by every app; the staff-accounts work fills in the
+internals: roles granted on a part of the organisation tree, MFA and privacy
+training gates):
+
+- ``has_perm(actor, perm, *, branch_id=None) -> bool``
+- ``require(actor, perm, *, branch_id=None) -> None`` raises
+  core.errors.PermissionDenied
+- ``branch_scope(actor, perm) -> set[int] | None``: the branch ids where the
+  actor holds ``perm``; None means everywhere (a grant at the top of the
+  tree); an empty set means nowhere. Selectors filter with it.
+
+``actor`` is a StaffUser, or None for the system itself (CLI, jobs), which may
+do everything. Permission names are "app.codename" strings listed in
+PERMISSIONS below.
+"""
+
+from __future__ import annotations
+
+from quietshelf.core.errors import PermissionDenied
+
+# Every permission the system knows, with what it allows. Those marked True
+# reach patron personal data: they need MFA and acknowledged privacy training.
+PERMISSIONS: dict[str, tuple[str, bool]] = {
+    "catalog.view_staff": ("see staff-only catalogue data (staff notes)", False),
+    "catalog.change_record": ("create, edit and delete bibliographic records", False),
+    "catalog.change_item": ("create, edit and delete items", False),
+    "catalog.import_records": ("import MARC files", False),
+    "catalog.change_setup": ("edit branches, locations and item types", False),
+    "patrons.view_patron": ("find and view patron records", True),
+    "patrons.change_patron": ("register and edit patrons", True),
+    "patrons.delete_patron": ("erase patron accounts", True),
+    "patrons.add_note": ("write staff notes on patrons", True),
+    "patrons.manage_block": ("add and lift blocks", True),
+    "patrons.override_block": ("override a block for one transaction", True),
+    "patrons.load_patrons": ("run patron loads from campus systems", True),
+    "patrons.send_password_link": ("send a patron a password link", True),
+    "circulation.checkout": ("check items out and in, renew", True),
+    "circulation.override": ("override circulation limits with a reason", True),
+    "circulation.manage_fees": ("add, waive and refund fees", True),
+    "circulation.manage_rules": ("edit loan rules and calendars", False),
+    "privacy.view_privacy_office": ("see the privacy office pages and the audit log", True),
+    "privacy.manage_policy": ("publish privacy policy versions", False),
+    "accounts.manage_staff": ("create staff accounts and grant roles", False),
+    "reports.view_reports": ("see de-identified reports", False),
+}
+
+
+def reaches_personal_data(perm: str) -> bool:
+    return PERMISSIONS.get(perm, ("", True))[1]
+
+
+def has_perm(actor, perm: str, *, branch_id: int | None = None) -> bool:
+    if perm not in PERMISSIONS:
+        raise ValueError(f"unknown permission {perm!r}")
+    if actor is None:
+        return True
+    if not getattr(actor, "is_active", False):
+        return False
+    from quietshelf.accounts import roles
+
+    return roles.actor_has_perm(actor, perm, branch_id=branch_id)
+
+
+def require(actor, perm: str, *, branch_id: int | None = None) -> None:
+    if not has_perm(actor, perm, branch_id=branch_id):
+        raise PermissionDenied(
+            "You do not have permission for this.", details={"permission": perm}
+        )
+
+
+def branch_scope(actor, perm: str) -> set[int] | None:
+    if perm not in PERMISSIONS:
+        raise ValueError(f"unknown permission {perm!r}")
+    if actor is None:
+        return None
+    if not getattr(actor, "is_active", False):
+        return set()
+    from quietshelf.accounts import roles
+
+    return roles.actor_branch_scope(actor, perm)

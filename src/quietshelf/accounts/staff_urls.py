@@ -1,0 +1,3 @@
+app_name = "staff_accounts"
+
+urlpatterns: list = []

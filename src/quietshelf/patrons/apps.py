@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PatronsConfig(AppConfig):
+    name = "quietshelf.patrons"
+    label = "patrons"
+    verbose_name = "Patrons"
