@@ -1,0 +1,106 @@
+"""quietshelf rotate-keys: re-wrap every data key under the newest master key version.
+
+Only the wrapped keys change, never the data. The app keeps serving: it
+unwraps with any version the master key still holds and wraps new keys with
+the newest. Steps: add a new version ("2:<new>,1:<old>" in
+QUIETSHELF_MASTER_KEY, or `--new-version` for the key file), restart the
+app, run this, then remove the old version.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.db import connections, transaction
+
+from quietshelf.core.commands import QuietshelfCommand, UsageError
+from quietshelf.privacy import keys
+
+
+class Command(QuietshelfCommand):
+    help = "Re-wrap every data key under the newest master key version (keys only, never data)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--new-version",
+            action="store_true",
+            help="first add a new, random version to the master key file",
+        )
+        parser.add_argument("--batch", type=int, default=5000, help="keys per transaction")
+
+    def handle(self, *args, new_version: bool, batch: int, **options):
+        if batch < 1 or batch > 100_000:
+            raise UsageError("--batch must be between 1 and 100000")
+        try:
+            if new_version:
+                version = keys.add_key_file_version()
+                self.stdout.write(f"Added master key version {version} to {keys.key_file_path()}.")
+            keys.reset_caches()
+            ring = keys.ring()
+        except keys.MasterKeyError as exc:
+            raise UsageError(str(exc)) from None
+        started = time.perf_counter()
+        done, secrets_done = rotate(ring, batch=batch, progress=self.progress)
+        elapsed = time.perf_counter() - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        self.stdout.write(
+            f"re-wrapped {done} data keys and {secrets_done} instance secrets under master key "
+            f"version {ring.current_version} in {elapsed:.1f}s ({rate:,.0f} keys/s)"
+        )
+
+
+def rotate(ring: keys.MasterKeyRing, *, batch: int = 5000, progress=None) -> tuple[int, int]:
+    from quietshelf.privacy.models import DataKey, WrappedSecret
+
+    target = ring.current_version
+    db = keys.KEYSTORE_DB
+    conn = connections[db]
+    total = DataKey.objects.using(db).exclude(kek_version=target).count()
+    table = conn.ops.quote_name(DataKey._meta.db_table)
+    select = (
+        f"SELECT subject_id, kek_version, wrapped FROM {table} "  # noqa: S608 - fixed names
+        f"WHERE kek_version <> %s AND subject_id > %s ORDER BY subject_id LIMIT %s"
+    )
+    update = (
+        f"UPDATE {table} SET kek_version = %s, wrapped = %s "  # noqa: S608 - fixed names
+        f"WHERE subject_id = %s AND kek_version = %s"
+    )
+    first = DataKey._meta.get_field("subject_id").get_db_prep_value(
+        "00000000-0000-0000-0000-000000000000", conn
+    )
+    done = 0
+    bar = progress(total=total, unit="key", desc="rotate-keys") if progress else None
+    last = first
+    while True:
+        with conn.cursor() as cursor:
+            cursor.execute(select, [target, last, batch])
+            rows = cursor.fetchall()
+        if not rows:
+            break
+        last = rows[-1][0]
+        rewrapped = keys.rewrap_batch([(keys_uuid(r[0]), r[1], bytes(r[2])) for r in rows], ring)
+        params = [
+            (target, new, raw[0], old_version)
+            for raw, (_sid, old_version, new) in zip(rows, rewrapped, strict=True)
+        ]
+        with transaction.atomic(using=db), conn.cursor() as cursor:
+            cursor.executemany(update, params)
+        done += len(rows)
+        if bar is not None:
+            bar.update(len(rows))
+    if bar is not None:
+        bar.close()
+    secrets_done = 0
+    for secret in WrappedSecret.objects.using(db).exclude(kek_version=target):
+        label = b"qs-secret|" + secret.name.encode()
+        raw = ring.unwrap(secret.kek_version, secret.wrapped, label=label)
+        secret.kek_version, secret.wrapped = ring.wrap(raw, label=label)
+        secret.save(update_fields=["kek_version", "wrapped"])
+        secrets_done += 1
+    return done, secrets_done
+
+
+def keys_uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
