@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from quietshelf.privacy.inventory import personal
+
 
 class ApiToken(models.Model):
     """A bearer token a staff member uses to write through the REST API."""
@@ -25,6 +27,35 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "owner": personal(
+                category="identifier",
+                risk="low",
+                purpose="knowing which staff member an API token acts as",
+                legal_basis="contract",
+                source="system",
+                retention="api_token",
+                readers=("administrator",),
+            ),
+            "last_used": personal(
+                category="account",
+                risk="low",
+                purpose="spotting unused API tokens (a day, not a moment)",
+                legal_basis="legitimate_interest",
+                source="system",
+                retention="api_token",
+                readers=("administrator",),
+            ),
+        }
+        not_personal = {
+            "name": "a label for the token chosen by its owner",
+            "token_hash": "SHA-256 of a random token; the token itself is never stored",
+            "created": "the day the token was made",
+            "revoked": "whether the token still works",
+        }
 
     def __str__(self) -> str:
         return f"api token {self.pk}"
