@@ -1,0 +1,175 @@
+"""PERF-CAT-1: MARC import end to end (parse, store, index), 100k records.
+
+Generates the records with bench/gen_marc.py (shapes of the real records),
+then imports them with `quietshelf import-marc`'s service on SQLite and, when
+the server answers, on PostgreSQL (127.0.0.1:5432, user postgres, a
+throw-away database), each in a fresh instance in a subprocess. Prints
+records/s, peak memory (max RSS) and RSS along the way (flat memory), beside
+pymarc's bare parse rate of the same file and FOLIO's published figure
+(about 44 records/s). Figures are printed, never asserted.
+
+    python bench/bench_import.py                    # 100,000 records
+    python bench/bench_import.py --records 20000    # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FOLIO_RECORDS_PER_S = 44
+PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def worker(path: str) -> None:
+    """Runs in a subprocess with QUIETSHELF_HOME / DATABASE_URL set: migrate, import, report."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
+    sys.path.insert(0, str(REPO / "src"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from quietshelf.catalog import services
+
+    samples: list[tuple[int, float]] = []
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        if not samples or done - samples[-1][0] >= 10_000:
+            samples.append((done, round(_rss_mb(), 1)))
+
+    start_rss = _rss_mb()
+    t0 = time.perf_counter()
+    summary = services.import_marc(sources=[path], progress=progress, match_on=["001+003"])
+    elapsed = time.perf_counter() - t0
+    print(
+        json.dumps(
+            {
+                "records": summary.created + summary.updated,
+                "items": summary.items,
+                "errors": len(summary.errors),
+                "seconds": round(elapsed, 2),
+                "rate": round((summary.created + summary.updated) / elapsed, 1),
+                "start_rss_mb": round(start_rss, 1),
+                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1),
+                "rss_along": samples,
+            }
+        )
+    )
+
+
+def bare_parse_rate(path: Path) -> float:
+    from pymarc import MARCReader
+
+    t0 = time.perf_counter()
+    n = 0
+    with open(path, "rb") as fh:
+        for rec in MARCReader(fh, to_unicode=True, force_utf8=True):
+            n += rec is not None
+    return n / (time.perf_counter() - t0)
+
+
+def postgres_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def run_db(label: str, path: Path, database_url: str | None) -> dict | None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["QUIETSHELF_HOME"] = tempfile.mkdtemp(prefix="qs-bench-import-")
+    env["QUIETSHELF_ENV"] = env.get("QUIETSHELF_ENV", "test")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", str(path)], env=env, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        print(f"{label}: failed\n{proc.stderr[-2000:]}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="PERF-CAT-1 import benchmark")
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--file", help="use this MARC file instead of generating one")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker)
+        return
+    sys.path.insert(0, str(REPO / "bench"))
+    if args.file:
+        path = Path(args.file)
+    else:
+        from gen_marc import generate
+
+        path = Path(tempfile.mkdtemp(prefix="qs-bench-marc-")) / "bench.mrc"
+        t0 = time.perf_counter()
+        generate(args.records, path)
+        print(f"generated {args.records} records ({path.stat().st_size / 1e6:.1f} MB) "
+              f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    bare = bare_parse_rate(path)
+    print(f"pymarc bare parse: {bare:,.0f} records/s (the limit)")
+    print(f"FOLIO published: ~{FOLIO_RECORDS_PER_S} records/s")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    results = {}
+    results["SQLite"] = run_db("SQLite", path, None)
+    if not args.no_postgres and postgres_reachable():
+        import psycopg
+
+        name = f"qs_bench_import_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            results["PostgreSQL"] = run_db(
+                "PostgreSQL", path, f"postgres://postgres@127.0.0.1:5432/{name}"
+            )
+        finally:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for label, r in results.items():
+        if not r:
+            continue
+        along = ", ".join(
+            f"{n // 1000}k:{mb:.0f}"
+            for n, mb in r["rss_along"][:: max(1, len(r["rss_along"]) // 6)]
+        )
+        print(
+            f"{label}: {r['records']:,} records, {r['items']:,} items in {r['seconds']} s = "
+            f"{r['rate']:,.0f} records/s (target >= 1,000); max RSS {r['max_rss_mb']:.0f} MB; "
+            f"RSS MB along the import: {along}"
+        )
+
+
+if __name__ == "__main__":
+    main()
