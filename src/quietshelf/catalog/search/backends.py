@@ -121,32 +121,47 @@ class Backend:
         raise NotImplementedError
 
     # --- reading -----------------------------------------------------------
-    # Every source is "FROM ... WHERE ..." with the index row aliased d, so
-    # filters (" AND ...") can be appended.
-    def unscored_source(self, parsed: ParsedQuery) -> tuple[str, list]:
+    def match_ids(
+        self,
+        parsed: ParsedQuery,
+        filter_sql: str,
+        filter_params: list,
+        *,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> tuple[str, list]:
+        """A SELECT of one column `id`: the matching record ids, filters applied."""
         raise NotImplementedError
 
-    def scored_source(self, parsed: ParsedQuery) -> tuple[str, list, str, list]:
-        """(source, its params, score ORDER BY expression, its params)."""
+    def ranked_ids(
+        self,
+        parsed: ParsedQuery,
+        filter_sql: str,
+        filter_params: list,
+        *,
+        page_size: int,
+        offset: int,
+        sample: int | None,
+    ) -> tuple[str, list]:
+        """A SELECT of one page of ids by relevance (within `sample` matches if given)."""
         raise NotImplementedError
 
-    def sample_source(self, parsed: ParsedQuery, filter_sql: str, filter_params: list, limit: int):
-        """A derived table d of at most `limit` matches with a score column."""
-        raise NotImplementedError
-
-    def count_matches(self, parsed: ParsedQuery, source_sql: str, params: list, filtered: bool):
-        with connection.cursor() as cur:
-            cur.execute(f"SELECT count(*) {source_sql}", params)  # noqa: S608
-            return cur.fetchone()[0]
+    def _browse_ids(self, filter_sql, filter_params, newest_first=False, limit=None):
+        sql = f"SELECT d.record_id AS id FROM catalog_search d WHERE 1=1{filter_sql}"  # noqa: S608
+        if newest_first:
+            sql += " ORDER BY d.record_id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql, list(filter_params)
 
     def search(self, query, parsed: ParsedQuery):
         """Count, one page of ids and facet counts.
 
-        Small results (up to LARGE_RESULT matches) are exact. For a very
-        common word the engine would rank and group hundreds of thousands of
-        rows, so then: the total is still exact (a cheap count), but ranking
-        and facet counts are done over a sample of LARGE_RESULT matches (the
-        most recently added), and the facets are marked approximate.
+        Up to LARGE_RESULT matches everything is exact. For a very common word
+        the engine would rank and group hundreds of thousands of rows, so
+        then the total is still exact (a cheap count) but ranking and facet
+        counts use the LARGE_RESULT most recently added matches, and the
+        facets are scaled and marked approximate.
         """
         from quietshelf.catalog.search import SearchResult
 
@@ -156,13 +171,15 @@ class Backend:
             page = MAX_OFFSET // page_size + 1
         offset = (page - 1) * page_size
 
-        filter_sql, filter_params = self._filters(query.filters)
+        fsql, fparams = self._filters(query.filters)
         if parsed.is_empty:
-            base, base_params = "FROM catalog_search d WHERE 1=1", []
+
+            def ids_of(**kw):
+                return self._browse_ids(fsql, fparams, **kw)
         else:
-            base, base_params = self.unscored_source(parsed)
-        source_sql = base + filter_sql
-        params = base_params + filter_params
+
+            def ids_of(**kw):
+                return self.match_ids(parsed, fsql, fparams, **kw)
 
         sort = query.sort if query.sort in {"relevance", "title", "year", "-year"} else "relevance"
         if sort == "relevance" and parsed.is_empty:
@@ -173,56 +190,54 @@ class Backend:
             "-year": "d.year IS NULL, d.year DESC, d.sort_title, d.record_id",
         }
         with connection.cursor() as cur:
-            cur.execute(
-                f"SELECT count(*) FROM (SELECT 1 {source_sql} LIMIT {LARGE_RESULT + 1}) p",  # noqa: S608
-                params,
-            )
+            sql, params = ids_of(limit=LARGE_RESULT + 1)
+            cur.execute(f"SELECT count(*) FROM ({sql}) p", params)  # noqa: S608
             probe = cur.fetchone()[0]
             large = probe > LARGE_RESULT
-            total = (
-                self.count_matches(parsed, source_sql, params, bool(filter_sql)) if large else probe
-            )
-            ids: list[int] = []
-            sample_sql = sample_params = None
             if large:
-                if parsed.is_empty:
-                    sample_sql = (
-                        "FROM (SELECT d.record_id, d.format, d.language, d.era, d.available "  # noqa: S608
-                        f"{source_sql} ORDER BY d.record_id DESC LIMIT {LARGE_RESULT}) d"
-                    )
-                    sample_params = params
-                else:
-                    sample_sql, sample_params = self.sample_source(
-                        parsed, filter_sql, filter_params, LARGE_RESULT
-                    )
+                sql, params = ids_of()
+                cur.execute(f"SELECT count(*) FROM ({sql}) p", params)  # noqa: S608
+                total = cur.fetchone()[0]
+            else:
+                total = probe
+            ids: list[int] = []
             if total and sort == "relevance":
-                if large:
-                    cur.execute(
-                        f"SELECT d.record_id {sample_sql} "  # noqa: S608
-                        "ORDER BY d.score, d.record_id DESC LIMIT %s OFFSET %s",
-                        [*sample_params, page_size, offset],
-                    )
-                else:
-                    scored, scored_params, score, score_params = self.scored_source(parsed)
-                    cur.execute(
-                        f"SELECT d.record_id {scored}{filter_sql} "  # noqa: S608
-                        f"ORDER BY {score}, d.record_id DESC LIMIT %s OFFSET %s",
-                        [*scored_params, *filter_params, *score_params, page_size, offset],
-                    )
+                sql, params = self.ranked_ids(
+                    parsed,
+                    fsql,
+                    fparams,
+                    page_size=page_size,
+                    offset=offset,
+                    sample=LARGE_RESULT if large else None,
+                )
+                cur.execute(sql, params)
+                ids = [row[0] for row in cur.fetchall()]
+            elif total and parsed.is_empty:
+                cur.execute(
+                    f"SELECT d.record_id FROM catalog_search d WHERE 1=1{fsql} "  # noqa: S608
+                    f"ORDER BY {sort_order[sort]} LIMIT %s OFFSET %s",
+                    [*fparams, page_size, offset],
+                )
                 ids = [row[0] for row in cur.fetchall()]
             elif total:
+                sql, params = ids_of()
                 cur.execute(
-                    f"SELECT d.record_id {source_sql} ORDER BY {sort_order[sort]} "  # noqa: S608
-                    "LIMIT %s OFFSET %s",
+                    f"SELECT d.record_id FROM ({sql}) s "  # noqa: S608
+                    "JOIN catalog_search d ON d.record_id = s.id "
+                    f"ORDER BY {sort_order[sort]} LIMIT %s OFFSET %s",
                     [*params, page_size, offset],
                 )
                 ids = [row[0] for row in cur.fetchall()]
             if large:
+                sample_sql, sample_params = ids_of(newest_first=True, limit=LARGE_RESULT)
                 facets = self._facets(
                     cur, sample_sql, sample_params, total, query.filters, scale=total / LARGE_RESULT
                 )
+            elif total:
+                sql, params = ids_of()
+                facets = self._facets(cur, sql, params, total, query.filters)
             else:
-                facets = self._facets(cur, source_sql, params, total, query.filters)
+                facets = self._facets(cur, "", [], 0, query.filters)
         return SearchResult(
             total=total,
             record_ids=ids,
@@ -275,7 +290,8 @@ class Backend:
             return self._facet_lists(counts, filters, {})
         cur.execute(
             "SELECT d.format, d.language, d.era, d.available, count(*) "  # noqa: S608
-            f"{source_sql} GROUP BY d.format, d.language, d.era, d.available",
+            f"FROM ({source_sql}) s JOIN catalog_search d ON d.record_id = s.id "
+            "GROUP BY d.format, d.language, d.era, d.available",
             params,
         )
         for fmt, lang, era, available, n in cur.fetchall():
@@ -287,8 +303,8 @@ class Backend:
             if available:
                 counts["available"]["1"] += n
         cur.execute(
-            "SELECT b.branch_id, count(*) FROM catalog_search_branch b WHERE b.record_id IN "  # noqa: S608
-            f"(SELECT d.record_id {source_sql}) GROUP BY b.branch_id",
+            f"SELECT b.branch_id, count(*) FROM ({source_sql}) s "  # noqa: S608
+            "JOIN catalog_search_branch b ON b.record_id = s.id GROUP BY b.branch_id",
             params,
         )
         branch_counts = dict(cur.fetchall())
@@ -378,43 +394,48 @@ class SQLiteBackend(Backend):
 
     BM25 = "bm25(catalog_search_fts, 10.0, 5.0, 4.0, 3.0, 1.0)"
 
-    def unscored_source(self, parsed):
-        return (
-            "FROM (SELECT rowid AS id FROM catalog_search_fts WHERE catalog_search_fts MATCH %s) m "
-            "JOIN catalog_search d ON d.record_id = m.id WHERE 1=1",
-            [self.match_expression(parsed)],
-        )
-
-    def scored_source(self, parsed):
-        source = (
-            f"FROM (SELECT rowid AS id, {self.BM25} AS score "  # noqa: S608
-            "FROM catalog_search_fts WHERE catalog_search_fts MATCH %s) m "
-            "JOIN catalog_search d ON d.record_id = m.id WHERE 1=1"
-        )
-        return source, [self.match_expression(parsed)], "m.score", []
-
-    def sample_source(self, parsed, filter_sql, filter_params, limit):
-        # Newest first: FTS5 walks its doclists backwards cheaply; bm25 is
-        # computed for the sampled rows only.
-        sql = (
-            "FROM (SELECT d.record_id, d.format, d.language, d.era, d.available, m.score "  # noqa: S608
-            f"FROM (SELECT rowid AS id, {self.BM25} AS score FROM catalog_search_fts "
-            "WHERE catalog_search_fts MATCH %s ORDER BY rowid DESC) m "
-            f"JOIN catalog_search d ON d.record_id = m.id WHERE 1=1{filter_sql} "
-            f"LIMIT {int(limit)}) d"
-        )
-        return sql, [self.match_expression(parsed), *filter_params]
-
-    def count_matches(self, parsed, source_sql, params, filtered):
-        if filtered or parsed.is_empty:
-            return super().count_matches(parsed, source_sql, params, filtered)
-        # Without filters the FTS table alone answers (no join per match).
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT count(*) FROM catalog_search_fts WHERE catalog_search_fts MATCH %s",
-                [self.match_expression(parsed)],
+    def match_ids(self, parsed, filter_sql, filter_params, *, newest_first=False, limit=None):
+        order = " ORDER BY rowid DESC" if newest_first else ""
+        fts = f"SELECT rowid AS id FROM catalog_search_fts WHERE catalog_search_fts MATCH %s{order}"  # noqa: S608
+        params = [self.match_expression(parsed)]
+        if filter_sql:
+            # Filters need the facet columns: join each match to its row.
+            sql = (
+                f"SELECT d.record_id AS id FROM ({fts}) m "  # noqa: S608
+                f"JOIN catalog_search d ON d.record_id = m.id WHERE 1=1{filter_sql}"
             )
-            return cur.fetchone()[0]
+            params += filter_params
+        else:
+            # No filters: the FTS table alone answers (no lookup per match).
+            sql = fts
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql, params
+
+    def ranked_ids(self, parsed, filter_sql, filter_params, *, page_size, offset, sample):
+        expr = self.match_expression(parsed)
+        if not filter_sql and sample is None:
+            return (
+                "SELECT rowid FROM catalog_search_fts WHERE catalog_search_fts MATCH %s "  # noqa: S608
+                f"ORDER BY {self.BM25}, rowid DESC LIMIT %s OFFSET %s",
+                [expr, page_size, offset],
+            )
+        order = " ORDER BY rowid DESC" if sample is not None else ""
+        inner = (
+            f"SELECT rowid AS id, {self.BM25} AS score FROM catalog_search_fts "  # noqa: S608
+            f"WHERE catalog_search_fts MATCH %s{order}"
+        )
+        if filter_sql:
+            inner = (
+                f"SELECT m.id, m.score FROM ({inner}) m "  # noqa: S608
+                f"JOIN catalog_search d ON d.record_id = m.id WHERE 1=1{filter_sql}"
+            )
+        if sample is not None:
+            inner += f" LIMIT {int(sample)}"
+        return (
+            f"SELECT id FROM ({inner}) r ORDER BY score, id DESC LIMIT %s OFFSET %s",  # noqa: S608
+            [expr, *filter_params, page_size, offset],
+        )
 
 
 class PostgresBackend(Backend):
@@ -498,23 +519,33 @@ class PostgresBackend(Backend):
             return words[0]
         return "(" + " <-> ".join(words) + ")"
 
-    def unscored_source(self, parsed):
-        return "FROM catalog_search d WHERE d.doc @@ %s::tsquery", [self.tsquery_literal(parsed)]
-
-    def scored_source(self, parsed):
-        literal = self.tsquery_literal(parsed)
-        source = "FROM catalog_search d WHERE d.doc @@ %s::tsquery"
-        score = f"ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery) DESC"
-        return source, [literal], score, [literal]
-
-    def sample_source(self, parsed, filter_sql, filter_params, limit):
-        literal = self.tsquery_literal(parsed)
+    def match_ids(self, parsed, filter_sql, filter_params, *, newest_first=False, limit=None):
+        # newest_first is not honoured: sorting a bitmap scan's rows by id
+        # would cost what the sample saves; the sample is in heap order.
         sql = (
-            "FROM (SELECT d.record_id, d.format, d.language, d.era, d.available, "  # noqa: S608
-            f"-ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery) AS score "
-            f"FROM catalog_search d WHERE d.doc @@ %s::tsquery{filter_sql} LIMIT {int(limit)}) d"
+            "SELECT d.record_id AS id FROM catalog_search d "  # noqa: S608
+            f"WHERE d.doc @@ %s::tsquery{filter_sql}"
         )
-        return sql, [literal, literal, *filter_params]
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql, [self.tsquery_literal(parsed), *filter_params]
+
+    def ranked_ids(self, parsed, filter_sql, filter_params, *, page_size, offset, sample):
+        literal = self.tsquery_literal(parsed)
+        rank = f"ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery)"
+        if sample is None:
+            return (
+                "SELECT d.record_id FROM catalog_search d "  # noqa: S608
+                f"WHERE d.doc @@ %s::tsquery{filter_sql} "
+                f"ORDER BY {rank} DESC, d.record_id DESC LIMIT %s OFFSET %s",
+                [literal, *filter_params, literal, page_size, offset],
+            )
+        return (
+            f"SELECT id FROM (SELECT d.record_id AS id, {rank} AS score "  # noqa: S608
+            f"FROM catalog_search d WHERE d.doc @@ %s::tsquery{filter_sql} "
+            f"LIMIT {int(sample)}) r ORDER BY score DESC, id DESC LIMIT %s OFFSET %s",
+            [literal, literal, *filter_params, page_size, offset],
+        )
 
 
 def get_backend() -> Backend:
