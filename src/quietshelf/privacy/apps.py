@@ -16,4 +16,6 @@ class PrivacyConfig(AppConfig):
         if settings.QUIETSHELF_MASTER_KEY:
             keys.parse_master_key(settings.QUIETSHELF_MASTER_KEY, source="QUIETSHELF_MASTER_KEY")
         elif keys.key_file_path().exists():
-            keys.check_key_file_mode(keys.key_file_path())
+            path = keys.key_file_path()
+            keys.check_key_file_mode(path)
+            keys.parse_master_key(path.read_text(), source=str(path))

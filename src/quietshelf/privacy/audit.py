@@ -260,6 +260,14 @@ def verify() -> VerifyResult:
             prev_hash, prev_pos = row.entry_hash, row.chain_pos
             hashes_at[row.chain_pos] = row.entry_hash
             continue
+        linked = by_hash.get(row.prev_hash)
+        if not link_ok and linked is not None and linked.chain_pos > row.chain_pos:
+            return broken(
+                "reordered",
+                row,
+                f"entry seq={row.seq} was moved: it sits at chain position {row.chain_pos} "
+                f"but follows entry seq={linked.seq} (position {linked.chain_pos})",
+            )
         nxt = rows[i + 1] if i + 1 < len(rows) else None
         if nxt is not None and nxt.prev_hash == prev_hash and nxt.prev_hash != row.entry_hash:
             return broken(
@@ -268,13 +276,13 @@ def verify() -> VerifyResult:
                 f"entry seq={row.seq} (chain position {row.chain_pos}) was inserted: "
                 "the next entry links past it",
             )
-        linked = by_hash.get(row.prev_hash)
-        if not link_ok and linked is not None and linked.chain_pos > row.chain_pos:
+        if not link_ok and linked is not None and linked.chain_pos < prev_pos:
+            first = next(r for r in rows if r.chain_pos > linked.chain_pos)
             return broken(
-                "reordered",
-                row,
-                f"entry seq={row.seq} was moved: it sits at chain position {row.chain_pos} "
-                f"but follows entry seq={linked.seq} (position {linked.chain_pos})",
+                "inserted",
+                first,
+                f"entry seq={first.seq} (chain position {first.chain_pos}) was inserted: "
+                f"entry seq={row.seq} links past it to seq={linked.seq}",
             )
         if not content_ok and link_ok:
             return broken(

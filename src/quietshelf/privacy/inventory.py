@@ -210,7 +210,9 @@ def may_hold_personal_data(model_field) -> bool:
     if getattr(model_field, "primary_key", False) and not model_field.is_relation:
         return False
     if model_field.is_relation and model_field.related_model is not None:
-        return model_field.related_model._meta.label in person_model_labels()
+        related = model_field.related_model
+        label = related if isinstance(related, str) else related._meta.label
+        return label.lower() in {x.lower() for x in person_model_labels()}
     if PERSONAL_NAME.search(model_field.name.lower()):
         return True
     if isinstance(model_field, TEXTUAL):

@@ -173,6 +173,15 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"audit:{self.seq}"
 
+    def save(self, *args, **kwargs):
+        # Appended, never changed: only the sealer fills the chain columns (with update()).
+        if not self._state.adding:
+            raise TypeError("audit entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("audit entries are append-only")
+
 
 class AuditChainHead(models.Model):
     """The one row the sealer locks: the last sealed position and hash."""

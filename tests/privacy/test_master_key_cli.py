@@ -1,0 +1,74 @@
+"""Bad input at start-up: missing master key in production, unsafe or broken key file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROD = {
+    "QUIETSHELF_ENV": "production",
+    "QUIETSHELF_SECRET_KEY": "k3Zq9-" * 12,
+    "QUIETSHELF_ALLOWED_HOSTS": "lib.example",
+    "QUIETSHELF_HSTS_SECONDS": "31536000",
+}
+
+
+def run(args, env_extra, tmp_path):
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "QUIETSHELF_MASTER_KEY"}
+    }
+    env.update({"QUIETSHELF_HOME": str(tmp_path), **env_extra})
+    return subprocess.run(
+        [sys.executable, "-m", "quietshelf", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_production_without_master_key_refuses_to_start_PRV_ENC_1(tmp_path):
+    out = run(["check"], PROD, tmp_path)
+    assert out.returncode == 2
+    assert "no master key" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_key_file_readable_by_others_refuses_to_start_and_says_why(tmp_path, mode):
+    key = tmp_path / "master.key"
+    key.write_text("1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=\n")
+    key.chmod(mode)
+    out = run(["check"], {"QUIETSHELF_ENV": "development"}, tmp_path)
+    assert out.returncode == 2
+    assert f"mode {mode:04o}" in out.stderr and "chmod 600" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_malformed_key_file_is_refused(tmp_path):
+    key = tmp_path / "master.key"
+    key.write_text("1:short\n")
+    key.chmod(0o600)
+    out = run(["check"], {"QUIETSHELF_ENV": "development"}, tmp_path)
+    assert out.returncode == 2 and "master.key" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_migrate_creates_a_private_key_file_in_development(tmp_path):
+    out = run(["migrate"], {"QUIETSHELF_ENV": "development"}, tmp_path)
+    assert out.returncode == 0, out.stderr
+    key = tmp_path / "master.key"
+    assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
+    assert (tmp_path / "keystore.sqlite3").exists()
+    again = run(["migrate"], {"QUIETSHELF_ENV": "development"}, tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_wrong_master_key_stops_migrate_with_one_line(tmp_path):
+    assert run(["migrate"], {"QUIETSHELF_ENV": "development"}, tmp_path).returncode == 0
+    (tmp_path / "master.key").write_text("1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=\n")
+    out = run(["migrate"], {"QUIETSHELF_ENV": "development"}, tmp_path)
+    assert out.returncode == 2
+    assert "wrong master key" in out.stderr and "Traceback" not in out.stderr
