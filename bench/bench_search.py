@@ -55,7 +55,7 @@ def setup_django(home: str) -> None:
     os.environ.setdefault("QUIETSHELF_HOME", home)
     os.environ.setdefault("QUIETSHELF_ENV", "test")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
-    sys.path.insert(0, str(REPO / "src"))
+    sys.path.append(str(REPO / "src"))
     import django
 
     django.setup()

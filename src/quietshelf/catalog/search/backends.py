@@ -16,6 +16,8 @@ or stores the search text (PRV-SEP-1).
 
 from __future__ import annotations
 
+import heapq
+import json
 from collections import defaultdict
 
 from django.db import connection, transaction
@@ -133,17 +135,14 @@ class Backend:
         """A SELECT of one column `id`: the matching record ids, filters applied."""
         raise NotImplementedError
 
-    def ranked_ids(
-        self,
-        parsed: ParsedQuery,
-        filter_sql: str,
-        filter_params: list,
-        *,
-        page_size: int,
-        offset: int,
-        sample: int | None,
+    def scored_matches(
+        self, parsed: ParsedQuery, filter_sql: str, filter_params: list, *, limit: int
     ) -> tuple[str, list]:
-        """A SELECT of one page of ids by relevance (within `sample` matches if given)."""
+        """A SELECT of (id, score) for up to `limit` matches; a lower score ranks higher."""
+        raise NotImplementedError
+
+    def id_set(self, ids: list[int]) -> tuple[str, list]:
+        """A SELECT of one column `id` over a list of ids, as a single parameter."""
         raise NotImplementedError
 
     def _browse_ids(self, filter_sql, filter_params, newest_first=False, limit=None):
@@ -157,11 +156,12 @@ class Backend:
     def search(self, query, parsed: ParsedQuery):
         """Count, one page of ids and facet counts.
 
-        Up to LARGE_RESULT matches everything is exact. For a very common word
-        the engine would rank and group hundreds of thousands of rows, so
-        then the total is still exact (a cheap count) but ranking and facet
-        counts use the LARGE_RESULT most recently added matches, and the
-        facets are scaled and marked approximate.
+        The engine runs the match once, for up to LARGE_RESULT + 1 matches
+        with their scores; page and facets come from that id list. Up to
+        LARGE_RESULT matches everything is exact. Past that (a very common
+        word) the total is still exact (a cheap count), but ranking and facet
+        counts use the first LARGE_RESULT matches, and the facets are scaled
+        and marked approximate.
         """
         from quietshelf.catalog.search import SearchResult
 
@@ -170,72 +170,52 @@ class Backend:
         if (page - 1) * page_size > MAX_OFFSET:
             page = MAX_OFFSET // page_size + 1
         offset = (page - 1) * page_size
-
         fsql, fparams = self._filters(query.filters)
-        if parsed.is_empty:
-
-            def ids_of(**kw):
-                return self._browse_ids(fsql, fparams, **kw)
-        else:
-
-            def ids_of(**kw):
-                return self.match_ids(parsed, fsql, fparams, **kw)
-
         sort = query.sort if query.sort in {"relevance", "title", "year", "-year"} else "relevance"
-        if sort == "relevance" and parsed.is_empty:
-            sort = "title"
+        if parsed.is_empty:
+            return self._browse(query, fsql, fparams, sort, page, page_size, offset)
+
         sort_order = {
             "title": "d.sort_title, d.record_id",
             "year": "d.year IS NULL, d.year, d.sort_title, d.record_id",
             "-year": "d.year IS NULL, d.year DESC, d.sort_title, d.record_id",
         }
         with connection.cursor() as cur:
-            sql, params = ids_of(limit=LARGE_RESULT + 1)
-            cur.execute(f"SELECT count(*) FROM ({sql}) p", params)  # noqa: S608
-            probe = cur.fetchone()[0]
-            large = probe > LARGE_RESULT
+            sql, params = self.scored_matches(parsed, fsql, fparams, limit=LARGE_RESULT + 1)
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+            large = len(rows) > LARGE_RESULT
             if large:
-                sql, params = ids_of()
+                rows = rows[:LARGE_RESULT]
+                sql, params = self.match_ids(parsed, fsql, fparams)
                 cur.execute(f"SELECT count(*) FROM ({sql}) p", params)  # noqa: S608
                 total = cur.fetchone()[0]
             else:
-                total = probe
+                total = len(rows)
+            all_ids = [row[0] for row in rows]
             ids: list[int] = []
-            if total and sort == "relevance":
-                sql, params = self.ranked_ids(
-                    parsed,
-                    fsql,
-                    fparams,
-                    page_size=page_size,
-                    offset=offset,
-                    sample=LARGE_RESULT if large else None,
-                )
-                cur.execute(sql, params)
-                ids = [row[0] for row in cur.fetchall()]
-            elif total and parsed.is_empty:
+            if rows and sort == "relevance":
+                best = heapq.nsmallest(offset + page_size, rows, key=lambda r: (r[1], -r[0]))
+                ids = [row[0] for row in best[offset:]]
+            elif rows:
+                set_sql, set_params = self.id_set(all_ids)
                 cur.execute(
-                    f"SELECT d.record_id FROM catalog_search d WHERE 1=1{fsql} "  # noqa: S608
-                    f"ORDER BY {sort_order[sort]} LIMIT %s OFFSET %s",
-                    [*fparams, page_size, offset],
-                )
-                ids = [row[0] for row in cur.fetchall()]
-            elif total:
-                sql, params = ids_of()
-                cur.execute(
-                    f"SELECT d.record_id FROM ({sql}) s "  # noqa: S608
+                    f"SELECT d.record_id FROM ({set_sql}) s "  # noqa: S608
                     "JOIN catalog_search d ON d.record_id = s.id "
                     f"ORDER BY {sort_order[sort]} LIMIT %s OFFSET %s",
-                    [*params, page_size, offset],
+                    [*set_params, page_size, offset],
                 )
                 ids = [row[0] for row in cur.fetchall()]
-            if large:
-                sample_sql, sample_params = ids_of(newest_first=True, limit=LARGE_RESULT)
+            if rows:
+                set_sql, set_params = self.id_set(all_ids)
                 facets = self._facets(
-                    cur, sample_sql, sample_params, total, query.filters, scale=total / LARGE_RESULT
+                    cur,
+                    set_sql,
+                    set_params,
+                    total,
+                    query.filters,
+                    scale=total / len(rows) if large else 1.0,
                 )
-            elif total:
-                sql, params = ids_of()
-                facets = self._facets(cur, sql, params, total, query.filters)
             else:
                 facets = self._facets(cur, "", [], 0, query.filters)
         return SearchResult(
@@ -246,6 +226,46 @@ class Backend:
             page_size=page_size,
             approximate_facets=large,
             truncated_query=parsed.truncated,
+        )
+
+    def _browse(self, query, fsql, fparams, sort, page, page_size, offset):
+        """No words: every record (filters applied), by title or year."""
+        from quietshelf.catalog.search import SearchResult
+
+        sort_order = {
+            "title": "d.sort_title, d.record_id",
+            "relevance": "d.sort_title, d.record_id",
+            "year": "d.year IS NULL, d.year, d.sort_title, d.record_id",
+            "-year": "d.year IS NULL, d.year DESC, d.sort_title, d.record_id",
+        }[sort]
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM catalog_search d WHERE 1=1{fsql}", fparams)  # noqa: S608
+            total = cur.fetchone()[0]
+            cur.execute(
+                f"SELECT d.record_id FROM catalog_search d WHERE 1=1{fsql} "  # noqa: S608
+                f"ORDER BY {sort_order} LIMIT %s OFFSET %s",
+                [*fparams, page_size, offset],
+            )
+            ids = [row[0] for row in cur.fetchall()]
+            large = total > LARGE_RESULT
+            sample, sample_params = self._browse_ids(
+                fsql, fparams, newest_first=large, limit=LARGE_RESULT if large else None
+            )
+            facets = self._facets(
+                cur,
+                sample,
+                sample_params,
+                total,
+                query.filters,
+                scale=total / LARGE_RESULT if large else 1.0,
+            )
+        return SearchResult(
+            total=total,
+            record_ids=ids,
+            facets=facets,
+            page=page,
+            page_size=page_size,
+            approximate_facets=large,
         )
 
     def _filters(self, filters: dict[str, list[str]]) -> tuple[str, list]:
@@ -412,30 +432,20 @@ class SQLiteBackend(Backend):
             sql += f" LIMIT {int(limit)}"
         return sql, params
 
-    def ranked_ids(self, parsed, filter_sql, filter_params, *, page_size, offset, sample):
-        expr = self.match_expression(parsed)
-        if not filter_sql and sample is None:
-            return (
-                "SELECT rowid FROM catalog_search_fts WHERE catalog_search_fts MATCH %s "  # noqa: S608
-                f"ORDER BY {self.BM25}, rowid DESC LIMIT %s OFFSET %s",
-                [expr, page_size, offset],
-            )
-        order = " ORDER BY rowid DESC" if sample is not None else ""
+    def scored_matches(self, parsed, filter_sql, filter_params, *, limit):
         inner = (
             f"SELECT rowid AS id, {self.BM25} AS score FROM catalog_search_fts "  # noqa: S608
-            f"WHERE catalog_search_fts MATCH %s{order}"
+            "WHERE catalog_search_fts MATCH %s"
         )
         if filter_sql:
             inner = (
                 f"SELECT m.id, m.score FROM ({inner}) m "  # noqa: S608
                 f"JOIN catalog_search d ON d.record_id = m.id WHERE 1=1{filter_sql}"
             )
-        if sample is not None:
-            inner += f" LIMIT {int(sample)}"
-        return (
-            f"SELECT id FROM ({inner}) r ORDER BY score, id DESC LIMIT %s OFFSET %s",  # noqa: S608
-            [expr, *filter_params, page_size, offset],
-        )
+        return f"{inner} LIMIT {int(limit)}", [self.match_expression(parsed), *filter_params]
+
+    def id_set(self, ids):
+        return "SELECT value AS id FROM json_each(%s)", [json.dumps(ids)]
 
 
 class PostgresBackend(Backend):
@@ -530,22 +540,17 @@ class PostgresBackend(Backend):
             sql += f" LIMIT {int(limit)}"
         return sql, [self.tsquery_literal(parsed), *filter_params]
 
-    def ranked_ids(self, parsed, filter_sql, filter_params, *, page_size, offset, sample):
+    def scored_matches(self, parsed, filter_sql, filter_params, *, limit):
         literal = self.tsquery_literal(parsed)
-        rank = f"ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery)"
-        if sample is None:
-            return (
-                "SELECT d.record_id FROM catalog_search d "  # noqa: S608
-                f"WHERE d.doc @@ %s::tsquery{filter_sql} "
-                f"ORDER BY {rank} DESC, d.record_id DESC LIMIT %s OFFSET %s",
-                [literal, *filter_params, literal, page_size, offset],
-            )
         return (
-            f"SELECT id FROM (SELECT d.record_id AS id, {rank} AS score "  # noqa: S608
-            f"FROM catalog_search d WHERE d.doc @@ %s::tsquery{filter_sql} "
-            f"LIMIT {int(sample)}) r ORDER BY score DESC, id DESC LIMIT %s OFFSET %s",
-            [literal, literal, *filter_params, page_size, offset],
+            "SELECT d.record_id, "  # noqa: S608
+            f"-ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery) AS score "
+            f"FROM catalog_search d WHERE d.doc @@ %s::tsquery{filter_sql} LIMIT {int(limit)}",
+            [literal, literal, *filter_params],
         )
+
+    def id_set(self, ids):
+        return "SELECT unnest(%s::bigint[]) AS id", [ids]
 
 
 def get_backend() -> Backend:
