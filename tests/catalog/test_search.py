@@ -293,3 +293,23 @@ def test_very_common_word_ranks_a_sample_and_marks_facets_approximate(monkeypatc
     assert search(SearchQuery(text="common", sort="title")).record_ids[0] == recs[0].pk
     small = search(SearchQuery(text="common 3"))
     assert small.total == 1 and not small.approximate_facets
+
+
+def test_reindex_command_rejects_bad_ids_with_exit_status_2():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError) as err:
+        call_command("reindex", "twelve")
+    assert err.value.returncode == 2
+
+
+def test_reindex_of_given_ids_drops_vanished_ones(capsys):
+    from django.core.management import call_command
+
+    kept = make_record(title="Kept volume")
+    gone = make_record(title="Gone volume")
+    BibRecord.objects.filter(pk=gone.pk).delete()
+    call_command("reindex", str(kept.pk), str(gone.pk))
+    assert ids("volume") == [kept.pk]
+    assert "1 not found" in capsys.readouterr().out
