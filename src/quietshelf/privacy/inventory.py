@@ -135,7 +135,8 @@ _external: dict[str, ModelDeclaration] = {}
 
 # Field names that suggest personal data whatever their type.
 PERSONAL_NAME = re.compile(
-    r"(^|_)(name|names|first|last|surname|given|family|email|e_mail|mail|phone|mobile|tel|"
+    r"(^|_)(name|names|firstname|lastname|surname|given_name|family_name|email|e_mail|mail|"
+    r"phone|mobile|tel|"
     r"birth|dob|born|address|street|postcode|postal|zip|city|ssn|national|passport|"
     r"barcode|card|ip|note|notes|comment|comments|username|login|contact|person|"
     r"patron|borrower|gender|age)($|_)"

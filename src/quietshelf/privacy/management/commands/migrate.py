@@ -29,6 +29,7 @@ class Command(DjangoMigrate):
             keys.load_master_keys()
         except keys.MasterKeyError as exc:
             raise CommandError(str(exc), returncode=2) from None
+        ensure_keystore_database()
         super().handle(*args, **{**options, "database": keys.KEYSTORE_DB})
         super().handle(*args, **options)
         try:
@@ -36,3 +37,24 @@ class Command(DjangoMigrate):
             keys.startup_check()
         except keys.MasterKeyError as exc:
             raise CommandError(str(exc), returncode=2) from None
+
+
+def ensure_keystore_database() -> None:
+    """On PostgreSQL, create the key store's database beside the main one when it is missing."""
+    from django.db import connections
+    from django.db.utils import OperationalError
+
+    store = connections[keys.KEYSTORE_DB]
+    if store.vendor != "postgresql":
+        return
+    try:
+        store.ensure_connection()
+        return
+    except OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise CommandError(f"cannot reach the key store database: {exc}") from None
+    main = connections[DEFAULT_DB_ALIAS]
+    name = store.settings_dict["NAME"]
+    with main.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {main.ops.quote_name(name)}")
+    store.close()
