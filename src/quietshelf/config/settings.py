@@ -203,7 +203,15 @@ QUIETSHELF_RETENTION = {
         "days": env_int("QUIETSHELF_RETENTION_API_TOKEN_DAYS", 30),
         "after": "the token is revoked or its owner's account is closed",
     },
+    "patron_account": {
+        "days": env_int("QUIETSHELF_RETENTION_PATRON_ACCOUNT_DAYS", 365),
+        "after": "the patron account expires or is closed (or its date for erasure)",
+    },
 }
+# --- patrons (PRV-MNR-1) --------------------------------------------------------
+QUIETSHELF_MINOR_AGE = env_int("QUIETSHELF_MINOR_AGE", 18)
+# "none": a guardian sees nothing of a minor's account; "by_law": what local law grants.
+QUIETSHELF_GUARDIAN_ACCESS = env_str("QUIETSHELF_GUARDIAN_ACCESS", "none")
 # The controller and the processor / sub-processor register (PRV-3P-1), as JSON.
 QUIETSHELF_CONTROLLER = {
     "name": env_str("QUIETSHELF_CONTROLLER_NAME", "The library running this Quietshelf instance"),

@@ -1,0 +1,652 @@
+"""Every state change of the patron register: authorisation first, an audit entry always.
+
+`actor` is a StaffUser (checked with accounts.authz in the patron's home
+branch), None (the system) or a privacy.audit.Actor from trusted code (the
+patron on their own record, self-registration); see access.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from quietshelf.catalog.models import Branch
+from quietshelf.core import clock
+from quietshelf.core.errors import InvalidInput, NotFound
+from quietshelf.patrons import policy
+from quietshelf.patrons.access import audited_denials, check_patron, require
+from quietshelf.patrons.errors import (
+    DuplicateBarcode,
+    DuplicateIdentifier,
+    MissingRequired,
+    NoteNeedsConfirmation,
+    PatronNotFound,
+)
+from quietshelf.patrons.models import (
+    NAME_SCOPE,
+    Block,
+    BlockOverride,
+    BlockReason,
+    Card,
+    ContactKind,
+    ContactLabel,
+    ContactPoint,
+    IdentifierType,
+    Language,
+    NotificationChannel,
+    Patron,
+    PatronGroup,
+    PatronIdentifier,
+    PatronStatus,
+    ProxyKind,
+    ProxyLink,
+    RetiredIdentifier,
+    StaffNote,
+)
+from quietshelf.privacy import audit
+from quietshelf.privacy.fields import normalize
+from quietshelf.privacy.search import index_name_tokens
+
+UNSET = object()
+MAX_NAME = 200
+MAX_NOTE = 4000
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _staff(actor):
+    """The StaffUser to store as author (None for the system or a patron)."""
+    return actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") else None
+
+
+def _clean_name(value, label: str) -> str:
+    value = " ".join(str(value or "").split())
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f"The {label} has at most {MAX_NAME} characters.", code="invalid_name")
+    return value
+
+
+def clean_barcode(barcode: str) -> str:
+    raw = str(barcode or "").strip()
+    if not raw:
+        raise InvalidInput("Enter a card number.", code="invalid_barcode")
+    if len(raw) > 64 or not normalize(raw, "barcode"):
+        raise InvalidInput(
+            "A card number has letters and digits only (at most 64 characters).",
+            code="invalid_barcode",
+        )
+    return raw
+
+
+def barcode_digest(barcode: str) -> str:
+    return Card._meta.get_field("barcode_index").digest(barcode)
+
+
+def identifier_digest(value: str) -> str:
+    return PatronIdentifier._meta.get_field("value_index").digest(value)
+
+
+def _ensure_barcode_free(barcode: str) -> str:
+    digest = barcode_digest(barcode)
+    if Card.objects.filter(barcode_index=digest, active=True).exists():
+        raise DuplicateBarcode("This card number is already in use.")
+    if (
+        Card.objects.filter(barcode_index=digest).exists()
+        or RetiredIdentifier.objects.filter(kind="card", digest=digest).exists()
+    ):
+        raise DuplicateBarcode(
+            "This card number was used before and is never issued again (SEC-ID-1)."
+        )
+    return digest
+
+
+def clean_identifier(id_type: str, value: str) -> tuple[str, str]:
+    if id_type not in IdentifierType.values:
+        raise InvalidInput(f"Unknown identifier type {id_type!r}.", code="invalid_identifier")
+    raw = str(value or "").strip()
+    if not raw or len(raw) > 100 or not normalize(raw, "identifier"):
+        raise InvalidInput(
+            "An identifier has letters and digits (at most 100 characters).",
+            code="invalid_identifier",
+        )
+    return id_type, raw
+
+
+def _ensure_identifier_free(id_type: str, value: str) -> None:
+    if PatronIdentifier.objects.filter(type=id_type, value_index=identifier_digest(value)).exists():
+        raise DuplicateIdentifier("Another patron already has this identifier.")
+
+
+def _group(group) -> PatronGroup | None:
+    if group in (None, ""):
+        return None
+    if isinstance(group, PatronGroup):
+        return group
+    found = PatronGroup.objects.filter(code=str(group)).first()
+    if found is None:
+        raise InvalidInput(f"Unknown patron group {group!r}.", code="invalid_group")
+    return found
+
+
+def _branch(branch) -> Branch | None:
+    if branch in (None, ""):
+        return None
+    if isinstance(branch, Branch):
+        return branch
+    if isinstance(branch, int) or str(branch).isdigit():
+        found = Branch.objects.filter(pk=int(branch)).first()
+    else:
+        found = Branch.objects.filter(code=str(branch)).first()
+    if found is None:
+        raise InvalidInput("Unknown branch.", code="invalid_branch")
+    return found
+
+
+def _choice(value, choices, label: str, default=""):
+    if value in (None, ""):
+        return default
+    if value not in choices.values:
+        raise InvalidInput(f"Unknown {label} {value!r}.", code=f"invalid_{label.replace(' ', '_')}")
+    return value
+
+
+def _date(value, label: str):
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(
+            f"The {label} must be a date (YYYY-MM-DD).", code="invalid_date"
+        ) from None
+
+
+def _dob(value):
+    value = _date(value, "date of birth")
+    if value is not None and (value > clock.today() or value.year < 1880):
+        raise InvalidInput("The date of birth is not plausible.", code="invalid_date")
+    return value
+
+
+def _index_name(patron: Patron) -> None:
+    text = f"{patron.given_name or ''} {patron.family_name or ''}"
+    index_name_tokens(subject_id=patron.subject_id, scope=NAME_SCOPE, text=text)
+
+
+def _locked_patron(actor, patron_id, perm: str) -> Patron:
+    try:
+        pid = uuid.UUID(str(patron_id))
+    except (ValueError, TypeError):
+        raise PatronNotFound("No such patron.") from None
+    patron = Patron.objects.select_for_update().filter(pk=pid).first()
+    if patron is None:
+        raise PatronNotFound("No such patron.")
+    check_patron(actor, patron, perm)
+    return patron
+
+
+def _new_card(patron: Patron, barcode: str) -> Card:
+    barcode = clean_barcode(barcode)
+    _ensure_barcode_free(barcode)
+    try:
+        with transaction.atomic():
+            return Card.objects.create(
+                patron=patron, subject_id=patron.subject_id, barcode=barcode, active=True
+            )
+    except IntegrityError:
+        raise DuplicateBarcode("This card number is already in use.") from None
+
+
+def _new_identifier(patron: Patron, id_type: str, value: str) -> PatronIdentifier:
+    id_type, value = clean_identifier(id_type, value)
+    _ensure_identifier_free(id_type, value)
+    try:
+        with transaction.atomic():
+            return PatronIdentifier.objects.create(
+                patron=patron, subject_id=patron.subject_id, type=id_type, value=value
+            )
+    except IntegrityError:
+        raise DuplicateIdentifier("Another patron already has this identifier.") from None
+
+
+def _set_contact(patron: Patron, kind: str, value) -> None:
+    """Replace the preferred contact point of this kind ("" or None removes it)."""
+    current = patron.contacts.filter(kind=kind).order_by("-preferred", "created_at").first()
+    if value in (None, ""):
+        if current is not None:
+            current.delete()
+        return
+    value = policy.clean_contact(kind, value)
+    if current is None:
+        ContactPoint.objects.create(
+            patron=patron,
+            subject_id=patron.subject_id,
+            kind=kind,
+            label=ContactLabel.MOBILE if kind == ContactKind.PHONE else ContactLabel.HOME,
+            value=value,
+            preferred=True,
+        )
+    elif current.value != value:
+        current.value = value
+        current.save()
+
+
+# --- registration and changes ----------------------------------------------------
+
+
+@audited_denials
+@transaction.atomic
+def patron_register(
+    *,
+    actor,
+    given_name: str = "",
+    family_name: str = "",
+    barcode: str = "",
+    identifiers: list[tuple[str, str]] | tuple = (),
+    group=None,
+    home_branch=None,
+    email: str = "",
+    phone: str = "",
+    address: str = "",
+    date_of_birth=None,
+    preferred_language: str = "",
+    notification_channel: str = "",
+    expiry_date=None,
+    erase_after=None,
+    status: str = PatronStatus.ACTIVE,
+    password: str | None = None,
+) -> Patron:
+    """A new patron. A name and one identifier (card number or identifier) are required."""
+    branch = _branch(home_branch)
+    require(actor, "patrons.change_patron", branch_id=branch.pk if branch else None)
+    given_name = _clean_name(given_name, "given name")
+    family_name = _clean_name(family_name, "family name")
+    if not (given_name or family_name):
+        raise MissingRequired("A name is required.")
+    identifiers = [clean_identifier(t, v) for t, v in identifiers if str(v or "").strip()]
+    if not str(barcode or "").strip() and not identifiers:
+        raise MissingRequired("A card number or another identifier is required.")
+    patron = Patron(
+        given_name=given_name or None,
+        family_name=family_name or None,
+        group=_group(group),
+        home_branch=branch,
+        status=_choice(status, PatronStatus, "status", PatronStatus.ACTIVE),
+        expiry_date=_date(expiry_date, "expiry date"),
+        erase_after=_date(erase_after, "date for erasure"),
+        preferred_language=_choice(preferred_language, Language, "language"),
+        notification_channel=_choice(
+            notification_channel, NotificationChannel, "notification channel", "email"
+        ),
+        date_of_birth=_dob(date_of_birth),
+    )
+    if patron.expiry_date is None and patron.group and patron.group.default_validity_days:
+        patron.expiry_date = clock.today() + dt.timedelta(days=patron.group.default_validity_days)
+    if password:
+        patron.set_password(password)
+    patron.save()
+    if str(barcode or "").strip():
+        _new_card(patron, barcode)
+    for id_type, value in identifiers:
+        _new_identifier(patron, id_type, value)
+    for kind, value in (("email", email), ("phone", phone), ("address", address)):
+        if value:
+            _set_contact(patron, kind, value)
+    _index_name(patron)
+    audit.record(actor=actor, action="created", obj=patron)
+    return patron
+
+
+PATRON_FIELDS = (
+    "given_name",
+    "family_name",
+    "group",
+    "home_branch",
+    "status",
+    "expiry_date",
+    "erase_after",
+    "preferred_language",
+    "notification_channel",
+    "date_of_birth",
+)
+
+
+@audited_denials
+@transaction.atomic
+def patron_update(*, actor, patron_id, **changes) -> Patron:
+    """Change core fields (PATRON_FIELDS). Only the fields given are touched."""
+    unknown = set(changes) - set(PATRON_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown patron fields: {', '.join(sorted(unknown))}.")
+    patron = _locked_patron(actor, patron_id, "patrons.change_patron")
+    changed: list[str] = []
+
+    def put(name, value):
+        if getattr(patron, name) != value:
+            setattr(patron, name, value)
+            changed.append(name)
+
+    if "given_name" in changes or "family_name" in changes:
+        given = _clean_name(changes.get("given_name", patron.given_name), "given name")
+        family = _clean_name(changes.get("family_name", patron.family_name), "family name")
+        if not (given or family):
+            raise MissingRequired("A name is required.")
+        put("given_name", given or None)
+        put("family_name", family or None)
+    if "group" in changes:
+        group = _group(changes["group"])
+        if patron.group_id != (group.pk if group else None):
+            patron.group = group
+            changed.append("group")
+    if "home_branch" in changes:
+        branch = _branch(changes["home_branch"])
+        new_id = branch.pk if branch else None
+        if patron.home_branch_id != new_id:
+            # moving a patron needs the permission at the new branch too
+            require(actor, "patrons.change_patron", branch_id=new_id)
+            patron.home_branch = branch
+            changed.append("home_branch")
+    if "status" in changes:
+        put("status", _choice(changes["status"], PatronStatus, "status", PatronStatus.ACTIVE))
+    if "expiry_date" in changes:
+        put("expiry_date", _date(changes["expiry_date"], "expiry date"))
+    if "erase_after" in changes:
+        put("erase_after", _date(changes["erase_after"], "date for erasure"))
+    if "preferred_language" in changes:
+        put("preferred_language", _choice(changes["preferred_language"], Language, "language"))
+    if "notification_channel" in changes:
+        put(
+            "notification_channel",
+            _choice(
+                changes["notification_channel"],
+                NotificationChannel,
+                "notification channel",
+                "email",
+            ),
+        )
+    if "date_of_birth" in changes:
+        put("date_of_birth", _dob(changes["date_of_birth"]))
+    if changed:
+        patron.save()
+        if {"given_name", "family_name"} & set(changed):
+            _index_name(patron)
+        audit.record(actor=actor, action="changed", obj=patron, reason=",".join(changed)[:200])
+    return patron
+
+
+@audited_denials
+@transaction.atomic
+def patron_update_contact(*, actor, patron_id, email=UNSET, phone=UNSET, address=UNSET) -> Patron:
+    """Set (or with "" remove) the patron's preferred e-mail, phone and address."""
+    patron = _locked_patron(actor, patron_id, "patrons.change_patron")
+    changed = []
+    for kind, value in (("email", email), ("phone", phone), ("address", address)):
+        if value is not UNSET:
+            _set_contact(patron, kind, value)
+            changed.append(kind)
+    if changed:
+        audit.record(
+            actor=actor, action="changed", obj=patron, reason="contact:" + ",".join(changed)
+        )
+    return patron
+
+
+@audited_denials
+@transaction.atomic
+def contact_add(
+    *, actor, patron_id, kind: str, value: str, label: str = "home", preferred: bool = False
+) -> ContactPoint:
+    patron = _locked_patron(actor, patron_id, "patrons.change_patron")
+    kind = _choice(kind, ContactKind, "contact kind")
+    if not kind:
+        raise InvalidInput("Choose e-mail, phone or address.", code="invalid_contact")
+    label = _choice(label, ContactLabel, "contact label", "home")
+    value = policy.clean_contact(kind, value)
+    has_any = patron.contacts.filter(kind=kind).exists()
+    if preferred and has_any:
+        patron.contacts.filter(kind=kind, preferred=True).update(preferred=False)
+    contact = ContactPoint.objects.create(
+        patron=patron,
+        subject_id=patron.subject_id,
+        kind=kind,
+        label=label,
+        value=value,
+        preferred=preferred or not has_any,
+    )
+    audit.record(actor=actor, action="changed", obj=patron, reason=f"contact added:{kind}")
+    return contact
+
+
+@audited_denials
+@transaction.atomic
+def contact_remove(*, actor, contact_id) -> None:
+    contact = ContactPoint.objects.select_related("patron").filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound("No such contact point.")
+    check_patron(actor, contact.patron, "patrons.change_patron")
+    patron, kind = contact.patron, contact.kind
+    contact.delete()
+    audit.record(actor=actor, action="changed", obj=patron, reason=f"contact removed:{kind}")
+
+
+# --- cards and identifiers (SEC-ID-1) ------------------------------------------------
+
+
+def _retire(card: Card) -> None:
+    RetiredIdentifier.objects.get_or_create(kind="card", digest=card.barcode_index)
+
+
+@audited_denials
+@transaction.atomic
+def card_replace(*, actor, patron_id, barcode: str) -> Card:
+    """Issue a new card; the current one is deactivated and its number retired for good."""
+    patron = _locked_patron(actor, patron_id, "patrons.change_patron")
+    barcode = clean_barcode(barcode)
+    _ensure_barcode_free(barcode)
+    now = timezone.now()
+    for old in patron.cards.filter(active=True):
+        old.active = False
+        old.replaced_at = now
+        old.save(update_fields=["active", "replaced_at"])
+        _retire(old)
+    card = _new_card(patron, barcode)
+    audit.record(actor=actor, action="changed", obj=patron, reason="card replaced")
+    return card
+
+
+@audited_denials
+@transaction.atomic
+def identifier_add(*, actor, patron_id, type: str, value: str) -> PatronIdentifier:  # noqa: A002
+    patron = _locked_patron(actor, patron_id, "patrons.change_patron")
+    ident = _new_identifier(patron, type, value)
+    audit.record(actor=actor, action="changed", obj=patron, reason=f"identifier added:{type}")
+    return ident
+
+
+@audited_denials
+@transaction.atomic
+def identifier_remove(*, actor, identifier_id) -> None:
+    ident = PatronIdentifier.objects.select_related("patron").filter(pk=identifier_id).first()
+    if ident is None:
+        raise NotFound("No such identifier.")
+    patron = ident.patron
+    check_patron(actor, patron, "patrons.change_patron")
+    if not patron.cards.filter(active=True).exists() and patron.identifiers.count() <= 1:
+        raise MissingRequired("A patron needs a card or at least one identifier.")
+    id_type = ident.type
+    ident.delete()
+    audit.record(actor=actor, action="changed", obj=patron, reason=f"identifier removed:{id_type}")
+
+
+# --- notes (PAT-2) ----------------------------------------------------------------
+
+
+@audited_denials
+@transaction.atomic
+def note_add(*, actor, patron_id, text: str, confirmed: bool = False) -> StaffNote:
+    """Save a staff note; one that looks like special-category data needs confirmed=True."""
+    patron = _locked_patron(actor, patron_id, "patrons.add_note")
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("The note is empty.", code="invalid_note")
+    if len(text) > MAX_NOTE:
+        raise InvalidInput(f"A note has at most {MAX_NOTE} characters.", code="invalid_note")
+    warnings = policy.note_warnings(text)
+    if warnings and not confirmed:
+        raise NoteNeedsConfirmation(
+            "This note looks like it holds "
+            + ", ".join(w.label for w in warnings)
+            + ". Only write it down if the library really needs it; confirm to save.",
+            details={"warnings": [w.code for w in warnings]},
+        )
+    note = StaffNote.objects.create(
+        patron=patron,
+        subject_id=patron.subject_id,
+        text=text,
+        author=_staff(actor),
+        warning_confirmed=bool(warnings),
+    )
+    audit.record(
+        actor=actor,
+        action="changed",
+        obj=patron,
+        reason="note added (warning confirmed)" if warnings else "note added",
+    )
+    return note
+
+
+# --- blocks (PAT-3) ---------------------------------------------------------------
+
+MANUAL_REASONS = [c for c in BlockReason.values if c != BlockReason.EXPIRED]
+
+
+@audited_denials
+@transaction.atomic
+def block_add(*, actor, patron_id, reason_code: str, comment: str = "", expires_on=None) -> Block:
+    patron = _locked_patron(actor, patron_id, "patrons.manage_block")
+    if reason_code not in MANUAL_REASONS:
+        raise InvalidInput("Choose a reason for the block.", code="invalid_reason")
+    expires = _date(expires_on, "expiry date")
+    if expires is not None and expires < clock.today():
+        raise InvalidInput("A block cannot end in the past.", code="invalid_date")
+    comment = (comment or "").strip()
+    if len(comment) > MAX_NOTE:
+        raise InvalidInput(f"A comment has at most {MAX_NOTE} characters.")
+    block = Block.objects.create(
+        patron=patron,
+        subject_id=patron.subject_id,
+        reason_code=reason_code,
+        comment=comment or None,
+        expires_on=expires,
+        created_by=_staff(actor),
+    )
+    audit.record(actor=actor, action="blocked", obj=patron, reason=reason_code)
+    return block
+
+
+@audited_denials
+@transaction.atomic
+def block_lift(*, actor, block_id, reason: str) -> Block:
+    try:
+        bid = uuid.UUID(str(block_id))
+    except ValueError:
+        raise NotFound("No such block.") from None
+    block = Block.objects.select_for_update().select_related("patron").filter(pk=bid).first()
+    if block is None:
+        raise NotFound("No such block.")
+    check_patron(actor, block.patron, "patrons.manage_block")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give a reason for lifting the block.", code="reason_required")
+    if block.lifted_at is not None:
+        raise InvalidInput("This block was already lifted.", code="already_lifted")
+    block.lifted_at = timezone.now()
+    block.lifted_by = _staff(actor)
+    block.lift_reason = reason[:MAX_NOTE]
+    block.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    audit.record(actor=actor, action="unblocked", obj=block.patron, reason=block.reason_code)
+    return block
+
+
+@audited_denials
+@transaction.atomic
+def block_override(
+    *, actor, patron_id, reason: str, block_id=None, code: str = ""
+) -> BlockOverride:
+    """Set a block (a Block row, or an automatic one by its code) aside once, with a reason."""
+    patron = _locked_patron(actor, patron_id, "patrons.override_block")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give a reason for the override.", code="reason_required")
+    block = None
+    if block_id:
+        block = patron.blocks.filter(pk=block_id).first()
+        if block is None:
+            raise NotFound("No such block.")
+        code = block.reason_code
+    if code not in BlockReason.values:
+        raise InvalidInput("Name the block to override.", code="invalid_reason")
+    override = BlockOverride.objects.create(
+        patron=patron,
+        subject_id=patron.subject_id,
+        block=block,
+        reason_code=code,
+        reason=reason[:MAX_NOTE],
+        by=_staff(actor),
+    )
+    audit.record(actor=actor, action="overridden", obj=patron, reason=code)
+    return override
+
+
+# --- proxies ----------------------------------------------------------------------
+
+
+@audited_denials
+@transaction.atomic
+def proxy_add(*, actor, patron_id, proxy_id, kind: str = ProxyKind.PROXY) -> ProxyLink:
+    patron = _locked_patron(actor, patron_id, "patrons.change_patron")
+    proxy = _locked_patron(actor, proxy_id, "patrons.view_patron")
+    if proxy.pk == patron.pk:
+        raise InvalidInput("A patron cannot be their own proxy.", code="invalid_proxy")
+    kind = _choice(kind, ProxyKind, "proxy kind", ProxyKind.PROXY)
+    link, created = ProxyLink.objects.get_or_create(patron=patron, proxy=proxy, kind=kind)
+    if created:
+        audit.record(actor=actor, action="changed", obj=patron, reason=f"{kind} added")
+    return link
+
+
+@audited_denials
+@transaction.atomic
+def proxy_remove(*, actor, link_id) -> None:
+    link = ProxyLink.objects.select_related("patron").filter(pk=link_id).first()
+    if link is None:
+        raise NotFound("No such link.")
+    check_patron(actor, link.patron, "patrons.change_patron")
+    patron, kind = link.patron, link.kind
+    link.delete()
+    audit.record(actor=actor, action="changed", obj=patron, reason=f"{kind} removed")
+
+
+# --- groups -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def group_save(*, actor, code: str, name: str, default_validity_days=None) -> PatronGroup:
+    require(actor, "patrons.change_patron")
+    code = (code or "").strip()
+    if not code or len(code) > 32:
+        raise InvalidInput("A group code has 1 to 32 characters.", code="invalid_code")
+    group, _ = PatronGroup.objects.update_or_create(
+        code=code,
+        defaults={
+            "name": (name or code).strip()[:200],
+            "default_validity_days": default_validity_days,
+        },
+    )
+    return group
