@@ -12,6 +12,9 @@ import io
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pymarc import MARCReader, parse_xml_to_array, record_to_xml
 
 from quietshelf.catalog import services
@@ -561,3 +564,68 @@ def test_request_too_big_for_memory_is_413(api, settings):
 
 def test_api_responses_are_not_cached(client):
     assert client.get("/api/v1/branches")["Cache-Control"] == "no-store"
+
+
+def test_record_create_from_a_form_upload_is_415_pointing_to_imports(api):
+    r = api.post("/api/v1/records", {"file": _upload(make_marc("Form").as_marc())})
+    err = assert_error(r, 415, "unsupported_media_type")
+    assert "/imports" in err["message"]
+    assert not BibRecord.objects.exists()
+
+
+# --- fuzzing: whatever arrives, the answer is never a 500 ---------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+item_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "barcode": json_values,
+        "branch": st.sampled_from(["MAIN", "", "NOPE"]) | json_values,
+        "item_type": st.sampled_from(["BOOK"]) | json_values,
+        "status": st.sampled_from(["available", "lost", "bogus"]) | json_values,
+        "price_minor": st.integers() | json_values,
+        "location": json_values,
+        "call_number": json_values,
+    },
+)
+
+
+@hypothesis_settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=item_bodies, raw=st.binary(max_size=200))
+def test_fuzzed_item_and_record_bodies_never_500_sec_dos_1(api, record, codes, body, raw):
+    r = api.post(f"/api/v1/records/{record.pk}/items", body, content_type=JSON)
+    assert r.status_code < 500, (body, r.content)
+    if r.status_code >= 400:
+        assert_error(r, r.status_code)
+    r = api.put(f"/api/v1/records/{record.pk}", raw, content_type="application/marc")
+    assert r.status_code < 500, (raw, r.content)
+    r = api.put(f"/api/v1/records/{record.pk}", raw, content_type=JSON)
+    assert r.status_code < 500, (raw, r.content)
+
+
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(
+            ["q", "format", "language", "era", "branch", "available", "sort", "page", "page_size"]
+        ),
+        st.text(max_size=60),
+        max_size=5,
+    )
+)
+def test_fuzzed_search_parameters_never_500(client, settings, params):
+    settings.QUIETSHELF_SEARCH_RATE_PER_MINUTE = 0
+    r = client.get("/api/v1/search", params)
+    assert r.status_code in {200, 400, 422}, (params, r.content)

@@ -99,7 +99,7 @@ def test_staff_session_needs_csrf_token_for_api_writes_sec_csrf_1(cataloguer):
     body = {"code": "S1", "name": "Session branch"}
     r = client.post("/api/v1/branches", body, content_type="application/json")
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
-    client.get("/staff/login/")  # sets the CSRF cookie
+    client.get("/staff/")  # a page with a form sets the CSRF cookie
     csrf = client.cookies["csrftoken"].value
     r = client.post(
         "/api/v1/branches", body, content_type="application/json", headers={"X-CSRFToken": csrf}

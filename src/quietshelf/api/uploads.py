@@ -74,7 +74,20 @@ def core_fields_from_request(request, fmt):
         ) from None
 
 
+class UnsupportedMediaType(InvalidInput):
+    code = "unsupported_media_type"
+    status_hint = 415
+
+
+FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
+
+
 def _body_and_format(request, fmt) -> tuple[bytes, str]:
+    if request.content_type in FORM_TYPES:
+        raise UnsupportedMediaType(
+            "Send the MARC record itself as the request body (application/marc, "
+            "application/marcxml+xml, or JSON with 'marcxml'); upload files to POST /imports."
+        )
     if _is_json(request) and not fmt:
         data = _json_body(request)
         marcxml = data.get("marcxml") if isinstance(data, dict) else None

@@ -28,6 +28,7 @@ router = Router(tags=["catalogue"])
 Id = Path(..., ge=1, le=MAX_ID)
 ERRORS = {400: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
 WRITE_ERRORS = {**ERRORS, 401: s.ErrorOut, 403: s.ErrorOut, 409: s.ErrorOut}
+MARC_ERRORS = {**WRITE_ERRORS, 413: s.ErrorOut, 415: s.ErrorOut}
 
 
 def _services():
@@ -109,7 +110,7 @@ def record_get(request, record_id: int = Id):
 @router.post(
     "/records",
     auth=staff_auth,
-    response={201: s.RecordDetail, **WRITE_ERRORS, 413: s.ErrorOut},
+    response={201: s.RecordDetail, **MARC_ERRORS},
     openapi_extra=MARC_BODY_DOC,
 )
 def record_create(request, format: Literal["iso2709", "marcxml"] | None = None):  # noqa: A002
@@ -125,7 +126,7 @@ def record_create(request, format: Literal["iso2709", "marcxml"] | None = None):
 @router.put(
     "/records/{record_id}",
     auth=staff_auth,
-    response={200: s.RecordDetail, **WRITE_ERRORS, 413: s.ErrorOut},
+    response={200: s.RecordDetail, **MARC_ERRORS},
     openapi_extra={
         "requestBody": {
             "required": True,
