@@ -279,6 +279,7 @@ def test_very_common_word_ranks_a_sample_and_marks_facets_approximate(monkeypatc
     from quietshelf.catalog.search import backends
 
     monkeypatch.setattr(backends, "LARGE_RESULT", 3)
+    monkeypatch.setattr(backends, "FACET_SAMPLE", 3)
     recs = [make_record(title=f"Common word {i}", format="book", year=1990) for i in range(5)]
     result = search(SearchQuery(text="common", page_size=2))
     assert result.total == 5
@@ -313,3 +314,17 @@ def test_reindex_of_given_ids_drops_vanished_ones(capsys):
     call_command("reindex", str(kept.pk), str(gone.pk))
     assert ids("volume") == [kept.pk]
     assert "1 not found" in capsys.readouterr().out
+
+
+def test_facets_are_estimated_past_the_facet_sample_but_ranking_stays_exact(monkeypatch):
+    from quietshelf.catalog.search import backends
+
+    monkeypatch.setattr(backends, "FACET_SAMPLE", 2)
+    for i in range(3):
+        make_record(title=f"Heron notes {i}", format="book")
+    best = make_record(title="Heron")
+    result = search(SearchQuery(text="heron"))
+    assert result.total == 4
+    assert result.record_ids[0] == best.pk
+    assert result.approximate_facets
+    assert {f.value: f.count for f in result.facets["format"]} == {"book": 4}

@@ -32,6 +32,9 @@ FIELD_COLUMNS = {"title": "title", "author": "author", "subject": "subject", "is
 # approximate. Ranking and grouping 300,000 matches of a very common word
 # costs far more than the first page is worth (PERF-CAT-2, SEC-DOS-1).
 LARGE_RESULT = 20_000
+# Facet counts are exact up to this many matches, estimated from this many
+# beyond (grouping costs a row lookup per match; ranking needs none).
+FACET_SAMPLE = 5_000
 # The deepest result a client can page to (deep OFFSETs are a cheap DoS).
 MAX_OFFSET = 10_000
 
@@ -158,10 +161,11 @@ class Backend:
 
         The engine runs the match once, for up to LARGE_RESULT + 1 matches
         with their scores; page and facets come from that id list. Up to
-        LARGE_RESULT matches everything is exact. Past that (a very common
-        word) the total is still exact (a cheap count), but ranking and facet
-        counts use the first LARGE_RESULT matches, and the facets are scaled
-        and marked approximate.
+        LARGE_RESULT matches the ranking is exact, and facet counts are exact
+        up to FACET_SAMPLE matches (estimated from a sample of that size
+        beyond, scaled and marked approximate). Past LARGE_RESULT (a very
+        common word) the total is still exact (a cheap count) but ranking
+        uses the first LARGE_RESULT matches.
         """
         from quietshelf.catalog.search import SearchResult
 
@@ -206,15 +210,17 @@ class Backend:
                     [*set_params, page_size, offset],
                 )
                 ids = [row[0] for row in cur.fetchall()]
+            sampled = len(all_ids) > FACET_SAMPLE
             if rows:
-                set_sql, set_params = self.id_set(all_ids)
+                facet_ids = all_ids[:FACET_SAMPLE]
+                set_sql, set_params = self.id_set(facet_ids)
                 facets = self._facets(
                     cur,
                     set_sql,
                     set_params,
                     total,
                     query.filters,
-                    scale=total / len(rows) if large else 1.0,
+                    scale=total / len(facet_ids) if (large or sampled) else 1.0,
                 )
             else:
                 facets = self._facets(cur, "", [], 0, query.filters)
@@ -224,7 +230,7 @@ class Backend:
             facets=facets,
             page=page,
             page_size=page_size,
-            approximate_facets=large,
+            approximate_facets=large or sampled,
             truncated_query=parsed.truncated,
         )
 
@@ -247,9 +253,9 @@ class Backend:
                 [*fparams, page_size, offset],
             )
             ids = [row[0] for row in cur.fetchall()]
-            large = total > LARGE_RESULT
+            large = total > FACET_SAMPLE
             sample, sample_params = self._browse_ids(
-                fsql, fparams, newest_first=large, limit=LARGE_RESULT if large else None
+                fsql, fparams, newest_first=large, limit=FACET_SAMPLE if large else None
             )
             facets = self._facets(
                 cur,
@@ -257,7 +263,7 @@ class Backend:
                 sample_params,
                 total,
                 query.filters,
-                scale=total / LARGE_RESULT if large else 1.0,
+                scale=total / FACET_SAMPLE if large else 1.0,
             )
         return SearchResult(
             total=total,
