@@ -144,6 +144,12 @@ def test_marcxml_with_entities_is_refused_sec_up_1(doc):
         _read(doc)
 
 
+def test_doctype_after_a_long_comment_is_still_refused_sec_up_1():
+    doc = XML_BOMB.replace(b"<!DOCTYPE", b"<!--" + b"x" * 100_000 + b"-->\n<!DOCTYPE", 1)
+    with pytest.raises(NotMarc, match="DOCTYPE"):
+        _read(doc)
+
+
 def test_marcxml_entity_reference_is_never_expanded_sec_up_1():
     try:
         results = _read(UNDECLARED_ENTITY)

@@ -90,17 +90,14 @@ def read_marc(stream: BinaryIO, *, format: str = "auto") -> Iterator[ReadResult]
 
 
 def _peek(stream: BinaryIO, n: int) -> bytes:
-    if hasattr(stream, "peek"):
-        try:
-            data = stream.peek(n)[:n]
-            if data or stream.peek(1) == b"":
-                return data
-        except (OSError, ValueError):
-            pass
-    pos = stream.tell()
-    data = stream.read(n)
-    stream.seek(pos)
-    return data
+    """Up to n bytes from the current position, leaving the position where it was."""
+    seekable = getattr(stream, "seekable", None)
+    if seekable is None or seekable():
+        pos = stream.tell()
+        data = stream.read(n)
+        stream.seek(pos)
+        return data
+    return stream.peek(n)[:n] if hasattr(stream, "peek") else b""
 
 
 # --- ISO 2709 ---------------------------------------------------------------
@@ -360,14 +357,26 @@ def _fix_subfield_codes(record: Record) -> set[str]:
 # --- MARCXML ----------------------------------------------------------------
 
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_PROLOG_NOISE = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.DOTALL)
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+PROLOG_LIMIT = 1024 * 1024
+
+
+def _check_prolog(head: bytes) -> None:
+    """Refuse a DOCTYPE (entity bombs, external entities) anywhere before the root element."""
+    text = _PROLOG_NOISE.sub(b"", head.replace(b"\x00", b""))
+    root = _ROOT_START.search(text)
+    prolog = text[: root.start()] if root else text
+    if _DOCTYPE.search(prolog):
+        raise NotMarc("MARCXML with a DOCTYPE or entity declarations is refused (SEC-UP-1)")
+    if root is None and len(head) >= PROLOG_LIMIT:
+        raise NotMarc("MARCXML prolog longer than 1 MB before the first element is refused")
 
 
 def read_marcxml(stream: BinaryIO) -> Iterator[ReadResult]:
     from lxml import etree
 
-    head = _peek(stream, 65536)
-    if _DOCTYPE.search(head.replace(b"\x00", b"")):
-        raise NotMarc("MARCXML with a DOCTYPE or entity declarations is refused (SEC-UP-1)")
+    _check_prolog(_peek(stream, PROLOG_LIMIT))
     parser_events = etree.iterparse(
         stream,
         events=("end",),
