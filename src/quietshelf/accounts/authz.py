@@ -65,9 +65,7 @@ def has_perm(actor, perm: str, *, branch_id: int | None = None) -> bool:
 
 def require(actor, perm: str, *, branch_id: int | None = None) -> None:
     if not has_perm(actor, perm, branch_id=branch_id):
-        raise PermissionDenied(
-            "You do not have permission for this.", details={"permission": perm}
-        )
+        raise PermissionDenied("You do not have permission for this.", details={"permission": perm})
 
 
 def branch_scope(actor, perm: str) -> set[int] | None:

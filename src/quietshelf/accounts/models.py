@@ -4,17 +4,23 @@ The user model holds no name or email: a staff member is known to the system
 by a username only, and even that is personal data: it is stored encrypted
 under the staff member's own data key, and found at sign-in through a blind
 index (HMAC of the case-folded username). `StaffUser.objects.filter(username=…)`
-still works: the query set turns it into a look-up on the index. Personal
-details of staff, roles, MFA and SSO arrive later and go through the kernel.
+still works: the query set turns it into a look-up on the index.
+
+Also here (docs/roles.md): the organisation tree (OrgUnit), roles and their
+grants on the tree, privacy training texts and acknowledgements, second
+factors (TOTP with an encrypted secret, hashed recovery codes, WebAuthn
+credentials) and the list of each staff member's open sessions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django_otp.models import Device
 
 from quietshelf.privacy.fields import BlindIndexField, EncryptedTextField, SubjectField
 from quietshelf.privacy.inventory import personal
@@ -125,3 +131,337 @@ class StaffUser(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return f"staff:{self.pk}"
+
+
+# --- organisation tree (DESIGN.md, Tenancy) -------------------------------------------
+
+
+class OrgUnitKind(models.TextChoices):
+    CONSORTIUM = "consortium", "Consortium"
+    LIBRARY = "library", "Library"
+    BRANCH = "branch", "Branch"
+
+
+class OrgUnit(models.Model):
+    """A node of the organisation tree; a branch-level unit stands for one catalog.Branch."""
+
+    kind = models.CharField(max_length=12, choices=OrgUnitKind.choices)
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    branch = models.OneToOneField(
+        "catalog.Branch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="org_unit",
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    class Privacy:  # reviewed: no personal data
+        not_personal = {"code": "unit code", "name": "name of a library or branch"}
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+# --- roles ------------------------------------------------------------------------------
+
+
+class Role(models.Model):
+    """A named set of permissions (names from authz.PERMISSIONS)."""
+
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    builtin = models.BooleanField(default=False)
+    permissions = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-builtin", "name"]
+
+    class Privacy:  # reviewed: no personal data
+        not_personal = {
+            "code": "role code",
+            "name": "role name",
+            "description": "what the role is for",
+            "permissions": "permission names",
+        }
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoleGrant(models.Model):
+    """`role` held by `user` on `org_unit` and everything under it."""
+
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="role_grants")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="grants")
+    org_unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="grants")
+    granted_at = models.DateTimeField(auto_now_add=True)
+    granted_by = models.ForeignKey(
+        StaffUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role", "org_unit"], name="accounts_grant_once")
+        ]
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "user": personal(
+                category="account",
+                risk="low",
+                purpose="knowing what a staff member may do and where",
+                legal_basis="contract",
+                source="an administrator",
+                retention="staff_account",
+                readers=("administrator", "privacy_office"),
+            ),
+            "granted_by": personal(
+                category="account",
+                risk="low",
+                purpose="knowing who granted a role",
+                legal_basis="legitimate_interest",
+                source="system",
+                retention="staff_account",
+                readers=("administrator", "privacy_office"),
+            ),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"grant:{self.pk}"
+
+
+# --- privacy training (PRV-ACC-3) -----------------------------------------------------------
+
+
+class TrainingText(models.Model):
+    """A version of the privacy training text; the highest version is the current one."""
+
+    version = models.PositiveIntegerField(unique=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    published_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+
+    class Privacy:  # reviewed: no personal data
+        not_personal = {"title": "title of the training", "body": "the training text"}
+
+    def __str__(self) -> str:
+        return f"training v{self.version}"
+
+
+class TrainingAcknowledgement(models.Model):
+    user = models.ForeignKey(
+        StaffUser, on_delete=models.CASCADE, related_name="training_acknowledgements"
+    )
+    version = models.PositiveIntegerField()
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "version"], name="accounts_ack_once")
+        ]
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "user": personal(
+                category="account",
+                risk="low",
+                purpose="showing that a staff member took the privacy training (PRV-ACC-3)",
+                legal_basis="legal_obligation",
+                source="the staff member",
+                retention="staff_account",
+                readers=("administrator", "privacy_office"),
+            ),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"acknowledgement:{self.pk}"
+
+
+# --- second factors (PRV-ACC-2) ------------------------------------------------------------
+
+_DEVICE_USER = personal(
+    category="account",
+    risk="low",
+    purpose="knowing whose second factor this is",
+    legal_basis="contract",
+    source="the staff member",
+    retention="staff_account",
+    readers=("system",),
+)
+_DEVICE_SUBJECT = personal(
+    category="identifier",
+    risk="low",
+    purpose="the key that encrypts the second factor",
+    legal_basis="contract",
+    source="system",
+    retention="staff_account",
+    readers=("system",),
+)
+
+
+class StaffTOTPDevice(Device):
+    """An authenticator app (RFC 6238). The shared secret is encrypted under the
+    staff member's data key; codes are checked by django_otp.oath.TOTP."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = SubjectField(kind="staff")
+    key = EncryptedTextField(max_length=80)  # hex secret
+    step = models.PositiveSmallIntegerField(default=30)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    last_t = models.BigIntegerField(default=-1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "user": _DEVICE_USER,
+            "subject": _DEVICE_SUBJECT,
+            "key": personal(
+                category="credential",
+                risk="high",
+                purpose="checking the codes of the staff member's authenticator app",
+                legal_basis="contract",
+                source="generated at enrolment",
+                retention="staff_account",
+                readers=("system",),
+            ),
+        }
+        not_personal = {"name": "a label chosen by the staff member"}
+
+    def verify_token(self, token) -> bool:
+        from quietshelf.accounts import mfa
+
+        return mfa.totp_verify(self, token)
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, stored as SHA-256 of a 50-bit random code."""
+
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "user": _DEVICE_USER,
+            "code_hash": personal(
+                category="credential",
+                risk="medium",
+                purpose="signing in when the authenticator is lost (a hash, never the code)",
+                legal_basis="contract",
+                source="generated for the staff member",
+                retention="staff_account",
+                readers=("system",),
+            ),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"recovery-code:{self.pk}"
+
+    @staticmethod
+    def digest(code: str) -> str:
+        norm = "".join(ch for ch in code.upper() if ch.isalnum())
+        return hashlib.sha256(norm.encode()).hexdigest()
+
+
+class WebAuthnCredential(models.Model):
+    """A security key or passkey (WebAuthn). The credential id and public key are
+    encrypted; a blind index finds the credential at sign-in."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="webauthn_keys")
+    subject = SubjectField(kind="staff")
+    name = models.CharField(max_length=64)
+    credential_id = EncryptedTextField()  # hex (the blind index case-folds)
+    credential_index = BlindIndexField(source="credential_id", normalizer="text", unique=True)
+    public_key = EncryptedTextField()  # base64url COSE key
+    sign_count = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "user": _DEVICE_USER,
+            "subject": _DEVICE_SUBJECT,
+            "credential_id": personal(
+                category="credential",
+                risk="medium",
+                purpose="recognising the staff member's security key",
+                legal_basis="contract",
+                source="the staff member's security key",
+                retention="staff_account",
+                readers=("system",),
+            ),
+            "credential_index": personal(
+                category="credential",
+                risk="low",
+                purpose="finding the security key at sign-in without storing its id in clear",
+                legal_basis="contract",
+                source="derived from the credential id",
+                retention="staff_account",
+                readers=("system",),
+            ),
+            "public_key": personal(
+                category="credential",
+                risk="medium",
+                purpose="checking the security key's signature",
+                legal_basis="contract",
+                source="the staff member's security key",
+                retention="staff_account",
+                readers=("system",),
+            ),
+        }
+        not_personal = {"name": "a label chosen by the staff member"}
+
+    def __str__(self) -> str:
+        return f"security-key:{self.pk}"
+
+
+# --- sessions (SEC-SES-1) ------------------------------------------------------------------------
+
+
+class StaffSession(models.Model):
+    """Which sessions belong to whom, so sign-out and disabling end them all."""
+
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="sessions")
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "user": _DEVICE_USER,
+            "session_key": personal(
+                category="technical",
+                risk="medium",
+                purpose="ending every session of a staff member at sign-out or when disabled",
+                legal_basis="contract",
+                source="generated when the staff member signs in",
+                retention="session",
+                readers=("system",),
+            ),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"session:{self.pk}"

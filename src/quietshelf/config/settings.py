@@ -74,10 +74,12 @@ INSTALLED_APPS = [
     "quietshelf.privacy",
     "quietshelf.accounts",
     "quietshelf.patrons",
+    "quietshelf.patrons.portal",
     "quietshelf.catalog",
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -90,10 +92,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "quietshelf.accounts.middleware.StaffSessionMiddleware",
+    "quietshelf.patrons.auth.PatronMiddleware",
     "quietshelf.privacy.middleware.PrivacyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "quietshelf.core.middleware.PrivateCacheMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "quietshelf.config.urls"
@@ -101,7 +106,10 @@ WSGI_APPLICATION = "quietshelf.config.wsgi.application"
 AUTH_USER_MODEL = "accounts.StaffUser"
 # The staff username is encrypted; StaffBackend finds it through its blind index,
 # whose column is the unique one (hence auth.W004 is silenced).
-AUTHENTICATION_BACKENDS = ["quietshelf.accounts.backends.StaffBackend"]
+AUTHENTICATION_BACKENDS = [
+    "quietshelf.accounts.backends.ThrottledBackend",  # django-axes
+    "quietshelf.accounts.backends.StaffBackend",
+]
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 LOGIN_URL = "staff:login"
 LOGIN_REDIRECT_URL = "staff:home"
@@ -203,6 +211,15 @@ QUIETSHELF_RETENTION = {
         "days": env_int("QUIETSHELF_RETENTION_API_TOKEN_DAYS", 30),
         "after": "the token is revoked or its owner's account is closed",
     },
+    "password_link": {
+        "days": env_int("QUIETSHELF_RETENTION_PASSWORD_LINK_DAYS", 7),
+        "after": "the link was sent",
+    },
+    "sign_in_failure": {
+        "days": env_int("QUIETSHELF_RETENTION_SIGN_IN_FAILURE_DAYS", 1),
+        "after": "the failed sign-in",
+    },
+    "patron_sso": {"days": 0, "after": "the patron account is erased or the link removed"},
     "patron_account": {
         "days": env_int("QUIETSHELF_RETENTION_PATRON_ACCOUNT_DAYS", 365),
         "after": "the patron account expires or is closed (or its date for erasure)",
@@ -231,6 +248,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- patron portal (docs/patron-portal.md) -----------------------------------------
+# off | pending (staff approve) | immediate
+QUIETSHELF_SELF_REGISTRATION = env_str("QUIETSHELF_SELF_REGISTRATION", "off")
+if QUIETSHELF_SELF_REGISTRATION not in {"off", "pending", "immediate"}:
+    raise ImproperlyConfigured("QUIETSHELF_SELF_REGISTRATION must be off, pending or immediate")
+QUIETSHELF_SITE_URL = env_str("QUIETSHELF_SITE_URL", "http://localhost:8000").rstrip("/")
+QUIETSHELF_PATRON_IDLE_SECONDS = env_int("QUIETSHELF_PATRON_IDLE_SECONDS", 30 * 60)
+QUIETSHELF_PATRON_SESSION_MAX_SECONDS = env_int("QUIETSHELF_PATRON_SESSION_MAX_SECONDS", 8 * 3600)
+QUIETSHELF_PATRON_LOCKOUT_FAILURES = env_int("QUIETSHELF_PATRON_LOCKOUT_FAILURES", 20)
+QUIETSHELF_PATRON_LOCKOUT_IP_FAILURES = env_int("QUIETSHELF_PATRON_LOCKOUT_IP_FAILURES", 200)
+QUIETSHELF_PATRON_LOCKOUT_MINUTES = env_int("QUIETSHELF_PATRON_LOCKOUT_MINUTES", 15)
+QUIETSHELF_PASSWORD_LINK_MINUTES = env_int("QUIETSHELF_PASSWORD_LINK_MINUTES", 60)
+# Single sign-on providers for patrons (JSON list; docs/patron-portal.md, "Single sign-on").
+QUIETSHELF_PATRON_SSO = json.loads(env_str("QUIETSHELF_PATRON_SSO", "[]") or "[]")
+
+# --- e-mail: SMTP when QUIETSHELF_SMTP_HOST is set, else printed to the console ----
+if env_str("QUIETSHELF_SMTP_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("QUIETSHELF_SMTP_HOST")
+    EMAIL_PORT = env_int("QUIETSHELF_SMTP_PORT", 587)
+    EMAIL_HOST_USER = env_str("QUIETSHELF_SMTP_USER")
+    EMAIL_HOST_PASSWORD = env_str("QUIETSHELF_SMTP_PASSWORD")
+    EMAIL_USE_TLS = env_bool("QUIETSHELF_SMTP_STARTTLS", EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("QUIETSHELF_SMTP_SSL", EMAIL_PORT == 465)
+    EMAIL_TIMEOUT = env_int("QUIETSHELF_SMTP_TIMEOUT", 20)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("QUIETSHELF_MAIL_FROM", "library@localhost")
+
 # --- sessions and cookies (SEC-SES-1) ----------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -238,6 +284,29 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("QUIETSHELF_SESSION_MAX_SECONDS", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Staff: signed out after this long without a request (accounts/middleware.py),
+# and asked again for password and second factor before changing them if the
+# last check is older than QUIETSHELF_REAUTH_SECONDS (SEC-AUTH-1).
+QUIETSHELF_SESSION_IDLE_SECONDS = env_int("QUIETSHELF_SESSION_IDLE_SECONDS", 30 * 60)
+QUIETSHELF_REAUTH_SECONDS = env_int("QUIETSHELF_REAUTH_SECONDS", 10 * 60)
+OTP_TOTP_ISSUER = env_str("QUIETSHELF_TOTP_ISSUER", "Quietshelf")
+
+# --- sign-in throttling (django-axes): lockout by address and account together.
+# The tried name reaches axes only as a keyed digest (accounts/axes_support.py);
+# form values are masked; successful sign-ins are not logged.
+AXES_FAILURE_LIMIT = env_int("QUIETSHELF_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = env_int("QUIETSHELF_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_USERNAME_CALLABLE = "quietshelf.accounts.axes_support.username_digest"
+AXES_CLIENT_STR_CALLABLE = "quietshelf.accounts.axes_support.client_str"
+AXES_SENSITIVE_PARAMETERS = [
+    "username", "identifier", "email", "barcode", "login", "otp_token", "code", "ip_address",
+]
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 # The public catalogue sets no cookie before sign-in (PRV-PUB-1): the language
 # is chosen from the URL parameter or the browser, never from a cookie.
 LANGUAGE_COOKIE_NAME = "qs_lang"

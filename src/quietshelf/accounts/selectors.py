@@ -1,0 +1,108 @@
+"""Reads for staff accounts, roles, the organisation tree and training."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+
+from quietshelf.accounts import authz
+from quietshelf.accounts.models import (
+    OrgUnit,
+    RecoveryCode,
+    Role,
+    RoleGrant,
+    StaffTOTPDevice,
+    StaffUser,
+    TrainingAcknowledgement,
+    TrainingText,
+    WebAuthnCredential,
+)
+
+
+def current_training() -> TrainingText | None:
+    return TrainingText.objects.order_by("-version").first()
+
+
+def training_acknowledged(user) -> bool:
+    """True if `user` acknowledged the current training text (False if there is none)."""
+    current = TrainingText.objects.order_by("-version").values_list("version", flat=True).first()
+    if current is None:
+        return False
+    return TrainingAcknowledgement.objects.filter(user_id=user.pk, version=current).exists()
+
+
+def last_acknowledgement(user) -> TrainingAcknowledgement | None:
+    return TrainingAcknowledgement.objects.filter(user_id=user.pk).order_by("-version").first()
+
+
+def has_second_factor(user) -> bool:
+    return (
+        StaffTOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+        or WebAuthnCredential.objects.filter(user_id=user.pk).exists()
+    )
+
+
+def totp_devices(user):
+    return StaffTOTPDevice.objects.filter(user_id=user.pk, confirmed=True).order_by("created_at")
+
+
+def webauthn_credentials(user):
+    return WebAuthnCredential.objects.filter(user_id=user.pk).order_by("created_at")
+
+
+def recovery_codes_left(user) -> int:
+    return RecoveryCode.objects.filter(user_id=user.pk, used_at__isnull=True).count()
+
+
+def staff_list(*, actor):
+    authz.require(actor, "accounts.manage_staff")
+    return list(StaffUser.objects.annotate(grant_count=Count("role_grants")).order_by("created_at"))
+
+
+def staff_get(*, actor, user_id) -> StaffUser:
+    from quietshelf.core.errors import NotFound
+
+    authz.require(actor, "accounts.manage_staff")
+    user = StaffUser.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("no such staff account")
+    return user
+
+
+def grants_for(user):
+    return list(
+        RoleGrant.objects.filter(user_id=user.pk)
+        .select_related("role", "org_unit")
+        .order_by("role__name", "org_unit__code")
+    )
+
+
+def roles():
+    return list(Role.objects.all())
+
+
+def org_units():
+    return list(OrgUnit.objects.select_related("branch").order_by("code"))
+
+
+def org_tree() -> list[tuple[int, OrgUnit]]:
+    """(depth, unit) in tree order, for display."""
+    units = org_units()
+    children: dict[int | None, list[OrgUnit]] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit)
+    out: list[tuple[int, OrgUnit]] = []
+
+    def walk(parent_id, depth):
+        for unit in children.get(parent_id, []):
+            out.append((depth, unit))
+            if depth < 20:
+                walk(unit.pk, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def branch_ids_under(unit: OrgUnit | int) -> set[int]:
+    from quietshelf.accounts import roles
+
+    return roles.branch_ids_under(unit if isinstance(unit, int) else unit.pk)
