@@ -1,3 +1,30 @@
+"""The patron's pages under /account/ (docs/patron-portal.md).
+
+No route carries a patron id, card number or any other personal value
+(SEC-URL-1): the patron is the one signed in. The password-link token is a
+random secret, moved into the session at once (see views.password_link).
+"""
+
+from django.urls import path
+
+from quietshelf.patrons.portal import views
+
 app_name = "account"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sign-in/", views.sign_in, name="sign_in"),
+    path("sign-out/", views.sign_out, name="sign_out"),
+    path("register/", views.register, name="register"),
+    path("password/forgot/", views.link_request, name="link_request"),
+    path("password/link/<str:token>/", views.password_link, name="password_link"),
+    path("password/new/", views.password_new, name="password_new"),
+    path("password/", views.password_change, name="password_change"),
+    path("my-data/", views.my_data, name="my_data"),
+    path("my-data/export.json", views.my_data_json, name="my_data_json"),
+    path("my-data/export.csv", views.my_data_csv, name="my_data_csv"),
+    path("contact/", views.contact, name="contact"),
+    path("contact/<uuid:contact_id>/remove/", views.contact_remove, name="contact_remove"),
+    path("consents/", views.consents, name="consents"),
+    path("access-log/", views.access_log, name="access_log"),
+]

@@ -1,0 +1,132 @@
+"""Patron sign-in on the public site, kept apart from staff authentication.
+
+Staff sign in through django.contrib.auth (StaffUser); patrons do not have a
+Django user at all. A signed-in patron is a few keys in Django's session:
+
+- ``qs_patron``: the patron's id;
+- ``qs_patron_hash``: an HMAC of the patron's password hash (or of their SSO
+  link), so changing the password signs out every other session;
+- ``qs_patron_started`` / ``qs_patron_seen``: when the session began and when
+  it was last used, for the absolute and the idle time-out (SEC-SES-1).
+
+`sign_in` rotates the session key (a new session id: no fixation), `sign_out`
+flushes the whole session. `PatronMiddleware` sets ``request.patron`` (the
+Patron, or None).
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+SESSION_PATRON = "qs_patron"
+SESSION_HASH = "qs_patron_hash"
+SESSION_STARTED = "qs_patron_started"
+SESSION_SEEN = "qs_patron_seen"
+SESSION_METHOD = "qs_patron_method"
+SESSION_REAUTH = "qs_patron_reauth"
+_KEYS = (
+    SESSION_PATRON,
+    SESSION_HASH,
+    SESSION_STARTED,
+    SESSION_SEEN,
+    SESSION_METHOD,
+    SESSION_REAUTH,
+)
+
+
+def idle_seconds() -> int:
+    return int(getattr(settings, "QUIETSHELF_PATRON_IDLE_SECONDS", 1800))
+
+
+def max_seconds() -> int:
+    return int(getattr(settings, "QUIETSHELF_PATRON_SESSION_MAX_SECONDS", 8 * 3600))
+
+
+def session_hash(patron) -> str:
+    """Changes whenever the patron's password changes: older sessions stop working."""
+    from quietshelf.patrons.portal import selectors
+
+    secret = selectors.password_hash_of(patron) or f"no-password:{patron.pk}"
+    return salted_hmac("quietshelf.patron-session", secret, algorithm="sha256").hexdigest()
+
+
+def sign_in(request, patron, *, method: str = "password") -> None:
+    """Start a patron session: new session id, the patron's id and the auth hash."""
+    session = request.session
+    if session.get(SESSION_PATRON) not in (None, str(patron.pk)):
+        session.flush()  # someone else was signed in here: start clean
+    else:
+        session.cycle_key()
+    now = int(time.time())
+    session[SESSION_PATRON] = str(patron.pk)
+    session[SESSION_HASH] = session_hash(patron)
+    session[SESSION_STARTED] = now
+    session[SESSION_SEEN] = now
+    session[SESSION_METHOD] = method
+    request.patron = patron
+
+
+def sign_out(request) -> None:
+    """End the session entirely (patron and anything else in it)."""
+    request.session.flush()
+    request.patron = None
+
+
+def refresh_hash(request, patron) -> None:
+    """After this session changed the password: keep it signed in, with a new id."""
+    request.session.cycle_key()
+    request.session[SESSION_HASH] = session_hash(patron)
+
+
+def mark_reauthenticated(request) -> None:
+    request.session[SESSION_REAUTH] = int(time.time())
+
+
+def get_patron(request):
+    """The signed-in patron, or None (and the patron keys dropped when stale)."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return None
+    patron_id = session.get(SESSION_PATRON)
+    if not patron_id:
+        return None
+    now = int(time.time())
+    started = int(session.get(SESSION_STARTED) or 0)
+    seen = int(session.get(SESSION_SEEN) or 0)
+    if now - started > max_seconds() or now - seen > idle_seconds():
+        _drop(session)
+        return None
+    from quietshelf.patrons.portal import selectors
+
+    patron = selectors.patron_for_session(patron_id=patron_id)
+    if patron is None or not constant_time_compare(
+        session.get(SESSION_HASH, ""), session_hash(patron)
+    ):
+        _drop(session)
+        return None
+    if now - seen >= 30:  # write the session at most every 30 s for the idle clock
+        session[SESSION_SEEN] = now
+    return patron
+
+
+def _drop(session) -> None:
+    for key in _KEYS:
+        session.pop(key, None)
+
+
+class PatronMiddleware:
+    """Sets request.patron: the signed-in Patron or None.
+
+    Without a session cookie nothing is read; with one, the session row is
+    read once (as Django's auth does) and the patron only when signed in.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.patron = get_patron(request)
+        return self.get_response(request)

@@ -1,0 +1,378 @@
+"""Pages of the patron portal under /account/.
+
+Thin: a form shapes the input, one service or selector does the work, domain
+errors become form errors. No URL here carries a patron id, card number or
+any other personal value (SEC-URL-1): the signed-in patron comes from the
+session (request.patron). Every POST is CSRF-protected by Django's
+middleware; /account/ responses carry Cache-Control: no-store (core
+middleware).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from quietshelf.core.errors import DomainError
+from quietshelf.core.netutil import client_ip
+from quietshelf.patrons import auth
+from quietshelf.patrons.portal import forms, mydata, selectors, services
+from quietshelf.patrons.portal.errors import (
+    PasswordLinkInvalid,
+    ReauthenticationFailed,
+    SignInLocked,
+)
+
+LINK_SESSION_KEY = "qs_password_link"
+
+
+def safe_next(request, url: str | None) -> str:
+    """Only a path on this site (SEC-REDIR-1); otherwise My account."""
+    url = (url or "").strip()
+    if (
+        url.startswith("/")
+        and not url.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(
+            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return url
+    return reverse("account:home")
+
+
+def patron_required(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if getattr(request, "patron", None) is None:
+            query = urlencode({"next": request.path})
+            return redirect(f"{reverse('account:sign_in')}?{query}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+# --- sign-in and sign-out ------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request):
+    if request.method == "GET" and request.patron is not None:
+        return redirect(safe_next(request, request.GET.get("next")))
+    form = forms.SignInForm(request.POST or None, initial={"next": request.GET.get("next", "")})
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            patron = services.patron_authenticate(
+                identifier=data["identifier"], password=data["password"], ip=client_ip(request)
+            )
+        except SignInLocked as exc:
+            form.add_error(None, exc.message)
+            status = 429
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = 400
+        else:
+            auth.sign_in(request, patron)
+            return redirect(safe_next(request, data.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "portal/sign_in.html",
+        {"form": form, "registration": services.registration_mode() != "off"},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def sign_out(request):
+    if request.method == "POST":
+        auth.sign_out(request)
+        messages.info(request, _("You are signed out."))
+        return redirect("account:sign_in")
+    return render(request, "portal/sign_out.html", {})
+
+
+# --- password links ---------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def link_request(request):
+    form = forms.LinkRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.password_link_request(
+            identifier=form.cleaned_data["identifier"], base_url=_base_url(request)
+        )
+        return render(request, "portal/link_sent.html", {})
+    return render(request, "portal/link_request.html", {"form": form})
+
+
+def password_link(request, token: str):
+    """The link from the e-mail: remember the token in the session and leave the URL.
+
+    The token then is not in the address bar, the history or a Referer.
+    """
+    if selectors.password_link_by_token(token=token) is None:
+        return render(request, "portal/link_invalid.html", {}, status=404)
+    request.session[LINK_SESSION_KEY] = token
+    return redirect("account:password_new")
+
+
+@require_http_methods(["GET", "POST"])
+def password_new(request):
+    token = request.session.get(LINK_SESSION_KEY, "")
+    if selectors.password_link_by_token(token=token) is None:
+        request.session.pop(LINK_SESSION_KEY, None)
+        return render(request, "portal/link_invalid.html", {}, status=404)
+    form = forms.NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_set_by_link(token=token, new_password=form.cleaned_data["password1"])
+        except PasswordLinkInvalid:
+            request.session.pop(LINK_SESSION_KEY, None)
+            return render(request, "portal/link_invalid.html", {}, status=404)
+        except DomainError as exc:
+            form.add_error("password1", exc.message)
+        else:
+            auth.sign_out(request)  # a fresh session; sign in with the new password
+            messages.success(request, _("Your password is set. You can sign in now."))
+            return redirect("account:sign_in")
+    return render(request, "portal/password_new.html", {"form": form})
+
+
+# --- self-registration ----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def register(request):
+    mode = services.registration_mode()
+    if mode == "off":
+        return render(request, "portal/register_closed.html", {}, status=404)
+    from quietshelf.privacy import markdown
+    from quietshelf.privacy.services import current_policy
+
+    policy = current_policy()
+    form = forms.RegisterForm(
+        request.POST or None, initial={"policy_id": policy.pk if policy else None}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = services.self_register(
+                given_name=data["given_name"],
+                family_name=data["family_name"],
+                email=data["email"],
+                phone=data["phone"],
+                address=data["address"],
+                preferred_language=data["preferred_language"],
+                policy_id=data.get("policy_id"),
+                acknowledged=data["acknowledge"],
+                base_url=_base_url(request),
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return render(request, "portal/register_done.html", {"pending": result.pending})
+    return render(
+        request,
+        "portal/register.html",
+        {
+            "form": form,
+            "policy": policy,
+            "policy_html": markdown.render(policy.text_markdown) if policy else "",
+            "mode": mode,
+        },
+    )
+
+
+# --- My account ------------------------------------------------------------------------------
+
+
+@patron_required
+def home(request):
+    patron = request.patron
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "patron": patron,
+            "cards": selectors.own_cards(patron=patron),
+            "contacts": selectors.own_contacts(patron=patron),
+        },
+    )
+
+
+@patron_required
+def my_data(request):
+    held = mydata.everything_held(patron=request.patron, session_key=request.session.session_key)
+    return render(request, "portal/my_data.html", {"held": held})
+
+
+@patron_required
+def my_data_json(request):
+    patron = request.patron
+    held = mydata.everything_held(patron=patron, session_key=request.session.session_key)
+    services.own_data_exported(patron=patron, fmt="json")
+    body = json.dumps(mydata.as_json(patron=patron, held=held), indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="my-library-data.json"'
+    return response
+
+
+@patron_required
+def my_data_csv(request):
+    patron = request.patron
+    held = mydata.everything_held(patron=patron, session_key=request.session.session_key)
+    services.own_data_exported(patron=patron, fmt="csv")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerows(mydata.as_csv_rows(held))
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="my-library-data.csv"'
+    return response
+
+
+def _contact_initial(patron) -> dict:
+    initial: dict[str, str] = {}
+    for contact in selectors.own_contacts(patron=patron):
+        initial.setdefault(contact.kind, str(contact.value))
+    return initial
+
+
+@patron_required
+@require_http_methods(["GET", "POST"])
+def contact(request):
+    patron = request.patron
+    form = forms.ContactForm(request.POST or None, initial=_contact_initial(patron))
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            changed = services.own_contacts_update(
+                patron=patron,
+                email=data["email"],
+                phone=data["phone"],
+                address=data["address"],
+                password=data["password"],
+                ip=client_ip(request),
+            )
+        except ReauthenticationFailed as exc:
+            form.add_error("password", exc.message)
+            status = 403
+        except SignInLocked as exc:
+            form.add_error("password", exc.message)
+            status = 429
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = 400
+        else:
+            if changed:
+                auth.mark_reauthenticated(request)
+                messages.success(request, _("Your contact details are saved."))
+            else:
+                messages.info(request, _("Nothing changed."))
+            return redirect("account:contact")
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "portal/contact.html",
+        {"form": form, "contacts": selectors.own_contacts(patron=patron)},
+        status=status,
+    )
+
+
+@patron_required
+@require_http_methods(["GET", "POST"])
+def password_change(request):
+    patron = request.patron
+    form = forms.ChangePasswordForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            fresh = services.password_change(
+                patron=patron,
+                old_password=data["old_password"],
+                new_password=data["password1"],
+                ip=client_ip(request),
+            )
+        except ReauthenticationFailed as exc:
+            form.add_error("old_password", exc.message)
+            status = 403
+        except DomainError as exc:
+            form.add_error("password1", exc.message)
+            status = 400
+        else:
+            auth.refresh_hash(request, fresh)
+            messages.success(request, _("Your password is changed."))
+            return redirect("account:home")
+    elif request.method == "POST":
+        status = 400
+    return render(request, "portal/password_change.html", {"form": form}, status=status)
+
+
+@patron_required
+@require_http_methods(["GET", "POST"])
+def consents(request):
+    patron = request.patron
+    if request.method == "POST":
+        form = forms.ConsentForm(request.POST)
+        if not form.is_valid():
+            raise Http404
+        try:
+            services.consent_set(
+                patron=patron,
+                scope=form.cleaned_data["scope"],
+                give=form.cleaned_data["action"] == "give",
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Your choice is saved."))
+        return redirect("account:consents")
+    return render(request, "portal/consents.html", {"consents": selectors.consents(patron=patron)})
+
+
+@patron_required
+def access_log(request):
+    entries = selectors.access_log(patron=request.patron)
+    return render(request, "portal/access_log.html", {"entries": entries})
+
+
+@patron_required
+@require_POST
+def contact_remove(request, contact_id):
+    """Remove one of the patron's own contact points (others' ids: 404 and an audit entry)."""
+    contact = selectors.own_contact(patron=request.patron, contact_id=contact_id)
+    if contact is None:
+        services.denied_access_recorded(patron=request.patron, object_id=contact_id)
+        raise Http404
+    try:
+        services.own_contact_remove(
+            patron=request.patron,
+            contact_id=contact.pk,
+            password=request.POST.get("password", ""),
+            ip=client_ip(request),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Removed."))
+    return redirect("account:contact")

@@ -1,0 +1,72 @@
+"""Fixtures for the patron portal tests: fictional patrons with a web password."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
+from quietshelf.patrons import services as patron_services
+
+PASSWORD = "quiet-lantern-orchard-7"
+_numbers = itertools.count(1)
+
+
+class FastArgon2(Argon2PasswordHasher):
+    """Argon2id still, with small costs so that 20 wrong passwords stay quick in tests."""
+
+    time_cost = 1
+    memory_cost = 1024
+    parallelism = 1
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashes(settings):
+    settings.PASSWORD_HASHERS = ["tests.patrons.portal.conftest.FastArgon2"]
+
+
+@pytest.fixture
+def make_patron(db):
+    def make(*, email: str | None = None, password: str | None = PASSWORD, **extra):
+        n = next(_numbers)
+        return patron_services.patron_register(
+            actor=None,
+            given_name=extra.pop("given_name", f"Tove{n}"),
+            family_name=extra.pop("family_name", f"Lindqvist{n}"),
+            barcode=extra.pop("barcode", f"2300{n:08d}"),
+            email=email if email is not None else f"tove{n}@example.org",
+            password=password,
+            **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def patron(make_patron):
+    return make_patron(email="ada.holm@example.org", barcode="230099990001")
+
+
+@pytest.fixture
+def other_patron(make_patron):
+    return make_patron(
+        email="bo.strand@example.net",
+        barcode="230099990002",
+        given_name="Bo",
+        family_name="Strandvik",
+        phone="+47 912 34 567",
+    )
+
+
+def sign_in(client, identifier: str, password: str = PASSWORD, **extra):
+    return client.post(
+        "/account/sign-in/", {"identifier": identifier, "password": password, **extra}, **{}
+    )
+
+
+@pytest.fixture
+def signed_in(client, patron):
+    response = sign_in(client, "230099990001")
+    assert response.status_code == 302, response.content[:500]
+    return client
