@@ -314,12 +314,7 @@ class Backend:
         }
         if not total:
             return self._facet_lists(counts, filters, {})
-        cur.execute(
-            "SELECT d.format, d.language, d.era, d.available, count(*) "  # noqa: S608
-            f"FROM ({source_sql}) s JOIN catalog_search d ON d.record_id = s.id "
-            "GROUP BY d.format, d.language, d.era, d.available",
-            params,
-        )
+        cur.execute(self.facet_sql(source_sql), params)
         for fmt, lang, era, available, n in cur.fetchall():
             counts["format"][fmt] += n
             if lang:
@@ -341,6 +336,13 @@ class Backend:
                 for key in facet:
                     facet[key] = max(1, round(facet[key] * scale))
         return self._facet_lists(counts, filters, labels)
+
+    def facet_sql(self, source_sql: str) -> str:
+        return (
+            "SELECT d.format, d.language, d.era, d.available, count(*) "  # noqa: S608
+            f"FROM ({source_sql}) s JOIN catalog_search d ON d.record_id = s.id "
+            "GROUP BY d.format, d.language, d.era, d.available"
+        )
 
     def branch_facet_sql(self, source_sql: str) -> str:
         return (
@@ -559,6 +561,14 @@ class PostgresBackend(Backend):
 
     def id_set(self, ids):
         return "SELECT unnest(%s::bigint[]) AS id", [ids]
+
+    def facet_sql(self, source_sql):
+        return (
+            "SELECT d.format, d.language, d.era, d.available, count(*) "  # noqa: S608
+            "FROM catalog_search d "
+            f"WHERE d.record_id = ANY(ARRAY(SELECT s.id FROM ({source_sql}) s)) "
+            "GROUP BY d.format, d.language, d.era, d.available"
+        )
 
     def branch_facet_sql(self, source_sql):
         # = ANY(array) lets the planner walk the primary key per id instead
