@@ -70,3 +70,65 @@ def signed_in(client, patron):
     response = sign_in(client, "230099990001")
     assert response.status_code == 302, response.content[:500]
     return client
+
+
+# --- a real SMTP server on loopback (aiosmtpd) -------------------------------------------
+
+
+class _Inbox:
+    def __init__(self):
+        import threading
+
+        self.messages: list = []
+        self._cond = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        import email
+
+        message = email.message_from_bytes(envelope.content)
+        with self._cond:
+            self.messages.append((list(envelope.rcpt_tos), message, envelope.content))
+            self._cond.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int = 1, timeout: float = 15.0):
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+        assert len(self.messages) >= count, "the SMTP server received no message"
+        return self.messages[count - 1]
+
+
+@pytest.fixture
+def smtp_inbox(settings):
+    """aiosmtpd listening on 127.0.0.1; Django's SMTP backend pointed at it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def link_path(message) -> str:
+    """The /account/password/link/... path from a received e-mail."""
+    import re
+
+    body = message.get_payload(decode=True).decode()
+    match = re.search(r"https?://[^/\s]+(/account/password/link/[A-Za-z0-9_\-]+/)", body)
+    assert match, body
+    return match.group(1)
