@@ -311,6 +311,11 @@ def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -
             return result
     if warning:
         result.warnings.append(warning)
+    if use_utf8:
+        record = _decode_utf8(leader_text, directory, data)
+        if record is not None:
+            result.record = record
+            return result
     if not use_utf8 and declared_utf8:
         chunk = chunk[:9] + b" " + chunk[10:]
     try:
@@ -333,6 +338,38 @@ def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -
         result.warnings.append(f"bad subfield code in field(s) {', '.join(sorted(bad_codes))}")
     result.record = record
     return result
+
+
+def _decode_utf8(leader_text: str, directory: bytes, data: bytes) -> Record | None:
+    """A quick decoder for UTF-8 records (the common case); None to let pymarc do it.
+
+    Decodes each field once (not each subfield) and builds pymarc objects
+    directly; falls back when a subfield code or an indicator is not ASCII.
+    """
+    record = Record(to_unicode=True, force_utf8=True, leader=leader_text)
+    fields = record.fields
+    for i in range(0, len(directory), 12):
+        tag = directory[i : i + 3].decode("ascii", "replace")
+        flen = int(directory[i + 3 : i + 7])
+        foff = int(directory[i + 7 : i + 12])
+        raw = data[foff : foff + flen - 1]
+        if tag < "010" and tag.isdigit():
+            fields.append(Field(tag=tag, data=raw.decode("utf-8", "replace")))
+            continue
+        parts = raw.decode("utf-8", "replace").split("\x1f")
+        ind = parts[0]
+        if not ind.isascii() or len(ind) > 2:
+            return None
+        subfields = []
+        for part in parts[1:]:
+            if part:
+                code = part[0]
+                if not code.isascii() or not code.isprintable():
+                    return None
+                subfields.append(Subfield(code, part[1:]))
+        ind = ind.ljust(2)
+        fields.append(Field(tag=tag, indicators=Indicators(ind[0], ind[1]), subfields=subfields))
+    return record
 
 
 def _warning_text(message) -> str:
