@@ -183,7 +183,8 @@ def test_forgetting_a_subject_leaves_the_chain_verifiable_PRV_RET_3(db):
     assert AuditEntry.objects.filter(action="erased", object_id=str(subject.pk)).exists()
 
 
-def test_entries_from_commit_are_sealed_after_commit(transactional_db):
+def test_entries_from_commit_are_sealed_after_commit(transactional_db, settings):
+    settings.QUIETSHELF_AUDIT_SEAL_SECONDS = 0
     _entries(2)
     assert not AuditEntry.objects.filter(chain_pos__isnull=True).exists()
 

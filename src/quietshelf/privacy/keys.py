@@ -46,6 +46,9 @@ class MasterKeyError(ImproperlyConfigured):
 # --- the master key ring ------------------------------------------------------
 
 
+_ciphers: dict[int, dict[int, AESGCM]] = {}
+
+
 @dataclass(frozen=True)
 class MasterKeyRing:
     keys: dict[int, bytes]  # version -> 32 bytes
@@ -59,10 +62,17 @@ class MasterKeyRing:
         """A key check value: proves which key this is without revealing it."""
         return hmac.new(self.keys[version], _CHECK_LABEL, hashlib.sha256).hexdigest()[:32]
 
+    def cipher(self, version: int) -> AESGCM:
+        cache = _ciphers.setdefault(id(self), {})
+        aead = cache.get(version)
+        if aead is None:
+            aead = cache[version] = AESGCM(self.keys[version])
+        return aead
+
     def wrap(self, secret: bytes, *, label: bytes, version: int | None = None) -> tuple[int, bytes]:
         version = self.current_version if version is None else version
         nonce = os.urandom(12)
-        sealed = AESGCM(self.keys[version]).encrypt(nonce, secret, label)
+        sealed = self.cipher(version).encrypt(nonce, secret, label)
         return version, nonce + sealed
 
     def unwrap(self, version: int, wrapped: bytes, *, label: bytes) -> bytes:
@@ -73,7 +83,7 @@ class MasterKeyRing:
                 f"{self.source} does not hold; add that version back (see docs/privacy-model.md)"
             )
         wrapped = bytes(wrapped)
-        return AESGCM(key).decrypt(wrapped[:12], wrapped[12:], label)
+        return self.cipher(version).decrypt(wrapped[:12], wrapped[12:], label)
 
 
 def parse_master_key(text: str, *, source: str) -> MasterKeyRing:
@@ -406,6 +416,7 @@ def reset_caches() -> None:
     """Forget everything cached (tests, key rotation in this process)."""
     global _ring, _verified
     _ring = None
+    _ciphers.clear()
     _verified = False
     _secrets.clear()
     _derived_cache.clear()
