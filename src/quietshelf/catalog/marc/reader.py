@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from pymarc import Field, Indicators, Record, Subfield
+from pymarc import Field, Indicators, Leader, Record, Subfield
 from pymarc.exceptions import PymarcException
 
 from quietshelf.catalog.marc.records import is_control_tag
@@ -346,7 +346,8 @@ def _decode_utf8(leader_text: str, directory: bytes, data: bytes) -> Record | No
     Decodes each field once (not each subfield) and builds pymarc objects
     directly; falls back when a subfield code or an indicator is not ASCII.
     """
-    record = Record(to_unicode=True, force_utf8=True, leader=leader_text)
+    record = Record(to_unicode=True, force_utf8=True)
+    record.leader = Leader(leader_text)  # as given (the constructor would rewrite 10-11, 20-23)
     fields = record.fields
     for i in range(0, len(directory), 12):
         tag = directory[i : i + 3].decode("ascii", "replace")
