@@ -1,12 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from quietshelf.accounts import views as account_views
 from quietshelf.staff import views
 
 app_name = "staff"
 
 urlpatterns = [
-    path("login/", views.StaffLoginView.as_view(), name="login"),
+    # Sign-in with the second step and lockout: accounts/views.py (docs/roles.md).
+    path("login/", account_views.StaffLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="staff:login"), name="logout"),
     path("", views.home, name="home"),
     path("catalogue/", views.find, name="find"),
