@@ -238,16 +238,17 @@ def _write_chain(rows: list[AuditEntry]) -> None:
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for start in range(0, len(rows), 2000):
-                chunk = rows[start : start + 2000]
-                values = ", ".join(["(%s::bigint, %s::bigint, %s, %s)"] * len(chunk))
-                params = [x for r in chunk for x in (r.seq, r.chain_pos, r.prev_hash, r.entry_hash)]
-                cursor.execute(
-                    f"UPDATE {table} AS a SET chain_pos = v.pos, prev_hash = v.prev, "  # noqa: S608
-                    f"entry_hash = v.h FROM (VALUES {values}) AS v(seq, pos, prev, h) "
-                    "WHERE a.seq = v.seq",
-                    params,
-                )
+            cursor.execute(
+                f"UPDATE {table} AS a SET chain_pos = v.pos, prev_hash = v.prev, "  # noqa: S608
+                "entry_hash = v.h FROM unnest(%s::bigint[], %s::bigint[], %s::text[], "
+                "%s::text[]) AS v(seq, pos, prev, h) WHERE a.seq = v.seq",
+                [
+                    [r.seq for r in rows],
+                    [r.chain_pos for r in rows],
+                    [r.prev_hash for r in rows],
+                    [r.entry_hash for r in rows],
+                ],
+            )
         else:
             cursor.executemany(
                 f"UPDATE {table} SET chain_pos = %s, prev_hash = %s, entry_hash = %s "  # noqa: S608

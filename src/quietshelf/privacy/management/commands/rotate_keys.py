@@ -85,14 +85,18 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
         ]
         with transaction.atomic(using=db), conn.cursor() as cursor:
             if conn.vendor == "postgresql":
-                # one statement per batch: a round trip per key would cap the rate
-                values = ", ".join(["(%s::uuid, %s::bytea, %s::integer)"] * len(params))
-                flat = [x for (_t, new, sid, old) in params for x in (sid, new, old)]
+                # one statement per batch, three array parameters: neither a round trip
+                # per key nor a query with thousands of placeholders to parse
                 cursor.execute(
                     f"UPDATE {table} AS k SET kek_version = %s, wrapped = v.w "  # noqa: S608
-                    f"FROM (VALUES {values}) AS v(id, w, old) "
+                    "FROM unnest(%s::uuid[], %s::bytea[], %s::integer[]) AS v(id, w, old) "
                     "WHERE k.subject_id = v.id AND k.kek_version = v.old",
-                    [target, *flat],
+                    [
+                        target,
+                        [p[2] for p in params],
+                        [p[1] for p in params],
+                        [p[3] for p in params],
+                    ],
                 )
             else:
                 cursor.executemany(update, params)
