@@ -61,7 +61,7 @@ def bench_field(out: dict) -> None:
     from quietshelf.privacy.services import subject_create
 
     key = AESGCM(secrets.token_bytes(32))
-    value = "Ingrid Testmann, Fiktivgata 12".encode()
+    value = b"Ingrid Testmann, Fiktivgata 12"
     ad = associated_data("patrons_patron", "name", uuid.uuid4())
     n = 50_000
     started = time.perf_counter()
@@ -117,9 +117,7 @@ def _bulk_keys(count: int) -> None:
         rows = []
         for _ in range(batch):
             sid = uuid.uuid4()
-            version, wrapped = ring.wrap(
-                secrets.token_bytes(32), label=b"qs-data-key|" + sid.bytes
-            )
+            version, wrapped = ring.wrap(secrets.token_bytes(32), label=b"qs-data-key|" + sid.bytes)
             rows.append((field.get_db_prep_value(sid, conn), version, wrapped))
         with transaction.atomic(using="keystore"), conn.cursor() as cursor:
             cursor.executemany(sql, rows)
