@@ -132,3 +132,15 @@ def link_path(message) -> str:
     match = re.search(r"https?://[^/\s]+(/account/password/link/[A-Za-z0-9_\-]+/)", body)
     assert match, body
     return match.group(1)
+
+
+def trained_admin(username: str = "desk-admin"):
+    """A superuser in an MFA-verified session who acknowledged the privacy training."""
+    from quietshelf.accounts import services as account_services
+    from tests.factories import StaffUserFactory
+
+    admin = StaffUserFactory(username=username, is_superuser=True)
+    admin.mfa_verified = True
+    text = account_services.training_publish(actor=None, title="Training", body="Be careful.")
+    account_services.training_acknowledge(actor=admin, version=text.version)
+    return admin

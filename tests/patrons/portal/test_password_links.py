@@ -11,7 +11,7 @@ from quietshelf.patrons.portal import services
 from quietshelf.patrons.portal.models import PasswordLink
 from tests.factories import StaffUserFactory
 
-from .conftest import PASSWORD, link_path, sign_in
+from .conftest import PASSWORD, link_path, sign_in, trained_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -139,21 +139,10 @@ def test_reset_clears_lockout(
     assert sign_in(attacker, "230099990001", NEW_PASSWORD).status_code == 302
 
 
-def _trained_admin():
-    """A superuser in an MFA-verified session who acknowledged the privacy training."""
-    from quietshelf.accounts import services as account_services
-
-    admin = StaffUserFactory(username="desk-admin", is_superuser=True)
-    admin.mfa_verified = True
-    text = account_services.training_publish(actor=None, title="Training", body="Be careful.")
-    account_services.training_acknowledge(actor=admin, version=text.version)
-    return admin
-
-
 def test_staff_sends_link_but_never_sees_secret_prv_auth_1(
     patron, smtp_inbox, django_capture_on_commit_callbacks
 ):
-    admin = _trained_admin()
+    admin = trained_admin()
     with django_capture_on_commit_callbacks(execute=True):
         result = services.send_password_link(actor=admin, patron_id=patron.pk)
     assert result is None  # nothing comes back to the staff member

@@ -117,8 +117,10 @@ def patron_reauthenticate(*, patron: Patron, password: str, ip: str) -> None:
     network = lockout.network_digest(ip)
     if lockout.is_locked(account=account, network=network):
         raise SignInLocked("Too many wrong passwords. Wait a quarter of an hour.")
+    if not password:
+        raise ReauthenticationFailed("Enter your current password to make this change.")
     fresh = Patron.objects.get(pk=patron.pk)
-    if not fresh.check_password(password or ""):
+    if not fresh.check_password(password):
         lockout.record_failure(account=account, network=network)
         raise ReauthenticationFailed("That is not your current password.")
 
