@@ -328,3 +328,43 @@ def test_facets_are_estimated_past_the_facet_sample_but_ranking_stays_exact(monk
     assert result.record_ids[0] == best.pk
     assert result.approximate_facets
     assert {f.value: f.count for f in result.facets["format"]} == {"book": 4}
+
+
+def test_a_search_over_the_time_limit_gets_a_clear_error_sec_dos_1(
+    settings, is_postgres, monkeypatch
+):
+    from quietshelf.catalog.search.backends import SearchTooSlow
+
+    for i in range(30):
+        make_record(title=f"Slow lane {i}")
+    if is_postgres:
+        # A statement that cannot finish in 1 ms stands in for a heavy search.
+        from quietshelf.catalog.search.backends import time_limit
+
+        settings.QUIETSHELF_SEARCH_TIMEOUT_MS = 1
+        with pytest.raises(SearchTooSlow), time_limit(), connection.cursor() as cur:
+            cur.execute("SELECT pg_sleep(0.2)")
+        settings.QUIETSHELF_SEARCH_TIMEOUT_MS = 3000
+        assert ids("slow lane")  # the connection and transaction still work
+        with connection.cursor() as cur:
+            cur.execute("SHOW statement_timeout")
+            assert cur.fetchone()[0] == "0"
+        return
+    from quietshelf.catalog.search import backends
+
+    monkeypatch.setattr(backends, "PROGRESS_STEPS", 1)
+    real = backends.time.monotonic
+    calls = {"n": 0}
+
+    def clock():
+        # The first reading sets the deadline; every later one is an hour on.
+        calls["n"] += 1
+        return real() + (0 if calls["n"] == 1 else 3600)
+
+    monkeypatch.setattr(backends.time, "monotonic", clock)
+    settings.QUIETSHELF_SEARCH_TIMEOUT_MS = 1000
+    with pytest.raises(SearchTooSlow) as err:
+        search(SearchQuery(text="slow lane"))
+    assert "too broad" in err.value.message
+    monkeypatch.setattr(backends.time, "monotonic", real)
+    assert ids("slow lane")

@@ -49,16 +49,21 @@ FACETS = ("format", "language", "era", "branch", "available")
 
 
 def search(query: SearchQuery) -> SearchResult:
-    """Run a search; raises core.errors.InvalidInput (QueryTooLong) for oversize text.
+    """Run a search.
 
+    Raises core.errors.InvalidInput: QueryTooLong for oversize text,
+    SearchTooSlow when the engine needs longer than
+    QUIETSHELF_SEARCH_TIMEOUT_MS (default 3000) for it (SEC-DOS-1).
     The text goes through query.parse(), which keeps only words, so no user
     syntax reaches the engine (SEC-SQL-1). Neither text nor results are logged.
     """
-    from quietshelf.catalog.search.backends import get_backend
+    from quietshelf.catalog.search.backends import get_backend, time_limit
     from quietshelf.catalog.search.query import parse
 
     parsed = parse(query.text)
-    return get_backend().search(query, parsed)
+    backend = get_backend()
+    with time_limit():
+        return backend.search(query, parsed)
 
 
 def index_records(record_ids) -> None:

@@ -16,14 +16,19 @@ or stores the search text (PRV-SEP-1).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
+import time
 from collections import defaultdict
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils.translation import gettext as _
 
 from quietshelf.catalog.search.documents import TEXT_FIELDS, IndexDoc, build_doc
 from quietshelf.catalog.search.query import Clause, ParsedQuery
+from quietshelf.core.errors import InvalidInput
 
 BATCH = 500
 FIELD_COLUMNS = {"title": "title", "author": "author", "subject": "subject", "isbn": "ident"}
@@ -58,6 +63,60 @@ _RECORD_FIELDS = (
     "control_number",
     "marc_json",
 )
+
+
+# SQLite virtual-machine steps between two looks at the clock.
+PROGRESS_STEPS = 10_000
+
+
+class SearchTooSlow(InvalidInput):
+    code = "search_too_slow"
+
+
+@contextlib.contextmanager
+def time_limit():
+    """Abort a search that runs longer than QUIETSHELF_SEARCH_TIMEOUT_MS (SEC-DOS-1).
+
+    SQLite: a progress handler interrupts the statement. PostgreSQL: a
+    transaction-local statement_timeout inside a savepoint, so the caller's
+    transaction survives the cancel.
+    """
+    limit_ms = int(getattr(settings, "QUIETSHELF_SEARCH_TIMEOUT_MS", 3000))
+    if limit_ms <= 0:
+        yield
+        return
+    too_slow = SearchTooSlow(
+        _("This search is too broad to answer quickly. Please add words or choose a filter.")
+    )
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        raw = connection.connection
+        deadline = time.monotonic() + limit_ms / 1000
+
+        def over_time() -> int:
+            return 1 if time.monotonic() > deadline else 0
+
+        raw.set_progress_handler(over_time, PROGRESS_STEPS)
+        try:
+            yield
+        except DatabaseError as exc:
+            if "interrupted" in str(exc):
+                raise too_slow from exc
+            raise
+        finally:
+            raw.set_progress_handler(None, 0)
+        return
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("SELECT set_config('statement_timeout', %s, true)", [str(limit_ms)])
+            yield
+            with connection.cursor() as cur:
+                cur.execute("SELECT set_config('statement_timeout', '0', true)")
+    except DatabaseError as exc:
+        if "statement timeout" in str(exc) or "canceling statement" in str(exc):
+            raise too_slow from exc
+        raise
 
 
 def load_docs(record_ids: list[int]) -> list[IndexDoc]:
