@@ -18,6 +18,9 @@ COMMANDS = {
     "reindex": "Rebuild the catalogue search index.",
     "create-staff": "Create a staff account (or reset its password) and print its login.",
     "check": "Check the configuration and the privacy inventory.",
+    "rotate-keys": "Re-wrap every data key under the newest master key version.",
+    "audit-verify": "Verify the audit log's hash chain and signed checkpoints.",
+    "privacy-report": "Print the records of processing (GDPR Art. 30), Markdown or JSON.",
 }
 
 
