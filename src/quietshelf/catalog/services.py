@@ -144,7 +144,9 @@ class _Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-def _prepare(record: Record, *, mapping: dict, source="", position=1, offset=None) -> _Prepared:
+def _prepare(
+    record: Record, *, mapping: dict, source="", position=1, offset=None, marc_json=None
+) -> _Prepared:
     ex = extract(record)
     if not ex.is_bibliographic:
         raise InvalidInput(
@@ -153,7 +155,8 @@ def _prepare(record: Record, *, mapping: dict, source="", position=1, offset=Non
             code="not_bibliographic",
         )
     columns = ex.columns
-    columns["marc_json"] = record_to_json(record)
+    # The reader's quick decoder hands over the MARC-in-JSON it built on the way.
+    columns["marc_json"] = marc_json or record_to_json(record)
     columns["leader"] = columns["marc_json"]["leader"]
     _clip(columns)
     return _Prepared(
@@ -898,6 +901,7 @@ def import_marc(
                 try:
                     prepared = _prepare(
                         res.record,
+                        marc_json=res.marc_json,
                         mapping=mapping,
                         source=name,
                         position=res.position,

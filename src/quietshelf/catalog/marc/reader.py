@@ -49,6 +49,7 @@ class ReadResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     raw_length: int | None = None
+    marc_json: dict | None = None  # MARC-in-JSON of record, when the decoder built it
 
     @property
     def ok(self) -> bool:
@@ -312,9 +313,9 @@ def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -
     if warning:
         result.warnings.append(warning)
     if use_utf8:
-        record = _decode_utf8(leader_text, directory, data)
-        if record is not None:
-            result.record = record
+        decoded = _decode_utf8(leader_text, directory, data)
+        if decoded is not None:
+            result.record, result.marc_json = decoded
             return result
     if not use_utf8 and declared_utf8:
         chunk = chunk[:9] + b" " + chunk[10:]
@@ -340,7 +341,7 @@ def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -
     return result
 
 
-def _decode_utf8(leader_text: str, directory: bytes, data: bytes) -> Record | None:
+def _decode_utf8(leader_text: str, directory: bytes, data: bytes) -> tuple[Record, dict] | None:
     """A quick decoder for UTF-8 records (the common case); None to let pymarc do it.
 
     Decodes each field once (not each subfield) and builds pymarc objects
@@ -349,28 +350,36 @@ def _decode_utf8(leader_text: str, directory: bytes, data: bytes) -> Record | No
     record = Record(to_unicode=True, force_utf8=True)
     record.leader = Leader(leader_text)  # as given (the constructor would rewrite 10-11, 20-23)
     fields = record.fields
+    # MARC-in-JSON built on the way (records.record_to_json would build the same).
+    json_fields: list[dict] = []
     for i in range(0, len(directory), 12):
         tag = directory[i : i + 3].decode("ascii", "replace")
         flen = int(directory[i + 3 : i + 7])
         foff = int(directory[i + 7 : i + 12])
         raw = data[foff : foff + flen - 1]
         if tag < "010" and tag.isdigit():
-            fields.append(Field(tag=tag, data=raw.decode("utf-8", "replace")))
+            text = raw.decode("utf-8", "replace")
+            fields.append(Field(tag=tag, data=text))
+            json_fields.append({tag: text})
             continue
         parts = raw.decode("utf-8", "replace").split("\x1f")
         ind = parts[0]
         if not ind.isascii() or len(ind) > 2:
             return None
         subfields = []
+        json_subfields = []
         for part in parts[1:]:
             if part:
                 code = part[0]
                 if not code.isascii() or not code.isprintable():
                     return None
-                subfields.append(Subfield(code, part[1:]))
+                value = part[1:]
+                subfields.append(Subfield(code, value))
+                json_subfields.append({code: value})
         ind = ind.ljust(2)
         fields.append(Field(tag=tag, indicators=Indicators(ind[0], ind[1]), subfields=subfields))
-    return record
+        json_fields.append({tag: {"ind1": ind[0], "ind2": ind[1], "subfields": json_subfields}})
+    return record, {"leader": leader_text[:9] + "a" + leader_text[10:], "fields": json_fields}
 
 
 def _warning_text(message) -> str:
