@@ -253,3 +253,21 @@ def test_keystore_is_a_separate_database():
     main = connections["default"].settings_dict["NAME"]
     store = connections["keystore"].settings_dict["NAME"]
     assert main != store
+
+
+def test_forget_handlers_run_and_name_tokens_go_PRV_RET_3(records):
+    from quietshelf.privacy import search
+    from quietshelf.privacy.models import NameToken
+
+    row = _make(records)
+    search.index_name_tokens(subject_id=row.subject_id, scope="t.name", text=row.name)
+    assert search.search_name_tokens(scope="t.name", query="ingrid test") == [row.subject_id]
+    seen = []
+    services.register_forget_handler(seen.append)
+    try:
+        services.forget_subject(subject_id=row.subject_id)
+    finally:
+        services._forget_handlers.remove(seen.append)
+    assert seen == [row.subject_id]
+    assert not NameToken.objects.filter(subject_id=row.subject_id).exists()
+    assert search.search_name_tokens(scope="t.name", query="ingrid") == []

@@ -48,6 +48,19 @@ def subjects_create_many(*, kind: str, count: int) -> list[uuid.UUID]:
     return ids
 
 
+_forget_handlers: list = []
+
+
+def register_forget_handler(handler) -> None:
+    """`handler(subject_id)` runs inside forget_subject's transaction, after the key is gone.
+
+    Apps use it to blank blind indexes and delete rows they no longer need
+    (e.g. set a patron's card_index to "" so the digest stops matching).
+    """
+    if handler not in _forget_handlers:
+        _forget_handlers.append(handler)
+
+
 def forget_subject(*, subject_id: uuid.UUID, actor=None, reason: str = "") -> Subject:
     """Crypto-shredding (PRV-RET-3): delete the subject's data key.
 
@@ -63,6 +76,8 @@ def forget_subject(*, subject_id: uuid.UUID, actor=None, reason: str = "") -> Su
     keys.delete_data_key(subject.pk)
     with transaction.atomic():
         NameToken.objects.filter(subject_id=subject.pk).delete()
+        for handler in list(_forget_handlers):
+            handler(subject.pk)
         if subject.forgotten_at is None:
             subject.forgotten_at = timezone.now()
             subject.save(update_fields=["forgotten_at"])
