@@ -158,6 +158,7 @@ def search_page(request):
                 for n in range(max(1, result.page - 3), min(pages, result.page + 3) + 1)
             ],
             "pages": pages,
+            "first_page_url": _page_url(params, 1),
             "formats": labels.FORMATS,
         }
     )
