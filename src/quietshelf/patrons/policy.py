@@ -377,3 +377,8 @@ def effective_blocks(patron, blocks, *, today: dt.date | None = None) -> list[Ef
     for rule in AUTOMATIC_BLOCK_RULES:
         out.extend(rule(patron, today))
     return out
+
+
+def is_unavailable_date(value) -> bool:
+    """True for an erased or unreadable encrypted value (shown as text, never a date)."""
+    return value is not None and not isinstance(value, dt.date)
