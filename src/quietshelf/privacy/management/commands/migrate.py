@@ -31,6 +31,7 @@ class Command(DjangoMigrate):
             raise CommandError(str(exc), returncode=2) from None
         ensure_keystore_database()
         super().handle(*args, **{**options, "database": keys.KEYSTORE_DB})
+        _private_sqlite_file(keys.KEYSTORE_DB)
         super().handle(*args, **options)
         try:
             keys.reset_caches()
@@ -58,3 +59,19 @@ def ensure_keystore_database() -> None:
     with main.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {main.ops.quote_name(name)}")
     store.close()
+
+
+def _private_sqlite_file(alias: str) -> None:
+    """The key store file is for the app's user only (it holds wrapped keys)."""
+    import os
+    from pathlib import Path
+
+    from django.db import connections
+
+    conn = connections[alias]
+    if conn.vendor != "sqlite":
+        return
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(str(conn.settings_dict["NAME"]) + suffix)
+        if path.exists():
+            os.chmod(path, 0o600)
