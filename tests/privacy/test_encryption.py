@@ -271,3 +271,13 @@ def test_forget_handlers_run_and_name_tokens_go_PRV_RET_3(records):
     assert seen == [row.subject_id]
     assert not NameToken.objects.filter(subject_id=row.subject_id).exists()
     assert search.search_name_tokens(scope="t.name", query="ingrid") == []
+
+
+def test_deferred_encrypted_field_loads_and_decrypts(records):
+    row = _make(records)
+    partial = records.objects.only("id").get(pk=row.pk)
+    assert partial.email == "Ingrid.Testmann@example.org"
+    other = records.objects.only("id", "email_index").get(pk=row.pk)
+    other.save()
+    field = records._meta.get_field("email_index")
+    assert records.objects.get(pk=row.pk).email_index == field.digest("ingrid.testmann@example.org")

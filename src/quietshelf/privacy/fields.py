@@ -248,7 +248,8 @@ class EncryptedField(models.Field):
         return associated_data(self.model._meta.db_table, self.column, instance.pk)
 
     def open(self, instance, blob: Sealed):
-        subject_id = instance.__dict__.get(instance._meta.get_field(self.subject_field).attname)
+        # getattr, not __dict__: a deferred subject column is loaded on demand
+        subject_id = getattr(instance, instance._meta.get_field(self.subject_field).attname)
         where = f"{self.model._meta.label}.{self.name} row {instance.pk}"
         if subject_id is None:
             log.warning("unreadable value (no subject): %s", where)
@@ -371,7 +372,10 @@ class BlindIndexField(models.CharField):
         return self.purpose or f"{self.model._meta.label_lower}.{self.source}"
 
     def pre_save(self, model_instance, add):
-        value = model_instance.__dict__.get(self.model._meta.get_field(self.source).attname)
+        source = self.model._meta.get_field(self.source).attname
+        if source not in model_instance.__dict__:  # deferred, so unchanged
+            return getattr(model_instance, self.attname)
+        value = model_instance.__dict__[source]
         if isinstance(value, Sealed):  # the source was never read: unchanged
             return getattr(model_instance, self.attname)
         if value is None or is_unavailable(value):
