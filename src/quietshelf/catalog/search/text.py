@@ -41,19 +41,19 @@ _DIACRITIC_RANGES = (
 MAX_TOKEN_CHARS = 100
 
 
-def _is_latin_diacritic(ch: str) -> bool:
-    code = ord(ch)
-    return any(lo <= code <= hi for lo, hi in _DIACRITIC_RANGES)
+_DIACRITICS = re.compile(
+    "[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _DIACRITIC_RANGES) + "]"
+)
 
 
 def fold(text: str) -> str:
     """Lower case, compatibility-normalised, Latin diacritics removed."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKD", text.lower())
-    if not text.isascii():
-        text = "".join(ch for ch in text if not _is_latin_diacritic(ch))
-        text = text.translate(_EXTRA_FOLDS)
+    text = text.lower()
+    if text.isascii():
+        return text
+    text = _DIACRITICS.sub("", unicodedata.normalize("NFKD", text)).translate(_EXTRA_FOLDS)
     return unicodedata.normalize("NFC", text)
 
 
