@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from pymarc import Field, Indicators, Record, Subfield
@@ -269,6 +269,19 @@ def _find_matches(batch: list[_Prepared], match_on: list[str]) -> None:
                 break
 
 
+def _insert_identifiers(rows: list[tuple[int, str, str]]) -> None:
+    """Plain executemany: identifiers are many and simple, the ORM's per-row work is not needed."""
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    table = qn(RecordIdentifier._meta.db_table)
+    columns = ", ".join(qn(c) for c in ("record_id", "scheme", "value"))
+    # Only quoted model names go into the text; the values are parameters.
+    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 def _write_batch(
     batch: list[_Prepared],
     *,
@@ -309,13 +322,12 @@ def _write_batch(
             result.updated.append(p.match_id)
         RecordIdentifier.objects.filter(record_id__in=result.updated).delete()
 
-    RecordIdentifier.objects.bulk_create(
+    _insert_identifiers(
         [
-            RecordIdentifier(record_id=record_ids[id(p)], scheme=s, value=v[:255])
+            (record_ids[id(p)], scheme, value[:255])
             for p in batch
-            for s, v in dict.fromkeys(p.identifiers)
-        ],
-        batch_size=2000,
+            for scheme, value in dict.fromkeys(p.identifiers)
+        ]
     )
 
     # Items from embedded holdings.
