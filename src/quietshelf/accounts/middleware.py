@@ -51,5 +51,9 @@ class StaffSessionMiddleware:
             return None
         if seen is None or now - float(seen) > TOUCH_EVERY:
             session[sessions.SEEN] = now
-        user.mfa_verified = bool(session.get(sessions.MFA))
+        # The real object, not Django's lazy wrapper: services get it as actor and
+        # assign it to foreign keys (a SimpleLazyObject trips the database router).
+        real = getattr(user, "_wrapped", user)
+        real.mfa_verified = bool(session.get(sessions.MFA))
+        request.user = real
         return None

@@ -268,7 +268,9 @@ def totp_start(request):
 def totp_confirm(request):
     device_id = request.session.get(TOTP_PENDING)
     device = (
-        StaffTOTPDevice.objects.filter(pk=device_id, user=request.user, confirmed=False).first()
+        StaffTOTPDevice.objects.filter(
+            pk=device_id, user_id=request.user.pk, confirmed=False
+        ).first()
         if device_id
         else None
     )
