@@ -17,7 +17,7 @@ from ninja import Router
 from quietshelf.api.auth import staff_auth
 from quietshelf.core import clock
 from quietshelf.core.errors import InvalidInput, NotFound
-from quietshelf.patrons import loads, policy, selectors, services
+from quietshelf.patrons import access, loads, policy, selectors, services
 from quietshelf.patrons import schemas as s
 from quietshelf.patrons.models import PatronLoadMapping
 
@@ -126,6 +126,31 @@ def search(request, body: s.SearchIn):
     return [_summary(p) for p in found]
 
 
+@router.post("/loads", response={200: s.LoadOut, **ERRORS})
+def load(request, body: s.LoadIn):
+    """Patron load (INT-3): rows as JSON objects, with a saved mapping (`mapping_name`)
+    or an inline one (`mapping`); `dry_run` checks without storing."""
+    access.require(request.auth, "patrons.load_patrons")
+    if body.mapping_name:
+        obj = PatronLoadMapping.objects.filter(name=body.mapping_name).first()
+        if obj is None:
+            raise InvalidInput("No saved mapping with that name.", code="unknown_mapping")
+        mapping = loads.mapping_from_model(obj)
+    elif body.mapping is not None:
+        mapping = loads.parse_mapping(body.mapping)
+    else:
+        raise InvalidInput("Send mapping_name or mapping.", code="mapping_required")
+    report = loads.run_load(
+        actor=request.auth,
+        stream=loads.rows_from_iterable(body.rows),
+        fmt="json",
+        mapping=mapping,
+        dry_run=body.dry_run,
+        keep_all=True,
+    )
+    return report.as_json()
+
+
 @router.post("", response={201: s.PatronOut, **ERRORS})
 def create(request, body: s.PatronIn):
     """Register a patron: a name and a card number or identifier are required."""
@@ -228,27 +253,3 @@ def override(request, patron_id: uuid.UUID, body: s.OverrideIn):
         code=body.code,
     )
     return 201, {"id": str(o.pk), "reason_code": o.reason_code}
-
-
-@router.post("/loads", response={200: s.LoadOut, **ERRORS})
-def load(request, body: s.LoadIn):
-    """Patron load (INT-3): rows as JSON objects, with a saved mapping (`mapping_name`)
-    or an inline one (`mapping`); `dry_run` checks without storing."""
-    if body.mapping_name:
-        obj = PatronLoadMapping.objects.filter(name=body.mapping_name).first()
-        if obj is None:
-            raise InvalidInput("No saved mapping with that name.", code="unknown_mapping")
-        mapping = loads.mapping_from_model(obj)
-    elif body.mapping is not None:
-        mapping = loads.parse_mapping(body.mapping)
-    else:
-        raise InvalidInput("Send mapping_name or mapping.", code="mapping_required")
-    report = loads.run_load(
-        actor=request.auth,
-        stream=loads.rows_from_iterable(body.rows),
-        fmt="json",
-        mapping=mapping,
-        dry_run=body.dry_run,
-        keep_all=True,
-    )
-    return report.as_json()

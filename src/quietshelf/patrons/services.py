@@ -12,6 +12,7 @@ import uuid
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 
 from quietshelf.catalog.models import Branch
 from quietshelf.core import clock
@@ -60,6 +61,10 @@ MAX_NOTE = 4000
 
 def _staff(actor):
     """The StaffUser to store as author (None for the system or a patron)."""
+    if isinstance(actor, LazyObject):  # request.user
+        if actor._wrapped is empty:
+            actor._setup()
+        actor = actor._wrapped
     return actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") else None
 
 
