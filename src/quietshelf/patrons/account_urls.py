@@ -8,6 +8,7 @@ random secret, moved into the session at once (see views.password_link).
 from django.urls import path
 
 from quietshelf.patrons.portal import views
+from quietshelf.patrons.sso import views as sso_views
 
 app_name = "account"
 
@@ -27,4 +28,8 @@ urlpatterns = [
     path("contact/<uuid:contact_id>/remove/", views.contact_remove, name="contact_remove"),
     path("consents/", views.consents, name="consents"),
     path("access-log/", views.access_log, name="access_log"),
+    path("sso/<slug:name>/start/", sso_views.start, name="sso_start"),
+    path("sso/<slug:name>/callback/", sso_views.callback, name="sso_callback"),
+    path("sso/<slug:name>/acs/", sso_views.acs, name="sso_acs"),
+    path("sso/<slug:name>/metadata/", sso_views.metadata, name="sso_metadata"),
 ]

@@ -33,6 +33,7 @@ from quietshelf.patrons.portal.errors import (
     ReauthenticationFailed,
     SignInLocked,
 )
+from quietshelf.patrons.sso import config as sso_config
 
 LINK_SESSION_KEY = "qs_password_link"
 
@@ -95,7 +96,11 @@ def sign_in(request):
     return render(
         request,
         "portal/sign_in.html",
-        {"form": form, "registration": services.registration_mode() != "off"},
+        {
+            "form": form,
+            "registration": services.registration_mode() != "off",
+            "sso_providers": sso_config.providers(),
+        },
         status=status,
     )
 
