@@ -39,6 +39,9 @@ class SearchResult:
     approximate_facets: bool = False
     # True when the query had more words than the parser takes (extra dropped).
     truncated_query: bool = False
+    # True when the total of a very large result is the engine's estimate
+    # (PostgreSQL past its rank limit); shown as "about N results".
+    total_approximate: bool = False
 
     @property
     def pages(self) -> int:
