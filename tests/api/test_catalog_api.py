@@ -629,3 +629,17 @@ def test_fuzzed_search_parameters_never_500(client, settings, params):
     settings.QUIETSHELF_SEARCH_RATE_PER_MINUTE = 0
     r = client.get("/api/v1/search", params)
     assert r.status_code in {200, 400, 422}, (params, r.content)
+
+
+def test_import_oversized_upload_is_stopped_while_streaming_sec_up_1(api, settings):
+    settings.QUIETSHELF_MAX_UPLOAD_BYTES = 1000
+    r = api.post("/api/v1/imports", {"file": _upload(make_marc("Big").as_marc() * 400)})
+    err = assert_error(r, 413, "too_large")
+    assert err["message"] == "The upload is larger than the limit of 1,000 bytes."
+    assert not BibRecord.objects.exists()
+
+
+@pytest.mark.parametrize("params", [{"format": "\x00"}, {"q": "a\x00b"}, {"era": "\x1b[31m"}])
+def test_search_control_characters_in_parameters_are_not_a_500(client, params):
+    """Found by the fuzz test: PostgreSQL refuses NUL in text (SEC-DOS-1)."""
+    assert client.get("/api/v1/search", params).status_code == 200

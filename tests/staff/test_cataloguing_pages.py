@@ -314,7 +314,9 @@ def test_upload_not_marc_is_a_form_error_sec_up_1(staff_client):
 def test_upload_too_large_is_a_form_error(staff_client, settings):
     settings.QUIETSHELF_MAX_UPLOAD_BYTES = 50
     r = staff_client.post("/staff/catalogue/upload/", {"file": _file(make_marc().as_marc())})
-    assert r.status_code == 200 and "the limit is 50 bytes" in r.content.decode()
+    assert r.status_code == 413
+    assert "larger than the limit of 50 bytes" in r.content.decode()
+    assert 'id="id_file_errors"' in r.content.decode()
     assert not BibRecord.objects.exists()
 
 
@@ -350,3 +352,23 @@ def test_item_types_list_and_add(staff_client):
     )
     assert ItemType.objects.get(code="DVD").circulates is True
     assert "Reference" in staff_client.get("/staff/catalogue/item-types/").content.decode()
+
+
+def test_oversized_upload_is_stopped_while_streaming_sec_up_1(staff_client, settings):
+    settings.QUIETSHELF_MAX_UPLOAD_BYTES = 1000
+    big = make_marc("Big").as_marc() * 400  # ~100 kB: refused from its Content-Length
+    r = staff_client.post("/staff/catalogue/upload/", {"file": _file(big)})
+    assert r.status_code == 413
+    assert "The upload is larger than the limit of 1,000 bytes." in r.content.decode()
+    assert not BibRecord.objects.exists()
+
+
+def test_oversized_upload_without_sign_in_is_not_shown_the_form(client, settings):
+    settings.QUIETSHELF_MAX_UPLOAD_BYTES = 1000
+    r = client.post("/staff/catalogue/upload/", {"file": _file(b"0" * 100_000)})
+    assert r.status_code in {302, 403}
+
+
+@pytest.mark.parametrize("params", [{"q": "salt\x00"}, {"lookup": "LOOK\x00-1"}])
+def test_find_with_control_characters_is_not_a_500(staff_client, record, params):
+    assert staff_client.get("/staff/catalogue/", params).status_code == 200

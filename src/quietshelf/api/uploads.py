@@ -13,6 +13,7 @@ import json
 from itertools import islice
 
 import pydantic
+from django.core.files.uploadhandler import FileUploadHandler
 from ninja.errors import ValidationError
 
 from quietshelf.core.errors import InvalidInput
@@ -177,3 +178,42 @@ def summary_dict(summary) -> dict:
         "warnings": [_problem(p) for p in summary.warnings[:MAX_REPORTED]],
         "warnings_total": len(summary.warnings),
     }
+
+
+class SizeLimitedUploadHandler(FileUploadHandler):
+    """Refuses an upload once it passes max_bytes, while it streams in.
+
+    Put first in request.upload_handlers before the body is read: a huge
+    upload is stopped at the limit instead of filling the temporary folder.
+    """
+
+    def __init__(self, request=None, *, max_bytes: int):
+        super().__init__(request)
+        self.max_bytes = max_bytes
+        self.received = 0
+
+    def _too_large(self) -> UploadTooLarge:
+        return UploadTooLarge(f"The upload is larger than the limit of {self.max_bytes:,} bytes.")
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        # Leave room for the multipart envelope and the other form fields.
+        if content_length and content_length > self.max_bytes + 64 * 1024:
+            raise self._too_large()
+        return None
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.max_bytes:
+            raise self._too_large()
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def limit_uploads(request, *, max_bytes: int) -> None:
+    """Install the size cap on this request (before anything reads its body)."""
+    if request.method in {"POST", "PUT", "PATCH"} and (request.content_type or "").startswith(
+        "multipart/"
+    ):
+        request.upload_handlers.insert(0, SizeLimitedUploadHandler(request, max_bytes=max_bytes))

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import functools
 
+from django.conf import settings
 from django.urls import path, re_path
 
+from quietshelf.api import uploads
 from quietshelf.api.errors import json_error
 from quietshelf.api.main import api
 
 
 def _json_405(view):
     # ninja answers a wrong method with a bare 405; give it the error shape.
+    # Uploads are capped while they stream in (SEC-UP-1), before ninja reads them.
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
+        uploads.limit_uploads(request, max_bytes=settings.QUIETSHELF_MAX_UPLOAD_BYTES)
         response = view(request, *args, **kwargs)
         if response.status_code == 405 and "json" not in response.get("Content-Type", ""):
             allowed = response.get("Allow", "")

@@ -7,6 +7,7 @@ handlers only parse, call one service or selector, and shape the answer.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from quietshelf.catalog.search import search as run_search
 from quietshelf.core.errors import InvalidInput
 
 router = Router(tags=["catalogue"])
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Id = Path(..., ge=1, le=MAX_ID)
 ERRORS = {400: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
@@ -62,11 +64,11 @@ def search(request, params: Query[SearchParams]):
     filters = {
         name: values
         for name in FACETS
-        if (values := [v[:100] for v in getattr(params, name, []) if v][:20])
+        if (values := [_clean(v)[:100] for v in getattr(params, name, []) if _clean(v)][:20])
     }
     result = run_search(
         SearchQuery(
-            text=params.q,
+            text=_clean(params.q),
             filters=filters,
             sort=params.sort,
             page=params.page,
@@ -303,6 +305,11 @@ def import_file(request, file: File[UploadedFile], dry_run: bool = False):
         max_bytes=settings.QUIETSHELF_MAX_UPLOAD_BYTES,
     )
     return uploads.summary_dict(summary)
+
+
+def _clean(text: str) -> str:
+    """Without control characters (PostgreSQL refuses NUL in text; none belongs in a query)."""
+    return _CONTROL.sub(" ", text).strip()
 
 
 def _id_of(obj) -> int:

@@ -17,6 +17,10 @@ class FindForm(forms.Form):
     q = forms.CharField(label=_("Search the catalogue"), required=False, max_length=500)
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
 
+    def clean_q(self):
+        # No control characters reach the search engine (PostgreSQL refuses NUL).
+        return "".join(c if c.isprintable() else " " for c in self.cleaned_data["q"]).strip()
+
 
 class LookupForm(forms.Form):
     lookup = forms.CharField(

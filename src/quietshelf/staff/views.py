@@ -19,6 +19,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from quietshelf.api import catalog_reads, uploads
 from quietshelf.catalog import selectors, services
@@ -224,9 +225,30 @@ def item_edit(request, item_id: int):
 # --- MARC upload --------------------------------------------------------------------
 
 
-@staff_required("catalog.add_bibrecord")
+@csrf_exempt  # only so the size cap goes in before the CSRF check reads the body
 def upload(request):
-    """Upload a MARC file (size and type checked first) and show the import summary."""
+    """Upload a MARC file (size and type checked first) and show the import summary.
+
+    The size cap is enforced while the upload streams in (SEC-UP-1); the CSRF
+    check then runs as usual (csrf_protect on the inner view).
+    """
+    uploads.limit_uploads(request, max_bytes=settings.QUIETSHELF_MAX_UPLOAD_BYTES)
+    try:
+        return _upload(request)
+    except uploads.UploadTooLarge as exc:
+        user = request.user
+        if not (user.is_authenticated and user.is_staff and user.has_perm("catalog.add_bibrecord")):
+            raise PermissionDenied from None
+        form = forms.UploadForm(data={}, files={})
+        form.is_valid()
+        form.errors["file"] = form.error_class([exc.message])
+        context = {"form": form, "summary": None, "max_bytes": settings.QUIETSHELF_MAX_UPLOAD_BYTES}
+        return render(request, "staff/upload.html", context, status=413)
+
+
+@csrf_protect
+@staff_required("catalog.add_bibrecord")
+def _upload(request):
     summary = None
     if request.method == "POST":
         form = forms.UploadForm(request.POST, request.FILES)
