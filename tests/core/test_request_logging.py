@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from quietshelf.core.netutil import truncate_ip
 
 
@@ -13,6 +15,7 @@ def test_truncate_ip_keeps_only_the_network():
     assert truncate_ip("not an address") == "-"
 
 
+@pytest.mark.django_db
 def test_request_log_has_no_query_string_and_truncated_ip(client, caplog):
     with caplog.at_level(logging.INFO, logger="quietshelf.request"):
         client.get("/?q=secretword+mortality", REMOTE_ADDR="198.51.100.77")
