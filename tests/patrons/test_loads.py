@@ -1,0 +1,172 @@
+"""INT-3 patron loads: CLI with a saved mapping, dry run, only mapped fields, bad CSVs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from quietshelf.core.commands import UsageError
+from quietshelf.patrons import loads, selectors, services
+from quietshelf.patrons.models import Patron, PatronLoadMapping
+from quietshelf.privacy.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+MAPPING = {
+    "match_type": "institutional_id",
+    "columns": {
+        "StudentID": "identifier:institutional_id",
+        "First": "given_name",
+        "Last": "family_name",
+        "Mail": "email",
+        "Card": "barcode",
+        "Group": "group",
+    },
+    "default_branch": "NORTH",
+}
+HEADER = "StudentID,First,Last,Mail,Card,Group\n"
+
+
+@pytest.fixture
+def files(tmp_path, branches, groups):
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(MAPPING))
+
+    def write(text: str, name: str = "p.csv"):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return str(mapping), write
+
+
+def run(*args):
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        call_command("load_patrons", *args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_load_creates_then_updates_only_mapped_fields_INT_3(files):
+    mapping, write = files
+    path = write(
+        HEADER
+        + "S1,Eirik,Solheim,eirik@example.org,C-001,student\n"
+        + "S2,Hanne,Vold,hanne@example.org,C-002,employee\n"
+    )
+    code, out, _err = run(path, "--mapping", mapping, "--save-mapping", "campus")
+    assert code == 0 and "2 created" in out
+    eirik = selectors.patron_by_identifier("institutional_id", "S1")
+    assert eirik.home_branch.code == "NORTH" and eirik.group.code == "student"
+    assert selectors.patron_by_card_barcode("C-001") == eirik
+    # staff add a phone (not mapped): a later load must not touch it
+    services.patron_update_contact(actor=None, patron_id=eirik.pk, phone="+47 90 00 00 01")
+    path = write(HEADER + "S1,Eirik,Solheim-Berg,eirik@example.org,C-001,student\n")
+    code, out, _ = run(path, "--mapping-name", "campus")
+    assert "1 updated" in out
+    eirik.refresh_from_db()
+    assert eirik.family_name == "Solheim-Berg"
+    assert selectors.patron_preferred_contact(eirik, "phone") == "+4790000001"
+    assert AuditEntry.objects.filter(object_id=str(eirik.pk), action="changed").exists()
+    code, out, _ = run(path, "--mapping-name", "campus")
+    assert "1 unchanged" in out
+    # a JSON file without the Mail key leaves the e-mail alone
+    path = write(json.dumps([{"StudentID": "S2", "Last": "Vold-Ås"}]), "p.json")
+    code, out, _ = run(path, "--mapping-name", "campus")
+    hanne = selectors.patron_by_identifier("institutional_id", "S2")
+    assert hanne.family_name == "Vold-Ås"
+    assert selectors.patron_preferred_contact(hanne, "email") == "hanne@example.org"
+
+
+def test_dry_run_stores_nothing(files):
+    mapping, write = files
+    path = write(HEADER + "S1,Eirik,Solheim,eirik@example.org,C-001,student\n")
+    code, out, _ = run(path, "--mapping", mapping, "--dry-run")
+    assert code == 0 and "1 would be created" in out and "dry run" in out
+    assert not Patron.objects.exists() and not PatronLoadMapping.objects.exists()
+
+
+def test_wrong_header_is_one_clear_error(files):
+    mapping, write = files
+    path = write("Id,Firstname,Surname\nS1,A,B\n")
+    with pytest.raises(UsageError, match="lacks column"):
+        run(path, "--mapping", mapping)
+    assert not Patron.objects.exists()
+
+
+def test_bad_rows_and_formula_cells_are_row_errors(files, tmp_path):
+    mapping, write = files
+    path = write(
+        HEADER
+        + "S1,Eirik,Solheim,eirik@example.org,C-001,student\n"
+        + "S2,Bad,Mail,not-an-email,C-002,student\n"
+        + "S3,\"=cmd|' /C calc'!A0\",X,,C-003,student\n"
+        + "S4,Too,Few\n"
+        + "S5,Ukjent,Gruppe,,C-005,wizards\n"
+        + ",No,Key,,C-006,student\n"
+        + "S1,Same,Again,,C-007,student\n"
+        + "S8,@SUM(A1),Y,,C-008,student\n"
+    )
+    report = tmp_path / "report.csv"
+    code, out, err = run(path, "--mapping", mapping, "--report", str(report))
+    assert code == 1
+    assert "1 created" in out and "7 with errors" in out
+    assert "row 3: column Mail" in err
+    assert "row 4: column First: looks like a spreadsheet formula" in err
+    assert "row 5: 3 cells where the header has 6" in err
+    assert "row 6: column Group: unknown patron group" in err
+    assert "row 7: no value in the match column" in err
+    assert "row 8: the same identifier as row 2" in err
+    assert Patron.objects.count() == 1
+    rows = list(csv.reader(report.open(encoding="utf-8")))
+    assert rows[0] == ["row", "status", "message", "patron_id"]
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "@", "+", "-")), cell
+    # formula text was never stored anywhere
+    for p in Patron.objects.all():
+        assert not str(p.given_name).startswith("=")
+
+
+def test_used_card_number_in_a_load_is_a_row_error_SEC_ID_1(files, new_patron):
+    mapping, write = files
+    p = new_patron(barcode="C-OLD")
+    services.card_replace(actor=None, patron_id=p.pk, barcode="C-NEW")
+    path = write(HEADER + "S1,A,B,,C-OLD,student\nS2,C,D,,C-NEW,student\n")
+    code, out, err = run(path, "--mapping", mapping)
+    assert "2 with errors" in out and "SEC-ID-1" in err
+
+
+def test_bad_mapping_and_files_are_usage_errors(files, tmp_path):
+    mapping, write = files
+    path = write(HEADER)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"columns": {"A": "shoe_size"}}')
+    with pytest.raises(UsageError, match="Unknown target"):
+        run(path, "--mapping", str(bad))
+    bad.write_text("{not json")
+    with pytest.raises(UsageError, match="not valid JSON"):
+        run(path, "--mapping", str(bad))
+    with pytest.raises(UsageError, match="no such file"):
+        run(str(tmp_path / "missing.csv"), "--mapping", mapping)
+    with pytest.raises(UsageError, match="no saved mapping"):
+        run(path, "--mapping-name", "nope")
+    broken = write("[{", "b.json")
+    with pytest.raises(UsageError, match="not valid JSON"):
+        run(broken, "--mapping", mapping)
+
+
+def test_csv_safe_quotes_formula_starts():
+    assert loads.csv_safe("=1+1") == "'=1+1"
+    assert loads.csv_safe("@x") == "'@x"
+    assert loads.csv_safe("plain") == "plain"
+    assert loads.looks_like_formula("=cmd|' /C calc'!A0")
+    assert not loads.looks_like_formula("+47 912 34 567")
+    assert loads.looks_like_formula("+cmd")
