@@ -18,6 +18,7 @@ need_pkg() {  # need_pkg COMMAND PACKAGE
 }
 need_pkg chromium chromium
 need_pkg yaz-marcdump yaz
+need_pkg xmlsec1 xmlsec1   # SAML signatures (pysaml2), patron SSO tests
 
 ensure_postgres() {
   if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi

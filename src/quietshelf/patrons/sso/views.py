@@ -26,7 +26,6 @@ from quietshelf.patrons import auth
 from quietshelf.patrons.sso import config, linking, oidc
 
 SESSION_KEY = "qs_sso_pending"
-RELAY_SALT = "quietshelf.patrons.sso.saml-relay"
 
 
 def _provider(name: str, protocol: str | None = None) -> config.Provider:
@@ -95,7 +94,7 @@ def acs(request, name: str):
     from quietshelf.patrons.sso import saml
 
     try:
-        relay = signing.loads(request.POST.get("RelayState", ""), salt=RELAY_SALT, max_age=600)
+        relay = signing.loads(request.POST.get("RelayState", ""), salt=saml.RELAY_SALT, max_age=600)
     except signing.BadSignature:
         return _failed(request, "The sign-in could not be matched to a request from this site.")
     if relay.get("provider") != name:
