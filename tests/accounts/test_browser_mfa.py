@@ -1,4 +1,4 @@
-"""Browser flows (Playwright + Debian chromium): staff sign-in with TOTP, enrolment, security key."""
+"""Browser flows (Playwright + Debian chromium): sign-in with TOTP, enrolment, security key."""
 
 from __future__ import annotations
 
