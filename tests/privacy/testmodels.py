@@ -50,6 +50,7 @@ class SubjectRecord(models.Model):
         db_table = "privacy_test_subjectrecord"
 
     class Privacy:
+        listed = False  # checked like any model, never in the statement or report
         subject = "patron"
         fields = {
             "subject": _decl("identifier", "low"),

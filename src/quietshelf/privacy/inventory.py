@@ -346,8 +346,8 @@ def items() -> list[InventoryItem]:
     out = []
     for model in apps.get_models():
         decl = declaration_for(model)
-        if decl is None:
-            continue
+        if decl is None or not getattr(model.__dict__.get("Privacy"), "listed", True):
+            continue  # `listed = False`: a tests-only model, checked but not processing
         for name, item in decl.fields.items():
             try:
                 f = model._meta.get_field(name)
