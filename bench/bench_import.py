@@ -115,6 +115,19 @@ def run_db(label: str, path: Path, database_url: str | None) -> dict | None:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def report(label: str, r: dict | None) -> None:
+    if not r:
+        return
+    along = r["rss_along"][:: max(1, len(r["rss_along"]) // 6)]
+    along_text = ", ".join(f"{n // 1000}k:{mb:.0f}" for n, mb in along)
+    print(
+        f"{label}: {r['records']:,} records, {r['items']:,} items in {r['seconds']} s = "
+        f"{r['rate']:,.0f} records/s (target >= 1,000); max RSS {r['max_rss_mb']:.0f} MB; "
+        f"RSS MB along the import: {along_text}; load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="PERF-CAT-1 import benchmark")
     parser.add_argument("--records", type=int, default=100_000)
@@ -137,13 +150,12 @@ def main() -> None:
         print(f"generated {args.records} records ({path.stat().st_size / 1e6:.1f} MB) "
               f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
     bare = bare_parse_rate(path)
-    print(f"pymarc bare parse: {bare:,.0f} records/s (the limit)")
+    print(f"pymarc bare parse: {bare:,.0f} records/s (the limit)", flush=True)
     print(f"FOLIO published: ~{FOLIO_RECORDS_PER_S} records/s")
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    results = {}
-    results["SQLite"] = run_db("SQLite", path, None)
+    report("SQLite", run_db("SQLite", path, None))
     if not args.no_postgres and postgres_reachable():
         import psycopg
 
@@ -151,24 +163,13 @@ def main() -> None:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         try:
-            results["PostgreSQL"] = run_db(
-                "PostgreSQL", path, f"postgres://postgres@127.0.0.1:5432/{name}"
+            report(
+                "PostgreSQL",
+                run_db("PostgreSQL", path, f"postgres://postgres@127.0.0.1:5432/{name}"),
             )
         finally:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    for label, r in results.items():
-        if not r:
-            continue
-        along = ", ".join(
-            f"{n // 1000}k:{mb:.0f}"
-            for n, mb in r["rss_along"][:: max(1, len(r["rss_along"]) // 6)]
-        )
-        print(
-            f"{label}: {r['records']:,} records, {r['items']:,} items in {r['seconds']} s = "
-            f"{r['rate']:,.0f} records/s (target >= 1,000); max RSS {r['max_rss_mb']:.0f} MB; "
-            f"RSS MB along the import: {along}"
-        )
 
 
 if __name__ == "__main__":
