@@ -375,3 +375,14 @@ def test_a_search_over_the_time_limit_gets_a_clear_error_sec_dos_1(
     assert "too broad" in err.value.message
     monkeypatch.setattr(backends.time, "monotonic", real)
     assert ids("slow lane")
+
+
+def test_paging_stops_where_the_ranked_sample_ends(monkeypatch):
+    from quietshelf.catalog.search import backends
+
+    monkeypatch.setattr(backends, "LARGE_RESULT", 4)
+    for i in range(7):
+        make_record(title=f"Plover {i}")
+    result = search(SearchQuery(text="plover", page_size=2))
+    assert result.pages == 2
+    assert search(SearchQuery(text="plover", page_size=2, page=2)).record_ids

@@ -43,9 +43,14 @@ class SearchResult:
     # (PostgreSQL past its rank limit); shown as "about N results".
     total_approximate: bool = False
 
+    # How many results can be paged through (a very large result is ranked
+    # within a sample, and deep pages are not served); None = all.
+    reachable: int | None = None
+
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        count = self.total if self.reachable is None else min(self.total, self.reachable)
+        return max(1, -(-count // self.page_size))
 
 
 FACETS = ("format", "language", "era", "branch", "available")

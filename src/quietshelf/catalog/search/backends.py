@@ -233,8 +233,9 @@ class Backend:
         LARGE_RESULT matches the ranking is exact, and facet counts are exact
         up to FACET_SAMPLE matches (estimated from a sample of that size
         beyond, scaled and marked approximate). Past LARGE_RESULT (a very
-        common word) the total is still exact (a cheap count) but ranking
-        uses the first LARGE_RESULT matches.
+        common word) the total is still exact on SQLite (a cheap count) but
+        ranking, and sorting by title or year, work within the first
+        LARGE_RESULT matches, which are also all that can be paged through.
         """
         from quietshelf.catalog.search import SearchResult
 
@@ -303,6 +304,7 @@ class Backend:
             approximate_facets=large or sampled,
             truncated_query=parsed.truncated,
             total_approximate=total_approximate,
+            reachable=min(len(rows), MAX_OFFSET + page_size),
         )
 
     rank_limit = LARGE_RESULT
@@ -351,6 +353,7 @@ class Backend:
             page=page,
             page_size=page_size,
             approximate_facets=large,
+            reachable=MAX_OFFSET + page_size,
         )
 
     def _filters(self, filters: dict[str, list[str]]) -> tuple[str, list]:
