@@ -163,3 +163,19 @@ def test_staff_without_permission_cannot_send_link(patron):
     with pytest.raises(PermissionDenied):
         services.send_password_link(actor=clerk, patron_id=patron.pk)
     assert not PasswordLink.objects.exists()
+
+
+def test_retention_purges_old_links_and_failures(client, patron, settings):
+    """PRV-RET: password links and sign-in failures go after their retention rules."""
+    import datetime as dt
+
+    from quietshelf.patrons.portal.models import SignInFailure
+
+    with time_machine.travel("2026-03-01 10:00:00+00:00", tick=False) as clock:
+        services.password_link_request(identifier="230099990001")
+        sign_in(client, "230099990001", "wrong-guess-000x")
+        assert PasswordLink.objects.count() == 1 and SignInFailure.objects.count() == 1
+        clock.shift(dt.timedelta(days=2))
+        assert services.portal_purge_expired() == {"sign_in_failures": 1, "password_links": 0}
+        clock.shift(dt.timedelta(days=6))
+        assert services.portal_purge_expired() == {"sign_in_failures": 0, "password_links": 1}

@@ -461,3 +461,13 @@ def own_data_exported(*, patron: Patron, fmt: str) -> None:
     audit.record(
         actor=audit.Actor.patron(patron.pk), action="exported", obj=patron, reason=f"own data {fmt}"
     )
+
+
+@transaction.atomic
+def portal_purge_expired() -> dict[str, int]:
+    """For the retention job: old sign-in failures and password links past their rules."""
+    days = settings.QUIETSHELF_RETENTION.get("password_link", {}).get("days") or 7
+    links, _ = PasswordLink.objects.filter(
+        created_at__lt=timezone.now() - dt.timedelta(days=days)
+    ).delete()
+    return {"sign_in_failures": lockout.purge_old(), "password_links": links}
