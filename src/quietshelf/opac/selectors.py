@@ -32,7 +32,7 @@ class RecordSummary:
         return sum(b.total for b in self.branches)
 
 
-def _availability(record_ids: list[int]) -> dict[int, list[BranchAvailability]]:
+def branch_availability(record_ids: list[int]) -> dict[int, list[BranchAvailability]]:
     per_record: dict[int, OrderedDict[str, BranchAvailability]] = {}
     rows = (
         Item.objects.filter(record_id__in=record_ids)
@@ -51,7 +51,7 @@ def _availability(record_ids: list[int]) -> dict[int, list[BranchAvailability]]:
 def record_summaries(record_ids: list[int]) -> list[RecordSummary]:
     """Records in the order given (ids of vanished records are skipped); two queries."""
     records = BibRecord.objects.in_bulk(record_ids)
-    availability = _availability(list(records))
+    availability = branch_availability(list(records))
     return [
         RecordSummary(records[rid], availability.get(rid, []))
         for rid in record_ids

@@ -176,7 +176,7 @@ def _get_record(record_id: int):
 def record_page(request, record_id: int):
     record = _get_record(record_id)
     items = selectors.public_items(record)
-    branches = selectors._availability([record.pk]).get(record.pk, [])
+    branches = selectors.branch_availability([record.pk]).get(record.pk, [])
     lang = request.GET.get("lang")
     extra = [("lang", lang)] if lang else []
     subjects = [
