@@ -51,8 +51,11 @@ FORMATS = ["book"] * 70 + ["video"] * 8 + ["music"] * 8 + ["serial"] * 6 + ["map
 LANGS = ["nor"] * 50 + ["eng"] * 30 + ["swe", "dan", "ger", "fre", "nep", "sme"] * 3
 
 
-def setup_django(home: str) -> None:
-    os.environ.setdefault("QUIETSHELF_HOME", home)
+def setup_django(home: str | None) -> None:
+    if home:
+        os.environ["QUIETSHELF_HOME"] = home
+    else:
+        os.environ.setdefault("QUIETSHELF_HOME", tempfile.mkdtemp(prefix="qs-bench-search-"))
     os.environ.setdefault("QUIETSHELF_ENV", "test")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
     sys.path.append(str(REPO / "src"))
@@ -253,8 +256,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--home", help="instance folder to reuse (default: a fresh temporary one)")
     args = parser.parse_args()
-    home = args.home or tempfile.mkdtemp(prefix="qs-bench-search-")
-    setup_django(home)
+    setup_django(args.home)
+    home = os.environ["QUIETSHELF_HOME"]
     from django.core.management import call_command
     from django.db import connection
 
