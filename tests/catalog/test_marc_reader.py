@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pymarc import Field, Indicators, Subfield
 
 from quietshelf.catalog.marc import NotMarc, read_marc
@@ -349,3 +351,28 @@ def test_parse_price_cat2():
     assert parse_price("25.00") == 2500
     assert parse_price("NOK 199,-") == 19900
     assert parse_price("free") is None
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x1d\x1e\x1f"),
+    max_size=40,
+)
+_CODE = st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.tuples(_CODE, _TEXT), min_size=1, max_size=6),
+    control=_TEXT,
+    ind=st.tuples(st.sampled_from(" 0123456789"), st.sampled_from(" 0123456789")),
+)
+def test_iso2709_write_read_round_trip_any_text_cat1(values, control, ind):
+    rec = make_record("Round", control=None)
+    rec.add_field(Field(tag="005", data=control))
+    rec.add_field(
+        Field(tag="500", indicators=Indicators(*ind), subfields=[Subfield(c, v) for c, v in values])
+    )
+    result = _read(record_to_iso2709(rec))[0]
+    assert result.ok
+    assert record_to_json(result.record)["fields"] == record_to_json(rec)["fields"]
+    assert result.marc_json == record_to_json(result.record)
