@@ -17,6 +17,7 @@ urlpatterns = [
     path("sign-in/", views.sign_in, name="sign_in"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("register/", views.register, name="register"),
+    path("policy/", views.policy, name="policy"),
     path("password/forgot/", views.link_request, name="link_request"),
     path("password/link/<str:token>/", views.password_link, name="password_link"),
     path("password/new/", views.password_new, name="password_new"),

@@ -27,6 +27,7 @@ SESSION_STARTED = "qs_patron_started"
 SESSION_SEEN = "qs_patron_seen"
 SESSION_METHOD = "qs_patron_method"
 SESSION_REAUTH = "qs_patron_reauth"
+SESSION_POLICY = "qs_patron_policy"
 _KEYS = (
     SESSION_PATRON,
     SESSION_HASH,
@@ -34,6 +35,7 @@ _KEYS = (
     SESSION_SEEN,
     SESSION_METHOD,
     SESSION_REAUTH,
+    SESSION_POLICY,
 )
 
 
@@ -66,6 +68,13 @@ def sign_in(request, patron, *, method: str = "password") -> None:
     session[SESSION_STARTED] = now
     session[SESSION_SEEN] = now
     session[SESSION_METHOD] = method
+    # A material privacy policy change not yet acknowledged is asked for first (PRV-POL-1).
+    from quietshelf.privacy.models import ActorType
+    from quietshelf.privacy.services import pending_material_policy
+
+    pending = pending_material_policy(actor_type=ActorType.PATRON, actor_id=str(patron.pk))
+    if pending is not None:
+        session[SESSION_POLICY] = pending.pk
     request.patron = patron
 
 

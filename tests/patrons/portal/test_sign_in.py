@@ -220,3 +220,34 @@ def test_tried_identifier_never_stored_or_logged_prv_auth_1(patron, caplog):
                     if isinstance(value, str):
                         for needle in needles:
                             assert needle not in value, f"{needle!r} found in {table}.{col}"
+
+
+def test_material_policy_change_acknowledged_after_sign_in_prv_pol_1(client, patron):
+    import datetime as dt
+
+    from quietshelf.privacy import services as privacy_services
+    from quietshelf.privacy.models import PolicyAcknowledgement
+
+    policy = privacy_services.policy_version_create(
+        actor=None,
+        version="2026.2",
+        effective_date=dt.date(2026, 1, 1),
+        text_markdown="Reading history is now off for everyone.",
+        material=True,
+    )
+    sign_in(client, "230099990001")
+    response = client.get("/account/my-data/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/account/policy/?next=")
+    page = client.get(response["Location"])
+    assert "Reading history is now off" in page.content.decode()
+    done = client.post("/account/policy/", {"next": "/account/my-data/"})
+    assert done["Location"] == "/account/my-data/"
+    assert client.get("/account/my-data/").status_code == 200
+    assert PolicyAcknowledgement.objects.filter(
+        policy=policy, actor_type="patron", actor_id=str(patron.pk)
+    ).exists()
+    # next time: nothing to acknowledge
+    client.post("/account/sign-out/")
+    sign_in(client, "230099990001")
+    assert client.get("/account/my-data/").status_code == 200

@@ -444,6 +444,11 @@ def denied_access_recorded(*, patron: Patron, object_id) -> None:
     )
 
 
+def policy_acknowledged(*, patron: Patron, policy_id: int) -> None:
+    """The patron acknowledged a policy version (recorded and audited by the kernel)."""
+    privacy_services.policy_acknowledge(actor=audit.Actor.patron(patron.pk), policy_id=policy_id)
+
+
 # --- consents --------------------------------------------------------------------------
 
 

@@ -58,6 +58,9 @@ def patron_required(view):
         if getattr(request, "patron", None) is None:
             query = urlencode({"next": request.path})
             return redirect(f"{reverse('account:sign_in')}?{query}")
+        if request.session.get(auth.SESSION_POLICY):
+            query = urlencode({"next": request.path})
+            return redirect(f"{reverse('account:policy')}?{query}")
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -203,6 +206,31 @@ def register(request):
             "policy_html": markdown.render(policy.text_markdown) if policy else "",
             "mode": mode,
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def policy(request):
+    """Acknowledge a material change of the privacy policy (PRV-POL-1)."""
+    if request.patron is None:
+        return redirect("account:sign_in")
+    target = safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    from quietshelf.privacy import markdown
+    from quietshelf.privacy.models import ActorType
+    from quietshelf.privacy.services import pending_material_policy
+
+    pending = pending_material_policy(actor_type=ActorType.PATRON, actor_id=str(request.patron.pk))
+    if pending is None:
+        request.session.pop(auth.SESSION_POLICY, None)
+        return redirect(target)
+    if request.method == "POST":
+        services.policy_acknowledged(patron=request.patron, policy_id=pending.pk)
+        request.session.pop(auth.SESSION_POLICY, None)
+        return redirect(target)
+    return render(
+        request,
+        "portal/policy.html",
+        {"policy": pending, "html": markdown.render(pending.text_markdown), "next": target},
     )
 
 
