@@ -8,6 +8,7 @@ input), SEC-SQL-1 (query syntax never reaches the engine).
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.cache import cache
@@ -643,3 +644,10 @@ def test_import_oversized_upload_is_stopped_while_streaming_sec_up_1(api, settin
 def test_search_control_characters_in_parameters_are_not_a_500(client, params):
     """Found by the fuzz test: PostgreSQL refuses NUL in text (SEC-DOS-1)."""
     assert client.get("/api/v1/search", params).status_code == 200
+
+
+def test_api_docs_page_loads_nothing_from_third_parties_prv_pub_1(client):
+    r = client.get("/api/v1/docs")
+    assert r.status_code == 200
+    urls = re.findall(r'(?:src|href)="([^"]+)"', r.content.decode())
+    assert urls and all(u.startswith("/static/") for u in urls), urls

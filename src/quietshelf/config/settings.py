@@ -80,6 +80,9 @@ INSTALLED_APPS = [
     "quietshelf.staff",
     "quietshelf.api",
     "axes",
+    # Only for its static files: /api/v1/docs then serves Swagger UI from here,
+    # not from a CDN (PRV-PUB-1).
+    "ninja",
 ]
 
 MIDDLEWARE = [
