@@ -315,3 +315,18 @@ def test_staff_session_is_not_a_patron_for_api_me(client):
     admin = trained_admin("api-staff")
     client.force_login(admin)
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_script_in_name_is_escaped_everywhere_sec_xss_1(client, make_patron):
+    make_patron(
+        email="xss.case@example.org",
+        barcode="230088880001",
+        given_name="<script>alert('given')</script>",
+        family_name='"><img src=x onerror=alert(1)>',
+    )
+    assert sign_in(client, "230088880001").status_code == 302
+    for url in ["/account/", "/account/my-data/", "/account/contact/", "/account/access-log/"]:
+        body = client.get(url).content.decode()
+        assert "<script>alert('given')</script>" not in body, url
+        assert "<img src=x onerror" not in body, url
+    assert "&lt;script&gt;" in client.get("/account/").content.decode()
