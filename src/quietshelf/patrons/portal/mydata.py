@@ -181,9 +181,20 @@ def display(obj, model_field, decl, patron) -> str:
     return text if len(text) <= 1000 else text[:1000] + "…"
 
 
+def _existing_tables() -> set[str]:
+    """Tables of the databases the models route to (a declared model may be unmigrated)."""
+    from django.db import connections, router
+
+    names: set[str] = set()
+    for alias in {router.db_for_read(m) or "default" for m in apps.get_models()}:
+        names.update(connections[alias].introspection.table_names())
+    return names
+
+
 def everything_held(*, patron, session_key: str | None = None) -> list[HeldModel]:
     """One HeldModel per model holding patron data, each with every declared field."""
     ctx = {"session_key": session_key}
+    tables = _existing_tables()
     out = []
     for label, items in sorted(_patron_fields().items()):
         model = apps.get_model(label)
@@ -204,7 +215,7 @@ def everything_held(*, patron, session_key: str | None = None) -> list[HeldModel
             for item in items
         ]
         held = HeldModel(label=label, name=str(model._meta.verbose_name), fields=held_fields)
-        qs = rows_for(model, patron, ctx)
+        qs = rows_for(model, patron, ctx) if model._meta.db_table in tables else None
         if qs is None:
             held.linked = False
         else:
