@@ -226,3 +226,30 @@ def test_gates_apply_untrained_staff_reach_nothing(new_patron, staff_factory):
     untrained = staff_factory("untrained", trained=False)
     with pytest.raises(PermissionDenied):
         selectors.patron_detail(actor=untrained, patron_id=p.pk)
+
+
+def test_erased_patron_card_numbers_are_never_reissued_SEC_ID_1(new_patron, manager):
+    from quietshelf.patrons.models import Patron
+    from quietshelf.privacy.models import Subject
+
+    p = new_patron(barcode="ERASE-1", email="gone@example.org")
+    subject_id = p.subject_id
+    services.patron_erase(actor=manager, patron_id=p.pk, reason="patron request")
+    assert not Patron.objects.filter(pk=p.pk).exists()
+    assert Subject.objects.get(pk=subject_id).forgotten_at is not None
+    assert entries("erased", p)
+    assert selectors.patron_by_email("gone@example.org") is None
+    with pytest.raises(DuplicateBarcode, match="never issued again"):
+        new_patron(barcode="ERASE-1")
+    # a card row deleted any other way is retired too
+    q = new_patron(barcode="DEL-1")
+    q.cards.all().delete()
+    with pytest.raises(DuplicateBarcode):
+        new_patron(barcode="DEL-1")
+
+
+def test_erasing_needs_the_permission(new_patron, staff_factory):
+    p = new_patron()
+    desk = staff_factory("desk", roles=("circulation-desk",))
+    with pytest.raises(PermissionDenied):
+        services.patron_erase(actor=desk, patron_id=p.pk)

@@ -638,6 +638,29 @@ def proxy_remove(*, actor, link_id) -> None:
     audit.record(actor=actor, action="changed", obj=patron, reason=f"{kind} removed")
 
 
+# --- erasure ---------------------------------------------------------------------
+
+
+@audited_denials
+def patron_erase(*, actor, patron_id, reason: str = "") -> None:
+    """Erase a patron: card numbers retired (SEC-ID-1), rows deleted, data key destroyed.
+
+    The key goes last and through the kernel (`forget_subject`), so every copy
+    of the ciphertext in backups reads as "erased" too; the audit entry
+    "erased" names the subject, never a value.
+    """
+    from quietshelf.privacy.services import forget_subject
+
+    with transaction.atomic():
+        patron = _locked_patron(actor, patron_id, "patrons.delete_patron")
+        subject_id = patron.subject_id
+        for card in patron.cards.all():
+            _retire(card)
+        audit.record(actor=actor, action="erased", obj=patron, reason=reason[:100])
+        patron.delete()
+    forget_subject(subject_id=subject_id, actor=actor, reason="patron erased")
+
+
 # --- groups -----------------------------------------------------------------------
 
 
