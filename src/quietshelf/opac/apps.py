@@ -18,7 +18,16 @@ def _drop_orphaned_index_rows(sender, using="default", **kwargs):
         return
     from quietshelf.catalog.search.backends import get_backend
 
-    get_backend().remove_orphans()
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM catalog_bibrecord")
+        records = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM catalog_search")
+        indexed = cur.fetchone()[0]
+    # Cheap checks first: a migrate on a big catalogue should not scan it.
+    if records == 0 and indexed:
+        get_backend().clear()
+    elif indexed > records:
+        get_backend().remove_orphans()
 
 
 class OpacConfig(AppConfig):
