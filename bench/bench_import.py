@@ -60,9 +60,11 @@ def worker(path: str) -> None:
             samples.append((done, round(_rss_mb(), 1)))
 
     start_rss = _rss_mb()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     summary = services.import_marc(sources=[path], progress=progress, match_on=["001+003"])
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     print(
         json.dumps(
             {
@@ -71,6 +73,8 @@ def worker(path: str) -> None:
                 "errors": len(summary.errors),
                 "seconds": round(elapsed, 2),
                 "rate": round((summary.created + summary.updated) / elapsed, 1),
+                "cpu_seconds": round(cpu, 2),
+                "cpu_rate": round((summary.created + summary.updated) / cpu, 1),
                 "start_rss_mb": round(start_rss, 1),
                 "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1),
                 "rss_along": samples,
@@ -79,15 +83,16 @@ def worker(path: str) -> None:
     )
 
 
-def bare_parse_rate(path: Path) -> float:
+def bare_parse_rate(path: Path) -> tuple[float, float]:
+    """pymarc's MARCReader over the file: (records/s by the clock, by CPU time)."""
     from pymarc import MARCReader
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n = 0
     with open(path, "rb") as fh:
         for rec in MARCReader(fh, to_unicode=True, force_utf8=True):
             n += rec is not None
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
 
 def postgres_reachable() -> bool:
@@ -122,7 +127,8 @@ def report(label: str, r: dict | None) -> None:
     along_text = ", ".join(f"{n // 1000}k:{mb:.0f}" for n, mb in along)
     print(
         f"{label}: {r['records']:,} records, {r['items']:,} items in {r['seconds']} s = "
-        f"{r['rate']:,.0f} records/s (target >= 1,000); max RSS {r['max_rss_mb']:.0f} MB; "
+        f"{r['rate']:,.0f} records/s (target >= 1,000); by this process's CPU time "
+        f"{r['cpu_rate']:,.0f} records/s; max RSS {r['max_rss_mb']:.0f} MB; "
         f"RSS MB along the import: {along_text}; load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
@@ -149,8 +155,12 @@ def main() -> None:
         generate(args.records, path)
         print(f"generated {args.records} records ({path.stat().st_size / 1e6:.1f} MB) "
               f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
-    bare = bare_parse_rate(path)
-    print(f"pymarc bare parse: {bare:,.0f} records/s (the limit)", flush=True)
+    bare, bare_cpu = bare_parse_rate(path)
+    print(
+        f"pymarc bare parse: {bare:,.0f} records/s, {bare_cpu:,.0f} by CPU time (the limit); "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     print(f"FOLIO published: ~{FOLIO_RECORDS_PER_S} records/s")
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
