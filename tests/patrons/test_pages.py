@@ -34,6 +34,8 @@ def test_find_by_barcode_posts_and_redirects_without_the_barcode_in_any_url_SEC_
     assert page["Cache-Control"] == "no-store"
     assert b"URL-SECRET-77" in page.content
     assert AuditEntry.objects.filter(action="viewed", object_id=str(p.pk)).exists()
+    assert b'id="history"' in page.content and b"viewed" in page.content
+    assert b'id="history"' in page.content and b"viewed" in page.content
     # the find form itself never uses GET
     assert b'method="post" action="/staff/patrons/"' in web.get(FIND).content
 

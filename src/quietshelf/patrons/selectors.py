@@ -31,10 +31,12 @@ from quietshelf.patrons.models import (
 )
 from quietshelf.privacy import audit
 from quietshelf.privacy.fields import normalize
+from quietshelf.privacy.models import AuditEntry
 from quietshelf.privacy.search import search_name_tokens
 
 VIEW = "patrons.view_patron"
 SEARCH_LIMIT = 50
+HISTORY = 50
 
 
 # --- trusted look-ups (no actor, no audit) -------------------------------------------
@@ -126,6 +128,7 @@ class PatronDetail:
     proxies: list = field(default_factory=list)  # links where this patron is the borrower
     acts_for: list = field(default_factory=list)  # links where this patron is the proxy
     effective_blocks: list = field(default_factory=list)
+    history: list = field(default_factory=list)  # audit entries about this patron, newest first
     is_minor: bool = False
     age_limit: int = 18
     guardian_access: str = "none"
@@ -151,6 +154,11 @@ def patron_detail(*, actor, patron_id) -> PatronDetail:
         proxies=list(patron.proxy_links.select_related("proxy")),
         acts_for=list(patron.acts_for.select_related("patron")),
         effective_blocks=policy.effective_blocks(patron, blocks, today=today),
+        history=list(
+            AuditEntry.objects.filter(object_type=PATRON_TYPE, object_id=str(patron.pk)).order_by(
+                "-seq"
+            )[:HISTORY]
+        ),
         is_minor=policy.is_minor(patron.date_of_birth, today=today),
         age_limit=policy.minor_age(),
         guardian_access=policy.guardian_access_rule(),
