@@ -149,6 +149,16 @@ class StaffLoginView(BaseLoginView):
             return redirect("staff_accounts:verify")
         auth_login(request, user)
         request.session[sessions.PASSWORD_AT] = sessions.now()
+        if any(
+            roles.needs_mfa(p) and roles.holds_ignoring_gates(user, p) for p in authz.PERMISSIONS
+        ):
+            messages.info(
+                request,
+                _(
+                    "Patron data and administration open after you set up two-step sign-in "
+                    "under My security (/staff/accounts/security/)."
+                ),
+            )
         return HttpResponseRedirect(next_url)
 
 
