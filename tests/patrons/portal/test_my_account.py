@@ -202,7 +202,7 @@ def test_access_log_shows_role_and_day_not_name(signed_in, patron):
     patron_selectors.patron_get(actor=admin, patron_id=patron.pk)
     page = signed_in.get("/account/access-log/").content.decode()
     assert "viewed" in page
-    assert "Library staff" in page
+    assert "Library staff (Administrator)" in page  # the role, now
     assert "hidden-staff-name" not in page
     assert str(admin.pk) not in page
 

@@ -10,6 +10,7 @@ filtered by the signed-in patron and anything else is "not found".
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from django.db.models import Q
 from django.utils import timezone
@@ -163,25 +164,30 @@ def access_log(*, patron, limit: int = 200) -> list[dict]:
 
 
 def _roles_of_staff(actor_ids: set[str]) -> dict[str, str]:
-    """Role names of staff members, when the staff-accounts app can tell them."""
-    if not actor_ids:
-        return {}
-    try:
-        from quietshelf.accounts import roles
-    except ImportError:  # pragma: no cover
-        return {}
-    describe = getattr(roles, "role_names_for", None)
-    if describe is None:
-        return {}
-    out = {}
+    """Role names of staff members now (one query); never a name or id of the person."""
+    ids = []
     for actor_id in actor_ids:
         try:
-            names = describe(actor_id)
-        except Exception:  # noqa: BLE001 - a role label is a courtesy, never a failure
-            names = []
-        if names:
-            out[actor_id] = "Library staff (" + ", ".join(sorted(names)) + ")"
-    return out
+            ids.append(uuid.UUID(actor_id))
+        except ValueError:
+            continue
+    if not ids:
+        return {}
+    from quietshelf.accounts.models import RoleGrant, StaffUser
+
+    names: dict[str, set[str]] = {}
+    for user_id, role_name in RoleGrant.objects.filter(user_id__in=ids).values_list(
+        "user_id", "role__name"
+    ):
+        names.setdefault(str(user_id), set()).add(role_name)
+    for user_id in StaffUser.objects.filter(pk__in=ids, is_superuser=True).values_list(
+        "pk", flat=True
+    ):
+        names.setdefault(str(user_id), set()).add("Administrator")
+    return {
+        actor_id: "Library staff (" + ", ".join(sorted(roles)) + ")"
+        for actor_id, roles in names.items()
+    }
 
 
 def own_audit_filter(patron) -> Q:
