@@ -225,3 +225,12 @@ def test_unknown_match_scheme_is_refused():
 
     with pytest.raises(InvalidInput):
         services.import_marc(sources=[], match_on=["title"])
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_duplicate_barcode_across_batches_is_reported_cat2(dry_run):
+    a = make_record("One", control="X1", items=[{"p": "555", "a": "SENTRUM"}])
+    b = make_record("Two", control="X2", items=[{"p": "555", "a": "SENTRUM"}])
+    summary = services.import_marc(sources=[("x.mrc", iso(a, b))], batch_size=1, dry_run=dry_run)
+    assert summary.created == 2 and summary.items == 1
+    assert len(summary.errors) == 1 and "'555'" in summary.errors[0].reason

@@ -223,6 +223,7 @@ class _BatchResult:
     updated: list[int] = field(default_factory=list)
     items: int = 0
     item_errors: list[tuple[_Prepared, str]] = field(default_factory=list)
+    barcodes: set[str] = field(default_factory=set)  # of the items written
 
 
 def _find_matches(batch: list[_Prepared], match_on: list[str]) -> None:
@@ -404,7 +405,7 @@ def _write_batch(
                  "public_note", "staff_note"],
                 batch_size=1000,
             )  # fmt: skip
-        seen_barcodes.update(batch_barcodes)
+        result.barcodes = batch_barcodes
         result.items = len(new_items)
 
     search.index_records(result.created + result.updated)
@@ -999,17 +1000,20 @@ class _ImportState:
             self._pending_ticks = 0
 
     def _run(self, batch: list[_Prepared], match_on: list[str]) -> None:
-        seen = set(self.seen_barcodes)
         for p in batch:
             p.match_id = None
         with transaction.atomic():
             _find_matches(batch, match_on)
-            res = _write_batch(batch, codes=self.codes, seen_barcodes=seen)
+            # seen_barcodes is only read here; it grows once the batch has committed.
+            res = _write_batch(batch, codes=self.codes, seen_barcodes=self.seen_barcodes)
             if self.dry_run:
                 transaction.set_rollback(True)
         if self.dry_run:
             self.codes.reset()
-        self.seen_barcodes = seen
+        if self.dry_run:
+            # A real run finds earlier batches' barcodes in the database; a dry run
+            # rolled them back, so it remembers them (memory grows with items only here).
+            self.seen_barcodes |= res.barcodes
         s = self.summary
         s.created += len(res.created)
         s.updated += len(res.updated)
