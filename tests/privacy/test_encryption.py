@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -137,16 +135,20 @@ def test_copy_database_forget_restore_old_copy_reads_erased_PRV_RET_3(trecords, 
     keep = _make(records, name="Kari Beholdt")
     pk = row.pk
     if connection.vendor == "sqlite":
-        db_file = connection.settings_dict["NAME"]
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        connection.close()
-        shutil.copy(db_file, tmp_path / "backup.sqlite3")
+        # A copy of the database file (SQLite's online backup: a consistent file copy,
+        # safe while other connections have the file open), put back after the erasure.
+        import sqlite3
+
+        backup = tmp_path / "backup.sqlite3"
+        connection.ensure_connection()
+        with sqlite3.connect(backup) as dest:
+            connection.connection.backup(dest)
+        dest.close()
+        assert b"privacy_test_subjectrecord" in backup.read_bytes()
         services.forget_subject(subject_id=row.subject_id)
-        connection.close()
-        shutil.copy(tmp_path / "backup.sqlite3", db_file)
-        for suffix in ("-wal", "-shm"):
-            Path(db_file + suffix).unlink(missing_ok=True)
+        source = sqlite3.connect(backup)
+        source.backup(connection.connection)
+        source.close()
     else:
         # PostgreSQL: a row-level "backup" of the table, written back after the erasure.
         with connection.cursor() as cursor:
