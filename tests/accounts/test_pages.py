@@ -131,3 +131,21 @@ def test_demo_staff_one_per_role_with_own_passwords():
     assert OrgUnit.objects.filter(kind="branch").count() == 1
     again = create_demo_staff()
     assert {p for _, _, p in again}.isdisjoint({p for _, _, p in rows})
+
+
+def test_privacy_officer_publishes_a_new_training_version_prv_acc_3():
+    officer = make_staff("officer-t", roles=["privacy-officer"])
+    desk = make_staff("desk-t", roles=["circulation-desk"])
+    client = signed_in_client(officer)
+    r = client.post(
+        "/staff/accounts/training/",
+        {"action": "publish", "title": "Version two", "body": "New rules."},
+    )
+    assert r.status_code == 302
+    assert not authz.has_perm(_fresh(desk), "patrons.view_patron")
+    desk_client = signed_in_client(desk)
+    r = desk_client.post(
+        "/staff/accounts/training/",
+        {"action": "publish", "title": "Mine", "body": "No."},
+    )
+    assert r.status_code == 403

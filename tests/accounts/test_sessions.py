@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 
 import pytest
@@ -49,10 +50,13 @@ def test_lockout_by_address_and_account_together_sec_ses_1(settings):
     assert r.status_code == 302
 
 
-def test_axes_stores_no_username_in_clear_sec_ses_1(settings):
+def test_axes_stores_no_username_in_clear_sec_ses_1(settings, caplog):
     make_staff("Hedda.Clearname")
     client = Client()
-    _post_login(client, "Hedda.Clearname", "wrong-password-2", "10.0.0.9")
+    with caplog.at_level(logging.DEBUG):
+        _post_login(client, "Hedda.Clearname", "wrong-password-2", "10.0.0.9")
+    assert "AXES" in caplog.text  # axes did log …
+    assert "hedda" not in caplog.text.lower() and "wrong-password" not in caplog.text  # … no name
     attempt = AccessAttempt.objects.get()
     row = " ".join(
         str(v) for v in AccessAttempt.objects.values_list("username", "get_data", "post_data").get()

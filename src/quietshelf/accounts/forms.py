@@ -113,3 +113,8 @@ class OrgUnitForm(forms.Form):
         from quietshelf.catalog.models import Branch
 
         self.fields["branch"].queryset = Branch.objects.filter(org_unit__isnull=True)
+
+
+class TrainingForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    body = forms.CharField(label=_("Training text"), widget=forms.Textarea(attrs={"rows": 12}))

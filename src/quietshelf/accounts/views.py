@@ -38,6 +38,7 @@ from quietshelf.accounts.forms import (
     ReauthForm,
     RoleForm,
     StaffCreateForm,
+    TrainingForm,
 )
 from quietshelf.accounts.models import StaffTOTPDevice, StaffUser
 from quietshelf.core.errors import DomainError, NotFound
@@ -357,7 +358,23 @@ def password_change(request):
 @staff_login_required
 def training(request):
     text = selectors.current_training()
-    if request.method == "POST":
+    can_publish = authz.has_perm(request.user, "privacy.manage_policy")
+    publish_form = TrainingForm(request.POST if request.POST.get("action") == "publish" else None)
+    if request.method == "POST" and request.POST.get("action") == "publish":
+        if not can_publish:
+            raise PermissionDenied
+        if publish_form.is_valid():
+            new = services.training_publish(
+                actor=request.user,
+                title=publish_form.cleaned_data["title"],
+                body=publish_form.cleaned_data["body"],
+            )
+            messages.success(
+                request,
+                _("Version %(v)s published; everyone acknowledges it again.") % {"v": new.version},
+            )
+            return redirect("staff_accounts:training")
+    elif request.method == "POST":
         try:
             services.training_acknowledge(
                 actor=request.user, version=int(request.POST.get("version", "0") or 0)
@@ -374,6 +391,8 @@ def training(request):
             "text": text,
             "acknowledged": selectors.training_acknowledged(request.user),
             "last": selectors.last_acknowledgement(request.user),
+            "can_publish": can_publish,
+            "publish_form": publish_form,
         },
     )
 
