@@ -15,10 +15,12 @@ pymarc's bare parse rate of the same file and FOLIO's published figure
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,9 +113,15 @@ def run_db(label: str, path: Path, database_url: str | None) -> dict | None:
     env["QUIETSHELF_ENV"] = env.get("QUIETSHELF_ENV", "test")
     if database_url:
         env["DATABASE_URL"] = database_url
-    proc = subprocess.run(
-        [sys.executable, __file__, "--worker", str(path)], env=env, capture_output=True, text=True
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        shutil.rmtree(env["QUIETSHELF_HOME"], ignore_errors=True)
     if proc.returncode != 0:
         print(f"{label}: failed\n{proc.stderr[-2000:]}")
         return None
@@ -145,12 +153,15 @@ def main() -> None:
         worker(args.worker)
         return
     sys.path.insert(0, str(REPO / "bench"))
+    cleanup = None
     if args.file:
         path = Path(args.file)
     else:
         from gen_marc import generate
 
-        path = Path(tempfile.mkdtemp(prefix="qs-bench-marc-")) / "bench.mrc"
+        cleanup = tempfile.mkdtemp(prefix="qs-bench-marc-")
+        atexit.register(shutil.rmtree, cleanup, True)
+        path = Path(cleanup) / "bench.mrc"
         t0 = time.perf_counter()
         generate(args.records, path)
         print(f"generated {args.records} records ({path.stat().st_size / 1e6:.1f} MB) "
