@@ -59,7 +59,7 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
     table = conn.ops.quote_name(DataKey._meta.db_table)
     select = (
         f"SELECT subject_id, kek_version, wrapped FROM {table} "  # noqa: S608 - fixed names
-        f"WHERE kek_version <> %s AND subject_id > %s ORDER BY subject_id LIMIT %s"
+        f"WHERE subject_id > %s ORDER BY subject_id LIMIT %s"
     )
     update = (
         f"UPDATE {table} SET kek_version = %s, wrapped = %s "  # noqa: S608 - fixed names
@@ -72,12 +72,17 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
     bar = progress(total=total, unit="key", desc="rotate-keys") if progress else None
     last = first
     while True:
+        # A plain key-order range scan; rows already under the target are skipped here.
+        # (Filtering on kek_version in SQL lets SQLite pick that index and sort each batch.)
         with conn.cursor() as cursor:
-            cursor.execute(select, [target, last, batch])
-            rows = cursor.fetchall()
-        if not rows:
+            cursor.execute(select, [last, batch])
+            fetched = cursor.fetchall()
+        if not fetched:
             break
-        last = rows[-1][0]
+        last = fetched[-1][0]
+        rows = [r for r in fetched if r[1] != target]
+        if not rows:
+            continue
         rewrapped = keys.rewrap_batch([(keys_uuid(r[0]), r[1], bytes(r[2])) for r in rows], ring)
         params = [
             (target, new, raw[0], old_version)
