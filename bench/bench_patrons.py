@@ -15,6 +15,7 @@ look-up. Figures are printed, never asserted.
     python bench/bench_patrons.py                  # 100,000 patrons
     python bench/bench_patrons.py --patrons 20000  # quicker
     python bench/bench_patrons.py --patrons 1000000  # the 1M figure (long: see docs)
+    python bench/bench_patrons.py --pg               # on PostgreSQL
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 SYLLABLES = [
     "al", "ber", "dal", "eid", "fjel", "gran", "haug", "is", "jor", "kvi", "lun", "mo",
@@ -75,7 +77,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--patrons", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=1000)
+    parser.add_argument(
+        "--pg",
+        action="store_true",
+        help="on PostgreSQL (127.0.0.1:5432, user postgres): throw-away databases, dropped after",
+    )
     args = parser.parse_args()
+    if args.pg:
+        import psycopg
+
+        name = f"qs_bench_patrons_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            for db in (name, f"{name}_keystore"):
+                conn.execute(f'CREATE DATABASE "{db}"')
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        try:
+            run(args)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                for db in (name, f"{name}_keystore"):
+                    conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+    else:
+        run(args)
+
+
+def run(args) -> None:
     os.environ.setdefault("QUIETSHELF_ENV", "test")
     os.environ.setdefault("QUIETSHELF_HOME", tempfile.mkdtemp(prefix="qs-bench-patrons-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")

@@ -487,20 +487,21 @@ def run_load(
     if mapping.default_branch and mapping.default_branch not in lookups["branches"]:
         raise LoadError(f"The mapping's default branch {mapping.default_branch!r} does not exist.")
     report = LoadReport(dry_run=dry_run)
-    seen: dict[str, int] = {}  # match digest -> first row number (within this file)
-    seen_barcodes: dict[str, int] = {}
+    seen: dict[bytes, int] = {}  # match digest -> first row number (within this file)
+    seen_barcodes: dict[bytes, int] = {}
     batch: list[RowPlan] = []
     for number, row in read_rows(stream, fmt, mapping):
         if progress is not None:
             progress.update(1)
         try:
             plan = _clean_row(number, row, mapping, lookups)
-            digest = services.identifier_digest(plan.match_value)
+            # 16 bytes of each digest are plenty to spot a repeat within one file
+            digest = bytes.fromhex(services.identifier_digest(plan.match_value))[:16]
             if digest in seen:
                 raise RowError(f"the same identifier as row {seen[digest]}")
             seen[digest] = number
             if plan.values.get("barcode"):
-                bd = services.barcode_digest(plan.values["barcode"])
+                bd = bytes.fromhex(services.barcode_digest(plan.values["barcode"]))[:16]
                 if bd in seen_barcodes:
                     raise RowError(f"the same card number as row {seen_barcodes[bd]}")
                 seen_barcodes[bd] = number
@@ -739,6 +740,10 @@ def fast_insert(model, objs: list) -> None:
         cursor.executemany(sql, rows)
 
 
+def _second(pair):
+    return pair[1]
+
+
 def _insert_tokens(tokens: list[tuple[uuid.UUID, str]]) -> None:
     """Name tokens by executemany: tens of thousands per batch, no model instances."""
     if not tokens:
@@ -746,7 +751,10 @@ def _insert_tokens(tokens: list[tuple[uuid.UUID, str]]) -> None:
     conn = connections[router.db_for_write(NameToken)]
     table = conn.ops.quote_name(NameToken._meta.db_table)
     pk = Subject._meta.pk
-    rows = [(pk.get_db_prep_value(sid, conn), NAME_SCOPE, d) for sid, d in tokens]
+    # in index order: the B-tree takes sorted keys far faster than random ones
+    rows = [
+        (pk.get_db_prep_value(sid, conn), NAME_SCOPE, d) for sid, d in sorted(tokens, key=_second)
+    ]
     with conn.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} (subject_id, scope, digest) VALUES (%s, %s, %s)",  # noqa: S608
