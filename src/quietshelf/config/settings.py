@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "quietshelf.patrons",
     "quietshelf.patrons.portal",
     "quietshelf.catalog",
+    "quietshelf.circulation",
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",
@@ -227,6 +228,17 @@ QUIETSHELF_RETENTION = {
         "days": env_int("QUIETSHELF_RETENTION_PATRON_ACCOUNT_DAYS", 365),
         "after": "the patron account expires or is closed (or its date for erasure)",
     },
+    # circulation (PRV-HIST-1/2): the patron link of a loan or hold goes when it closes
+    "loan": {
+        "days": env_int("QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0),
+        "after": "the item is returned and any fee on it is resolved",
+    },
+    "hold": {"days": 0, "after": "the hold is filled, cancelled or expires"},
+    "fee": {
+        "days": env_int("QUIETSHELF_RETENTION_FEE_DAYS", 1095),
+        "after": "the fee is resolved (the item and title go at once)",
+    },
+    "reading_history": {"days": None, "after": "until you delete it or withdraw consent"},
 }
 # --- patrons (PRV-MNR-1) --------------------------------------------------------
 QUIETSHELF_MINOR_AGE = env_int("QUIETSHELF_MINOR_AGE", 18)
@@ -264,7 +276,12 @@ QUIETSHELF_PATRON_LOCKOUT_IP_FAILURES = env_int("QUIETSHELF_PATRON_LOCKOUT_IP_FA
 QUIETSHELF_PATRON_LOCKOUT_MINUTES = env_int("QUIETSHELF_PATRON_LOCKOUT_MINUTES", 15)
 QUIETSHELF_PASSWORD_LINK_MINUTES = env_int("QUIETSHELF_PASSWORD_LINK_MINUTES", 60)
 # Single sign-on providers for patrons (JSON list; docs/patron-portal.md, "Single sign-on").
-QUIETSHELF_PATRON_SSO = json.loads(env_str("QUIETSHELF_PATRON_SSO", "[]") or "[]")
+try:
+    QUIETSHELF_PATRON_SSO = json.loads(env_str("QUIETSHELF_PATRON_SSO", "[]") or "[]")
+except ValueError:
+    raise ImproperlyConfigured("QUIETSHELF_PATRON_SSO must be a JSON list of providers") from None
+if not isinstance(QUIETSHELF_PATRON_SSO, list):
+    raise ImproperlyConfigured("QUIETSHELF_PATRON_SSO must be a JSON list of providers")
 
 # --- e-mail: SMTP when QUIETSHELF_SMTP_HOST is set, else printed to the console ----
 if env_str("QUIETSHELF_SMTP_HOST"):
@@ -368,6 +385,12 @@ QUIETSHELF_SHARED_DATA = Path(
 # How an imported record is matched to one already stored, in order.
 QUIETSHELF_IMPORT_MATCH = env_list("QUIETSHELF_IMPORT_MATCH") or ["001+003", "035", "isbn"]
 QUIETSHELF_CURRENCY = env_str("QUIETSHELF_CURRENCY", "NOK")
+# circulation: de-identify closed loans after N days (0: in the check-in transaction)
+QUIETSHELF_LOAN_DEIDENTIFY_DAYS = env_int("QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0)
+QUIETSHELF_HOLD_SHELF_DAYS = env_int("QUIETSHELF_HOLD_SHELF_DAYS", 7)
+# automatic blocks (PAT-3): 0 switches a limit off
+QUIETSHELF_FINE_BLOCK_LIMIT_MINOR = env_int("QUIETSHELF_FINE_BLOCK_LIMIT_MINOR", 20000)
+QUIETSHELF_OVERDUE_BLOCK_LIMIT = env_int("QUIETSHELF_OVERDUE_BLOCK_LIMIT", 10)
 
 # --- public search limits (SEC-DOS-1) ---------------------------------------
 QUIETSHELF_SEARCH_MAX_QUERY_CHARS = env_int("QUIETSHELF_SEARCH_MAX_QUERY_CHARS", 500)

@@ -1,0 +1,45 @@
+"""What circulation plugs into other apps at start-up (apps.ready).
+
+- an automatic block rule for the patron register (PAT-3): fines over
+  QUIETSHELF_FINE_BLOCK_LIMIT_MINOR, overdue loans at or over
+  QUIETSHELF_OVERDUE_BLOCK_LIMIT (patrons.policy.register_block_rule);
+- the consent scope "reading_history" (PRV-HIST-3): withdrawal erases at once.
+"""
+
+from __future__ import annotations
+
+
+def fee_and_overdue_blocks(patron, today):
+    from django.conf import settings
+
+    from quietshelf.circulation import policy, selectors
+    from quietshelf.patrons.policy import EffectiveBlock
+
+    fine_limit = int(getattr(settings, "QUIETSHELF_FINE_BLOCK_LIMIT_MINOR", 0) or 0)
+    overdue_limit = int(getattr(settings, "QUIETSHELF_OVERDUE_BLOCK_LIMIT", 0) or 0)
+    if not fine_limit and not overdue_limit or getattr(patron, "pk", None) is None:
+        return []
+    balance, overdue = selectors.patron_balance_and_overdue(patron.pk, today)
+    out = []
+    for code in policy.over_limits(
+        balance_minor=balance,
+        overdue_count=overdue,
+        fine_limit_minor=fine_limit,
+        overdue_limit=overdue_limit,
+    ):
+        label = "Unpaid fees over the limit" if code == "debt" else "Too many overdue loans"
+        out.append(EffectiveBlock(code, label, True, None, None))
+    return out
+
+
+def install() -> None:
+    from quietshelf.circulation.services import READING_HISTORY, erase_reading_history
+    from quietshelf.patrons.policy import register_block_rule
+    from quietshelf.privacy import consent
+
+    register_block_rule(fee_and_overdue_blocks)
+    consent.register_scope(
+        READING_HISTORY,
+        description="Keep a list of what I have borrowed (only I can read it)",
+        on_withdraw=erase_reading_history,
+    )

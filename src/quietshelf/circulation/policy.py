@@ -1,0 +1,300 @@
+"""Pure circulation rules: plain values in, plain values out, `today`/`now` passed in, no ORM.
+
+- select_rule / explain_rule: the loan-rule matrix (CIR-1) and its precedence;
+- Calendar: closed days (single, ranges, weekly) and opening hours;
+- due_at: the due moment of a loan or renewal, moved to when the branch is open;
+- overdue_fine: days late counted on the owning branch's calendar;
+- parse_amount: money in integer minor units only;
+- fine/overdue limits for automatic blocks (PAT-3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from quietshelf.core.errors import DomainError, InvalidInput
+
+# How far the due-date search looks for an open day before giving up.
+MAX_SEARCH_DAYS = 3 * 366
+
+
+class NoLoanRule(DomainError):
+    code = "no_loan_rule"
+
+
+class CalendarClosed(DomainError):
+    code = "calendar_all_closed"
+
+
+# --- the rule matrix -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleKey:
+    """The dimensions of one rule; None is a wildcard."""
+
+    id: int
+    patron_group_id: int | None
+    item_type_id: int | None
+    branch_id: int | None
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    rule_id: int
+    why: str
+    candidates: int
+
+
+def _matches(rule: RuleKey, group_id, item_type_id, branch_id) -> bool:
+    return (
+        (rule.patron_group_id is None or rule.patron_group_id == group_id)
+        and (rule.item_type_id is None or rule.item_type_id == item_type_id)
+        and (rule.branch_id is None or rule.branch_id == branch_id)
+    )
+
+
+def _rank(rule: RuleKey) -> tuple[int, int, int, int]:
+    """Most specific first; a tie goes to branch, then item type, then patron group."""
+    b = rule.branch_id is not None
+    t = rule.item_type_id is not None
+    g = rule.patron_group_id is not None
+    return (b + t + g, b, t, g)
+
+
+def _describe(rule: RuleKey) -> str:
+    parts = []
+    for name, value in (
+        ("branch", rule.branch_id),
+        ("item type", rule.item_type_id),
+        ("patron group", rule.patron_group_id),
+    ):
+        parts.append(f"{name} {value}" if value is not None else f"any {name}")
+    return ", ".join(parts)
+
+
+def explain_rule(rules, *, patron_group_id, item_type_id, branch_id) -> RuleChoice:
+    """Which rule applies and why; NoLoanRule when none matches (never a default loan)."""
+    matching = [r for r in rules if _matches(r, patron_group_id, item_type_id, branch_id)]
+    if not matching:
+        raise NoLoanRule(
+            "No loan rule matches this patron group, item type and branch; "
+            "add one under the loan rules before lending.",
+            details={
+                "patron_group_id": patron_group_id,
+                "item_type_id": item_type_id,
+                "branch_id": branch_id,
+            },
+        )
+    best = max(matching, key=lambda r: (_rank(r), -r.id))
+    n = _rank(best)[0]
+    why = (
+        f"rule {best.id} ({_describe(best)}) matched with {n} of 3 dimensions set; "
+        f"{len(matching)} rule(s) matched, the most specific wins "
+        "and ties go to branch, then item type, then patron group"
+    )
+    return RuleChoice(rule_id=best.id, why=why, candidates=len(matching))
+
+
+def select_rule(rules, *, patron_group_id, item_type_id, branch_id) -> int:
+    return explain_rule(
+        rules, patron_group_id=patron_group_id, item_type_id=item_type_id, branch_id=branch_id
+    ).rule_id
+
+
+# --- calendars -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """When a branch is closed: ISO weekdays (1 = Monday), date ranges, opening hours."""
+
+    closed_weekdays: frozenset[int] = frozenset()
+    closed_ranges: tuple[tuple[dt.date, dt.date], ...] = ()
+    opens: dt.time | None = None
+    closes: dt.time | None = None
+
+    def is_open(self, day: dt.date) -> bool:
+        if day.isoweekday() in self.closed_weekdays:
+            return False
+        return not any(first <= day <= last for first, last in self.closed_ranges)
+
+    def next_open_day(self, day: dt.date) -> dt.date:
+        """`day` if open, else the first open day after it; CalendarClosed if there is none."""
+        if len(self.closed_weekdays & set(range(1, 8))) == 7:
+            raise CalendarClosed(
+                "The branch calendar is closed on every weekday, so no due date can be found.",
+            )
+        for offset in range(MAX_SEARCH_DAYS + 1):
+            candidate = day + dt.timedelta(days=offset)
+            if self.is_open(candidate):
+                return candidate
+        raise CalendarClosed(
+            f"The branch calendar has no open day within {MAX_SEARCH_DAYS} days of {day}.",
+        )
+
+    def open_days_between(self, after: dt.date, through: dt.date) -> int:
+        """Open days d with after < d <= through."""
+        n = 0
+        day = after + dt.timedelta(days=1)
+        while day <= through:
+            if self.is_open(day):
+                n += 1
+            day += dt.timedelta(days=1)
+        return n
+
+
+ALWAYS_OPEN = Calendar()
+
+
+def make_calendar(closed_weekdays=(), closed_ranges=(), opens=None, closes=None) -> Calendar:
+    weekdays = frozenset(int(d) for d in closed_weekdays or ())
+    bad = [d for d in weekdays if d < 1 or d > 7]
+    if bad:
+        raise InvalidInput("Weekdays are 1 (Monday) to 7 (Sunday).", code="invalid_weekday")
+    ranges = []
+    for first, last in closed_ranges:
+        if last < first:
+            raise InvalidInput("A closed period ends before it starts.", code="invalid_period")
+        ranges.append((first, last))
+    if (opens is None) != (closes is None) or (opens and closes and closes <= opens):
+        raise InvalidInput("Opening hours need an opening and a later closing time.")
+    return Calendar(weekdays, tuple(ranges), opens, closes)
+
+
+# --- due dates -------------------------------------------------------------------------
+
+
+def end_of_day(day: dt.date, tz) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=tz)
+
+
+def due_at(*, start: dt.datetime, period: int, unit: str, calendar: Calendar) -> dt.datetime:
+    """When a loan (or renewal) starting at `start` falls due.
+
+    Day loans: due at the end of the day `period` days on, moved to the next
+    open day. Hour loans: `start + period` hours; if that is on a closed day or
+    outside opening hours it moves to the next opening time (with no opening
+    hours, only closed days count).
+    """
+    if period <= 0:
+        raise InvalidInput("A loan period must be positive.", code="invalid_period")
+    tz = start.tzinfo
+    if unit == "hours":
+        due = start + dt.timedelta(hours=period)
+        day = due.date()
+        if calendar.opens is None:
+            if calendar.is_open(day):
+                return due
+            return dt.datetime.combine(calendar.next_open_day(day), dt.time(0, 0), tzinfo=tz)
+        t = due.timetz().replace(tzinfo=None)
+        if calendar.is_open(day) and calendar.opens <= t <= calendar.closes:
+            return due
+        if calendar.is_open(day) and t < calendar.opens:
+            return dt.datetime.combine(day, calendar.opens, tzinfo=tz)
+        nxt = calendar.next_open_day(day + dt.timedelta(days=1))
+        return dt.datetime.combine(nxt, calendar.opens, tzinfo=tz)
+    day = calendar.next_open_day(start.date() + dt.timedelta(days=period))
+    return end_of_day(day, tz)
+
+
+# --- fines -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FineTerms:
+    per_day_minor: int
+    grace_days: int = 0
+    max_minor: int | None = None
+    open_days_only: bool = True
+
+
+def days_late(*, due: dt.date, returned: dt.date, calendar: Calendar, open_days_only: bool) -> int:
+    if returned <= due:
+        return 0
+    if open_days_only:
+        return calendar.open_days_between(due, returned)
+    return (returned - due).days
+
+
+def overdue_fine(*, due: dt.date, returned: dt.date, terms: FineTerms, calendar: Calendar) -> int:
+    """The fine in minor units. Within the grace period nothing; after it, every late day.
+
+    `calendar` is the OWNING branch's calendar: a closed day there is not a
+    day late when `open_days_only`.
+    """
+    late = days_late(
+        due=due, returned=returned, calendar=calendar, open_days_only=terms.open_days_only
+    )
+    if late <= terms.grace_days or terms.per_day_minor <= 0:
+        return 0
+    amount = late * terms.per_day_minor
+    if terms.max_minor is not None:
+        amount = min(amount, terms.max_minor)
+    return amount
+
+
+def lost_fee(*, policy: str, item_price_minor: int | None, default_minor: int) -> int:
+    if policy == "price" and item_price_minor:
+        return item_price_minor
+    return default_minor
+
+
+# --- money ---------------------------------------------------------------------------
+
+
+def parse_amount(value, *, label: str = "amount") -> int:
+    """A positive whole number of minor units (øre, cents); anything else is a clear error."""
+    if isinstance(value, bool):
+        raise InvalidInput(
+            f"The {label} must be a whole number of minor units.", code="invalid_amount"
+        )
+    if isinstance(value, int):
+        amount = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        amount = int(value.strip())
+    else:
+        raise InvalidInput(
+            f"The {label} must be a whole number of minor units (e.g. 2500 for 25.00), "
+            "never a fraction.",
+            code="invalid_amount",
+        )
+    if amount <= 0:
+        raise InvalidInput(f"The {label} must be more than zero.", code="invalid_amount")
+    if amount > 10**12:
+        raise InvalidInput(f"The {label} is too large.", code="invalid_amount")
+    return amount
+
+
+def format_minor(amount: int, currency: str) -> str:
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    return f"{sign}{amount // 100}.{amount % 100:02d} {currency}"
+
+
+# --- automatic blocks (PAT-3) ---------------------------------------------------------
+
+
+def over_limits(
+    *, balance_minor: int, overdue_count: int, fine_limit_minor: int, overdue_limit: int
+) -> list[str]:
+    """Automatic blocks that apply: "debt" over the fine limit, "overdue" over its limit."""
+    out = []
+    if fine_limit_minor and balance_minor >= fine_limit_minor:
+        out.append("debt")
+    if overdue_limit and overdue_count >= overdue_limit:
+        out.append("overdue")
+    return out
+
+
+# --- renewals ------------------------------------------------------------------------
+
+
+def renewal_refusal(*, renewals_done: int, renewals_allowed: int, holds_by_others: int) -> str:
+    """ "" when a renewal is allowed, else the reason code."""
+    if renewals_done >= renewals_allowed:
+        return "renewal_limit"
+    if holds_by_others:
+        return "hold_by_other"
+    return ""

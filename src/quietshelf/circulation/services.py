@@ -1,0 +1,1218 @@
+"""Every circulation state change: one transaction each, the item row locked first.
+
+checkout / checkin / renew (CIR-2), holds (CIR-3), fees (CIR-4), rules and
+calendars (CIR-1), de-identification (PRV-HIST-1/2) and reading history
+(PRV-HIST-3). Lock order everywhere: item, then loan, then hold, then fee.
+
+Privacy on return: the check-in transaction removes the loan's patron link
+(QUIETSHELF_LOAN_DEIDENTIFY_DAYS = 0, the default) unless a fee on the loan
+is unresolved; the fee's resolution removes it later. `deidentify_closed_loans`
+applies a configured delay. CirculationEvent rows, written in the same
+transactions, keep the de-identified facts for statistics (RPT-1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from quietshelf.accounts.authz import require
+from quietshelf.catalog.models import BibRecord, Branch, Item, ItemStatus
+from quietshelf.catalog.search import index_records
+from quietshelf.circulation import policy
+from quietshelf.circulation.models import (
+    OPEN_HOLD,
+    BranchCalendar,
+    CirculationEvent,
+    ClosedPeriod,
+    EventKind,
+    Fee,
+    FeeTransaction,
+    FeeType,
+    Hold,
+    HoldStatus,
+    Loan,
+    LoanRule,
+    ReadingHistoryEntry,
+    Transit,
+)
+from quietshelf.core import clock
+from quietshelf.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from quietshelf.privacy import audit
+from quietshelf.privacy.audit import Actor
+
+READING_HISTORY = "reading_history"
+OVERRIDABLE_STATUSES = {"lost", "missing", "damaged", "in_processing"}
+
+
+class CirculationRefused(DomainError):
+    """A failed check; details["refusals"] lists every code, "overridable" if staff may."""
+
+    code = "circulation_refused"
+    status_hint = 409
+
+
+class ItemNotFound(NotFound):
+    code = "item_not_found"
+
+
+class PatronNotFound(NotFound):
+    code = "patron_not_found"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+    overridable: bool = True
+
+
+def _refuse(refusals: list[Refusal]):
+    first = refusals[0]
+    overridable = all(r.overridable for r in refusals)
+    message = " ".join(r.message for r in refusals)
+    if overridable:
+        message += " Staff with the override permission may lend anyway, with a reason."
+    raise CirculationRefused(
+        message,
+        code=first.code,
+        details={"refusals": [r.code for r in refusals], "overridable": overridable},
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    return clock.now()
+
+
+def _local_date(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment).date()
+
+
+def _is_patron_self(actor, patron_id) -> bool:
+    return isinstance(actor, Actor) and actor.type == "patron" and actor.id == str(patron_id)
+
+
+def _require(actor, perm: str, *, branch_id=None, patron_id=None) -> None:
+    if patron_id is not None and _is_patron_self(actor, patron_id):
+        return
+    if isinstance(actor, Actor):
+        raise PermissionDenied("You do not have permission for this.", details={"permission": perm})
+    require(actor, perm, branch_id=branch_id)
+
+
+def _staff(actor):
+    return actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") else None
+
+
+def _locked_item(barcode: str) -> Item:
+    barcode = (barcode or "").strip()
+    if not barcode or len(barcode) > 64:
+        raise ItemNotFound("Scan or type an item barcode.")
+    qs = Item.objects.select_related("item_type", "record", "branch").filter(barcode=barcode)
+    if connection.features.has_select_for_update_of:
+        qs = qs.select_for_update(of=("self",))
+    else:
+        qs = qs.select_for_update()
+    item = qs.first()
+    if item is None:
+        raise ItemNotFound("No item has this barcode.", details={"barcode_length": len(barcode)})
+    return item
+
+
+def _lock_item_by_pk(item_id) -> Item:
+    qs = Item.objects.select_related("item_type", "record", "branch").filter(pk=item_id)
+    if connection.features.has_select_for_update_of:
+        return qs.select_for_update(of=("self",)).get()
+    return qs.select_for_update().get()
+
+
+def _patron(patron_id, *, lock: bool = False):
+    from quietshelf.patrons.models import Patron
+
+    try:
+        pid = uuid.UUID(str(patron_id))
+    except (ValueError, TypeError):
+        raise PatronNotFound("No such patron.") from None
+    qs = Patron.objects.select_related("group").filter(pk=pid)
+    if lock:
+        qs = (
+            qs.select_for_update(of=("self",))
+            if connection.features.has_select_for_update_of
+            else qs.select_for_update()
+        )
+    patron = qs.first()
+    if patron is None:
+        raise PatronNotFound("No such patron.")
+    return patron
+
+
+def _branch(branch_id) -> Branch:
+    try:
+        return Branch.objects.get(pk=int(branch_id))
+    except (Branch.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such branch.", code="branch_not_found") from None
+
+
+def _set_item_status(item: Item, status: str) -> None:
+    if item.status != status:
+        item.status = status
+        item.save(update_fields=["status", "updated_at"])
+        index_records([item.record_id])  # the availability facet
+
+
+def _event(kind: str, *, item: Item | None, branch_id, patron_group_id, day, record_id=None):
+    CirculationEvent.objects.create(
+        kind=kind,
+        day=day,
+        item=item,
+        record_id=record_id if record_id is not None else (item.record_id if item else None),
+        item_type_id=item.item_type_id if item else None,
+        branch_id=branch_id,
+        patron_group_id=patron_group_id,
+    )
+
+
+# --- rules and calendars ----------------------------------------------------------------
+
+
+def rule_keys() -> list[policy.RuleKey]:
+    return [
+        policy.RuleKey(*row)
+        for row in LoanRule.objects.values_list(
+            "id", "patron_group_id", "item_type_id", "branch_id"
+        )
+    ]
+
+
+def find_rule(*, patron_group_id, item_type_id, branch_id) -> tuple[LoanRule, policy.RuleChoice]:
+    choice = policy.explain_rule(
+        rule_keys(),
+        patron_group_id=patron_group_id,
+        item_type_id=item_type_id,
+        branch_id=branch_id,
+    )
+    return LoanRule.objects.get(pk=choice.rule_id), choice
+
+
+def calendar_for(branch_id, *, since: dt.date) -> policy.Calendar:
+    """The branch's calendar (closed periods ending on or after `since`)."""
+    cal = BranchCalendar.objects.filter(branch_id=branch_id).first()
+    ranges = ClosedPeriod.objects.filter(branch_id=branch_id, last__gte=since).values_list(
+        "first", "last"
+    )
+    return policy.make_calendar(
+        closed_weekdays=cal.closed_weekdays if cal else (),
+        closed_ranges=list(ranges),
+        opens=cal.opens if cal else None,
+        closes=cal.closes if cal else None,
+    )
+
+
+_RULE_FIELDS = (
+    "loan_period",
+    "period_unit",
+    "renewals_allowed",
+    "renewal_period",
+    "max_loans",
+    "max_loans_per_type",
+    "holds_allowed",
+    "hold_limit",
+    "fine_per_day_minor",
+    "grace_days",
+    "max_fine_minor",
+    "fines_open_days_only",
+    "lost_fee_policy",
+    "lost_default_minor",
+    "processing_fee_minor",
+    "note",
+)
+
+
+@transaction.atomic
+def rule_save(
+    *, actor, patron_group_id=None, item_type_id=None, branch_id=None, **values
+) -> LoanRule:
+    """Create or update the rule of one matrix cell (None dimensions are wildcards)."""
+    require(actor, "circulation.manage_rules")
+    unknown = set(values) - set(_RULE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown rule fields: {', '.join(sorted(unknown))}.")
+    for name in (
+        "loan_period",
+        "renewal_period",
+        "max_loans",
+        "max_loans_per_type",
+        "hold_limit",
+        "fine_per_day_minor",
+        "grace_days",
+        "max_fine_minor",
+        "lost_default_minor",
+        "processing_fee_minor",
+        "renewals_allowed",
+    ):
+        value = values.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise InvalidInput(f"{name.replace('_', ' ')} must be a whole number, 0 or more.")
+    if values.get("loan_period") == 0:
+        raise InvalidInput("The loan period must be more than zero.", code="invalid_period")
+    if values.get("period_unit", "days") not in ("days", "hours"):
+        raise InvalidInput("The loan period is in days or hours.")
+    rule = LoanRule.objects.filter(
+        patron_group_id=patron_group_id, item_type_id=item_type_id, branch_id=branch_id
+    ).first() or LoanRule(
+        patron_group_id=patron_group_id, item_type_id=item_type_id, branch_id=branch_id
+    )
+    for name, value in values.items():
+        setattr(rule, name, value)
+    rule.save()
+    audit.record(actor=actor, action="changed", obj=rule)
+    return rule
+
+
+@transaction.atomic
+def calendar_save(
+    *, actor, branch_id, closed_weekdays=(), opens=None, closes=None
+) -> BranchCalendar:
+    require(actor, "circulation.manage_rules", branch_id=branch_id)
+    branch = _branch(branch_id)
+    policy.make_calendar(closed_weekdays=closed_weekdays, opens=opens, closes=closes)
+    cal, _ = BranchCalendar.objects.update_or_create(
+        branch=branch,
+        defaults={
+            "closed_weekdays": sorted({int(d) for d in closed_weekdays}),
+            "opens": opens,
+            "closes": closes,
+        },
+    )
+    return cal
+
+
+@transaction.atomic
+def closed_period_add(*, actor, branch_id, first: dt.date, last: dt.date | None = None, note=""):
+    require(actor, "circulation.manage_rules", branch_id=branch_id)
+    branch = _branch(branch_id)
+    last = last or first
+    if last < first:
+        raise InvalidInput("A closed period ends before it starts.", code="invalid_period")
+    return ClosedPeriod.objects.create(branch=branch, first=first, last=last, note=note[:200])
+
+
+# --- patron checks -----------------------------------------------------------------------
+
+
+def _patron_refusals(patron, today: dt.date) -> list[Refusal]:
+    from quietshelf.patrons import policy as patron_policy
+    from quietshelf.patrons.models import Block
+
+    out: list[Refusal] = []
+    if patron.status == "closed":
+        out.append(Refusal("patron_closed", "The patron's account is closed.", False))
+    elif patron.status == "pending":
+        out.append(Refusal("patron_pending", "The patron's account awaits approval."))
+    elif patron.status == "restricted":
+        out.append(Refusal("patron_restricted", "The patron's account is restricted."))
+    blocks = list(Block.objects.filter(patron=patron, lifted_at__isnull=True))
+    for b in patron_policy.effective_blocks(patron, blocks, today=today):
+        code = "patron_expired" if b.code == "expired" else "patron_blocked"
+        text = (
+            "The patron's card has expired."
+            if b.code == "expired"
+            else f"The patron is blocked ({b.label})."
+        )
+        out.append(Refusal(code, text))
+    return out
+
+
+# --- check-out ---------------------------------------------------------------------------
+
+
+@dataclass
+class CheckoutResult:
+    loan: Loan
+    item: Item
+    due_at: dt.datetime
+    rule_id: int
+    rule_why: str
+    overridden: list[str] = field(default_factory=list)
+    hold_filled: bool = False
+
+
+def _clean_override(actor, reason, branch_id, codes) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        return ""
+    _require(actor, "circulation.override", branch_id=branch_id)
+    text = f"{','.join(codes)}: {reason}"[:200]
+    if audit._PERSONAL_LOOKING.search(text):
+        raise InvalidInput(
+            "An override reason must not hold card, phone numbers or e-mail addresses.",
+            code="reason_personal",
+        )
+    return text
+
+
+@transaction.atomic
+def checkout(
+    *, actor, item_barcode: str, patron_id, branch_id, override_reason: str | None = None
+) -> CheckoutResult:
+    """Lend an item (CIR-2). Every check runs; overridable refusals need a permitted reason."""
+    _require(actor, "circulation.checkout", branch_id=branch_id)
+    branch = _branch(branch_id)
+    item = _locked_item(item_barcode)
+    patron = _patron(patron_id, lock=True)
+    now = _now()
+    today = _local_date(now)
+    refusals: list[Refusal] = []
+
+    refusals.extend(_patron_refusals(patron, today))
+
+    own_hold = None
+    if item.status == ItemStatus.ON_LOAN:
+        holder = (
+            Loan.objects.filter(item=item, returned_at__isnull=True)
+            .values_list("patron_id", flat=True)
+            .first()
+        )
+        if holder == patron.pk:
+            raise CirculationRefused(
+                "The patron already has this item on loan; renew it instead.",
+                code="already_on_loan_to_patron",
+                details={"refusals": ["already_on_loan_to_patron"], "overridable": False},
+            )
+        refusals.append(
+            Refusal("item_on_loan", "The item is already on loan; check it in first.", False)
+        )
+    elif item.status == ItemStatus.ON_HOLD_SHELF:
+        own_hold = Hold.objects.filter(item=item, status=HoldStatus.ON_SHELF).first()
+        if own_hold is None or own_hold.patron_id != patron.pk:
+            refusals.append(
+                Refusal(
+                    "held_for_other", "The item is on the hold shelf for another patron.", False
+                )
+            )
+            own_hold = None
+    elif item.status == ItemStatus.IN_TRANSIT:
+        refusals.append(
+            Refusal("item_in_transit", "The item is in transit; check it in first.", False)
+        )
+    elif item.status in OVERRIDABLE_STATUSES:
+        refusals.append(
+            Refusal("item_status", f"The item is marked {item.get_status_display().lower()}.")
+        )
+    elif item.status != ItemStatus.AVAILABLE:
+        refusals.append(
+            Refusal("item_status", f"The item is {item.get_status_display().lower()}.", False)
+        )
+    if not item.item_type.circulates:
+        refusals.append(Refusal("not_circulating", "This item type is not for loan."))
+
+    rule, choice = find_rule(
+        patron_group_id=patron.group_id, item_type_id=item.item_type_id, branch_id=branch.pk
+    )
+
+    counts = Loan.objects.filter(patron=patron, returned_at__isnull=True).aggregate(
+        total=Count("id"), same_type=Count("id", filter=Q(item__item_type_id=item.item_type_id))
+    )
+    if rule.max_loans is not None and counts["total"] >= rule.max_loans:
+        refusals.append(
+            Refusal("loan_limit", f"The patron has the most loans allowed ({rule.max_loans}).")
+        )
+    if rule.max_loans_per_type is not None and counts["same_type"] >= rule.max_loans_per_type:
+        refusals.append(
+            Refusal(
+                "loan_limit_type",
+                "The patron has the most loans of this item type allowed "
+                f"({rule.max_loans_per_type}).",
+            )
+        )
+    if own_hold is None and item.status == ItemStatus.AVAILABLE:
+        others = (
+            Hold.objects.filter(item=item, item_level=True, status=HoldStatus.WAITING)
+            .exclude(patron=patron)
+            .filter(Q(suspended_until__isnull=True) | Q(suspended_until__lt=today))
+            .exists()
+        )
+        if others:
+            refusals.append(Refusal("hold_by_other", "Another patron has a hold on this copy."))
+
+    overridden: list[str] = []
+    audit_reason = ""
+    if refusals:
+        if not override_reason or not all(r.overridable for r in refusals):
+            _refuse(refusals)
+        overridden = [r.code for r in refusals]
+        audit_reason = _clean_override(actor, override_reason, branch.pk, overridden)
+
+    calendar = calendar_for(branch.pk, since=today)
+    due = policy.due_at(
+        start=timezone.localtime(now),
+        period=rule.loan_period,
+        unit=rule.period_unit,
+        calendar=calendar,
+    )
+    try:
+        with transaction.atomic():
+            loan = Loan.objects.create(
+                item=item,
+                patron=patron,
+                patron_group_id=patron.group_id,
+                branch=branch,
+                rule=rule,
+                checked_out_at=now,
+                due_at=due,
+                overridden=bool(overridden),
+            )
+    except IntegrityError:
+        raise Conflict("The item is already on loan.", code="item_on_loan") from None
+    hold_filled = False
+    if own_hold is None:
+        # an available copy of a title the patron waits for fills that hold too
+        own_hold = (
+            Hold.objects.filter(patron=patron, record_id=item.record_id, status__in=OPEN_HOLD)
+            .filter(Q(item_level=False) | Q(item=item))
+            .first()
+        )
+        if own_hold is not None and own_hold.status != HoldStatus.WAITING:
+            own_hold = None  # trapped copy elsewhere stays for them
+    if own_hold is not None:
+        _close_hold(own_hold, HoldStatus.FILLED, now, item=item)
+        hold_filled = True
+    _set_item_status(item, ItemStatus.ON_LOAN)
+    _event(
+        EventKind.CHECKOUT,
+        item=item,
+        branch_id=branch.pk,
+        patron_group_id=patron.group_id,
+        day=today,
+    )
+    if overridden:
+        audit.record(actor=actor, action="overridden", obj=loan, reason=audit_reason)
+    return CheckoutResult(
+        loan=loan,
+        item=item,
+        due_at=due,
+        rule_id=rule.pk,
+        rule_why=choice.why,
+        overridden=overridden,
+        hold_filled=hold_filled,
+    )
+
+
+# --- check-in ------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckinResult:
+    item: Item
+    loan_closed: bool
+    route: str  # "shelve", "hold_shelf", "transit"
+    to_branch: Branch | None
+    message: str
+    fine_minor: int = 0
+    fee_id: uuid.UUID | None = None
+    hold_id: uuid.UUID | None = None
+    shelf_expires_on: dt.date | None = None
+    overdue: bool = False
+
+
+def _deidentify_delay_days() -> int:
+    return max(0, int(getattr(settings, "QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0) or 0))
+
+
+def _charge(
+    *,
+    patron,
+    fee_type: str,
+    amount: int,
+    branch_id,
+    item=None,
+    loan=None,
+    by=None,
+    now=None,
+    reason: str = "",
+) -> Fee:
+    now = now or _now()
+    fee = Fee.objects.create(
+        subject_id=patron.subject_id if patron else None,
+        patron=patron,
+        type=fee_type,
+        branch_id=branch_id,
+        item=item,
+        record_id=item.record_id if item else None,
+        loan=loan,
+        original_minor=amount,
+        currency=getattr(settings, "QUIETSHELF_CURRENCY", "NOK"),
+        created_at=now,
+    )
+    FeeTransaction.objects.create(
+        fee=fee,
+        subject_id=fee.subject_id,
+        kind="charge",
+        amount_minor=amount,
+        reason=reason or None,
+        by=by,
+        at=now,
+    )
+    return fee
+
+
+def _next_hold(item: Item, today: dt.date) -> Hold | None:
+    qs = (
+        Hold.objects.filter(record_id=item.record_id, status=HoldStatus.WAITING)
+        .filter(Q(item_level=False) | Q(item=item))
+        .filter(Q(suspended_until__isnull=True) | Q(suspended_until__lt=today))
+        .order_by("placed_at", "id")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True)
+    else:
+        qs = qs.select_for_update()
+    return qs.first()
+
+
+def _shelf_expiry(pickup_branch_id, today: dt.date) -> dt.date:
+    days = int(getattr(settings, "QUIETSHELF_HOLD_SHELF_DAYS", 7))
+    target = today + dt.timedelta(days=days)
+    try:
+        return calendar_for(pickup_branch_id, since=target).next_open_day(target)
+    except policy.CalendarClosed:
+        return target
+
+
+def _route(item: Item, at_branch: Branch, now: dt.datetime) -> CheckinResult:
+    """Where an item goes now that it is back in our hands at `at_branch`."""
+    today = _local_date(now)
+    # an open transit ends here (received) or is replaced by a new one
+    Transit.objects.filter(item=item, received_at__isnull=True).update(received_at=now)
+    hold = _next_hold(item, today)
+    if hold is not None:
+        hold.item = item
+        if hold.pickup_branch_id == at_branch.pk:
+            hold.status = HoldStatus.ON_SHELF
+            hold.shelf_expires_on = _shelf_expiry(at_branch.pk, today)
+            hold.save(update_fields=["item", "status", "shelf_expires_on"])
+            _set_item_status(item, ItemStatus.ON_HOLD_SHELF)
+            return CheckinResult(
+                item=item,
+                loan_closed=False,
+                route="hold_shelf",
+                to_branch=at_branch,
+                hold_id=hold.pk,
+                shelf_expires_on=hold.shelf_expires_on,
+                message=f"Put on the hold shelf until {hold.shelf_expires_on:%Y-%m-%d}.",
+            )
+        hold.status = HoldStatus.IN_TRANSIT
+        hold.save(update_fields=["item", "status"])
+        Transit.objects.create(
+            item=item, from_branch=at_branch, to_branch=hold.pickup_branch, hold=hold, sent_at=now
+        )
+        _set_item_status(item, ItemStatus.IN_TRANSIT)
+        return CheckinResult(
+            item=item,
+            loan_closed=False,
+            route="transit",
+            to_branch=hold.pickup_branch,
+            hold_id=hold.pk,
+            message=f"Hold: send to {hold.pickup_branch.name} (pickup).",
+        )
+    if item.branch_id != at_branch.pk:
+        Transit.objects.create(
+            item=item, from_branch=at_branch, to_branch_id=item.branch_id, sent_at=now
+        )
+        _set_item_status(item, ItemStatus.IN_TRANSIT)
+        return CheckinResult(
+            item=item,
+            loan_closed=False,
+            route="transit",
+            to_branch=item.branch,
+            message=f"Send home to {item.branch.name}.",
+        )
+    _set_item_status(item, ItemStatus.AVAILABLE)
+    return CheckinResult(
+        item=item, loan_closed=False, route="shelve", to_branch=at_branch, message="Shelve."
+    )
+
+
+def _arrived_for_hold(item: Item, at_branch: Branch, now) -> CheckinResult | None:
+    """An item in transit to a pickup branch arriving there goes onto the hold shelf."""
+    hold = (
+        Hold.objects.select_for_update()
+        .filter(item=item, status=HoldStatus.IN_TRANSIT, pickup_branch=at_branch)
+        .first()
+    )
+    if hold is None:
+        return None
+    today = _local_date(now)
+    Transit.objects.filter(item=item, received_at__isnull=True).update(received_at=now)
+    hold.status = HoldStatus.ON_SHELF
+    hold.shelf_expires_on = _shelf_expiry(at_branch.pk, today)
+    hold.save(update_fields=["status", "shelf_expires_on"])
+    _set_item_status(item, ItemStatus.ON_HOLD_SHELF)
+    return CheckinResult(
+        item=item,
+        loan_closed=False,
+        route="hold_shelf",
+        to_branch=at_branch,
+        hold_id=hold.pk,
+        shelf_expires_on=hold.shelf_expires_on,
+        message=f"Arrived for a hold: hold shelf until {hold.shelf_expires_on:%Y-%m-%d}.",
+    )
+
+
+def _record_reading_history(loan: Loan, item: Item, returned: dt.date) -> None:
+    from quietshelf.privacy.consent import has_consent
+
+    patron = loan.patron
+    if patron is None or not has_consent(subject_id=patron.subject_id, scope=READING_HISTORY):
+        return
+    ReadingHistoryEntry.objects.create(
+        subject_id=patron.subject_id,
+        patron=patron,
+        data={
+            "record_id": item.record_id,
+            "title": item.record.title,
+            "borrowed": _local_date(loan.checked_out_at).isoformat(),
+            "returned": returned.isoformat(),
+        },
+    )
+
+
+@transaction.atomic
+def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
+    """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item."""
+    _require(actor, "circulation.checkout", branch_id=branch_id)
+    branch = _branch(branch_id)
+    item = _locked_item(item_barcode)
+    now = _now()
+    today = _local_date(now)
+    loan = (
+        Loan.objects.select_for_update()
+        .select_related("patron", "rule")
+        .filter(item=item, returned_at__isnull=True)
+        .first()
+    )
+    fine = 0
+    fee = None
+    overdue = False
+    if loan is not None:
+        loan.returned_at = now
+        loan.return_branch = branch
+        due_day = _local_date(loan.due_at)
+        overdue = now > loan.due_at
+        rule = loan.rule
+        if overdue and rule is not None and rule.fine_per_day_minor:
+            terms = policy.FineTerms(
+                per_day_minor=rule.fine_per_day_minor,
+                grace_days=rule.grace_days,
+                max_minor=rule.max_fine_minor,
+                open_days_only=rule.fines_open_days_only,
+            )
+            owning = calendar_for(item.branch_id, since=due_day)
+            fine = policy.overdue_fine(due=due_day, returned=today, terms=terms, calendar=owning)
+        if fine and loan.patron_id:
+            fee = _charge(
+                patron=loan.patron,
+                fee_type=FeeType.OVERDUE,
+                amount=fine,
+                branch_id=item.branch_id,
+                item=item,
+                loan=loan,
+                by=_staff(actor),
+                now=now,
+            )
+        _record_reading_history(loan, item, today)
+        if fee is None and _deidentify_delay_days() == 0:
+            loan.patron = None  # PRV-HIST-1: the link goes in this transaction
+        loan.save(update_fields=["returned_at", "return_branch", "patron"])
+        _event(
+            EventKind.CHECKIN,
+            item=item,
+            branch_id=branch.pk,
+            patron_group_id=loan.patron_group_id,
+            day=today,
+        )
+    result = None
+    if loan is None and item.status == ItemStatus.IN_TRANSIT:
+        result = _arrived_for_hold(item, branch, now)
+    if result is None:
+        result = _route(item, branch, now)
+    result.loan_closed = loan is not None
+    result.fine_minor = fine
+    result.fee_id = fee.pk if fee else None
+    result.overdue = overdue
+    if fine:
+        result.message += f" Overdue fine {policy.format_minor(fine, fee.currency)}."
+    return result
+
+
+# --- renewal -------------------------------------------------------------------------------
+
+
+@dataclass
+class RenewResult:
+    loan: Loan
+    due_at: dt.datetime
+    renewals_left: int
+
+
+@transaction.atomic
+def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
+    try:
+        lid = uuid.UUID(str(loan_id))
+    except (ValueError, TypeError):
+        raise NotFound("No such loan.", code="loan_not_found") from None
+    item_id = Loan.objects.filter(pk=lid).values_list("item_id", flat=True).first()
+    if item_id is None:
+        raise NotFound("No such loan.", code="loan_not_found")
+    item = _lock_item_by_pk(item_id)
+    loan = Loan.objects.select_for_update().select_related("rule").filter(pk=lid).first()
+    if loan is None or loan.returned_at is not None or loan.patron_id is None:
+        raise Conflict("This loan is closed.", code="loan_closed")
+    _require(actor, "circulation.checkout", branch_id=loan.branch_id, patron_id=loan.patron_id)
+    patron = _patron(loan.patron_id)
+    now = _now()
+    today = _local_date(now)
+    rule = loan.rule
+    if rule is None:
+        rule, _ = find_rule(
+            patron_group_id=patron.group_id,
+            item_type_id=item.item_type_id,
+            branch_id=loan.branch_id,
+        )
+    others = (
+        Hold.objects.filter(record_id=item.record_id, status=HoldStatus.WAITING)
+        .filter(Q(item_level=False) | Q(item=item))
+        .filter(Q(suspended_until__isnull=True) | Q(suspended_until__lt=today))
+        .exclude(patron_id=patron.pk)
+        .count()
+    )
+    refusals = _patron_refusals(patron, today)
+    code = policy.renewal_refusal(
+        renewals_done=loan.renewals, renewals_allowed=rule.renewals_allowed, holds_by_others=others
+    )
+    if code == "renewal_limit":
+        refusals.append(
+            Refusal(
+                "renewal_limit",
+                f"The loan was renewed the most times allowed ({rule.renewals_allowed}).",
+            )
+        )
+    elif code == "hold_by_other":
+        refusals.append(Refusal("hold_by_other", "Another patron is waiting for this title."))
+    audit_reason = ""
+    if refusals:
+        if not override_reason or _is_patron_self(actor, patron.pk):
+            _refuse(refusals)
+        audit_reason = _clean_override(
+            actor, override_reason, loan.branch_id, [r.code for r in refusals]
+        )
+    calendar = calendar_for(loan.branch_id, since=today)
+    period = rule.renewal_period or rule.loan_period
+    due = policy.due_at(
+        start=timezone.localtime(now), period=period, unit=rule.period_unit, calendar=calendar
+    )
+    loan.due_at = max(due, loan.due_at)
+    loan.renewals += 1
+    loan.save(update_fields=["due_at", "renewals"])
+    _event(
+        EventKind.RENEWAL,
+        item=item,
+        branch_id=loan.branch_id,
+        patron_group_id=loan.patron_group_id,
+        day=today,
+    )
+    if audit_reason:
+        audit.record(actor=actor, action="overridden", obj=loan, reason=audit_reason)
+    return RenewResult(
+        loan=loan, due_at=loan.due_at, renewals_left=max(0, rule.renewals_allowed - loan.renewals)
+    )
+
+
+# --- de-identification ---------------------------------------------------------------------
+
+
+def _unresolved_fee_loans():
+    return Fee.objects.filter(resolved_at__isnull=True, loan__isnull=False).values("loan_id")
+
+
+@transaction.atomic
+def deidentify_closed_loans(*, today: dt.date | None = None) -> int:
+    """Remove the patron from loans closed at least QUIETSHELF_LOAN_DEIDENTIFY_DAYS ago.
+
+    Loans with an unresolved fee keep it. Returns the number of loans changed.
+    """
+    today = today or clock.today()
+    days = _deidentify_delay_days()
+    cutoff_day = today - dt.timedelta(days=days)
+    cutoff = timezone.make_aware(dt.datetime.combine(cutoff_day + dt.timedelta(days=1), dt.time()))
+    return (
+        Loan.objects.filter(returned_at__isnull=False, patron__isnull=False, returned_at__lt=cutoff)
+        .exclude(pk__in=_unresolved_fee_loans())
+        .update(patron=None)
+    )
+
+
+# --- holds ---------------------------------------------------------------------------------
+
+
+def _close_hold(hold: Hold, status: str, now, *, item: Item | None = None) -> None:
+    """Close a hold and de-identify it in the same transaction (PRV-HIST-1)."""
+    group_id = hold.patron_group_id
+    hold.status = status
+    hold.closed_at = now
+    hold.patron = None
+    hold.suspended_until = None
+    hold.save(update_fields=["status", "closed_at", "patron", "suspended_until"])
+    kind = EventKind.HOLD_FILLED if status == HoldStatus.FILLED else EventKind.HOLD_CANCELLED
+    _event(
+        kind,
+        item=item,
+        record_id=hold.record_id,
+        branch_id=hold.pickup_branch_id,
+        patron_group_id=group_id,
+        day=_local_date(now),
+    )
+
+
+@transaction.atomic
+def hold_place(
+    *, actor, patron_id, record_id, pickup_branch_id, item_barcode: str | None = None
+) -> Hold:
+    """A title-level hold (any copy) or, with item_barcode, an item-level hold."""
+    pickup = _branch(pickup_branch_id)
+    _require(actor, "circulation.checkout", branch_id=pickup.pk, patron_id=patron_id)
+    patron = _patron(patron_id, lock=True)
+    now = _now()
+    today = _local_date(now)
+    item = None
+    if item_barcode:
+        item = _locked_item(item_barcode)
+        record_id = item.record_id
+    try:
+        record = BibRecord.objects.get(pk=int(record_id))
+    except (BibRecord.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such title.", code="record_not_found") from None
+    items = list(Item.objects.filter(record=record).select_related("item_type"))
+    if not items:
+        raise Conflict("This title has no copies to hold.", code="no_items")
+    refusals = _patron_refusals(patron, today)
+    if refusals:
+        _refuse([Refusal(r.code, r.message, False) for r in refusals])
+    if Hold.objects.filter(patron=patron, record=record, status__in=OPEN_HOLD).exists():
+        raise Conflict("The patron already has a hold on this title.", code="duplicate_hold")
+    on_loan_here = Loan.objects.filter(patron=patron, returned_at__isnull=True, item__record=record)
+    if item is not None:
+        on_loan_here = on_loan_here.filter(item=item)
+    if on_loan_here.exists():
+        raise Conflict("The patron has this on loan already.", code="hold_on_own_loan")
+    sample = item or next((i for i in items if i.item_type.circulates), items[0])
+    rule, _ = find_rule(
+        patron_group_id=patron.group_id, item_type_id=sample.item_type_id, branch_id=pickup.pk
+    )
+    if not rule.holds_allowed:
+        raise CirculationRefused(
+            "Holds are not allowed for this patron group and item type.",
+            code="holds_not_allowed",
+            details={"refusals": ["holds_not_allowed"], "overridable": False},
+        )
+    if rule.hold_limit is not None:
+        open_holds = Hold.objects.filter(patron=patron, status__in=OPEN_HOLD).count()
+        if open_holds >= rule.hold_limit:
+            raise CirculationRefused(
+                f"The patron has the most holds allowed ({rule.hold_limit}).",
+                code="hold_limit",
+                details={"refusals": ["hold_limit"], "overridable": False},
+            )
+    hold = Hold.objects.create(
+        record=record,
+        item=item,
+        item_level=item is not None,
+        patron=patron,
+        patron_group_id=patron.group_id,
+        pickup_branch=pickup,
+        placed_at=now,
+    )
+    _event(
+        EventKind.HOLD_PLACED,
+        item=item,
+        record_id=record.pk,
+        branch_id=pickup.pk,
+        patron_group_id=patron.group_id,
+        day=today,
+    )
+    return hold
+
+
+def _locked_hold(hold_id) -> Hold:
+    try:
+        hid = uuid.UUID(str(hold_id))
+    except (ValueError, TypeError):
+        raise NotFound("No such hold.", code="hold_not_found") from None
+    item_id = Hold.objects.filter(pk=hid).values_list("item_id", flat=True).first()
+    if item_id is not None:
+        _lock_item_by_pk(item_id)  # lock order: item first
+    hold = Hold.objects.select_for_update().filter(pk=hid).first()
+    if hold is None:
+        raise NotFound("No such hold.", code="hold_not_found")
+    return hold
+
+
+@transaction.atomic
+def hold_cancel(*, actor, hold_id) -> Hold:
+    """Cancel by the patron (Actor.patron) or staff; a trapped copy is routed on."""
+    hold = _locked_hold(hold_id)
+    if hold.status not in OPEN_HOLD:
+        raise Conflict("This hold is no longer open.", code="hold_closed")
+    _require(
+        actor, "circulation.checkout", branch_id=hold.pickup_branch_id, patron_id=hold.patron_id
+    )
+    now = _now()
+    trapped = hold.item if hold.status in ("in_transit", "on_shelf") else None
+    was_shelf = hold.status == HoldStatus.ON_SHELF
+    if not hold.item_level:
+        hold.item = None
+    _close_hold(hold, HoldStatus.CANCELLED, now)
+    if trapped is not None:
+        item = _lock_item_by_pk(trapped.pk)
+        if was_shelf:
+            _route(item, hold.pickup_branch, now)
+        else:
+            # still travelling: re-route once it arrives (check-in there routes it)
+            Transit.objects.filter(item=item, received_at__isnull=True).update(hold=None)
+    return hold
+
+
+@transaction.atomic
+def hold_suspend(*, actor, hold_id, until: dt.date | None) -> Hold:
+    """Suspend a waiting hold until a date (it keeps its place), or resume it (until=None)."""
+    hold = _locked_hold(hold_id)
+    _require(
+        actor, "circulation.checkout", branch_id=hold.pickup_branch_id, patron_id=hold.patron_id
+    )
+    if hold.status != HoldStatus.WAITING:
+        raise Conflict("Only a waiting hold can be suspended.", code="hold_not_waiting")
+    if until is not None and until < clock.today():
+        raise InvalidInput("Suspend until a date in the future.", code="invalid_date")
+    hold.suspended_until = until
+    hold.save(update_fields=["suspended_until"])
+    return hold
+
+
+@transaction.atomic
+def expire_hold_shelf(*, today: dt.date | None = None) -> int:
+    """Holds left on the shelf past their expiry date expire; their copies are routed on."""
+    today = today or clock.today()
+    now = _now()
+    n = 0
+    for hold_id in list(
+        Hold.objects.filter(status=HoldStatus.ON_SHELF, shelf_expires_on__lt=today).values_list(
+            "pk", flat=True
+        )
+    ):
+        hold = _locked_hold(hold_id)
+        if hold.status != HoldStatus.ON_SHELF:
+            continue
+        item = hold.item
+        if not hold.item_level:
+            hold.item = None
+        _close_hold(hold, HoldStatus.EXPIRED, now)
+        if item is not None:
+            _route(_lock_item_by_pk(item.pk), hold.pickup_branch, now)
+        n += 1
+    return n
+
+
+# --- fees ----------------------------------------------------------------------------------
+
+
+def fee_balance(fee_id) -> int:
+    return FeeTransaction.objects.filter(fee_id=fee_id).aggregate(s=Sum("amount_minor"))["s"] or 0
+
+
+def _locked_fee(fee_id) -> Fee:
+    try:
+        fid = uuid.UUID(str(fee_id))
+    except (ValueError, TypeError):
+        raise NotFound("No such fee.", code="fee_not_found") from None
+    fee = Fee.objects.select_for_update().filter(pk=fid).first()
+    if fee is None:
+        raise NotFound("No such fee.", code="fee_not_found")
+    return fee
+
+
+def _after_change(fee: Fee, balance: int, now) -> None:
+    """Resolve at zero: the item, title and loan go; a closed loan then loses its patron."""
+    if balance == 0 and fee.resolved_at is None:
+        loan_id = fee.loan_id
+        fee.resolved_at = now
+        fee.item = None
+        fee.record = None
+        fee.loan = None
+        fee.save(update_fields=["resolved_at", "item", "record", "loan"])
+        if loan_id and _deidentify_delay_days() == 0:
+            Loan.objects.filter(pk=loan_id, returned_at__isnull=False).exclude(
+                pk__in=_unresolved_fee_loans()
+            ).update(patron=None)
+    elif balance != 0 and fee.resolved_at is not None:
+        fee.resolved_at = None
+        fee.save(update_fields=["resolved_at"])
+
+
+def _tx(actor, fee: Fee, kind: str, amount: int, reason: str = "") -> FeeTransaction:
+    now = _now()
+    tx = FeeTransaction.objects.create(
+        fee=fee,
+        subject_id=fee.subject_id,
+        kind=kind,
+        amount_minor=amount,
+        reason=reason or None,
+        by=_staff(actor),
+        at=now,
+    )
+    _after_change(fee, fee_balance(fee.pk), now)
+    return tx
+
+
+def _reason(reason) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give a reason.", code="reason_required")
+    return reason[:500]
+
+
+@transaction.atomic
+def fee_charge(
+    *,
+    actor,
+    patron_id,
+    fee_type: str,
+    amount,
+    branch_id,
+    item_barcode: str | None = None,
+    reason: str = "",
+) -> Fee:
+    """A manual, damage, lost or card fee."""
+    _require(actor, "circulation.manage_fees", branch_id=branch_id)
+    if fee_type not in FeeType.values:
+        raise InvalidInput("Unknown fee type.", code="invalid_fee_type")
+    amount = policy.parse_amount(amount)
+    branch = _branch(branch_id)
+    patron = _patron(patron_id)
+    item = _locked_item(item_barcode) if item_barcode else None
+    fee = _charge(
+        patron=patron,
+        fee_type=fee_type,
+        amount=amount,
+        branch_id=branch.pk,
+        item=item,
+        by=_staff(actor),
+        reason=(reason or "").strip()[:500],
+    )
+    audit.record(actor=actor, action="created", obj=fee)
+    return fee
+
+
+@transaction.atomic
+def fee_pay(*, actor, fee_id, amount) -> FeeTransaction:
+    fee = _locked_fee(fee_id)
+    _require(actor, "circulation.manage_fees", branch_id=fee.branch_id)
+    amount = policy.parse_amount(amount)
+    balance = fee_balance(fee.pk)
+    if amount > balance:
+        raise InvalidInput(
+            f"That is more than is owed ({policy.format_minor(balance, fee.currency)}).",
+            code="overpayment",
+            details={"balance_minor": balance},
+        )
+    return _tx(actor, fee, "payment", -amount)
+
+
+@transaction.atomic
+def fee_waive(*, actor, fee_id, reason: str, amount=None) -> FeeTransaction:
+    fee = _locked_fee(fee_id)
+    _require(actor, "circulation.manage_fees", branch_id=fee.branch_id)
+    reason = _reason(reason)
+    balance = fee_balance(fee.pk)
+    amount = balance if amount is None else policy.parse_amount(amount)
+    if amount <= 0 or amount > balance:
+        raise InvalidInput("A waiver can be at most what is owed.", code="overwaiver")
+    tx = _tx(actor, fee, "waiver", -amount, reason)
+    audit.record(actor=actor, action="changed", obj=fee, reason="fee waived")
+    return tx
+
+
+@transaction.atomic
+def fee_refund(*, actor, fee_id, amount, reason: str) -> FeeTransaction:
+    """Give back money paid; what is refunded is owed again unless waived."""
+    fee = _locked_fee(fee_id)
+    _require(actor, "circulation.manage_fees", branch_id=fee.branch_id)
+    reason = _reason(reason)
+    amount = policy.parse_amount(amount)
+    agg = FeeTransaction.objects.filter(fee=fee).aggregate(
+        paid=Sum("amount_minor", filter=Q(kind="payment")),
+        refunded=Sum("amount_minor", filter=Q(kind="refund")),
+    )
+    refundable = -(agg["paid"] or 0) - (agg["refunded"] or 0)
+    if amount > refundable:
+        raise InvalidInput("A refund can be at most what was paid.", code="overrefund")
+    tx = _tx(actor, fee, "refund", amount, reason)
+    audit.record(actor=actor, action="changed", obj=fee, reason="fee refunded")
+    return tx
+
+
+@transaction.atomic
+def fee_pay_patron(*, actor, patron_id, amount, branch_id) -> list[FeeTransaction]:
+    """A payment at the desk spread over the patron's fees, oldest first."""
+    _require(actor, "circulation.manage_fees", branch_id=branch_id)
+    amount = policy.parse_amount(amount)
+    patron = _patron(patron_id)
+    fees = list(
+        Fee.objects.select_for_update()
+        .filter(patron=patron, resolved_at__isnull=True)
+        .order_by("created_at")
+    )
+    balances = {f.pk: fee_balance(f.pk) for f in fees}
+    total = sum(balances.values())
+    if amount > total:
+        raise InvalidInput(
+            f"That is more than is owed ({total} minor units).",
+            code="overpayment",
+            details={"balance_minor": total},
+        )
+    out = []
+    left = amount
+    for fee in fees:
+        part = min(left, balances[fee.pk])
+        if part > 0:
+            out.append(_tx(actor, fee, "payment", -part))
+            left -= part
+        if left == 0:
+            break
+    return out
+
+
+# --- reading history (PRV-HIST-3) ---------------------------------------------------------------
+
+
+def erase_reading_history(subject_id) -> None:
+    """Consent withdrawn: the history goes at once (called by privacy.withdraw_consent)."""
+    ReadingHistoryEntry.objects.filter(subject_id=subject_id).delete()
+
+
+@transaction.atomic
+def reading_history_delete(*, actor, patron_id) -> int:
+    _require(actor, "circulation.checkout", patron_id=patron_id)
+    patron = _patron(patron_id)
+    n, _ = ReadingHistoryEntry.objects.filter(patron=patron).delete()
+    return n
