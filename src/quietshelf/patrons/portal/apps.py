@@ -7,3 +7,9 @@ class PatronPortalConfig(AppConfig):
     name = "quietshelf.patrons.portal"
     label = "patron_portal"
     verbose_name = "Patron portal"
+
+    def ready(self):
+        # A malformed QUIETSHELF_PATRON_SSO stops start-up with one line, not a 500 later.
+        from quietshelf.patrons.sso import config
+
+        config.providers()
