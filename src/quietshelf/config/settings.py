@@ -277,12 +277,7 @@ QUIETSHELF_PATRON_LOCKOUT_MINUTES = env_int("QUIETSHELF_PATRON_LOCKOUT_MINUTES",
 QUIETSHELF_PASSWORD_LINK_MINUTES = env_int("QUIETSHELF_PASSWORD_LINK_MINUTES", 60)
 # Single sign-on providers for patrons (JSON list; docs/patron-portal.md, "Single sign-on").
 try:
-    try:
     QUIETSHELF_PATRON_SSO = json.loads(env_str("QUIETSHELF_PATRON_SSO", "[]") or "[]")
-except ValueError:
-    raise ImproperlyConfigured("QUIETSHELF_PATRON_SSO must be a JSON list of providers") from None
-if not isinstance(QUIETSHELF_PATRON_SSO, list):
-    raise ImproperlyConfigured("QUIETSHELF_PATRON_SSO must be a JSON list of providers")
 except ValueError:
     raise ImproperlyConfigured("QUIETSHELF_PATRON_SSO must be a JSON list of providers") from None
 if not isinstance(QUIETSHELF_PATRON_SSO, list):
