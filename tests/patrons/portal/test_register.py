@@ -23,6 +23,14 @@ FORM = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    """Registrations are counted per network in the cache; each test starts at zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def policy():
     return privacy_services.policy_version_create(
@@ -129,3 +137,36 @@ def test_registration_bad_email_and_script_in_name(client, settings, policy):
     assert response.status_code == 200
     assert "<script>alert(1)</script>" not in response.content.decode()
     assert not Patron.objects.exists()
+
+
+def test_known_address_gets_a_link_not_a_second_account(
+    client, settings, policy, patron, django_capture_on_commit_callbacks
+):
+    """Same answer as a new registration (no probing), no duplicate patron."""
+    settings.QUIETSHELF_SELF_REGISTRATION = "immediate"
+    response = _register(
+        client,
+        django_capture_on_commit_callbacks,
+        {**FORM, "email": "Ada.Holm@example.org", "policy_id": policy.pk},
+    )
+    assert response.status_code == 200
+    assert "Thank you for registering" in response.content.decode()
+    assert Patron.objects.count() == 1
+    assert mail.outbox[0].to == ["ada.holm@example.org"]
+    assert "/account/password/link/" in mail.outbox[0].body
+
+
+def test_registrations_throttled_per_network_sec_dos_1(client, settings, policy):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.QUIETSHELF_SELF_REGISTRATION = "immediate"
+    settings.QUIETSHELF_REGISTRATIONS_PER_HOUR = 2
+    for n in range(3):
+        response = client.post(
+            "/account/register/",
+            {**FORM, "email": f"person{n}@example.org", "policy_id": policy.pk},
+        )
+    assert "Too many registrations" in response.content.decode()
+    assert Patron.objects.count() == 2
+    cache.clear()

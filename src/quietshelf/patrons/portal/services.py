@@ -269,8 +269,26 @@ def registration_mode() -> str:
 
 @dataclass(frozen=True)
 class Registration:
-    patron: Patron
+    patron: Patron | None  # None: the address was known; a link went to it instead
     pending: bool
+
+
+REGISTRATIONS_PER_HOUR = 10
+
+
+def _registration_allowed(ip: str) -> bool:
+    """At most REGISTRATIONS_PER_HOUR registrations per network and hour (SEC-DOS-1)."""
+    from django.core.cache import cache
+
+    key = "qs-portal-reg:" + lockout.network_digest(ip)
+    cache.add(key, 0, timeout=3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired in between
+        cache.add(key, 1, timeout=3600)
+        count = 1
+    limit = int(getattr(settings, "QUIETSHELF_REGISTRATIONS_PER_HOUR", REGISTRATIONS_PER_HOUR))
+    return count <= limit
 
 
 @transaction.atomic
@@ -285,16 +303,21 @@ def self_register(
     policy_id: int | None,
     acknowledged: bool,
     base_url: str | None = None,
+    ip: str = "",
 ) -> Registration:
     """Register from the public site: name and e-mail required, the rest only if given.
 
     The account is pending until staff approve it (mode "pending") or active
     at once ("immediate"). The patron receives a link to set their password
-    (which also proves the e-mail address is theirs).
+    (which also proves the e-mail address is theirs). An address the library
+    already has gets a password link for that account instead of a second
+    account, and the page says the same either way (no probing for members).
     """
     mode = registration_mode()
     if mode not in {"pending", "immediate"}:
         raise RegistrationClosed("The library does not take registrations on the web.")
+    if not _registration_allowed(ip):
+        raise RateLimited("Too many registrations from your network; please try again later.")
     if not acknowledged:
         raise InvalidInput("Please confirm you have read the privacy statement.")
     from quietshelf.privacy.services import current_policy
@@ -306,6 +329,18 @@ def self_register(
     if not given_name.strip() and not family_name.strip():
         raise InvalidInput("Please give your name.")
     status = PatronStatus.PENDING if mode == "pending" else PatronStatus.ACTIVE
+    known = selectors.patrons_by_identifier(email) if "@" in email else []
+    if known:
+        if len(known) == 1 and known[0].status != PatronStatus.CLOSED:
+            _issue_link(
+                patron=known[0],
+                purpose=PasswordLinkPurpose.RESET
+                if known[0].password_hash
+                else PasswordLinkPurpose.SET,
+                base_url=base_url,
+                by_staff=False,
+            )
+        return Registration(patron=None, pending=status == PatronStatus.PENDING)
     patron = _register_patron(
         given_name=given_name.strip(),
         family_name=family_name.strip(),

@@ -192,6 +192,7 @@ def register(request):
                 policy_id=data.get("policy_id"),
                 acknowledged=data["acknowledge"],
                 base_url=_base_url(request),
+                ip=client_ip(request),
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
