@@ -113,6 +113,13 @@ def _staff(actor):
     return actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") else None
 
 
+def _for_update(qs, **kw):
+    """SELECT ... FOR UPDATE of the queried table only (joined rows stay unlocked)."""
+    if connection.features.has_select_for_update_of:
+        return qs.select_for_update(of=("self",), **kw)
+    return qs.select_for_update(**kw)
+
+
 def _locked_item(barcode: str) -> Item:
     barcode = (barcode or "").strip()
     if not barcode or len(barcode) > 64:
@@ -697,8 +704,7 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     now = _now()
     today = _local_date(now)
     loan = (
-        Loan.objects.select_for_update()
-        .select_related("patron", "rule")
+        _for_update(Loan.objects.select_related("patron", "rule"))
         .filter(item=item, returned_at__isnull=True)
         .first()
     )
@@ -776,7 +782,7 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
     if item_id is None:
         raise NotFound("No such loan.", code="loan_not_found")
     item = _lock_item_by_pk(item_id)
-    loan = Loan.objects.select_for_update().select_related("rule").filter(pk=lid).first()
+    loan = _for_update(Loan.objects.select_related("rule")).filter(pk=lid).first()
     if loan is None or loan.returned_at is not None or loan.patron_id is None:
         raise Conflict("This loan is closed.", code="loan_closed")
     _require(actor, "circulation.checkout", branch_id=loan.branch_id, patron_id=loan.patron_id)
