@@ -431,6 +431,15 @@ class FeeTransaction(models.Model):
     def __str__(self) -> str:
         return f"fee transaction:{self.pk}"
 
+    # append-only (CIR-4): a line is written once and never changed or deleted
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("fee ledger lines are never changed; add a new line")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("fee ledger lines are never deleted")
+
 
 class ReadingHistoryEntry(models.Model):
     """One title a patron borrowed, kept only with their consent (PRV-HIST-3).
