@@ -68,10 +68,26 @@ def search(query: SearchQuery) -> SearchResult:
     from quietshelf.catalog.search.backends import get_backend, time_limit
     from quietshelf.catalog.search.query import parse
 
+    query = _without_control_characters(query)
     parsed = parse(query.text)
     backend = get_backend()
     with time_limit():
         return backend.search(query, parsed)
+
+
+def _clean(value: str) -> str:
+    # NUL and other control characters are never part of a word or a facet
+    # value, and PostgreSQL refuses NUL in text outright.
+    return "".join(ch for ch in value if ch >= " " or ch in "\t\n")
+
+
+def _without_control_characters(query: SearchQuery) -> SearchQuery:
+    from dataclasses import replace
+
+    filters = {
+        name: [_clean(v) for v in values if _clean(v)] for name, values in query.filters.items()
+    }
+    return replace(query, text=_clean(query.text), filters={k: v for k, v in filters.items() if v})
 
 
 def index_records(record_ids) -> None:
