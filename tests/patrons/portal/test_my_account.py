@@ -330,3 +330,23 @@ def test_script_in_name_is_escaped_everywhere_sec_xss_1(client, make_patron):
         assert "<script>alert('given')</script>" not in body, url
         assert "<img src=x onerror" not in body, url
     assert "&lt;script&gt;" in client.get("/account/").content.decode()
+
+
+def test_my_data_query_count_does_not_grow_with_rows(
+    signed_in, patron, django_assert_max_num_queries
+):
+    """One query per table, not per row (Rules 9)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert signed_in.get("/account/my-data/").status_code == 200
+    from quietshelf.patrons import services as patron_services
+
+    for n in range(6):
+        patron_services.contact_add(
+            actor=None, patron_id=patron.pk, kind="phone", value=f"+47 400 00 0{n:02d}"
+        )
+    with CaptureQueriesContext(connection) as many:
+        assert signed_in.get("/account/my-data/").status_code == 200
+    assert len(many.captured_queries) == len(few.captured_queries)

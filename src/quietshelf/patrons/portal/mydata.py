@@ -219,6 +219,16 @@ def everything_held(*, patron, session_key: str | None = None) -> list[HeldModel
         if qs is None:
             held.linked = False
         else:
+            related = [
+                f.name
+                for f in (model._meta.get_field(hf.name) for hf in held_fields)
+                if f.is_relation
+                and f.many_to_one
+                and f.related_model is not None
+                and f.related_model._meta.label not in (PATRON_LABEL, SUBJECT_LABEL)
+            ]
+            if related:
+                qs = qs.select_related(*related)  # one query per table, not one per row
             rows = list(qs[: MAX_ROWS + 1])
             held.truncated = len(rows) > MAX_ROWS
             decls = {item.field: item.decl for item in items}
