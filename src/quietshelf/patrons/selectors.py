@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 from django.db.models import Prefetch
 
@@ -80,6 +81,30 @@ def patron_by_identifier(id_type: str, value: str) -> Patron | None:
 def patron_preferred_contact(patron: Patron, kind: str) -> str | None:
     c = patron.contacts.filter(kind=kind).order_by("-preferred", "created_at").first()
     return c.value if c else None
+
+
+def warm_keys(subject_ids) -> None:
+    """Fetch and unwrap many patrons' data keys in one key-store query (lists of patrons)."""
+    from cryptography.exceptions import InvalidTag
+
+    from quietshelf.privacy import keys
+    from quietshelf.privacy.models import DataKey
+
+    missing = [sid for sid in subject_ids if keys.key_cache.get(sid) is None]
+    if not missing:
+        return
+    ring = keys.ring()
+    rows = (
+        DataKey.objects.using(keys.KEYSTORE_DB)
+        .filter(subject_id__in=missing)
+        .values_list("subject_id", "kek_version", "wrapped")
+    )
+    for sid, version, wrapped in rows:
+        try:
+            raw = ring.unwrap(version, wrapped, label=keys._dk_label(sid))
+        except (InvalidTag, keys.MasterKeyError):
+            continue  # data_key() reports it when the value is read
+        keys.key_cache.put(sid, AESGCM(raw))
 
 
 # --- staff reads --------------------------------------------------------------------
@@ -222,13 +247,14 @@ def patron_search(
             ).values_list("patron_id", flat=True)
         )
     if used == "name":
-        subject_ids = search_name_tokens(scope=NAME_SCOPE, query=query, limit=limit * 4)
+        subject_ids = search_name_tokens(scope=NAME_SCOPE, query=query, limit=limit * 2)
         qs = Patron.objects.filter(subject_id__in=subject_ids)
     else:
         qs = Patron.objects.filter(pk__in=ids)
     qs = _scoped(qs, actor).select_related("group", "home_branch")
     qs = qs.prefetch_related(Prefetch("cards", queryset=Card.objects.filter(active=True)))
-    found = list(qs[: limit * 4])
+    found = list(qs[: limit * 2])
+    warm_keys([p.subject_id for p in found])
     found.sort(key=lambda p: str(p.sort_name).casefold())
     with transaction.atomic():
         audit.record(actor=actor, action="searched", object_type=PATRON_TYPE, reason=f"by {used}")
