@@ -251,3 +251,10 @@ def test_material_policy_change_acknowledged_after_sign_in_prv_pol_1(client, pat
     client.post("/account/sign-out/")
     sign_in(client, "230099990001")
     assert client.get("/account/my-data/").status_code == 200
+
+
+def test_sign_in_page_in_norwegian_bokmal(client):
+    page = client.get("/account/sign-in/", HTTP_ACCEPT_LANGUAGE="nb")
+    body = page.content.decode()
+    assert "Logg inn på bibliotekkontoen din" in body
+    assert "Kortnummer eller e-postadresse" in body
