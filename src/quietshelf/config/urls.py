@@ -4,6 +4,7 @@ urlpatterns = [
     path("staff/privacy/", include("quietshelf.privacy.staff_urls")),
     path("staff/patrons/", include("quietshelf.patrons.staff_urls")),
     path("staff/accounts/", include("quietshelf.accounts.staff_urls")),
+    path("staff/desk/", include("quietshelf.circulation.urls")),
     path("account/", include("quietshelf.patrons.account_urls")),
     path("staff/", include("quietshelf.staff.urls")),
     path("api/v1/", include("quietshelf.api.urls")),

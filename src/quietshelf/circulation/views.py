@@ -1,0 +1,252 @@
+"""The staff circulation desk at /staff/desk/: made for a barcode scanner and the keyboard.
+
+Every scan is a plain POST form with one autofocused field (a scanner types
+the barcode and Enter), so the desk works without JavaScript. Card numbers
+and item barcodes never appear in a URL (SEC-URL-1): the current patron and
+desk branch are kept in the staff session. Thin views: one service or
+selector each; domain errors become messages on the page.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from quietshelf.accounts.authz import has_perm
+from quietshelf.catalog.models import Branch
+from quietshelf.circulation import policy, selectors, services
+from quietshelf.core.errors import DomainError, PermissionDenied
+
+PATRON = "desk_patron"
+BRANCH = "desk_branch"
+RECEIPT = "desk_receipt"
+REFUSED = "desk_refused"
+
+
+def desk_page(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise DjangoPermissionDenied
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied:
+            raise DjangoPermissionDenied from None
+
+    return login_required(wrapper)
+
+
+def _branch_id(request) -> int | None:
+    bid = request.session.get(BRANCH)
+    if bid and Branch.objects.filter(pk=bid).exists():
+        return bid
+    first = Branch.objects.order_by("name").values_list("pk", flat=True).first()
+    if first:
+        request.session[BRANCH] = first
+    return first
+
+
+def _context(request, **extra):
+    bid = _branch_id(request)
+    ctx = {
+        "branches": Branch.objects.order_by("name"),
+        "branch_id": bid,
+        "can_override": has_perm(request.user, "circulation.override", branch_id=bid),
+        **extra,
+    }
+    return ctx
+
+
+@desk_page
+@require_GET
+def desk(request):
+    """Start: choose the desk branch, scan a patron card, or check items in."""
+    ctx = _context(request)
+    pid = request.session.get(PATRON)
+    if pid:
+        return redirect("circulation_desk:patron")
+    return render(request, "circulation/desk.html", ctx)
+
+
+@desk_page
+@require_POST
+def set_branch(request):
+    try:
+        bid = int(request.POST.get("branch_id", ""))
+    except ValueError:
+        bid = None
+    if bid and Branch.objects.filter(pk=bid).exists():
+        request.session[BRANCH] = bid
+    return redirect("circulation_desk:desk")
+
+
+@desk_page
+@require_POST
+def scan_patron(request):
+    from quietshelf.patrons.selectors import patron_by_card_barcode, patron_get
+
+    card = (request.POST.get("card") or "").strip()[:64]
+    patron = patron_by_card_barcode(card) if card else None
+    if patron is None:
+        messages.error(request, _("No patron has this card number."))
+        return redirect("circulation_desk:desk")
+    patron_get(actor=request.user, patron_id=patron.pk)  # scope check and "viewed" entry
+    request.session[PATRON] = str(patron.pk)
+    request.session[RECEIPT] = []
+    request.session.pop(REFUSED, None)
+    return redirect("circulation_desk:patron")
+
+
+def _current_patron(request):
+    from quietshelf.patrons.selectors import patron_get
+
+    pid = request.session.get(PATRON)
+    if not pid:
+        return None
+    try:
+        return patron_get(actor=request.user, patron_id=uuid.UUID(pid), audited=False)
+    except DomainError:
+        request.session.pop(PATRON, None)
+        return None
+
+
+@desk_page
+@require_GET
+def patron(request):
+    """The patron at the desk: warnings, scan items, loans (renew), fees (pay)."""
+    from quietshelf.patrons import policy as patron_policy
+    from quietshelf.patrons.models import Block
+
+    p = _current_patron(request)
+    if p is None:
+        return redirect("circulation_desk:desk")
+    blocks = patron_policy.effective_blocks(
+        p, list(Block.objects.filter(patron=p, lifted_at__isnull=True))
+    )
+    loans = selectors.patron_loans(actor=request.user, patron_id=p.pk)
+    fees = (
+        selectors.patron_fees(actor=request.user, patron_id=p.pk)
+        if has_perm(request.user, "circulation.manage_fees")
+        else []
+    )
+    ctx = _context(
+        request,
+        p=p,
+        blocks=blocks,
+        loans=loans,
+        fees=[(f, policy.format_minor(f.balance_minor, f.fee.currency)) for f in fees],
+        balance=policy.format_minor(
+            sum(f.balance_minor for f in fees), settings.QUIETSHELF_CURRENCY
+        )
+        if fees
+        else "",
+        refused=request.session.pop(REFUSED, None),
+        receipt_count=len(request.session.get(RECEIPT, [])),
+    )
+    return render(request, "circulation/patron.html", ctx)
+
+
+@desk_page
+@require_POST
+def checkout(request):
+    p = _current_patron(request)
+    if p is None:
+        return redirect("circulation_desk:desk")
+    barcode = (request.POST.get("item") or "").strip()[:64]
+    reason = (request.POST.get("override_reason") or "").strip()[:200]
+    try:
+        r = services.checkout(
+            actor=request.user,
+            item_barcode=barcode,
+            patron_id=p.pk,
+            branch_id=_branch_id(request),
+            override_reason=reason or None,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        if exc.details.get("overridable"):
+            request.session[REFUSED] = {"item": barcode, "codes": exc.details["refusals"]}
+        return redirect("circulation_desk:patron")
+    receipt = request.session.get(RECEIPT, [])
+    receipt.append(str(r.loan.pk))
+    request.session[RECEIPT] = receipt
+    messages.success(
+        request,
+        _("Checked out: %(title)s, due %(due)s.")
+        % {"title": r.item.record.title, "due": f"{r.due_at:%Y-%m-%d %H:%M}"},
+    )
+    return redirect("circulation_desk:patron")
+
+
+@desk_page
+@require_POST
+def renew(request):
+    p = _current_patron(request)
+    if p is None:
+        return redirect("circulation_desk:desk")
+    try:
+        r = services.renew(actor=request.user, loan_id=request.POST.get("loan_id", ""))
+        messages.success(request, _("Renewed, now due %(due)s.") % {"due": f"{r.due_at:%Y-%m-%d}"})
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("circulation_desk:patron")
+
+
+@desk_page
+@require_POST
+def pay(request):
+    p = _current_patron(request)
+    if p is None:
+        return redirect("circulation_desk:desk")
+    try:
+        services.fee_pay(
+            actor=request.user,
+            fee_id=request.POST.get("fee_id", ""),
+            amount=request.POST.get("amount_minor", ""),
+        )
+        messages.success(request, _("Payment recorded."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("circulation_desk:patron")
+
+
+@desk_page
+@require_POST
+def done(request):
+    """End the patron's visit: the receipt (titles and due dates only), then a clean desk."""
+    from quietshelf.circulation.models import Loan
+
+    ids = request.session.pop(RECEIPT, [])
+    request.session.pop(PATRON, None)
+    request.session.pop(REFUSED, None)
+    loans = list(
+        Loan.objects.filter(pk__in=ids, returned_at__isnull=True)
+        .select_related("item__record", "branch")
+        .order_by("due_at")
+    )
+    return render(request, "circulation/receipt.html", _context(request, loans=loans))
+
+
+@desk_page
+@require_POST
+def checkin(request):
+    barcode = (request.POST.get("item") or "").strip()[:64]
+    result = None
+    try:
+        result = services.checkin(
+            actor=request.user, item_barcode=barcode, branch_id=_branch_id(request)
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    ctx = _context(request, result=result)
+    if result is not None and result.fine_minor:
+        ctx["fine"] = policy.format_minor(result.fine_minor, settings.QUIETSHELF_CURRENCY)
+    return render(request, "circulation/desk.html", ctx)

@@ -1,0 +1,124 @@
+"""The staff desk /staff/desk/: scan patron -> scan items -> receipt; check-in routing (CIR-2).
+
+SEC-URL-1: card numbers and barcodes only in POST bodies, never in a URL.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from quietshelf.accounts.testing import make_staff, signed_in_client
+from quietshelf.catalog.models import ItemStatus
+from quietshelf.circulation.models import Loan
+
+
+@pytest.fixture
+def desk(desk_staff):
+    return signed_in_client(desk_staff)
+
+
+def test_desk_checkout_receipt_and_checkin_without_js_cir2(desk, circ, patron, item):
+    p, i = patron(barcode="DESK-CARD-1"), item()
+    r = desk.get("/staff/desk/")
+    assert r.status_code == 200 and b'name="card"' in r.content
+    desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk})
+    r = desk.post("/staff/desk/patron/scan/", {"card": "DESK-CARD-1"})
+    assert r.status_code == 302 and "DESK-CARD-1" not in r["Location"]
+    r = desk.post("/staff/desk/checkout/", {"item": i.barcode}, follow=True)
+    assert i.record.title.encode() in r.content and b"Checked out" in r.content
+    for url, _status in r.redirect_chain:
+        assert i.barcode not in url and "DESK-CARD-1" not in url
+    assert Loan.objects.get(item=i).patron_id == p.pk
+    r = desk.post("/staff/desk/done/")
+    assert r.status_code == 200 and i.record.title.encode() in r.content
+    assert str(p.display_name).encode() not in r.content  # minimal personal data on the receipt
+    assert b"DESK-CARD-1" not in r.content
+    desk.post("/staff/desk/branch/", {"branch_id": circ["south"].pk})
+    r = desk.post("/staff/desk/checkin/", {"item": i.barcode})
+    assert r.status_code == 200 and b"Send home to North" in r.content
+    i.refresh_from_db()
+    assert i.status == ItemStatus.IN_TRANSIT
+
+
+def test_desk_refusal_shows_message_and_override_only_with_permission(desk, circ, patron, item):
+    patron(barcode="DESK-CARD-2")
+    ref = item(item_type="ref")
+    desk.post("/staff/desk/patron/scan/", {"card": "DESK-CARD-2"})
+    r = desk.post("/staff/desk/checkout/", {"item": ref.barcode}, follow=True)
+    assert b"not for loan" in r.content
+    assert b'name="override_reason"' not in r.content  # the desk role may not override
+    boss = signed_in_client(make_staff("deskboss", roles=["circulation-desk", "patron-manager"]))
+    boss.post("/staff/desk/patron/scan/", {"card": "DESK-CARD-2"})
+    r = boss.post("/staff/desk/checkout/", {"item": ref.barcode}, follow=True)
+    assert b'name="override_reason"' in r.content
+    r = boss.post(
+        "/staff/desk/checkout/",
+        {"item": ref.barcode, "override_reason": "course reserve"},
+        follow=True,
+    )
+    assert b"Checked out" in r.content
+
+
+def test_desk_unknown_card_and_unknown_item(desk, circ, patron):
+    r = desk.post("/staff/desk/patron/scan/", {"card": "NO-SUCH-CARD"}, follow=True)
+    assert b"No patron has this card number" in r.content
+    r = desk.post("/staff/desk/checkin/", {"item": "NO-SUCH-ITEM"})
+    assert r.status_code == 200 and b"No item has this barcode" in r.content
+
+
+def test_desk_needs_staff_sign_in(client, circ):
+    r = client.get("/staff/desk/")
+    assert r.status_code == 302 and "login" in r["Location"]
+    cat = signed_in_client(make_staff("deskcat", roles=["cataloguer"]))
+    r = cat.post("/staff/desk/checkin/", {"item": "X"})
+    assert r.status_code in (200, 403)
+    assert b"Checked in" not in r.content
+
+
+def test_desk_renew_and_pay_fee(desk, circ, patron, item):
+    from quietshelf.circulation import services
+
+    p, i = patron(barcode="DESK-CARD-3"), item()
+    fee = services.fee_charge(
+        actor=None, patron_id=p.pk, fee_type="manual", amount=1200, branch_id=circ["north"].pk
+    )
+    desk.post("/staff/desk/patron/scan/", {"card": "DESK-CARD-3"})
+    desk.post("/staff/desk/checkout/", {"item": i.barcode})
+    loan = Loan.objects.get(item=i)
+    r = desk.post("/staff/desk/renew/", {"loan_id": str(loan.pk)}, follow=True)
+    assert b"Renewed" in r.content
+    r = desk.post("/staff/desk/pay/", {"fee_id": str(fee.pk), "amount_minor": "1300"}, follow=True)
+    assert b"more than is owed" in r.content
+    r = desk.post("/staff/desk/pay/", {"fee_id": str(fee.pk), "amount_minor": "1200"}, follow=True)
+    assert b"Payment recorded" in r.content and services.fee_balance(fee.pk) == 0
+
+
+@pytest.mark.browser
+def test_desk_checkout_then_checkin_in_chromium(
+    page, live_server, transactional_db, circ, patron, item
+):
+    from django.conf import settings
+
+    staff = make_staff("deskbrowser", roles=["circulation-desk"])
+    p, i = patron(barcode="BROWSER-CARD-1"), item()
+    # signed in (MFA-verified session) through the session cookie
+    name = settings.SESSION_COOKIE_NAME
+    cookie = signed_in_client(staff).cookies[name]
+    page.context.add_cookies([{"name": name, "value": cookie.value, "url": live_server.url}])
+    page.goto("/staff/desk/")
+    page.keyboard.type("BROWSER-CARD-1")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/staff/desk/patron/")
+    page.keyboard.type(i.barcode)  # the item field has focus: a scanner types and presses Enter
+    page.keyboard.press("Enter")
+    page.get_by_text("Checked out:").wait_for()
+    assert Loan.objects.get(item=i).patron_id == p.pk
+    page.get_by_role("button", name="Done: receipt (1)").click()
+    page.get_by_role("heading", name="Receipt").wait_for()
+    assert i.record.title in page.content()
+    page.get_by_role("link", name="Next patron").click()
+    page.get_by_label("Scan the item").fill(i.barcode)
+    page.get_by_label("Scan the item").press("Enter")
+    page.get_by_text("Shelve.").wait_for()
+    i.refresh_from_db()
+    assert i.status == ItemStatus.AVAILABLE
