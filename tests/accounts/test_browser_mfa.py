@@ -11,7 +11,10 @@ from quietshelf.accounts import mfa
 from quietshelf.accounts.models import StaffTOTPDevice, WebAuthnCredential
 from quietshelf.accounts.testing import TEST_PASSWORD, add_totp, make_staff
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
 
 
 def _password_step(page, username: str) -> None:
