@@ -436,15 +436,18 @@ def index_key(purpose: str) -> bytes:
 # --- rotation ----------------------------------------------------------------------
 
 
-def rewrap_batch(rows: list[tuple[uuid.UUID, int, bytes]], current: MasterKeyRing) -> list:
-    """Re-wrap (subject_id, version, wrapped) rows under the current version."""
+def rewrap_batch(rows: list[tuple[uuid.UUID | bytes, int, bytes]], current: MasterKeyRing) -> list:
+    """Re-wrap (subject id or its 16 bytes, version, wrapped) rows under the current version."""
     out = []
     target = current.current_version
     for subject_id, version, wrapped in rows:
-        if not isinstance(subject_id, uuid.UUID):
-            subject_id = uuid.UUID(str(subject_id))
-        label = _dk_label(subject_id)
+        raw_id = subject_id if isinstance(subject_id, bytes) else _as_uuid(subject_id).bytes
+        label = b"qs-data-key|" + raw_id
         raw = current.unwrap(version, wrapped, label=label)
         _, new = current.wrap(raw, label=label, version=target)
         out.append((subject_id, version, new))
     return out
+
+
+def _as_uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

@@ -61,10 +61,6 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
         f"SELECT subject_id, kek_version, wrapped FROM {table} "  # noqa: S608 - fixed names
         f"WHERE subject_id > %s ORDER BY subject_id LIMIT %s"
     )
-    update = (
-        f"UPDATE {table} SET kek_version = %s, wrapped = %s "  # noqa: S608 - fixed names
-        f"WHERE subject_id = %s AND kek_version = %s"
-    )
     first = DataKey._meta.get_field("subject_id").get_db_prep_value(
         "00000000-0000-0000-0000-000000000000", conn
     )
@@ -83,7 +79,7 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
         rows = [r for r in fetched if r[1] != target]
         if not rows:
             continue
-        rewrapped = keys.rewrap_batch([(keys_uuid(r[0]), r[1], bytes(r[2])) for r in rows], ring)
+        rewrapped = keys.rewrap_batch([(_id_bytes(r[0]), r[1], bytes(r[2])) for r in rows], ring)
         params = [
             (target, new, raw[0], old_version)
             for raw, (_sid, old_version, new) in zip(rows, rewrapped, strict=True)
@@ -104,7 +100,22 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
                     ],
                 )
             else:
-                cursor.executemany(update, params)
+                # SQLite: fill a temporary table, then one UPDATE … FROM joining on the key
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS qs_rewrap "
+                    "(id TEXT PRIMARY KEY, w BLOB, old INTEGER) WITHOUT ROWID"
+                )
+                cursor.execute("DELETE FROM qs_rewrap")
+                cursor.executemany(
+                    "INSERT INTO qs_rewrap (id, w, old) VALUES (%s, %s, %s)",
+                    [(p[2], p[1], p[3]) for p in params],
+                )
+                cursor.execute(
+                    f"UPDATE {table} SET kek_version = %s, wrapped = v.w "  # noqa: S608
+                    "FROM qs_rewrap AS v "
+                    f"WHERE {table}.subject_id = v.id AND {table}.kek_version = v.old",
+                    [target],
+                )
         done += len(rows)
         if bar is not None:
             bar.update(len(rows))
@@ -120,7 +131,8 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
     return done, secrets_done
 
 
-def keys_uuid(value):
-    import uuid
-
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+def _id_bytes(value) -> bytes:
+    """The 16 bytes of a stored subject id (uuid on PostgreSQL, 32 hex digits on SQLite)."""
+    if isinstance(value, str):
+        return bytes.fromhex(value.replace("-", ""))
+    return value.bytes
