@@ -179,3 +179,24 @@ def test_retention_purges_old_links_and_failures(client, patron, settings):
         assert services.portal_purge_expired() == {"sign_in_failures": 1, "password_links": 0}
         clock.shift(dt.timedelta(days=6))
         assert services.portal_purge_expired() == {"sign_in_failures": 0, "password_links": 1}
+
+
+def test_mail_failure_logged_without_address(
+    patron, settings, caplog, django_capture_on_commit_callbacks
+):
+    """PRV-LOG-1: an SMTP failure is logged by patron id and error type, never the address."""
+    import logging
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", closed_port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    with caplog.at_level(logging.INFO), django_capture_on_commit_callbacks(execute=True):
+        services.password_link_request(identifier="230099990001")
+    assert str(patron.pk) in caplog.text
+    assert "ada.holm" not in caplog.text
+    assert "230099990001" not in caplog.text

@@ -96,9 +96,15 @@ def idp_base(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def test_saml_sign_in_int_2(client, idp, uni_patron):
+def test_saml_sign_in_int_2(client, idp, uni_patron, caplog):
+    import logging
+
     path, fields = _through_idp(client)
-    response = client.post(path, fields)
+    with caplog.at_level(logging.DEBUG):
+        response = client.post(path, fields)
+    # PRV-LOG-1: neither the NameID nor any attribute value reaches a log
+    for value in ("feide-opaque-5521", "kari.n@uni", "Nordmann", "+47 22 44"):
+        assert value not in caplog.text
     assert response.status_code == 302, response.content[:500]
     assert response["Location"] == "/account/"
     assert client.session[SESSION_PATRON] == str(uni_patron.pk)

@@ -28,6 +28,8 @@ from django.urls import reverse
 from quietshelf.core.errors import DomainError
 
 log = logging.getLogger("quietshelf.patrons.sso")
+# pysaml2 logs NameIDs, attributes and whole messages; none of that may reach a log (PRV-LOG-1).
+logging.getLogger("saml2").setLevel(logging.CRITICAL + 1)
 RELAY_SALT = "quietshelf.patrons.sso.saml-relay"
 
 
