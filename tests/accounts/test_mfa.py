@@ -224,3 +224,28 @@ def test_forms_need_csrf_sec_csrf_1():
         assert client.post(url, {}).status_code == 403, url
     anon = Client(enforce_csrf_checks=True)
     assert anon.post("/staff/login/", {"username": "x", "password": "y"}).status_code == 403
+
+
+def test_security_key_endpoints_need_reauth_and_refuse_bad_input_sec_auth_1():
+    user = make_staff("key-user")
+    key = add_totp(user)
+    client = signed_in_client(user)
+    session = client.session
+    session[sessions.PASSWORD_AT] = session[sessions.FACTOR_AT] = time.time() - 3600
+    session.save()
+    r = client.post("/staff/accounts/security/keys/options/")
+    assert r.status_code == 403 and "/staff/accounts/reauth/" in r.json()["redirect"]
+    client = signed_in_client(user)
+    r = client.post("/staff/accounts/security/keys/options/")
+    assert r.status_code == 200 and "challenge" in r.json()
+    for body in ["not json", "[]", '{"id": "x", "response": {}}']:
+        r = client.post("/staff/accounts/security/keys/add/", body, content_type="application/json")
+        assert r.status_code == 400, body
+    # The second step refuses a garbage assertion without signing in.
+    anon = Client()
+    _sign_in(anon, "key-user")
+    assert anon.post("/staff/accounts/verify/key/options/").status_code == 200
+    r = anon.post("/staff/accounts/verify/key/", "{}", content_type="application/json")
+    assert r.status_code == 400 and "_auth_user_id" not in anon.session
+    r = anon.post("/staff/accounts/verify/", {"code": _code(key)})
+    assert r.status_code == 302
