@@ -200,3 +200,20 @@ def test_mail_failure_logged_without_address(
     assert str(patron.pk) in caplog.text
     assert "ada.holm" not in caplog.text
     assert "230099990001" not in caplog.text
+
+
+def test_link_uses_site_url_in_production_not_host_header(
+    client, patron, settings, django_capture_on_commit_callbacks
+):
+    """A forged Host header cannot point a password link at another site."""
+    from django.core import mail
+
+    settings.PRODUCTION = True
+    settings.QUIETSHELF_SITE_URL = "https://library.example.org"
+    settings.ALLOWED_HOSTS = ["library.example.org", "evil.example"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/account/password/forgot/", {"identifier": "230099990001"}, HTTP_HOST="evil.example"
+        )
+    assert "https://library.example.org/account/password/link/" in mail.outbox[0].body
+    assert "evil.example" not in mail.outbox[0].body

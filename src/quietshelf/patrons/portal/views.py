@@ -67,6 +67,12 @@ def patron_required(view):
 
 
 def _base_url(request) -> str:
+    """Where links in e-mail point. In production always QUIETSHELF_SITE_URL, so a forged
+    Host header can never send a password link to another site."""
+    from django.conf import settings
+
+    if settings.PRODUCTION:
+        return settings.QUIETSHELF_SITE_URL
     return request.build_absolute_uri("/").rstrip("/")
 
 
