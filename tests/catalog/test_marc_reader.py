@@ -376,3 +376,15 @@ def test_iso2709_write_read_round_trip_any_text_cat1(values, control, ind):
     assert result.ok
     assert record_to_json(result.record)["fields"] == record_to_json(rec)["fields"]
     assert result.marc_json == record_to_json(result.record)
+
+
+def test_marcxml_inside_oai_pmh_wrappers_cat1():
+    doc = b"""<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>
+<record><header><identifier>oai:x:1</identifier></header><metadata>
+<marc:record xmlns:marc="http://www.loc.gov/MARC21/slim">
+<marc:leader>00000nam a2200000 a 4500</marc:leader>
+<marc:datafield tag="245" ind1="0" ind2="0"><marc:subfield code="a">Wrapped</marc:subfield>
+</marc:datafield></marc:record></metadata></record></ListRecords></OAI-PMH>"""
+    results = _read(doc)
+    assert len(results) == 1 and results[0].ok
+    assert results[0].record["245"]["a"] == "Wrapped"

@@ -440,12 +440,12 @@ def read_marcxml(stream: BinaryIO) -> Iterator[ReadResult]:
     try:
         for _event, elem in parser_events:
             seen_root = True
-            if not isinstance(elem.tag, str) or _local(elem.tag) != "record":
+            if elem.tag not in _MARC_RECORD_TAGS:
+                # not a MARC record (e.g. an OAI-PMH <record> wrapping one): its
+                # MARC record inside was taken already; free it too
+                if isinstance(elem.tag, str) and _local(elem.tag) == "record":
+                    elem.clear()
                 continue
-            parent = elem.getparent()
-            if parent is not None and _local(parent.tag) not in {"collection", "metadata"}:
-                # nested record elements (e.g. OAI wrappers) are handled at the record level
-                pass
             position += 1
             result = ReadResult(position, None)
             try:
@@ -470,6 +470,9 @@ def read_marcxml(stream: BinaryIO) -> Iterator[ReadResult]:
         return
     if position == 0:
         raise NotMarc("no MARCXML <record> element found")
+
+
+_MARC_RECORD_TAGS = {"record", "{http://www.loc.gov/MARC21/slim}record"}
 
 
 def _local(tag: str) -> str:
