@@ -354,7 +354,7 @@ def test_parse_price_cat2():
 
 
 _TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x1d\x1e\x1f"),
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\x1d\x1e\x1f"),
     max_size=40,
 )
 _CODE = st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789")
@@ -388,3 +388,10 @@ def test_marcxml_inside_oai_pmh_wrappers_cat1():
     results = _read(doc)
     assert len(results) == 1 and results[0].ok
     assert results[0].record["245"]["a"] == "Wrapped"
+
+
+def test_nul_characters_are_removed_with_a_warning_cat1():
+    data = iso(make_record("Nul\x00 title"))
+    result = _read(data)[0]
+    assert result.ok and result.record["245"]["a"] == "Nul title /"
+    assert any("NUL" in w for w in result.warnings)

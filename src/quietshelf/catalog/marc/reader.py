@@ -312,7 +312,8 @@ def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -
             return result
     if warning:
         result.warnings.append(warning)
-    if use_utf8:
+    has_nul = b"\x00" in data
+    if use_utf8 and not has_nul:
         decoded = _decode_utf8(leader_text, directory, data)
         if decoded is not None:
             result.record, result.marc_json = decoded
@@ -334,6 +335,8 @@ def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -
     except (PymarcException, ValueError, IndexError, UnicodeError) as exc:
         result.error = f"unreadable record: {type(exc).__name__}: {exc}"[:300]
         return result
+    if has_nul and _strip_nul(record):
+        result.warnings.append("NUL characters removed (no database can store them in text)")
     bad_codes = _fix_subfield_codes(record)
     if bad_codes:
         result.warnings.append(f"bad subfield code in field(s) {', '.join(sorted(bad_codes))}")
@@ -380,6 +383,23 @@ def _decode_utf8(leader_text: str, directory: bytes, data: bytes) -> tuple[Recor
         fields.append(Field(tag=tag, indicators=Indicators(ind[0], ind[1]), subfields=subfields))
         json_fields.append({tag: {"ind1": ind[0], "ind2": ind[1], "subfields": json_subfields}})
     return record, {"leader": leader_text[:9] + "a" + leader_text[10:], "fields": json_fields}
+
+
+def _strip_nul(record: Record) -> bool:
+    changed = False
+    for f in record.fields:
+        if f.control_field:
+            if f.data and "\x00" in f.data:
+                f.data = f.data.replace("\x00", "")
+                changed = True
+            continue
+        for i, sf in enumerate(f.subfields):
+            if "\x00" in sf.value or "\x00" in sf.code:
+                f.subfields[i] = Subfield(
+                    sf.code.replace("\x00", "") or " ", sf.value.replace("\x00", "")
+                )
+                changed = True
+    return changed
 
 
 def _warning_text(message) -> str:
