@@ -193,3 +193,9 @@ def test_items_for_record_is_one_query(codes, django_assert_num_queries):
     with django_assert_num_queries(1):
         holdings = selectors.items_for_record(record.pk)
         assert holdings.by_branch[0].total == 5 and holdings.available == 5
+
+
+def test_nul_in_marc_json_is_removed_not_a_database_error_cat1():
+    data = record_to_json(make_record("Nul\x00led"))
+    record = services.record_create_from_marc(marc=data)
+    assert record.title == "Nulled"
