@@ -33,7 +33,7 @@ from quietshelf.catalog.marc.holdings import (
     merge_map,
     validate_map,
 )
-from quietshelf.catalog.marc.reader import NotMarc, _strip_nul, decode_iso2709, read_marc
+from quietshelf.catalog.marc.reader import NotMarc, decode_iso2709, read_marc, strip_nul
 from quietshelf.catalog.marc.records import record_from_json, record_to_json
 from quietshelf.catalog.models import (
     BibRecord,
@@ -102,12 +102,12 @@ class ImportSummary:
 def parse_marc_input(marc: Any) -> Record:
     """One pymarc Record from a Record, MARC-in-JSON (dict or text), ISO 2709 or MARCXML."""
     if isinstance(marc, Record):
-        _strip_nul(marc)
+        strip_nul(marc)
         return marc
     if isinstance(marc, dict):
         try:
             record = record_from_json(marc)
-            _strip_nul(record)
+            strip_nul(record)
             return record
         except ValueError as exc:
             raise InvalidInput(f"Not valid MARC-in-JSON: {exc}", code="invalid_marc") from None

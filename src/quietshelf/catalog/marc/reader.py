@@ -335,7 +335,7 @@ def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -
     except (PymarcException, ValueError, IndexError, UnicodeError) as exc:
         result.error = f"unreadable record: {type(exc).__name__}: {exc}"[:300]
         return result
-    if has_nul and _strip_nul(record):
+    if has_nul and strip_nul(record):
         result.warnings.append("NUL characters removed (no database can store them in text)")
     bad_codes = _fix_subfield_codes(record)
     if bad_codes:
@@ -385,7 +385,7 @@ def _decode_utf8(leader_text: str, directory: bytes, data: bytes) -> tuple[Recor
     return record, {"leader": leader_text[:9] + "a" + leader_text[10:], "fields": json_fields}
 
 
-def _strip_nul(record: Record) -> bool:
+def strip_nul(record: Record) -> bool:
     changed = False
     for f in record.fields:
         if f.control_field:
