@@ -191,23 +191,21 @@ def _event(kind: str, *, item: Item | None, branch_id, patron_group_id, day, rec
 # --- rules and calendars ----------------------------------------------------------------
 
 
-def rule_keys() -> list[policy.RuleKey]:
-    return [
-        policy.RuleKey(*row)
-        for row in LoanRule.objects.values_list(
-            "id", "patron_group_id", "item_type_id", "branch_id"
-        )
-    ]
+def rule_keys(rules=None) -> list[policy.RuleKey]:
+    rules = list(LoanRule.objects.all()) if rules is None else rules
+    return [policy.RuleKey(r.pk, r.patron_group_id, r.item_type_id, r.branch_id) for r in rules]
 
 
 def find_rule(*, patron_group_id, item_type_id, branch_id) -> tuple[LoanRule, policy.RuleChoice]:
+    """The rule for this cell and why (one query: the matrix is small)."""
+    rules = list(LoanRule.objects.all())
     choice = policy.explain_rule(
-        rule_keys(),
+        rule_keys(rules),
         patron_group_id=patron_group_id,
         item_type_id=item_type_id,
         branch_id=branch_id,
     )
-    return LoanRule.objects.get(pk=choice.rule_id), choice
+    return next(r for r in rules if r.pk == choice.rule_id), choice
 
 
 def calendar_for(branch_id, *, since: dt.date) -> policy.Calendar:
@@ -383,6 +381,13 @@ def checkout(
     refusals: list[Refusal] = []
 
     refusals.extend(_patron_refusals(patron, today))
+    # every open hold that matters here, in one query: the patron's on this
+    # title, and anyone's on this copy
+    holds = list(
+        Hold.objects.filter(record_id=item.record_id, status__in=OPEN_HOLD).filter(
+            Q(patron=patron) | Q(item=item)
+        )
+    )
 
     own_hold = None
     if item.status == ItemStatus.ON_LOAN:
@@ -401,7 +406,9 @@ def checkout(
             Refusal("item_on_loan", "The item is already on loan; check it in first.", False)
         )
     elif item.status == ItemStatus.ON_HOLD_SHELF:
-        own_hold = Hold.objects.filter(item=item, status=HoldStatus.ON_SHELF).first()
+        own_hold = next(
+            (h for h in holds if h.item_id == item.pk and h.status == HoldStatus.ON_SHELF), None
+        )
         if own_hold is None or own_hold.patron_id != patron.pk:
             refusals.append(
                 Refusal(
@@ -444,12 +451,15 @@ def checkout(
             )
         )
     if own_hold is None and item.status == ItemStatus.AVAILABLE:
-        others = (
-            Hold.objects.filter(item=item, item_level=True, status=HoldStatus.WAITING)
-            .exclude(patron=patron)
-            .filter(Q(suspended_until__isnull=True) | Q(suspended_until__lt=today))
-            .exists()
-        )
+        others = [
+            h
+            for h in holds
+            if h.item_level
+            and h.item_id == item.pk
+            and h.status == HoldStatus.WAITING
+            and h.patron_id != patron.pk
+            and (h.suspended_until is None or h.suspended_until < today)
+        ]
         if others:
             refusals.append(Refusal("hold_by_other", "Another patron has a hold on this copy."))
 
@@ -485,13 +495,17 @@ def checkout(
     hold_filled = False
     if own_hold is None:
         # an available copy of a title the patron waits for fills that hold too
-        own_hold = (
-            Hold.objects.filter(patron=patron, record_id=item.record_id, status__in=OPEN_HOLD)
-            .filter(Q(item_level=False) | Q(item=item))
-            .first()
+        # (a copy trapped for them elsewhere stays theirs)
+        own_hold = next(
+            (
+                h
+                for h in holds
+                if h.patron_id == patron.pk
+                and h.status == HoldStatus.WAITING
+                and (not h.item_level or h.item_id == item.pk)
+            ),
+            None,
         )
-        if own_hold is not None and own_hold.status != HoldStatus.WAITING:
-            own_hold = None  # trapped copy elsewhere stays for them
     if own_hold is not None:
         _close_hold(own_hold, HoldStatus.FILLED, now, item=item)
         hold_filled = True

@@ -1,0 +1,309 @@
+"""Circulation: check-out/check-in service latency vs bare SQL, and PERF-CIRC-3.
+
+In a fresh instance (QUIETSHELF_HOME from scripts/bench.sh, SQLite unless
+--pg): one branch, one rule, fictional titles and patrons. Then:
+
+1. check-out and check-in through the services (`circulation.services`),
+   p50/p95 per call, against the bare SQL of the same reads and writes in one
+   transaction (item FOR UPDATE, patron, blocks, rules, loan counts, holds,
+   calendar, loan insert, item update, statistics event; check-in: loan,
+   update, event, item): the ratio service/bare (the issue asks ≤ 3).
+   The service also refreshes the item's search document (the availability
+   facet); the bare SQL does not, so the ratio is printed with and without it.
+2. PERF-CIRC-3: check-out time for a patron with 1,000 open loans and 50
+   holds against a patron with none (the issue asks ≤ 1.5x).
+
+Figures are printed, never asserted.
+
+    python bench/bench_circulation.py             # 300 cycles, SQLite
+    python bench/bench_circulation.py --pg        # PostgreSQL (throw-away database)
+    python bench/bench_circulation.py --cycles 1000
+"""
+
+# ruff: noqa: S608 - the bare SQL is built from constant table names, values are parameters
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def fmt(values: list[float]) -> str:
+    return f"p50 {statistics.median(values):.2f} ms, p95 {pct(values, 0.95):.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cycles", type=int, default=300)
+    parser.add_argument("--busy-loans", type=int, default=1000)
+    parser.add_argument("--busy-holds", type=int, default=50)
+    parser.add_argument("--pg", action="store_true", help="on PostgreSQL (throw-away databases)")
+    args = parser.parse_args()
+    if args.pg:
+        import psycopg
+
+        name = f"qs_bench_circ_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            for db in (name, f"{name}_keystore"):
+                conn.execute(f'CREATE DATABASE "{db}"')
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        try:
+            run(args)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                for db in (name, f"{name}_keystore"):
+                    conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+    else:
+        run(args)
+
+
+def run(args) -> None:  # noqa: PLR0915 - a linear script
+    os.environ.setdefault("QUIETSHELF_ENV", "test")
+    os.environ.setdefault("QUIETSHELF_HOME", tempfile.mkdtemp(prefix="qs-bench-circ-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
+    sys.path.insert(0, str(REPO / "src"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    call_command("migrate", database="keystore", verbosity=0)
+    from quietshelf.catalog.models import BibRecord, Branch, Item, ItemType
+    from quietshelf.circulation import services
+    from quietshelf.circulation.models import CirculationEvent, Hold, Loan
+    from quietshelf.patrons import services as patron_services
+    from quietshelf.patrons.models import PatronGroup
+
+    branch = Branch.objects.get_or_create(code="MAIN", defaults={"name": "Main"})[0]
+    itype = ItemType.objects.get_or_create(code="BOOK", defaults={"name": "Book"})[0]
+    group = PatronGroup.objects.get_or_create(code="adult", defaults={"name": "Adult"})[0]
+    services.rule_save(actor=None, loan_period=21, fine_per_day_minor=500, hold_limit=100)
+    n_items = args.cycles * 2 + args.busy_loans + args.busy_holds + 10
+    leader = "00000nam a2200000 a 4500"
+    records = BibRecord.objects.bulk_create(
+        [
+            BibRecord(leader=leader, marc_json={"leader": leader, "fields": []}, title=f"Bench {i}")
+            for i in range(n_items)
+        ]
+    )
+    items = Item.objects.bulk_create(
+        [
+            Item(record=r, barcode=f"B{i:09d}", branch=branch, item_type=itype)
+            for i, r in enumerate(records)
+        ]
+    )
+    empty = patron_services.patron_register(
+        actor=None, given_name="Una", family_name="Tom", barcode="P-EMPTY", group=group
+    )
+    busy = patron_services.patron_register(
+        actor=None, given_name="Mange", family_name="Lan", barcode="P-BUSY", group=group
+    )
+    now = timezone.now()
+    pool = iter(items)
+    busy_items = [next(pool) for _ in range(args.busy_loans)]
+    Loan.objects.bulk_create(
+        [
+            Loan(
+                item=i, patron=busy, patron_group=group, branch=branch,
+                checked_out_at=now, due_at=now + timezone.timedelta(days=21),
+            )
+            for i in busy_items
+        ]
+    )  # fmt: skip
+    Item.objects.filter(pk__in=[i.pk for i in busy_items]).update(status="on_loan")
+    Hold.objects.bulk_create(
+        [
+            Hold(record_id=next(pool).record_id, patron=busy, patron_group=group,
+                 pickup_branch=branch, placed_at=now)
+            for _ in range(args.busy_holds)
+        ]
+    )  # fmt: skip
+    free = list(pool)
+    print(
+        f"engine: {connection.vendor}; {len(items):,} items; busy patron: "
+        f"{args.busy_loans:,} open loans, {args.busy_holds} holds; {args.cycles} cycles"
+    )
+
+    def service_cycle(item, patron):
+        t0 = time.perf_counter()
+        services.checkout(
+            actor=None, item_barcode=item.barcode, patron_id=patron.pk, branch_id=branch.pk
+        )
+        t1 = time.perf_counter()
+        services.checkin(actor=None, item_barcode=item.barcode, branch_id=branch.pk)
+        t2 = time.perf_counter()
+        return (t1 - t0) * 1000, (t2 - t1) * 1000
+
+    q = connection.ops.quote_name
+    loan_t, item_t, event_t = (
+        Loan._meta.db_table,
+        Item._meta.db_table,
+        "circulation_circulationevent",
+    )
+    assert CirculationEvent._meta.db_table == event_t
+    fu = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    uid = (lambda u: u.hex) if connection.vendor == "sqlite" else (lambda u: u)
+
+    def bare_cycle(item, patron):
+        pid = uid(patron.pk)
+        t0 = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute(
+                "SELECT i.id, i.status, i.item_type_id, i.record_id, t.circulates "
+                f"FROM {q(item_t)} i "
+                f"JOIN catalog_itemtype t ON t.id = i.item_type_id WHERE i.barcode = %s{fu}",
+                [item.barcode],
+            )
+            iid, _status, type_id, _rec, _circ = c.fetchone()
+            c.execute(
+                "SELECT id, status, group_id, expiry_date FROM patrons_patron WHERE id = %s", [pid]
+            )
+            c.fetchone()
+            c.execute(
+                "SELECT id FROM patrons_block WHERE patron_id = %s AND lifted_at IS NULL", [pid]
+            )
+            c.fetchall()
+            c.execute(
+                "SELECT id, patron_group_id, item_type_id, branch_id FROM circulation_loanrule"
+            )
+            c.fetchall()
+            c.execute(
+                f"SELECT COUNT(*), SUM(CASE WHEN it.item_type_id = %s THEN 1 ELSE 0 END) "
+                f"FROM {q(loan_t)} l JOIN {q(item_t)} it ON it.id = l.item_id "
+                "WHERE l.patron_id = %s AND l.returned_at IS NULL",
+                [type_id, pid],
+            )
+            c.fetchone()
+            c.execute(
+                "SELECT id FROM circulation_hold WHERE item_id = %s AND status = 'waiting' LIMIT 1",
+                [iid],
+            )
+            c.fetchall()
+            c.execute(
+                "SELECT closed_weekdays FROM circulation_branchcalendar WHERE branch_id = %s",
+                [branch.pk],
+            )
+            c.fetchall()
+            lid = uid(uuid.uuid4())
+            ts = timezone.now()
+            c.execute(
+                f"INSERT INTO {q(loan_t)} (id, item_id, patron_id, patron_group_id, branch_id, "
+                "checked_out_at, due_at, renewals, overridden) VALUES (%s,%s,%s,%s,%s,%s,%s,0,%s)",
+                [lid, iid, pid, group.pk, branch.pk, ts, ts, False],
+            )
+            c.execute(
+                f"UPDATE {q(item_t)} SET status = 'on_loan', updated_at = %s WHERE id = %s",
+                [ts, iid],
+            )
+            c.execute(
+                f"INSERT INTO {q(event_t)} "
+                "(kind, day, item_id, item_type_id, branch_id, patron_group_id) "
+                "VALUES ('checkout', %s, %s, %s, %s, %s)",
+                [ts.date(), iid, type_id, branch.pk, group.pk],
+            )
+        t1 = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute(
+                f"SELECT id, branch_id, record_id FROM {q(item_t)} WHERE barcode = %s{fu}",
+                [item.barcode],
+            )
+            c.fetchone()
+            c.execute(
+                f"SELECT id, due_at FROM {q(loan_t)} "
+                f"WHERE item_id = %s AND returned_at IS NULL{fu}",
+                [iid],
+            )
+            c.fetchone()
+            c.execute(
+                f"UPDATE {q(loan_t)} SET returned_at = %s, return_branch_id = %s, patron_id = NULL "
+                "WHERE id = %s",
+                [ts, branch.pk, lid],
+            )
+            c.execute(
+                "SELECT id FROM circulation_hold "
+                "WHERE record_id = %s AND status = 'waiting' LIMIT 1",
+                [_rec],
+            )
+            c.fetchall()
+            c.execute(
+                f"UPDATE {q(item_t)} SET status = 'available', updated_at = %s WHERE id = %s",
+                [ts, iid],
+            )
+            c.execute(
+                f"INSERT INTO {q(event_t)} "
+                "(kind, day, item_id, item_type_id, branch_id, patron_group_id) "
+                "VALUES ('checkin', %s, %s, %s, %s, %s)",
+                [ts.date(), iid, type_id, branch.pk, group.pk],
+            )
+        t2 = time.perf_counter()
+        return (t1 - t0) * 1000, (t2 - t1) * 1000
+
+    # warm-up
+    for it in free[:5]:
+        service_cycle(it, empty)
+        bare_cycle(it, empty)
+    work = free[5 : 5 + args.cycles]
+    svc_out, svc_in, bare_out, bare_in, busy_out = [], [], [], [], []
+    for it in work:
+        o, i = service_cycle(it, empty)
+        svc_out.append(o)
+        svc_in.append(i)
+        o, i = bare_cycle(it, empty)
+        bare_out.append(o)
+        bare_in.append(i)
+        o, _ = service_cycle(it, busy)
+        busy_out.append(o)
+
+    # the search-index refresh alone (the service does it twice per cycle)
+    from quietshelf.catalog.search import index_records
+
+    idx = []
+    for it in work[:100]:
+        t = time.perf_counter()
+        with transaction.atomic():
+            index_records([it.record_id])
+        idx.append((time.perf_counter() - t) * 1000)
+    idx_ms = statistics.median(idx)
+
+    so, si = statistics.median(svc_out), statistics.median(svc_in)
+    bo, bi = statistics.median(bare_out), statistics.median(bare_in)
+    print(f"service check-out: {fmt(svc_out)}")
+    print(f"service check-in:  {fmt(svc_in)}")
+    print(f"bare SQL check-out: {fmt(bare_out)}")
+    print(f"bare SQL check-in:  {fmt(bare_in)}")
+    print(f"search-index refresh of one record: p50 {idx_ms:.2f} ms")
+    print(
+        f"ratio service/bare (p50): check-out {so / bo:.1f}x, check-in {si / bi:.1f}x; "
+        f"without the index refresh: check-out {(so - idx_ms) / bo:.1f}x, "
+        f"check-in {(si - idx_ms) / bi:.1f}x"
+    )
+    bz = statistics.median(busy_out)
+    print(
+        f"PERF-CIRC-3: check-out, patron with {args.busy_loans:,} loans "
+        f"and {args.busy_holds} holds: "
+        f"{fmt(busy_out)}; patron with none: p50 {so:.2f} ms; ratio {bz / so:.2f}x"
+    )
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
