@@ -38,6 +38,7 @@ class Command(QuietshelfCommand):
         call_command("migrate", interactive=False, verbosity=0)
         self._load_catalogue(marc)
         login = self._demo_login(instance)
+        self._demo_patrons()
         url = f"http://{host}:{port}/"
         self.stdout.write("")
         self.stdout.write(f"  Public catalogue: {url}")
@@ -71,26 +72,35 @@ class Command(QuietshelfCommand):
             summary = import_marc(actor=None, sources=[marc], progress=bar.update)
         self.stdout.write(summary.line())
 
+    def _demo_patrons(self) -> None:
+        from quietshelf.patrons.demo import create_demo_patrons
+        from quietshelf.patrons.models import Patron
+
+        if Patron.objects.exists():
+            self.stdout.write(f"Patrons already there ({Patron.objects.count()}): reusing them.")
+            return
+        counts = create_demo_patrons(200)
+        self.stdout.write(f"Created demo patrons: {counts}")
+
     def _demo_login(self, instance: Path) -> str:
-        from quietshelf.accounts import services as account_services
-        from quietshelf.accounts.models import StaffUser
+        from quietshelf.accounts.demo import MFA_NOTE, create_demo_staff
 
         marker = instance / DEMO_USER_FILE
         if marker.exists():
-            username = marker.read_text().strip()
-            if StaffUser.objects.filter(username=username).exists():
-                return (
-                    f"  Staff login: {username} (password printed when this instance was "
-                    f"created; for a new one: quietshelf create-staff --reset --username {username})"
-                )
-        import secrets
-
-        username = f"demo-{secrets.token_hex(3)}"
-        password = account_services.staff_create(
-            actor=None, username=username, administrator=True
-        )
-        marker.write_text(username + "\n")
-        return (
-            f"  Staff login: {username}  password: {password}\n"
-            "  (generated for this instance and shown only this once)"
-        )
+            names = marker.read_text().split()
+            return (
+                "  Staff logins: " + ", ".join(names) + "\n"
+                "  (passwords were printed when this instance was created; for a new one:\n"
+                "   .venv/bin/quietshelf create-staff --reset --username NAME)"
+            )
+        accounts = create_demo_staff()
+        marker.write_text("\n".join(username for username, _, _ in accounts) + "\n")
+        width = max(len(username) for username, _, _ in accounts)
+        pw_width = max(len(password) for _, _, password in accounts)
+        lines = ["  Staff logins, one per role (generated for this instance, shown only once):"]
+        lines += [
+            f"    {username:<{width}}  {password:<{pw_width}}  {role}"
+            for username, role, password in accounts
+        ]
+        lines.append("  " + MFA_NOTE)
+        return "\n".join(lines)
