@@ -57,35 +57,42 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
     conn = connections[db]
     total = DataKey.objects.using(db).exclude(kek_version=target).count()
     table = conn.ops.quote_name(DataKey._meta.db_table)
+    sqlite = conn.vendor == "sqlite"
+    # Walk the table in its physical order on SQLite (rowid: each batch rewrites
+    # neighbouring pages, not 10,000 random ones) and in key order on PostgreSQL.
+    # Rows already under the target version are skipped here: filtering on
+    # kek_version in SQL let SQLite choose that index and sort every batch.
+    order = "rowid" if sqlite else "subject_id"
     select = (
-        f"SELECT subject_id, kek_version, wrapped FROM {table} "  # noqa: S608 - fixed names
-        f"WHERE subject_id > %s ORDER BY subject_id LIMIT %s"
+        f"SELECT {order}, subject_id, kek_version, wrapped FROM {table} "  # noqa: S608
+        f"WHERE {order} > %s ORDER BY {order} LIMIT %s"
     )
-    first = DataKey._meta.get_field("subject_id").get_db_prep_value(
-        "00000000-0000-0000-0000-000000000000", conn
+    last = (
+        -1
+        if sqlite
+        else DataKey._meta.get_field("subject_id").get_db_prep_value(
+            "00000000-0000-0000-0000-000000000000", conn
+        )
     )
     done = 0
     bar = progress(total=total, unit="key", desc="rotate-keys") if progress else None
-    last = first
     while True:
-        # A plain key-order range scan; rows already under the target are skipped here.
-        # (Filtering on kek_version in SQL lets SQLite pick that index and sort each batch.)
         with conn.cursor() as cursor:
             cursor.execute(select, [last, batch])
             fetched = cursor.fetchall()
         if not fetched:
             break
         last = fetched[-1][0]
-        rows = [r for r in fetched if r[1] != target]
+        rows = [r for r in fetched if r[2] != target]
         if not rows:
             continue
-        rewrapped = keys.rewrap_batch([(_id_bytes(r[0]), r[1], bytes(r[2])) for r in rows], ring)
+        rewrapped = keys.rewrap_batch([(_id_bytes(r[1]), r[2], bytes(r[3])) for r in rows], ring)
         params = [
-            (target, new, raw[0], old_version)
+            (raw[0], new, old_version)
             for raw, (_sid, old_version, new) in zip(rows, rewrapped, strict=True)
         ]
         with transaction.atomic(using=db), conn.cursor() as cursor:
-            if conn.vendor == "postgresql":
+            if not sqlite:
                 # one statement per batch, three array parameters: neither a round trip
                 # per key nor a query with thousands of placeholders to parse
                 cursor.execute(
@@ -94,26 +101,25 @@ def rotate(ring: keys.MasterKeyRing, *, batch: int = 10000, progress=None) -> tu
                     "WHERE k.subject_id = v.id AND k.kek_version = v.old",
                     [
                         target,
-                        [p[2] for p in params],
+                        [p[0] for p in params],
                         [p[1] for p in params],
-                        [p[3] for p in params],
+                        [p[2] for p in params],
                     ],
                 )
             else:
-                # SQLite: fill a temporary table, then one UPDATE … FROM joining on the key
+                # SQLite: fill a temporary table, then one UPDATE … FROM joining on rowid
                 cursor.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS qs_rewrap "
-                    "(id TEXT PRIMARY KEY, w BLOB, old INTEGER) WITHOUT ROWID"
+                    "(rid INTEGER PRIMARY KEY, w BLOB, old INTEGER)"
                 )
                 cursor.execute("DELETE FROM qs_rewrap")
                 cursor.executemany(
-                    "INSERT INTO qs_rewrap (id, w, old) VALUES (%s, %s, %s)",
-                    [(p[2], p[1], p[3]) for p in params],
+                    "INSERT INTO qs_rewrap (rid, w, old) VALUES (%s, %s, %s)", params
                 )
                 cursor.execute(
                     f"UPDATE {table} SET kek_version = %s, wrapped = v.w "  # noqa: S608
                     "FROM qs_rewrap AS v "
-                    f"WHERE {table}.subject_id = v.id AND {table}.kek_version = v.old",
+                    f"WHERE {table}.rowid = v.rid AND {table}.kek_version = v.old",
                     [target],
                 )
         done += len(rows)
