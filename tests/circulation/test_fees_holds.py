@@ -261,3 +261,55 @@ def test_expired_hold_shelf_goes_to_next_cir3(circ, patron, item):
     hb.refresh_from_db()
     assert ha.status == "expired" and ha.patron_id is None
     assert hb.status == "on_shelf"
+
+
+# --- accruing fines and lost items --------------------------------------------------------
+
+
+def _overdue(circ, p, i, days):
+    from quietshelf.circulation.models import Loan
+
+    r = services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    Loan.objects.filter(pk=r.loan.pk).update(due_at=timezone.now() - dt.timedelta(days=days))
+    return r.loan
+
+
+def test_daily_fines_accrue_on_one_fee_and_checkin_adds_only_the_rest_cir4(circ, patron, item):
+    from quietshelf.circulation.models import Fee
+
+    p, i = patron(), item()
+    _overdue(circ, p, i, days=2)
+    today = timezone.localdate()
+    assert services.charge_overdue_fines(today=today) == 1
+    fee = Fee.objects.get(patron=p)
+    assert services.fee_balance(fee.pk) == 2 * 500
+    assert services.charge_overdue_fines(today=today) == 0  # idempotent on the same day
+    services.fee_pay(actor=None, fee_id=fee.pk, amount=1000)  # paid while still on loan
+    services.charge_overdue_fines(today=today + dt.timedelta(days=1))
+    fee.refresh_from_db()
+    assert services.fee_balance(fee.pk) == 500 and fee.resolved_at is None
+    assert Fee.objects.filter(patron=p).count() == 1
+
+
+def test_declare_lost_charges_price_plus_processing_and_keeps_link_until_paid_cir4(
+    circ, patron, item
+):
+    from quietshelf.circulation.models import Loan, LoanRule
+
+    LoanRule.objects.update(
+        lost_fee_policy="price", lost_default_minor=20000, processing_fee_minor=500
+    )
+    p, i = patron(), item(price_minor=35000)
+    r = services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    fee = services.declare_lost(actor=None, loan_id=r.loan.pk)
+    assert fee.type == "lost" and services.fee_balance(fee.pk) == 35500
+    i.refresh_from_db()
+    assert i.status == ItemStatus.LOST
+    loan = Loan.objects.get(pk=r.loan.pk)
+    assert loan.returned_at and loan.patron_id == p.pk  # kept while the fee is open
+    services.fee_waive(actor=None, fee_id=fee.pk, reason="found and returned")
+    assert Loan.objects.get(pk=r.loan.pk).patron_id is None

@@ -214,3 +214,18 @@ def test_reading_history_delete_by_patron_prv_hist3(circ, patron, item, n):
     with pytest.raises(PermissionDenied):
         services.reading_history_delete(actor=Actor.patron(other.pk), patron_id=p.pk)
     assert services.reading_history_delete(actor=Actor.patron(p.pk), patron_id=p.pk) == n
+
+
+def test_fee_paid_during_the_loan_loses_item_at_checkin_prv_hist2(circ, patron, item):
+    p, i = patron(), item()
+    r = services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    Loan.objects.filter(pk=r.loan.pk).update(due_at=timezone.now() - dt.timedelta(days=2))
+    services.charge_overdue_fines(today=timezone.localdate())
+    fee = Fee.objects.get(patron=p)
+    services.fee_pay(actor=None, fee_id=fee.pk, amount=services.fee_balance(fee.pk))
+    fee.refresh_from_db()
+    assert fee.resolved_at and fee.item_id == i.pk  # the loan is still open
+    services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["north"].pk)
+    assert links_between(p, i) == []

@@ -709,6 +709,137 @@ def _record_reading_history(loan: Loan, item: Item, returned: dt.date) -> None:
     )
 
 
+def _fine_due(loan: Loan, item: Item, today: dt.date) -> int:
+    """The whole overdue fine of a loan as of `today` (owning branch's calendar)."""
+    rule = loan.rule
+    if rule is None or not rule.fine_per_day_minor:
+        return 0
+    due_day = _local_date(loan.due_at)
+    if today <= due_day:
+        return 0
+    terms = policy.FineTerms(
+        per_day_minor=rule.fine_per_day_minor,
+        grace_days=rule.grace_days,
+        max_minor=rule.max_fine_minor,
+        open_days_only=rule.fines_open_days_only,
+    )
+    owning = calendar_for(item.branch_id, since=due_day)
+    return policy.overdue_fine(due=due_day, returned=today, terms=terms, calendar=owning)
+
+
+def _accrue_fine(loan: Loan, item: Item, today, now, *, by=None) -> tuple[int, Fee | None]:
+    """Bring the loan's overdue fee up to the fine due today: one fee per loan, and
+    each increase is a new charge line (the ledger is never edited)."""
+    fine = _fine_due(loan, item, today)
+    fee = (
+        _for_update(Fee.objects.filter(loan=loan, type=FeeType.OVERDUE)).first()
+        if loan.pk
+        else None
+    )
+    if not fine or loan.patron_id is None:
+        return fine, fee
+    if fee is None:
+        fee = _charge(
+            patron=loan.patron,
+            fee_type=FeeType.OVERDUE,
+            amount=fine,
+            branch_id=item.branch_id,
+            item=item,
+            loan=loan,
+            by=by,
+            now=now,
+        )
+        return fine, fee
+    charged = (
+        FeeTransaction.objects.filter(fee=fee, kind="charge").aggregate(s=Sum("amount_minor"))["s"]
+        or 0
+    )
+    if fine > charged:
+        _tx(by, fee, "charge", fine - charged)
+    return fine, fee
+
+
+@transaction.atomic
+def charge_overdue_fines(*, today: dt.date | None = None) -> int:
+    """Daily: bring the fines of still-overdue open loans up to date (CIR-4).
+
+    The scheduling comes with the jobs issue. Returns the number of loans
+    whose fee grew or was created.
+    """
+    today = today or clock.today()
+    now = _now()
+    start = timezone.make_aware(dt.datetime.combine(today, dt.time()))
+    n = 0
+    loans = Loan.objects.filter(
+        returned_at__isnull=True,
+        due_at__lt=start,
+        patron__isnull=False,
+        rule__fine_per_day_minor__gt=0,
+    ).values_list("pk", "item_id")
+    for loan_id, item_id in list(loans):
+        item = _lock_item_by_pk(item_id)
+        loan = _for_update(Loan.objects.select_related("patron", "rule")).filter(pk=loan_id).first()
+        if loan is None or loan.returned_at is not None:
+            continue
+        before = (
+            FeeTransaction.objects.filter(fee__loan=loan, kind="charge").aggregate(
+                s=Sum("amount_minor")
+            )["s"]
+            or 0
+        )
+        fine, _fee = _accrue_fine(loan, item, today, now)
+        if fine > before:
+            n += 1
+    return n
+
+
+@transaction.atomic
+def declare_lost(*, actor, loan_id) -> Fee | None:
+    """The patron lost the item: the loan ends, the item is lost, the lost-item fee
+    (item price or the rule's default, plus the processing fee) is charged."""
+    try:
+        lid = uuid.UUID(str(loan_id))
+    except (ValueError, TypeError):
+        raise NotFound("No such loan.", code="loan_not_found") from None
+    item_id = Loan.objects.filter(pk=lid).values_list("item_id", flat=True).first()
+    if item_id is None:
+        raise NotFound("No such loan.", code="loan_not_found")
+    item = _lock_item_by_pk(item_id)
+    loan = _for_update(Loan.objects.select_related("patron", "rule")).filter(pk=lid).first()
+    if loan is None or loan.returned_at is not None or loan.patron is None:
+        raise Conflict("This loan is closed.", code="loan_closed")
+    _require(actor, "circulation.manage_fees", branch_id=item.branch_id)
+    now = _now()
+    _accrue_fine(loan, item, _local_date(now), now, by=_staff(actor))
+    rule = loan.rule
+    amount = 0
+    if rule is not None:
+        amount = policy.lost_fee(
+            policy=rule.lost_fee_policy,
+            item_price_minor=item.price_minor,
+            default_minor=rule.lost_default_minor,
+        )
+        amount += rule.processing_fee_minor
+    fee = None
+    if amount > 0:
+        fee = _charge(
+            patron=loan.patron,
+            fee_type=FeeType.LOST,
+            amount=amount,
+            branch_id=item.branch_id,
+            item=item,
+            loan=loan,
+            by=_staff(actor),
+            now=now,
+        )
+    loan.returned_at = now
+    loan.save(update_fields=["returned_at"])
+    _release_closed_loan(loan.pk)
+    _set_item_status(item, ItemStatus.LOST)
+    audit.record(actor=actor, action="changed", obj=loan, reason="declared lost")
+    return fee
+
+
 @transaction.atomic
 def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item."""
@@ -728,33 +859,11 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     if loan is not None:
         loan.returned_at = now
         loan.return_branch = branch
-        due_day = _local_date(loan.due_at)
         overdue = now > loan.due_at
-        rule = loan.rule
-        if overdue and rule is not None and rule.fine_per_day_minor:
-            terms = policy.FineTerms(
-                per_day_minor=rule.fine_per_day_minor,
-                grace_days=rule.grace_days,
-                max_minor=rule.max_fine_minor,
-                open_days_only=rule.fines_open_days_only,
-            )
-            owning = calendar_for(item.branch_id, since=due_day)
-            fine = policy.overdue_fine(due=due_day, returned=today, terms=terms, calendar=owning)
-        if fine and loan.patron_id:
-            fee = _charge(
-                patron=loan.patron,
-                fee_type=FeeType.OVERDUE,
-                amount=fine,
-                branch_id=item.branch_id,
-                item=item,
-                loan=loan,
-                by=_staff(actor),
-                now=now,
-            )
+        fine, fee = _accrue_fine(loan, item, today, now, by=_staff(actor))
         _record_reading_history(loan, item, today)
-        if fee is None and _deidentify_delay_days() == 0:
-            loan.patron = None  # PRV-HIST-1: the link goes in this transaction
-        loan.save(update_fields=["returned_at", "return_branch", "patron"])
+        loan.save(update_fields=["returned_at", "return_branch"])
+        _release_closed_loan(loan.pk)  # PRV-HIST-1: the link goes in this transaction
         _event(
             EventKind.CHECKIN,
             item=item,
@@ -772,7 +881,8 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     result.fee_id = fee.pk if fee else None
     result.overdue = overdue
     if fine:
-        result.message += f" Overdue fine {policy.format_minor(fine, fee.currency)}."
+        amount = policy.format_minor(fine, settings.QUIETSHELF_CURRENCY)
+        result.message += f" Overdue fine {amount}."
     return result
 
 
@@ -1071,19 +1181,31 @@ def _locked_fee(fee_id) -> Fee:
     return fee
 
 
+def _release_closed_loan(loan_id) -> None:
+    """A closed loan with no unresolved fee: its fees lose item, title and loan, and it
+    loses its patron (now, or later by deidentify_closed_loans when a delay is set)."""
+    if Fee.objects.filter(loan_id=loan_id, resolved_at__isnull=True).exists():
+        return
+    Fee.objects.filter(loan_id=loan_id).update(item=None, record=None, loan=None)
+    if _deidentify_delay_days() == 0:
+        Loan.objects.filter(pk=loan_id, returned_at__isnull=False).update(patron=None)
+
+
 def _after_change(fee: Fee, balance: int, now) -> None:
-    """Resolve at zero: the item, title and loan go; a closed loan then loses its patron."""
+    """Resolved at zero (reopened otherwise). A resolved fee keeps its item, title and
+    loan only while the loan is still open (a later fine on it adds to the same fee)."""
     if balance == 0 and fee.resolved_at is None:
-        loan_id = fee.loan_id
         fee.resolved_at = now
+        loan_id = fee.loan_id
+        if loan_id and Loan.objects.filter(pk=loan_id, returned_at__isnull=True).exists():
+            fee.save(update_fields=["resolved_at"])
+            return
         fee.item = None
         fee.record = None
         fee.loan = None
         fee.save(update_fields=["resolved_at", "item", "record", "loan"])
-        if loan_id and _deidentify_delay_days() == 0:
-            Loan.objects.filter(pk=loan_id, returned_at__isnull=False).exclude(
-                pk__in=_unresolved_fee_loans()
-            ).update(patron=None)
+        if loan_id:
+            _release_closed_loan(loan_id)
     elif balance != 0 and fee.resolved_at is not None:
         fee.resolved_at = None
         fee.save(update_fields=["resolved_at"])
