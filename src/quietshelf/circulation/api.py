@@ -139,3 +139,125 @@ def pay_fee(request, fee_id: uuid.UUID, body: s.PaymentIn):
         "amount_minor": tx.amount_minor,
         "balance_minor": services.fee_balance(fee_id),
     }
+
+
+# --- the patron's own loans, holds, fees and reading history (/circulation/me/…) -----------
+# Authentication: the patron's web session (patrons.portal); no patron id in any route.
+
+
+def _me_router() -> Router:
+    from quietshelf.patrons.portal.api import patron_auth
+
+    return Router(tags=["my account"], auth=patron_auth)
+
+
+me_router = _me_router()
+
+
+def _me(request):
+    from quietshelf.privacy.audit import Actor
+
+    return Actor.patron(request.auth.pk), request.auth.pk
+
+
+@me_router.get("/loans", response={200: list[s.MyLoanOut], **ERRORS})
+def my_loans(request):
+    actor, pid = _me(request)
+    return [
+        {
+            "loan_id": loan.pk,
+            "title": loan.item.record.title,
+            "item_barcode": loan.item.barcode,
+            "due_at": loan.due_at,
+            "renewals": loan.renewals,
+        }
+        for loan in selectors.patron_loans(actor=actor, patron_id=pid)
+    ]
+
+
+@me_router.post("/loans/{loan_id}/renew", response={200: s.RenewOut, **ERRORS})
+def my_renew(request, loan_id: uuid.UUID):
+    actor, _pid = _me(request)
+    r = services.renew(actor=actor, loan_id=loan_id)
+    return {"loan_id": r.loan.pk, "due_at": r.due_at, "renewals_left": r.renewals_left}
+
+
+@me_router.get("/holds", response={200: list[s.HoldOut], **ERRORS})
+def my_holds(request):
+    actor, pid = _me(request)
+    return [
+        {
+            "id": h.pk,
+            "record_id": h.record_id,
+            "status": h.status,
+            "pickup_branch_id": h.pickup_branch_id,
+            "queue_position": pos,
+        }
+        for h, pos in selectors.patron_holds(actor=actor, patron_id=pid)
+    ]
+
+
+@me_router.post("/holds", response={201: s.HoldOut, **ERRORS})
+def my_place_hold(request, body: s.MyHoldIn):
+    actor, pid = _me(request)
+    h = services.hold_place(
+        actor=actor, patron_id=pid, record_id=body.record_id, pickup_branch_id=body.pickup_branch_id
+    )
+    return 201, _hold(h)
+
+
+@me_router.post("/holds/{hold_id}/cancel", response={200: s.HoldOut, **ERRORS})
+def my_cancel_hold(request, hold_id: uuid.UUID):
+    actor, _pid = _me(request)
+    return _hold(services.hold_cancel(actor=actor, hold_id=hold_id))
+
+
+@me_router.get("/fees", response={200: list[s.MyFeeOut], **ERRORS})
+def my_fees(request):
+    actor, pid = _me(request)
+    return [
+        {
+            "fee_id": line.fee.pk,
+            "type": line.fee.type,
+            "title": line.fee.record.title if line.fee.record else None,
+            "balance_minor": line.balance_minor,
+            "currency": line.fee.currency,
+        }
+        for line in selectors.patron_fees(actor=actor, patron_id=pid)
+    ]
+
+
+@me_router.get("/reading-history", response={200: list[s.HistoryOut], **ERRORS})
+def my_history(request, format: str = "json"):  # noqa: A002 - the query parameter's name
+    actor, pid = _me(request)
+    rows = selectors.reading_history(actor=actor, patron_id=pid)
+    if format == "csv":
+        import csv
+        import io
+
+        from django.http import HttpResponse
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["title", "borrowed", "returned"])
+        for r in rows:
+            w.writerow([r.get("title", ""), r.get("borrowed", ""), r.get("returned", "")])
+        response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="reading-history.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+    return [
+        {
+            "record_id": r.get("record_id"),
+            "title": r.get("title", ""),
+            "borrowed": r.get("borrowed"),
+            "returned": r.get("returned"),
+        }
+        for r in rows
+    ]
+
+
+@me_router.delete("/reading-history", response={200: dict, **ERRORS})
+def my_history_delete(request):
+    actor, pid = _me(request)
+    return {"deleted": services.reading_history_delete(actor=actor, patron_id=pid)}

@@ -109,3 +109,31 @@ class FeeTxOut(Schema):
     kind: str
     amount_minor: int
     balance_minor: int
+
+
+class MyLoanOut(Schema):
+    loan_id: uuid.UUID
+    title: str
+    item_barcode: str
+    due_at: dt.datetime
+    renewals: int
+
+
+class MyHoldIn(Schema):
+    record_id: int
+    pickup_branch_id: int
+
+
+class MyFeeOut(Schema):
+    fee_id: uuid.UUID
+    type: str
+    title: str | None
+    balance_minor: int
+    currency: str
+
+
+class HistoryOut(Schema):
+    record_id: int | None
+    title: str
+    borrowed: dt.date | None
+    returned: dt.date | None
