@@ -26,6 +26,7 @@ def test_desk_checkout_receipt_and_checkin_without_js_cir2(desk, circ, patron, i
     assert r.status_code == 302 and "DESK-CARD-1" not in r["Location"]
     r = desk.post("/staff/desk/checkout/", {"item": i.barcode}, follow=True)
     assert i.record.title.encode() in r.content and b"Checked out" in r.content
+    assert b"Loan rule: rule" in r.content  # the explainer (CIR-1)
     for url, _status in r.redirect_chain:
         assert i.barcode not in url and "DESK-CARD-1" not in url
     assert Loan.objects.get(item=i).patron_id == p.pk

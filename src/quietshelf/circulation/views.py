@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -181,8 +182,9 @@ def checkout(request):
     messages.success(
         request,
         _("Checked out: %(title)s, due %(due)s.")
-        % {"title": r.item.record.title, "due": f"{r.due_at:%Y-%m-%d %H:%M}"},
+        % {"title": r.item.record.title, "due": f"{timezone.localtime(r.due_at):%Y-%m-%d %H:%M}"},
     )
+    messages.info(request, _("Loan rule: %(why)s") % {"why": r.rule_why})
     return redirect("circulation_desk:patron")
 
 
@@ -194,7 +196,8 @@ def renew(request):
         return redirect("circulation_desk:desk")
     try:
         r = services.renew(actor=request.user, loan_id=request.POST.get("loan_id", ""))
-        messages.success(request, _("Renewed, now due %(due)s.") % {"due": f"{r.due_at:%Y-%m-%d}"})
+        due = timezone.localtime(r.due_at)
+        messages.success(request, _("Renewed, now due %(due)s.") % {"due": f"{due:%Y-%m-%d}"})
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("circulation_desk:patron")
