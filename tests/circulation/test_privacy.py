@@ -229,3 +229,42 @@ def test_fee_paid_during_the_loan_loses_item_at_checkin_prv_hist2(circ, patron, 
     assert fee.resolved_at and fee.item_id == i.pk  # the loan is still open
     services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["north"].pk)
     assert links_between(p, i) == []
+
+
+def test_last_borrower_escrow_is_off_by_default_prv_hist4(circ, patron, item):
+    from quietshelf.circulation.models import LastBorrowerEscrow
+
+    p, i = patron(), item()
+    services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["north"].pk)
+    assert not LastBorrowerEscrow.objects.exists()
+
+
+@override_settings(QUIETSHELF_LAST_BORROWER_ESCROW_DAYS=30)
+def test_last_borrower_escrow_sealed_opened_only_by_privacy_officer_prv_hist4(circ, patron, item):
+    from quietshelf.accounts.testing import make_staff
+    from quietshelf.circulation.models import LastBorrowerEscrow
+    from quietshelf.core.errors import InvalidInput, PermissionDenied
+    from quietshelf.privacy.models import AuditEntry
+
+    p, i = patron(), item()
+    services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["north"].pk)
+    assert LastBorrowerEscrow.objects.filter(item=i).count() == 1
+    assert links_between(p, i) == []  # sealed: no patron id in clear anywhere
+    desk = make_staff("escrowdesk", roles=["circulation-desk"])
+    officer = make_staff("escrowofficer", roles=["privacy-officer"])
+    with pytest.raises(PermissionDenied):
+        services.escrow_open(actor=desk, item_barcode=i.barcode, reason="damaged pages")
+    with pytest.raises(InvalidInput):
+        services.escrow_open(actor=officer, item_barcode=i.barcode, reason=" ")
+    assert services.escrow_open(actor=officer, item_barcode=i.barcode, reason="torn").pk == p.pk
+    entry = AuditEntry.objects.get(action="escrow_opened")
+    assert entry.object_id == str(p.pk) and entry.actor_id == str(officer.pk)
+    today = timezone.localdate()
+    assert services.purge_escrow(today=today + dt.timedelta(days=30)) == 0
+    assert services.purge_escrow(today=today + dt.timedelta(days=31)) == 1

@@ -484,3 +484,37 @@ class ReadingHistoryEntry(models.Model):
 
     def __str__(self) -> str:
         return f"reading history:{self.pk}"
+
+
+class LastBorrowerEscrow(models.Model):
+    """PRV-HIST-4 (off by default): who last returned an item, sealed for a short time.
+
+    The patron id is encrypted under an instance escrow key (AES-256-GCM, the
+    item id as associated data); only the privacy-officer role can open it
+    (services.escrow_open, with a reason, audited on the patron). Expired rows
+    are deleted by services.purge_escrow.
+    """
+
+    item = models.OneToOneField("catalog.Item", on_delete=models.CASCADE, related_name="+")
+    sealed = models.BinaryField()
+    expires_on = models.DateField(db_index=True)
+
+    class Privacy:
+        subject = "patron"
+        fields = {
+            "sealed": _p(
+                "circulation",
+                "high",
+                "damage and loss claims: the last borrower, sealed, for a short time (optional)",
+                retention="loan",
+                legal_basis="legitimate_interest",
+                readers=("privacy_office",),
+            ),
+            "expires_on": _p(
+                "circulation", "low", "when the sealed last borrower is deleted", retention="loan"
+            ),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"escrow:{self.pk}"

@@ -389,6 +389,8 @@ QUIETSHELF_CURRENCY = env_str("QUIETSHELF_CURRENCY", "NOK")
 # circulation: de-identify closed loans after N days (0: in the check-in transaction)
 QUIETSHELF_LOAN_DEIDENTIFY_DAYS = env_int("QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0)
 QUIETSHELF_HOLD_SHELF_DAYS = env_int("QUIETSHELF_HOLD_SHELF_DAYS", 7)
+# PRV-HIST-4 last-borrower escrow: 0 = off (the default); 30 when switched on
+QUIETSHELF_LAST_BORROWER_ESCROW_DAYS = env_int("QUIETSHELF_LAST_BORROWER_ESCROW_DAYS", 0)
 # automatic blocks (PAT-3): 0 switches a limit off
 QUIETSHELF_FINE_BLOCK_LIMIT_MINOR = env_int("QUIETSHELF_FINE_BLOCK_LIMIT_MINOR", 20000)
 QUIETSHELF_OVERDUE_BLOCK_LIMIT = env_int("QUIETSHELF_OVERDUE_BLOCK_LIMIT", 10)
