@@ -170,3 +170,12 @@ def test_csv_safe_quotes_formula_starts():
     assert loads.looks_like_formula("=cmd|' /C calc'!A0")
     assert not loads.looks_like_formula("+47 912 34 567")
     assert loads.looks_like_formula("+cmd")
+
+
+def test_a_load_cannot_empty_the_name(files):
+    mapping, write = files
+    run(write(HEADER + "S1,Eirik,Solheim,,C-001,student\n"), "--mapping", mapping)
+    code, out, err = run(write(HEADER + "S1,,,,C-001,student\n"), "--mapping", mapping)
+    assert code == 1 and "the name would become empty" in err
+    p = selectors.patron_by_identifier("institutional_id", "S1")
+    assert (p.given_name, p.family_name) == ("Eirik", "Solheim")

@@ -849,9 +849,10 @@ def _apply_update(actor, plan: RowPlan, patron: Patron, mapping, lookups) -> lis
     for name in changed:
         if name in services.PATRON_FIELDS:
             core[name] = v[name]
-    if core.get("given_name") == "" and core.get("family_name", None) in ("", None):
-        if not (patron.family_name if "family_name" not in core else core["family_name"]):
-            raise RowError("the name would become empty")
+    given = core.get("given_name", patron.given_name)
+    family = core.get("family_name", patron.family_name)
+    if not given and not family:
+        raise RowError("the name would become empty")
     for name, value in core.items():
         if name in ("given_name", "family_name"):
             setattr(patron, name, value or None)
