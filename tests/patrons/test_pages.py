@@ -177,7 +177,10 @@ def test_signed_out_is_sent_to_sign_in(client, new_patron):
     assert r.status_code == 302 and "/staff/" in r["Location"]
 
 
-def test_load_page_with_mapping_INT_3(web, branches, groups):
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_load_page_with_mapping_INT_3(web, branches, groups, settings, on_disk):
+    if on_disk:
+        settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # the upload goes to a temporary file
     r = web.post(
         reverse("staff_patrons:mapping_new"),
         {
