@@ -17,6 +17,14 @@ from tests.factories import BibRecordFactory, BranchFactory, ItemFactory, ItemTy
 _n = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_config_cache():
+    """Rolled-back tests can reuse ids (SQLite): start each test with an empty cache."""
+    services.config_changed()
+    yield
+    services.config_changed()
+
+
 @pytest.fixture
 def circ(db):
     """Branches north/south, types book/ref(non-circulating)/laptop, groups, a wildcard rule."""

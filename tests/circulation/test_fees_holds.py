@@ -301,6 +301,7 @@ def test_declare_lost_charges_price_plus_processing_and_keeps_link_until_paid_ci
     LoanRule.objects.update(
         lost_fee_policy="price", lost_default_minor=20000, processing_fee_minor=500
     )
+    services.config_changed()  # a queryset update sends no signal
     p, i = patron(), item(price_minor=35000)
     r = services.checkout(
         actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk

@@ -104,6 +104,7 @@ def test_loan_limits_total_and_per_type_cir1(circ, patron, item):
         out(item(item_type="laptop"), p, circ["north"])
     assert exc.value.code == "loan_limit_type"
     LoanRule.objects.filter(item_type__isnull=True).update(max_loans=1)
+    services.config_changed()  # a queryset update sends no signal
     with pytest.raises(services.CirculationRefused) as exc:
         out(item(), p, circ["north"])
     assert exc.value.code == "loan_limit"
@@ -267,3 +268,17 @@ def test_checkout_query_count_does_not_grow_with_loans_perf_circ3(
             pickup_branch_id=circ["north"].pk,
         )
     assert count_for(busy) == count_for(empty)
+
+
+def test_cached_rules_are_forgotten_when_a_rule_is_saved_cir1(circ, patron, item):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    p = patron()
+    out(item(), p, circ["north"])  # fills the cache
+    with CaptureQueriesContext(connection) as ctx:
+        out(item(), p, circ["north"])
+    assert not any("circulation_loanrule" in q["sql"] for q in ctx.captured_queries)
+    services.rule_save(actor=None, loan_period=7)
+    r = out(item(), p, circ["north"])
+    assert (timezone.localtime(r.due_at).date() - timezone.localdate()).days == 7

@@ -38,8 +38,26 @@ def install() -> None:
     from quietshelf.privacy import consent
 
     register_block_rule(fee_and_overdue_blocks)
+    _watch_config()
     consent.register_scope(
         READING_HISTORY,
         description="Keep a list of what I have borrowed (only I can read it)",
         on_withdraw=erase_reading_history,
     )
+
+
+def _watch_config() -> None:
+    """Forget the cached rules, calendars and branches when this process changes one."""
+    from django.db.models.signals import post_delete, post_save
+
+    from quietshelf.catalog.models import Branch
+    from quietshelf.circulation.models import BranchCalendar, ClosedPeriod, LoanRule
+    from quietshelf.circulation.services import config_changed
+
+    for model in (LoanRule, BranchCalendar, ClosedPeriod, Branch):
+        post_save.connect(
+            config_changed, sender=model, dispatch_uid=f"circ-config-{model.__name__}"
+        )
+        post_delete.connect(
+            config_changed, sender=model, dispatch_uid=f"circ-config-del-{model.__name__}"
+        )

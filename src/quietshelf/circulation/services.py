@@ -14,6 +14,7 @@ transactions, keep the de-identified facts for statistics (RPT-1).
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -164,9 +165,14 @@ def _patron(patron_id, *, lock: bool = False):
 
 def _branch(branch_id) -> Branch:
     try:
-        return Branch.objects.get(pk=int(branch_id))
-    except (Branch.DoesNotExist, ValueError, TypeError):
+        bid = int(branch_id)
+    except (ValueError, TypeError):
         raise NotFound("No such branch.", code="branch_not_found") from None
+    branch = _cached(("branch", bid), lambda: Branch.objects.filter(pk=bid).first())
+    if branch is None:
+        _config_cache.pop(("branch", bid), None)
+        raise NotFound("No such branch.", code="branch_not_found")
+    return branch
 
 
 def _set_item_status(item: Item, status: str) -> None:
@@ -191,14 +197,41 @@ def _event(kind: str, *, item: Item | None, branch_id, patron_group_id, day, rec
 # --- rules and calendars ----------------------------------------------------------------
 
 
+# Rules, calendars and branches change rarely and are read by every check-out:
+# each process keeps them for QUIETSHELF_CIRC_CONFIG_CACHE_SECONDS (default 30),
+# and forgets them at once when it saves one itself (signals in hooks.py).
+_config_cache: dict = {}
+CLOSED_PERIODS_BACK_DAYS = 800
+
+
+def config_changed(**_kwargs) -> None:
+    _config_cache.clear()
+
+
+def _cached(key, loader):
+    ttl = float(getattr(settings, "QUIETSHELF_CIRC_CONFIG_CACHE_SECONDS", 30))
+    now = time.monotonic()
+    hit = _config_cache.get(key)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    value = loader()
+    if ttl > 0:
+        _config_cache[key] = (now, value)
+    return value
+
+
+def _all_rules() -> list[LoanRule]:
+    return _cached("rules", lambda: list(LoanRule.objects.all()))
+
+
 def rule_keys(rules=None) -> list[policy.RuleKey]:
-    rules = list(LoanRule.objects.all()) if rules is None else rules
+    rules = _all_rules() if rules is None else rules
     return [policy.RuleKey(r.pk, r.patron_group_id, r.item_type_id, r.branch_id) for r in rules]
 
 
 def find_rule(*, patron_group_id, item_type_id, branch_id) -> tuple[LoanRule, policy.RuleChoice]:
-    """The rule for this cell and why (one query: the matrix is small)."""
-    rules = list(LoanRule.objects.all())
+    """The rule for this cell and why (the matrix is small and cached)."""
+    rules = _all_rules()
     choice = policy.explain_rule(
         rule_keys(rules),
         patron_group_id=patron_group_id,
@@ -208,17 +241,33 @@ def find_rule(*, patron_group_id, item_type_id, branch_id) -> tuple[LoanRule, po
     return next(r for r in rules if r.pk == choice.rule_id), choice
 
 
+def _load_calendar(branch_id, since: dt.date):
+    cal = BranchCalendar.objects.filter(branch_id=branch_id).first()
+    ranges = list(
+        ClosedPeriod.objects.filter(branch_id=branch_id, last__gte=since).values_list(
+            "first", "last"
+        )
+    )
+    return (
+        cal.closed_weekdays if cal else (),
+        cal.opens if cal else None,
+        cal.closes if cal else None,
+        ranges,
+    )
+
+
 def calendar_for(branch_id, *, since: dt.date) -> policy.Calendar:
     """The branch's calendar (closed periods ending on or after `since`)."""
-    cal = BranchCalendar.objects.filter(branch_id=branch_id).first()
-    ranges = ClosedPeriod.objects.filter(branch_id=branch_id, last__gte=since).values_list(
-        "first", "last"
-    )
+    floor = clock.today() - dt.timedelta(days=CLOSED_PERIODS_BACK_DAYS)
+    if since >= floor:
+        weekdays, opens, closes, ranges = _cached(
+            ("calendar", branch_id, floor), lambda: _load_calendar(branch_id, floor)
+        )
+        ranges = [(a, b) for a, b in ranges if b >= since]
+    else:
+        weekdays, opens, closes, ranges = _load_calendar(branch_id, since)
     return policy.make_calendar(
-        closed_weekdays=cal.closed_weekdays if cal else (),
-        closed_ranges=list(ranges),
-        opens=cal.opens if cal else None,
-        closes=cal.closes if cal else None,
+        closed_weekdays=weekdays, closed_ranges=ranges, opens=opens, closes=closes
     )
 
 
@@ -479,17 +528,17 @@ def checkout(
         calendar=calendar,
     )
     try:
-        with transaction.atomic():
-            loan = Loan.objects.create(
-                item=item,
-                patron=patron,
-                patron_group_id=patron.group_id,
-                branch=branch,
-                rule=rule,
-                checked_out_at=now,
-                due_at=due,
-                overridden=bool(overridden),
-            )
+        # no savepoint: an IntegrityError here ends this transaction as a Conflict
+        loan = Loan.objects.create(
+            item=item,
+            patron=patron,
+            patron_group_id=patron.group_id,
+            branch=branch,
+            rule=rule,
+            checked_out_at=now,
+            due_at=due,
+            overridden=bool(overridden),
+        )
     except IntegrityError:
         raise Conflict("The item is already on loan.", code="item_on_loan") from None
     hold_filled = False

@@ -389,6 +389,8 @@ QUIETSHELF_CURRENCY = env_str("QUIETSHELF_CURRENCY", "NOK")
 # circulation: de-identify closed loans after N days (0: in the check-in transaction)
 QUIETSHELF_LOAN_DEIDENTIFY_DAYS = env_int("QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0)
 QUIETSHELF_HOLD_SHELF_DAYS = env_int("QUIETSHELF_HOLD_SHELF_DAYS", 7)
+# how long each process keeps loan rules, calendars and branches (seconds)
+QUIETSHELF_CIRC_CONFIG_CACHE_SECONDS = env_int("QUIETSHELF_CIRC_CONFIG_CACHE_SECONDS", 30)
 # PRV-HIST-4 last-borrower escrow: 0 = off (the default); 30 when switched on
 QUIETSHELF_LAST_BORROWER_ESCROW_DAYS = env_int("QUIETSHELF_LAST_BORROWER_ESCROW_DAYS", 0)
 # automatic blocks (PAT-3): 0 switches a limit off
