@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connections, models, router, transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from quietshelf.catalog.models import Branch
@@ -620,7 +621,8 @@ def _audit_many(actor, rows: list[tuple]) -> None:
     fast_insert(
         AuditEntry,
         [
-            AuditEntry(
+            bare(
+                AuditEntry,
                 at=now,
                 actor_type=who.type,
                 actor_id=who.id,
@@ -646,11 +648,11 @@ def _new_subjects(count: int) -> list[uuid.UUID]:
         sid = uuid.uuid4()
         raw = secrets.token_bytes(32)
         version, wrapped = ring.wrap(raw, label=keys._dk_label(sid))
-        rows.append(DataKey(subject_id=sid, kek_version=version, wrapped=wrapped))
+        rows.append(bare(DataKey, subject_id=sid, kek_version=version, wrapped=wrapped))
         keys.key_cache.put(sid, AESGCM(raw))
         ids.append(sid)
     fast_insert(DataKey, rows)
-    fast_insert(Subject, [Subject(id=i, kind="patron") for i in ids])
+    fast_insert(Subject, [bare(Subject, id=i, kind="patron") for i in ids])
     return ids
 
 
@@ -668,12 +670,14 @@ def _create_many(actor, plans: list[RowPlan], mapping, lookups) -> list[RowResul
         expiry = v.get("expiry_date") or None
         if expiry is None and group is not None and group.default_validity_days:
             expiry = today + dt.timedelta(days=group.default_validity_days)
-        patron = Patron(
+        branch = lookups["branches"].get(v.get("home_branch")) or default_branch
+        patron = bare(
+            Patron,
             subject_id=sid,
             given_name=v.get("given_name") or None,
             family_name=v.get("family_name") or None,
-            group=group,
-            home_branch=lookups["branches"].get(v.get("home_branch")) or default_branch,
+            group_id=group.pk if group else None,
+            home_branch_id=branch.pk if branch else None,
             status=v.get("status") or "active",
             expiry_date=expiry,
             erase_after=v.get("erase_after") or None,
@@ -683,19 +687,26 @@ def _create_many(actor, plans: list[RowPlan], mapping, lookups) -> list[RowResul
         )
         patrons.append(patron)
         if v.get("barcode"):
-            cards.append(Card(patron=patron, subject_id=sid, barcode=v["barcode"], active=True))
+            cards.append(
+                bare(Card, patron_id=patron.pk, subject_id=sid, barcode=v["barcode"], active=True)
+            )
         for target, value in v.items():
             if target.startswith("identifier:") and value:
                 idents.append(
-                    PatronIdentifier(
-                        patron=patron, subject_id=sid, type=target.split(":", 1)[1], value=value
+                    bare(
+                        PatronIdentifier,
+                        patron_id=patron.pk,
+                        subject_id=sid,
+                        type=target.split(":", 1)[1],
+                        value=value,
                     )
                 )
         for kind in ("email", "phone", "address"):
             if v.get(kind):
                 contacts.append(
-                    ContactPoint(
-                        patron=patron,
+                    bare(
+                        ContactPoint,
+                        patron_id=patron.pk,
                         subject_id=sid,
                         kind=kind,
                         label=ContactLabel.MOBILE if kind == ContactKind.PHONE else "home",
@@ -714,6 +725,30 @@ def _create_many(actor, plans: list[RowPlan], mapping, lookups) -> list[RowResul
     _insert_tokens(tokens)
     _audit_many(actor, [(p.pk, "created", "load") for p in patrons])
     return results
+
+
+_BARE_DEFAULTS: dict = {}
+
+
+def bare(model, **values):
+    """A model instance without Model.__init__ (defaults filled in), for fast_insert only."""
+    spec = _BARE_DEFAULTS.get(model)
+    if spec is None:
+        static, dynamic = {}, []
+        for f in model._meta.concrete_fields:
+            if f.has_default() and callable(f.default):
+                dynamic.append((f.attname, f.default))
+            else:
+                static[f.attname] = f.get_default()
+        spec = _BARE_DEFAULTS[model] = (static, dynamic)
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    d = obj.__dict__
+    d.update(spec[0])
+    for attname, make in spec[1]:
+        d[attname] = make()
+    d.update(values)
+    return obj
 
 
 def fast_insert(model, objs: list) -> None:
