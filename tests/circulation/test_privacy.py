@@ -268,3 +268,19 @@ def test_last_borrower_escrow_sealed_opened_only_by_privacy_officer_prv_hist4(ci
     today = timezone.localdate()
     assert services.purge_escrow(today=today + dt.timedelta(days=30)) == 0
     assert services.purge_escrow(today=today + dt.timedelta(days=31)) == 1
+
+
+def test_unpaid_fine_accrued_before_a_renewal_still_holds_the_link_prv_hist2(circ, patron, item):
+    p, i = patron(), item()
+    r = services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    Loan.objects.filter(pk=r.loan.pk).update(due_at=timezone.now() - dt.timedelta(days=2))
+    services.charge_overdue_fines(today=timezone.localdate())
+    services.renew(actor=None, loan_id=r.loan.pk)  # now due in the future: no new fine
+    res = services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["north"].pk)
+    assert res.fine_minor == 0
+    assert Loan.objects.get(pk=r.loan.pk).patron_id == p.pk  # the unpaid fee keeps it
+    fee = Fee.objects.get(patron=p)
+    services.fee_pay(actor=None, fee_id=fee.pk, amount=services.fee_balance(fee.pk))
+    assert links_between(p, i) == []

@@ -664,7 +664,8 @@ def _route(item: Item, at_branch: Branch, now: dt.datetime) -> CheckinResult:
     """Where an item goes now that it is back in our hands at `at_branch`."""
     today = _local_date(now)
     # an open transit ends here (received) or is replaced by a new one
-    Transit.objects.filter(item=item, received_at__isnull=True).update(received_at=now)
+    if item.status == ItemStatus.IN_TRANSIT:
+        Transit.objects.filter(item=item, received_at__isnull=True).update(received_at=now)
     hold = _next_hold(item, today)
     if hold is not None:
         hold.item = item
@@ -776,15 +777,17 @@ def _fine_due(loan: Loan, item: Item, today: dt.date) -> int:
     return policy.overdue_fine(due=due_day, returned=today, terms=terms, calendar=owning)
 
 
-def _accrue_fine(loan: Loan, item: Item, today, now, *, by=None) -> tuple[int, Fee | None]:
+_LOOK_UP = object()
+
+
+def _accrue_fine(
+    loan: Loan, item: Item, today, now, *, by=None, fee=_LOOK_UP
+) -> tuple[int, Fee | None]:
     """Bring the loan's overdue fee up to the fine due today: one fee per loan, and
     each increase is a new charge line (the ledger is never edited)."""
     fine = _fine_due(loan, item, today)
-    fee = (
-        _for_update(Fee.objects.filter(loan=loan, type=FeeType.OVERDUE)).first()
-        if loan.pk
-        else None
-    )
+    if fee is _LOOK_UP:
+        fee = _for_update(Fee.objects.filter(loan=loan, type=FeeType.OVERDUE)).first()
     if not fine or loan.patron_id is None:
         return fine, fee
     if fee is None:
@@ -909,12 +912,20 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
         loan.returned_at = now
         loan.return_branch = branch
         overdue = now > loan.due_at
-        fine, fee = _accrue_fine(loan, item, today, now, by=_staff(actor))
+        loan_fees = list(_for_update(Fee.objects.filter(loan=loan)))
+        overdue_fee = next((f for f in loan_fees if f.type == FeeType.OVERDUE), None)
+        fine, fee = _accrue_fine(loan, item, today, now, by=_staff(actor), fee=overdue_fee)
         _record_reading_history(loan, item, today)
         if loan.patron_id and _escrow_days():
             _escrow_keep(item, loan.patron_id, today)
-        loan.save(update_fields=["returned_at", "return_branch"])
-        _release_closed_loan(loan.pk)  # PRV-HIST-1: the link goes in this transaction
+        if not loan_fees and fee is None:
+            # PRV-HIST-1: the link goes in this transaction (no fee holds it)
+            if _deidentify_delay_days() == 0:
+                loan.patron = None
+            loan.save(update_fields=["returned_at", "return_branch", "patron"])
+        else:
+            loan.save(update_fields=["returned_at", "return_branch"])
+            _release_closed_loan(loan.pk)  # goes now unless a fee is still open
         _event(
             EventKind.CHECKIN,
             item=item,
