@@ -145,13 +145,16 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
 
     def service_cycle(item, patron):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         services.checkout(
             actor=None, item_barcode=item.barcode, patron_id=patron.pk, branch_id=branch.pk
         )
         t1 = time.perf_counter()
+        c1 = time.process_time()
         services.checkin(actor=None, item_barcode=item.barcode, branch_id=branch.pk)
         t2 = time.perf_counter()
-        return (t1 - t0) * 1000, (t2 - t1) * 1000
+        c2 = time.process_time()
+        return (t1 - t0) * 1000, (t2 - t1) * 1000, (c1 - c0) * 1000, (c2 - c1) * 1000
 
     q = connection.ops.quote_name
     loan_t, item_t, event_t = (
@@ -166,6 +169,7 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
     def bare_cycle(item, patron):
         pid = uid(patron.pk)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         with transaction.atomic(), connection.cursor() as c:
             c.execute(
                 "SELECT i.id, i.status, i.item_type_id, i.record_id, t.circulates "
@@ -221,6 +225,7 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
                 [ts.date(), iid, type_id, branch.pk, group.pk],
             )
         t1 = time.perf_counter()
+        c1 = time.process_time()
         with transaction.atomic(), connection.cursor() as c:
             c.execute(
                 f"SELECT id, branch_id, record_id FROM {q(item_t)} WHERE barcode = %s{fu}",
@@ -255,23 +260,30 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
                 [ts.date(), iid, type_id, branch.pk, group.pk],
             )
         t2 = time.perf_counter()
-        return (t1 - t0) * 1000, (t2 - t1) * 1000
+        c2 = time.process_time()
+        return (t1 - t0) * 1000, (t2 - t1) * 1000, (c1 - c0) * 1000, (c2 - c1) * 1000
 
-    # warm-up
+    # warm-up (CPU: this process's CPU time per call, less sensitive to a busy machine)
     for it in free[:5]:
         service_cycle(it, empty)
         bare_cycle(it, empty)
     work = free[5 : 5 + args.cycles]
     svc_out, svc_in, bare_out, bare_in, busy_out = [], [], [], [], []
+    cpu = {"svc_out": [], "svc_in": [], "bare_out": [], "bare_in": [], "busy_out": []}
     for it in work:
-        o, i = service_cycle(it, empty)
+        o, i, co, ci = service_cycle(it, empty)
         svc_out.append(o)
         svc_in.append(i)
-        o, i = bare_cycle(it, empty)
+        cpu["svc_out"].append(co)
+        cpu["svc_in"].append(ci)
+        o, i, co, ci = bare_cycle(it, empty)
         bare_out.append(o)
         bare_in.append(i)
-        o, _ = service_cycle(it, busy)
+        cpu["bare_out"].append(co)
+        cpu["bare_in"].append(ci)
+        o, _i, co, _ci = service_cycle(it, busy)
         busy_out.append(o)
+        cpu["busy_out"].append(co)
 
     # the search-index refresh alone (the service does it twice per cycle)
     from quietshelf.catalog.search import index_records
@@ -301,6 +313,14 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
         f"PERF-CIRC-3: check-out, patron with {args.busy_loans:,} loans "
         f"and {args.busy_holds} holds: "
         f"{fmt(busy_out)}; patron with none: p50 {so:.2f} ms; ratio {bz / so:.2f}x"
+    )
+    m = {k: statistics.median(v) for k, v in cpu.items()}
+    print(
+        "CPU time of this process, p50: service check-out "
+        f"{m['svc_out']:.2f} ms / bare {m['bare_out']:.2f} ms = "
+        f"{m['svc_out'] / m['bare_out']:.1f}x; "
+        f"check-in {m['svc_in']:.2f} / {m['bare_in']:.2f} ms = {m['svc_in'] / m['bare_in']:.1f}x; "
+        f"busy patron check-out {m['busy_out']:.2f} ms = {m['busy_out'] / m['svc_out']:.2f}x"
     )
     print(f"load average {os.getloadavg()[0]:.1f}")
 
