@@ -123,3 +123,27 @@ def test_desk_checkout_then_checkin_in_chromium(
     page.get_by_text("Shelve.").wait_for()
     i.refresh_from_db()
     assert i.status == ItemStatus.AVAILABLE
+
+
+def test_desk_hold_shelf_and_pick_list_cir3(
+    desk, circ, patron, item, django_assert_max_num_queries
+):
+    from quietshelf.circulation import selectors, services
+
+    a, b = item(call_number="823 PICK"), item()
+    p = patron()
+    services.hold_place(
+        actor=None, patron_id=p.pk, record_id=a.record_id, pickup_branch_id=circ["north"].pk
+    )
+    services.hold_place(
+        actor=None, patron_id=patron().pk, record_id=b.record_id, pickup_branch_id=circ["north"].pk
+    )
+    services.checkin(actor=None, item_barcode=b.barcode, branch_id=circ["north"].pk)  # trapped
+    with django_assert_max_num_queries(1):
+        picks = selectors.pick_list(actor=None, branch_id=circ["north"].pk)
+    assert [i.pk for i in picks] == [a.pk]
+    desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk})
+    r = desk.get("/staff/desk/holds/")
+    assert r.status_code == 200
+    assert b"823 PICK" in r.content and b.barcode.encode() in r.content
+    assert str(p.display_name).encode() not in r.content

@@ -125,3 +125,38 @@ def reading_history(*, actor, patron_id) -> list[dict]:
 
 def format_money(amount: int, currency: str) -> str:
     return policy.format_minor(amount, currency)
+
+
+def hold_shelf(*, actor, branch_id) -> list[Hold]:
+    """Holds waiting on this branch's hold shelf, soonest expiry first (no patron data)."""
+    _require(actor, "circulation.checkout", branch_id=branch_id)
+    return list(
+        Hold.objects.filter(pickup_branch_id=branch_id, status=HoldStatus.ON_SHELF)
+        .select_related("record", "item")
+        .order_by("shelf_expires_on", "placed_at")
+    )
+
+
+def pick_list(*, actor, branch_id, limit: int = 200) -> list:
+    """Available copies at this branch that a waiting hold could take: pull them and check
+    them in to trap them (one query; items, not patrons)."""
+    from quietshelf.catalog.models import Item, ItemStatus
+
+    _require(actor, "circulation.checkout", branch_id=branch_id)
+    today = clock.today()
+    waiting = Hold.objects.filter(status=HoldStatus.WAITING).filter(
+        Q(suspended_until__isnull=True) | Q(suspended_until__lt=today)
+    )
+    return list(
+        Item.objects.filter(
+            branch_id=branch_id,
+            status=ItemStatus.AVAILABLE,
+            item_type__circulates=True,
+        )
+        .filter(
+            Q(record_id__in=waiting.filter(item_level=False).values("record_id"))
+            | Q(pk__in=waiting.filter(item_level=True).values("item_id"))
+        )
+        .select_related("record")
+        .order_by("call_number", "barcode")[:limit]
+    )

@@ -16,4 +16,5 @@ urlpatterns = [
     path("pay/", v.pay, name="pay"),
     path("done/", v.done, name="done"),
     path("checkin/", v.checkin, name="checkin"),
+    path("holds/", v.holds, name="holds"),
 ]

@@ -253,3 +253,16 @@ def checkin(request):
     if result is not None and result.fine_minor:
         ctx["fine"] = policy.format_minor(result.fine_minor, settings.QUIETSHELF_CURRENCY)
     return render(request, "circulation/desk.html", ctx)
+
+
+@desk_page
+@require_GET
+def holds(request):
+    """The hold shelf of the desk branch and the pick list (copies to pull for holds)."""
+    bid = _branch_id(request)
+    ctx = _context(
+        request,
+        shelf=selectors.hold_shelf(actor=request.user, branch_id=bid),
+        picks=selectors.pick_list(actor=request.user, branch_id=bid),
+    )
+    return render(request, "circulation/holds.html", ctx)
