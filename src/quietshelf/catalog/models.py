@@ -133,9 +133,21 @@ class BibRecord(models.Model):
         not_personal = {
             name: "bibliographic metadata about the work, not a person"
             for name in (
-                "control_number", "control_source", "leader", "title", "subtitle",
-                "sort_title", "isbns", "issns", "publisher", "publication_place",
-                "language", "edition", "series", "notes", "links",
+                "control_number",
+                "control_source",
+                "leader",
+                "title",
+                "subtitle",
+                "sort_title",
+                "isbns",
+                "issns",
+                "publisher",
+                "publication_place",
+                "language",
+                "edition",
+                "series",
+                "notes",
+                "links",
             )
         }
 
@@ -164,8 +176,13 @@ class RecordIdentifier(models.Model):
     class Meta:
         indexes = [models.Index(fields=["scheme", "value"])]
         constraints = [
-            models.UniqueConstraint(fields=["record", "scheme", "value"], name="uniq_record_identifier")
+            models.UniqueConstraint(
+                fields=["record", "scheme", "value"], name="uniq_record_identifier"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.value}"
 
     class Privacy:  # reviewed: no personal data
         not_personal = {"value": "ISBN, ISSN or control number of a record"}

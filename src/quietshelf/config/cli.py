@@ -69,7 +69,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"quietshelf: error: unknown command {command!r} (see --help)\n")
         sys.exit(2)
 
-    from django.core.management import call_command  # noqa: F401  (loads apps)
     from django.core.management import load_command_class
 
     app = get_commands()[name]

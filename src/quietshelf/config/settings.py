@@ -321,7 +321,14 @@ AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_USERNAME_CALLABLE = "quietshelf.accounts.axes_support.username_digest"
 AXES_CLIENT_STR_CALLABLE = "quietshelf.accounts.axes_support.client_str"
 AXES_SENSITIVE_PARAMETERS = [
-    "username", "identifier", "email", "barcode", "login", "otp_token", "code", "ip_address",
+    "username",
+    "identifier",
+    "email",
+    "barcode",
+    "login",
+    "otp_token",
+    "code",
+    "ip_address",
 ]
 AXES_DISABLE_ACCESS_LOG = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False

@@ -23,9 +23,7 @@ class Command(QuietshelfCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument(
-            "--no-serve", action="store_true", help="prepare the instance and stop"
-        )
+        parser.add_argument("--no-serve", action="store_true", help="prepare the instance and stop")
         parser.add_argument(
             "--marc", type=Path, default=None, help="a MARC file to load instead of the default"
         )
