@@ -5,114 +5,248 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Branch',
+            name="Branch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
             ],
             options={
-                'verbose_name_plural': 'branches',
-                'ordering': ['name'],
+                "verbose_name_plural": "branches",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ItemType',
+            name="ItemType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('circulates', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("circulates", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ShelvingLocation',
+            name="ShelvingLocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='BibRecord',
+            name="BibRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('control_number', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('control_source', models.CharField(blank=True, max_length=64)),
-                ('leader', models.CharField(max_length=24)),
-                ('marc_json', models.JSONField()),
-                ('title', models.TextField(blank=True)),
-                ('subtitle', models.TextField(blank=True)),
-                ('responsibility', models.TextField(blank=True)),
-                ('sort_title', models.CharField(blank=True, db_index=True, max_length=255)),
-                ('contributors', models.JSONField(blank=True, default=list)),
-                ('subjects', models.JSONField(blank=True, default=list)),
-                ('isbns', models.JSONField(blank=True, default=list)),
-                ('issns', models.JSONField(blank=True, default=list)),
-                ('publisher', models.TextField(blank=True)),
-                ('publication_place', models.TextField(blank=True)),
-                ('year', models.IntegerField(blank=True, db_index=True, null=True)),
-                ('language', models.CharField(blank=True, db_index=True, max_length=3)),
-                ('format', models.CharField(choices=[('book', 'Book'), ('serial', 'Journal or serial'), ('score', 'Music score'), ('music', 'Music recording'), ('audio', 'Spoken recording'), ('map', 'Map'), ('video', 'Film or video'), ('image', 'Picture'), ('computer', 'Computer file'), ('kit', 'Kit'), ('manuscript', 'Manuscript'), ('object', 'Object'), ('other', 'Other')], db_index=True, default='other', max_length=16)),
-                ('edition', models.TextField(blank=True)),
-                ('series', models.JSONField(blank=True, default=list)),
-                ('notes', models.JSONField(blank=True, default=list)),
-                ('links', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("control_number", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("control_source", models.CharField(blank=True, max_length=64)),
+                ("leader", models.CharField(max_length=24)),
+                ("marc_json", models.JSONField()),
+                ("title", models.TextField(blank=True)),
+                ("subtitle", models.TextField(blank=True)),
+                ("responsibility", models.TextField(blank=True)),
+                ("sort_title", models.CharField(blank=True, db_index=True, max_length=255)),
+                ("contributors", models.JSONField(blank=True, default=list)),
+                ("subjects", models.JSONField(blank=True, default=list)),
+                ("isbns", models.JSONField(blank=True, default=list)),
+                ("issns", models.JSONField(blank=True, default=list)),
+                ("publisher", models.TextField(blank=True)),
+                ("publication_place", models.TextField(blank=True)),
+                ("year", models.IntegerField(blank=True, db_index=True, null=True)),
+                ("language", models.CharField(blank=True, db_index=True, max_length=3)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("book", "Book"),
+                            ("serial", "Journal or serial"),
+                            ("score", "Music score"),
+                            ("music", "Music recording"),
+                            ("audio", "Spoken recording"),
+                            ("map", "Map"),
+                            ("video", "Film or video"),
+                            ("image", "Picture"),
+                            ("computer", "Computer file"),
+                            ("kit", "Kit"),
+                            ("manuscript", "Manuscript"),
+                            ("object", "Object"),
+                            ("other", "Other"),
+                        ],
+                        db_index=True,
+                        default="other",
+                        max_length=16,
+                    ),
+                ),
+                ("edition", models.TextField(blank=True)),
+                ("series", models.JSONField(blank=True, default=list)),
+                ("notes", models.JSONField(blank=True, default=list)),
+                ("links", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['control_number', 'control_source'], name='catalog_bib_control_dbfbcc_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["control_number", "control_source"],
+                        name="catalog_bib_control_dbfbcc_idx",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RecordIdentifier',
+            name="RecordIdentifier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scheme', models.CharField(choices=[('001+003', 'Control number and source'), ('035', 'System control number'), ('isbn', 'ISBN'), ('issn', 'ISSN')], max_length=8)),
-                ('value', models.CharField(max_length=255)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identifiers', to='catalog.bibrecord')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scheme",
+                    models.CharField(
+                        choices=[
+                            ("001+003", "Control number and source"),
+                            ("035", "System control number"),
+                            ("isbn", "ISBN"),
+                            ("issn", "ISSN"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("value", models.CharField(max_length=255)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identifiers",
+                        to="catalog.bibrecord",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['scheme', 'value'], name='catalog_rec_scheme_d7da26_idx')],
-                'constraints': [models.UniqueConstraint(fields=('record', 'scheme', 'value'), name='uniq_record_identifier')],
+                "indexes": [
+                    models.Index(fields=["scheme", "value"], name="catalog_rec_scheme_d7da26_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("record", "scheme", "value"), name="uniq_record_identifier"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('barcode', models.CharField(max_length=64, unique=True)),
-                ('call_number', models.CharField(blank=True, max_length=255)),
-                ('status', models.CharField(choices=[('available', 'Available'), ('on_loan', 'On loan'), ('in_transit', 'In transit'), ('on_hold_shelf', 'On hold shelf'), ('lost', 'Lost'), ('missing', 'Missing'), ('withdrawn', 'Withdrawn'), ('in_processing', 'In processing'), ('damaged', 'Damaged')], db_index=True, default='available', max_length=16)),
-                ('price_minor', models.BigIntegerField(blank=True, null=True)),
-                ('currency', models.CharField(default='NOK', max_length=3)),
-                ('public_note', models.TextField(blank=True)),
-                ('staff_note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('branch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='catalog.branch')),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='catalog.bibrecord')),
-                ('item_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='catalog.itemtype')),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='items', to='catalog.shelvinglocation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("barcode", models.CharField(max_length=64, unique=True)),
+                ("call_number", models.CharField(blank=True, max_length=255)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("available", "Available"),
+                            ("on_loan", "On loan"),
+                            ("in_transit", "In transit"),
+                            ("on_hold_shelf", "On hold shelf"),
+                            ("lost", "Lost"),
+                            ("missing", "Missing"),
+                            ("withdrawn", "Withdrawn"),
+                            ("in_processing", "In processing"),
+                            ("damaged", "Damaged"),
+                        ],
+                        db_index=True,
+                        default="available",
+                        max_length=16,
+                    ),
+                ),
+                ("price_minor", models.BigIntegerField(blank=True, null=True)),
+                ("currency", models.CharField(default="NOK", max_length=3)),
+                ("public_note", models.TextField(blank=True)),
+                ("staff_note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "branch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="items",
+                        to="catalog.branch",
+                    ),
+                ),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="catalog.bibrecord",
+                    ),
+                ),
+                (
+                    "item_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="items",
+                        to="catalog.itemtype",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="items",
+                        to="catalog.shelvinglocation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['branch__name', 'call_number', 'barcode'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('price_minor__isnull', True), ('price_minor__gte', 0), _connector='OR'), name='item_price_not_negative')],
+                "ordering": ["branch__name", "call_number", "barcode"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("price_minor__isnull", True), ("price_minor__gte", 0), _connector="OR"
+                        ),
+                        name="item_price_not_negative",
+                    )
+                ],
             },
         ),
     ]
