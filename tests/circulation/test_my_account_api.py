@@ -82,3 +82,27 @@ def test_cannot_touch_another_patrons_loan_or_hold(me, circ, patron, item):
 def test_my_account_api_needs_a_patron_session(client, circ):
     r = client.get(f"{BASE}/loans")
     assert r.status_code == 401 and set(r.json()) == {"error"}
+
+
+def test_my_loans_query_count_does_not_grow(me, circ, item):
+    """Rule 9: list endpoints assert their query count (1 loan vs 6 loans)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, p = me
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"{BASE}/loans").status_code == 200
+        return len(ctx.captured_queries)
+
+    def lend():
+        services.checkout(
+            actor=None, item_barcode=item().barcode, patron_id=p.pk, branch_id=circ["north"].pk
+        )
+
+    lend()
+    one = count()
+    for _ in range(5):
+        lend()
+    assert count() == one
