@@ -17,4 +17,6 @@ urlpatterns = [
     path("done/", v.done, name="done"),
     path("checkin/", v.checkin, name="checkin"),
     path("holds/", v.holds, name="holds"),
+    path("rules/", v.rules, name="rules"),
+    path("calendar/", v.calendar, name="calendar"),
 ]

@@ -266,3 +266,96 @@ def holds(request):
         picks=selectors.pick_list(actor=request.user, branch_id=bid),
     )
     return render(request, "circulation/holds.html", ctx)
+
+
+def _cell_ids(cd) -> dict:
+    return {
+        "patron_group_id": cd["patron_group"].pk if cd.get("patron_group") else None,
+        "item_type_id": cd["item_type"].pk if cd.get("item_type") else None,
+        "branch_id": cd["branch"].pk if cd.get("branch") else None,
+    }
+
+
+@desk_page
+def rules(request):
+    """The loan-rule matrix, the explainer ("which rule applies, and why") and a rule form."""
+    from quietshelf.circulation import forms
+    from quietshelf.circulation.models import LoanRule
+
+    explain_form = forms.CellForm(request.GET or None, prefix="x")
+    explanation = None
+    if request.GET and explain_form.is_valid():
+        ids = _cell_ids(explain_form.cleaned_data)
+        try:
+            explanation = selectors.explain(**ids)
+        except DomainError as exc:
+            explain_form.add_error(None, exc.message)
+    rule_form = forms.RuleForm(request.POST or None, prefix="r")
+    if request.method == "POST":
+        if not has_perm(request.user, "circulation.manage_rules"):
+            raise DjangoPermissionDenied
+        if rule_form.is_valid():
+            cd = dict(rule_form.cleaned_data)
+            ids = _cell_ids(cd)
+            for key in ("patron_group", "item_type", "branch"):
+                cd.pop(key)
+            try:
+                services.rule_save(actor=request.user, **ids, **cd)
+                messages.success(request, _("Loan rule saved."))
+                return redirect("circulation_desk:rules")
+            except DomainError as exc:
+                rule_form.add_error(None, exc.message)
+    ctx = _context(
+        request,
+        rules=LoanRule.objects.select_related("patron_group", "item_type", "branch").order_by(
+            "branch__name", "item_type__name", "patron_group__name"
+        ),
+        explain_form=explain_form,
+        explanation=explanation,
+        rule_form=rule_form,
+        can_manage=has_perm(request.user, "circulation.manage_rules"),
+    )
+    return render(request, "circulation/rules.html", ctx)
+
+
+@desk_page
+def calendar(request):
+    from quietshelf.circulation import forms
+    from quietshelf.circulation.models import BranchCalendar, ClosedPeriod
+
+    cal_form = forms.CalendarForm(request.POST if "calendar" in request.POST else None)
+    period_form = forms.ClosedPeriodForm(request.POST if "period" in request.POST else None)
+    if request.method == "POST":
+        try:
+            if cal_form.is_bound and cal_form.is_valid():
+                cd = cal_form.cleaned_data
+                services.calendar_save(
+                    actor=request.user,
+                    branch_id=cd["branch"].pk,
+                    closed_weekdays=cd["closed_weekdays"],
+                    opens=cd["opens"],
+                    closes=cd["closes"],
+                )
+                messages.success(request, _("Calendar saved."))
+                return redirect("circulation_desk:calendar")
+            if period_form.is_bound and period_form.is_valid():
+                cd = period_form.cleaned_data
+                services.closed_period_add(
+                    actor=request.user,
+                    branch_id=cd["branch"].pk,
+                    first=cd["first"],
+                    last=cd["last"],
+                    note=cd["note"],
+                )
+                messages.success(request, _("Closed days added."))
+                return redirect("circulation_desk:calendar")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    ctx = _context(
+        request,
+        calendars=BranchCalendar.objects.select_related("branch").order_by("branch__name"),
+        periods=ClosedPeriod.objects.select_related("branch").order_by("first")[:200],
+        cal_form=cal_form,
+        period_form=period_form,
+    )
+    return render(request, "circulation/calendar.html", ctx)
