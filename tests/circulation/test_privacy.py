@@ -284,3 +284,28 @@ def test_unpaid_fine_accrued_before_a_renewal_still_holds_the_link_prv_hist2(cir
     fee = Fee.objects.get(patron=p)
     services.fee_pay(actor=None, fee_id=fee.pk, amount=services.fee_balance(fee.pk))
     assert links_between(p, i) == []
+
+
+def test_erasing_a_patron_with_loans_fees_holds_and_history_works_prv_ret3(circ, patron, item):
+    from quietshelf.patrons import services as patron_services
+
+    p, i, j = patron(), item(), item()
+    _opt_in(p)
+    services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["north"].pk)
+    services.checkout(
+        actor=None, item_barcode=j.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    services.hold_place(
+        actor=None, patron_id=p.pk, record_id=item().record_id, pickup_branch_id=circ["north"].pk
+    )
+    services.fee_charge(
+        actor=None, patron_id=p.pk, fee_type="damage", amount=700, branch_id=circ["north"].pk
+    )
+    patron_services.patron_erase(actor=None, patron_id=p.pk)
+    assert not ReadingHistoryEntry.objects.exists()
+    assert Loan.objects.get(item=j).patron_id is None  # still open, no longer anyone's
+    assert not Fee.objects.filter(patron__isnull=False).exists()
+    assert not Hold.objects.filter(patron__isnull=False).exists()
