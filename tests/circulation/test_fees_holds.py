@@ -314,3 +314,18 @@ def test_declare_lost_charges_price_plus_processing_and_keeps_link_until_paid_ci
     assert loan.returned_at and loan.patron_id == p.pk  # kept while the fee is open
     services.fee_waive(actor=None, fee_id=fee.pk, reason="found and returned")
     assert Loan.objects.get(pk=r.loan.pk).patron_id is None
+
+
+def test_item_in_transit_for_a_hold_scanned_at_a_third_branch_goes_on_cir3(circ, patron, item):
+    from tests.factories import BranchFactory
+
+    third = BranchFactory(code="CTHIRD", name="Third")
+    i = item()
+    h = place(circ, patron(), i.record_id, pickup="south")
+    place(circ, patron(), i.record_id, pickup="north")  # a later hold must not take it
+    services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["north"].pk)
+    r = services.checkin(actor=None, item_barcode=i.barcode, branch_id=third.pk)
+    assert r.route == "transit" and r.to_branch == circ["south"] and r.hold_id == h.pk
+    assert Transit.objects.filter(item=i, received_at__isnull=True).get().to_branch == circ["south"]
+    r = services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["south"].pk)
+    assert r.route == "hold_shelf" and r.hold_id == h.pk

@@ -716,16 +716,29 @@ def _route(item: Item, at_branch: Branch, now: dt.datetime) -> CheckinResult:
 
 
 def _arrived_for_hold(item: Item, at_branch: Branch, now) -> CheckinResult | None:
-    """An item in transit to a pickup branch arriving there goes onto the hold shelf."""
+    """An item in transit for a hold: at the pickup branch it goes onto the hold shelf;
+    scanned anywhere else it is sent on to the pickup branch (the hold keeps it)."""
     hold = (
-        Hold.objects.select_for_update()
-        .filter(item=item, status=HoldStatus.IN_TRANSIT, pickup_branch=at_branch)
+        _for_update(Hold.objects.select_related("pickup_branch"))
+        .filter(item=item, status=HoldStatus.IN_TRANSIT)
         .first()
     )
     if hold is None:
         return None
     today = _local_date(now)
     Transit.objects.filter(item=item, received_at__isnull=True).update(received_at=now)
+    if hold.pickup_branch_id != at_branch.pk:
+        Transit.objects.create(
+            item=item, from_branch=at_branch, to_branch=hold.pickup_branch, hold=hold, sent_at=now
+        )
+        return CheckinResult(
+            item=item,
+            loan_closed=False,
+            route="transit",
+            to_branch=hold.pickup_branch,
+            hold_id=hold.pk,
+            message=f"Hold: send on to {hold.pickup_branch.name} (pickup).",
+        )
     hold.status = HoldStatus.ON_SHELF
     hold.shelf_expires_on = _shelf_expiry(at_branch.pk, today)
     hold.save(update_fields=["status", "shelf_expires_on"])
