@@ -79,6 +79,9 @@ class Command(QuietshelfCommand):
             return
         counts = create_demo_patrons(200)
         self.stdout.write(f"Created demo patrons: {counts}")
+        from quietshelf.circulation.demo import create_demo_circulation
+
+        self.stdout.write(f"Created demo circulation: {create_demo_circulation()}")
 
     def _demo_login(self, instance: Path) -> str:
         from quietshelf.accounts.demo import MFA_NOTE, create_demo_staff
