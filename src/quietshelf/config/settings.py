@@ -114,7 +114,11 @@ AUTHENTICATION_BACKENDS = [
     "quietshelf.accounts.backends.ThrottledBackend",  # django-axes
     "quietshelf.accounts.backends.StaffBackend",
 ]
-SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# auth.W004: the username is unique through its blind index, not the column.
+# models.W047: SQLite cannot enforce the loan-rule matrix's one-rule-per-cell
+# constraint with NULL wildcards; circulation.services.rule_save keeps cells
+# unique (one writer at a time on SQLite), and PostgreSQL enforces it too.
+SILENCED_SYSTEM_CHECKS = ["auth.W004", "models.W047"]
 LOGIN_URL = "staff:login"
 LOGIN_REDIRECT_URL = "staff:home"
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from quietshelf.core.commands import QuietshelfCommand, UsageError
 
-DEMO_USER_FILE = "demo-staff-username"
+DEMO_USER_FILE = "demo-staff-created"
 
 
 class Command(QuietshelfCommand):
@@ -88,14 +88,17 @@ class Command(QuietshelfCommand):
 
         marker = instance / DEMO_USER_FILE
         if marker.exists():
-            names = marker.read_text().split()
+            from quietshelf.accounts.builtin import BUILTIN_ROLES
+
+            names = [f"demo-{code}" for code in BUILTIN_ROLES]
             return (
                 "  Staff logins: " + ", ".join(names) + "\n"
                 "  (passwords were printed when this instance was created; for a new one:\n"
                 "   .venv/bin/quietshelf create-staff --reset --username NAME)"
             )
         accounts = create_demo_staff()
-        marker.write_text("\n".join(username for username, _, _ in accounts) + "\n")
+        # Only that the demo staff exist: usernames are staff personal data.
+        marker.write_text("created\n")
         width = max(len(username) for username, _, _ in accounts)
         pw_width = max(len(password) for _, _, password in accounts)
         lines = ["  Staff logins, one per role (generated for this instance, shown only once):"]

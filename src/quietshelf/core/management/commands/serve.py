@@ -22,6 +22,14 @@ class Command(QuietshelfCommand):
             raise UsageError(f"--port must be between 1 and 65535, not {port}")
         if threads < 1:
             raise UsageError("--threads must be at least 1")
+        from quietshelf.privacy.keys import MasterKeyError, startup_check
+
+        try:
+            # A missing, exposed or wrong master key stops the server before the
+            # first request, not at the first encrypted value.
+            startup_check()
+        except MasterKeyError as exc:
+            raise UsageError(str(exc)) from None
         serve(host=host, port=port, threads=threads, stdout=self.stdout)
 
 
