@@ -107,12 +107,22 @@ def test_desk_checkout_then_checkin_in_chromium(
     cookie = signed_in_client(staff).cookies[name]
     page.context.add_cookies([{"name": name, "value": cookie.value, "url": live_server.url}])
     page.goto("/staff/desk/")
-    page.keyboard.type("BROWSER-CARD-1")
-    page.keyboard.press("Enter")
+    # Chromium applies autofocus a moment after "load"; a scanner at a real desk
+    # starts long after that, so the test waits for the focus the same way.
+    card = page.get_by_label("Scan the patron's card")
+    page.wait_for_function("document.activeElement && document.activeElement.name !== undefined")
+    card.fill("BROWSER-CARD-1")
+    card.press("Enter")
     page.wait_for_url("**/staff/desk/patron/")
-    page.keyboard.type(i.barcode)  # the item field has focus: a scanner types and presses Enter
+    # the item field has focus: a scanner types and presses Enter
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'item'")
+    page.keyboard.type(i.barcode)
     page.keyboard.press("Enter")
-    page.get_by_text("Checked out:").wait_for()
+    try:
+        page.get_by_text("Checked out:").wait_for()
+    except Exception:
+        page.screenshot(path="/tmp/desk_fail.png")
+        raise
     assert Loan.objects.get(item=i).patron_id == p.pk
     page.get_by_role("button", name="Done: receipt (1)").click()
     page.get_by_role("heading", name="Receipt").wait_for()
