@@ -92,7 +92,19 @@ def statement() -> Statement:
         key: StatementGroup(key=key, title=title)
         for key, title in inventory.SUBJECT_CATEGORIES.items()
     }
-    for item in sorted(inventory.items(), key=lambda i: (i.model_label, i.field)):
+    # What matters most to a reader first: what reveals reading and identity,
+    # then the rest; sign-in and security plumbing last.
+    risk_order = {"high": 0, "medium": 1, "low": 2}
+
+    def reading_order(i):
+        return (
+            i.decl.category == "technical",
+            risk_order.get(i.decl.risk, 3),
+            i.model_label,
+            i.field,
+        )
+
+    for item in sorted(inventory.items(), key=reading_order):
         d = item.decl
         row = StatementRow(
             what=f"{item.field_label} ({item.model_name})",
