@@ -394,3 +394,62 @@ def test_control_characters_in_query_or_facets_are_harmless_sec_dos_1(client, pa
     """SEC-DOS-1 / SEC-SQL-1: a NUL byte in any search parameter is no 500."""
     response = client.get("/", {param: "jazz\x00"})
     assert response.status_code == 200
+
+
+def test_over_long_phrase_is_cut_to_max_tokens_not_dropped_sec_dos_1():
+    """SEC-DOS-1: a quoted phrase past MAX_TOKENS keeps its first words, flagged truncated."""
+    from quietshelf.catalog.search.query import MAX_TOKENS
+
+    words = [f"w{i}" for i in range(MAX_TOKENS + 6)]
+    parsed = parse('"' + " ".join(words) + '"')
+    assert parsed.truncated
+    assert len(parsed.clauses) == 1
+    assert parsed.clauses[0].words == tuple(words[:MAX_TOKENS])
+    assert parsed.clauses[0].phrase
+    # A phrase after other words gets the room that is left.
+    parsed = parse('jazz "' + " ".join(words) + '"')
+    assert [len(c.words) for c in parsed.clauses] == [1, MAX_TOKENS - 1]
+
+
+def test_over_long_phrase_search_matches_its_first_words_not_the_whole_catalogue_sec_dos_1():
+    """SEC-DOS-1 / CAT-SEARCH: the cut phrase still filters, and the result says it was cut."""
+    from quietshelf.catalog.search.query import MAX_TOKENS
+
+    title_words = [f"ord{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(MAX_TOKENS)]
+    hit = make_record(title=" ".join(title_words))
+    make_record(title="Something else entirely")
+    make_record(title="Another unrelated book")
+    text = '"' + " ".join([*title_words, "extra", "words", "beyond"]) + '"'
+    result = search(SearchQuery(text=text))
+    assert result.record_ids == [hit.pk]
+    assert result.total == 1
+    assert result.truncated_query
+
+
+def test_browse_path_carries_the_truncated_flag_sec_dos_1():
+    """SEC-DOS-1: an empty query left after capping still tells the page it was shortened."""
+    from quietshelf.catalog.search.backends import get_backend
+    from quietshelf.catalog.search.query import ParsedQuery
+
+    make_record(title="Anything")
+    backend = get_backend()
+    result = backend.search(SearchQuery(text=""), ParsedQuery((), truncated=True))
+    assert result.total == 1 and result.truncated_query
+    result = backend.search(SearchQuery(text=""), ParsedQuery(()))
+    assert not result.truncated_query
+
+
+def test_api_search_exposes_truncated_query_sec_dos_1(client):
+    """SEC-DOS-1: the API says when the search was shortened."""
+    from django.core.cache import cache
+
+    cache.clear()
+    make_record(title="Fjord jazz")
+    long_phrase = '"' + " ".join(f"w{i}" for i in range(40)) + '"'
+    body = client.get("/api/v1/search", {"q": long_phrase}).json()
+    assert body["truncated_query"] is True
+    assert body["total"] == 0
+    body = client.get("/api/v1/search", {"q": "fjord"}).json()
+    assert body["truncated_query"] is False
+    assert body["total"] == 1
+    cache.clear()

@@ -169,3 +169,13 @@ def test_norwegian_from_parameter_and_from_browser_without_cookie(client):
     response = client.get("/", {"q": "elg"}, HTTP_ACCEPT_LANGUAGE="en")
     assert "Search the catalogue" in response.content.decode()
     assert not response.cookies
+
+
+def test_over_long_phrase_shows_the_shortened_notice_not_everything_sec_dos_1(client):
+    """SEC-DOS-1: an over-long quoted phrase is cut, and the page says so."""
+    make_record(title="Fjord jazz")
+    make_record(title="Mountain walks")
+    phrase = '"fjord jazz ' + " ".join(f"w{i}" for i in range(40)) + '"'
+    body = client.get("/", {"q": phrase}).content.decode()
+    assert "only the first ones were used" in body
+    assert "Mountain walks" not in body

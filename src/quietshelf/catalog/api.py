@@ -80,6 +80,7 @@ def search(request, params: Query[SearchParams]):
         "page": result.page,
         "page_size": result.page_size,
         "results": _selectors().record_summaries(result.record_ids),
+        "truncated_query": result.truncated_query,
         "facets": {
             name: [
                 {"value": f.value, "label": str(f.label), "count": f.count, "selected": f.selected}

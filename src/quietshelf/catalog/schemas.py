@@ -194,6 +194,7 @@ class SearchOut(Schema):
     page_size: int
     results: list[RecordSummary]
     facets: dict[str, list[FacetValueOut]]
+    truncated_query: bool = False  # the search had more words than are used; the rest were ignored
 
 
 # --- imports -------------------------------------------------------------------

@@ -247,7 +247,9 @@ class Backend:
         fsql, fparams = self._filters(query.filters)
         sort = query.sort if query.sort in {"relevance", "title", "year", "-year"} else "relevance"
         if parsed.is_empty:
-            return self._browse(query, fsql, fparams, sort, page, page_size, offset)
+            return self._browse(
+                query, fsql, fparams, sort, page, page_size, offset, truncated=parsed.truncated
+            )
 
         sort_order = {
             "title": "d.sort_title, d.record_id",
@@ -315,7 +317,7 @@ class Backend:
         cur.execute(f"SELECT count(*) FROM ({sql}) p", params)  # noqa: S608
         return cur.fetchone()[0], False
 
-    def _browse(self, query, fsql, fparams, sort, page, page_size, offset):
+    def _browse(self, query, fsql, fparams, sort, page, page_size, offset, *, truncated=False):
         """No words: every record (filters applied), by title or year."""
         from quietshelf.catalog.search import SearchResult
 
@@ -353,6 +355,7 @@ class Backend:
             page=page,
             page_size=page_size,
             approximate_facets=large,
+            truncated_query=truncated,
             reachable=MAX_OFFSET + page_size,
         )
 

@@ -70,7 +70,7 @@ class Clause:
 @dataclass(frozen=True)
 class ParsedQuery:
     clauses: tuple[Clause, ...] = ()
-    truncated: bool = False  # words beyond the caps were dropped
+    truncated: bool = False  # words beyond the caps were dropped (a long phrase cut short)
 
     @property
     def is_empty(self) -> bool:
@@ -112,8 +112,17 @@ def parse(text: str | None) -> ParsedQuery:
         clause = _clause(field_key, phrase_text, word)
         if clause is None:
             continue
-        if len(clauses) >= MAX_CLAUSES or used + len(clause.words) > MAX_TOKENS:
+        if len(clauses) >= MAX_CLAUSES:
             truncated = True
+            break
+        if used + len(clause.words) > MAX_TOKENS:
+            # Keep what fits: an over-long phrase is cut to its first words,
+            # never dropped (dropping it left an empty query = everything).
+            room = MAX_TOKENS - used
+            truncated = True
+            if room > 0:
+                kept = clause.words[:room]
+                clauses.append(Clause(kept, clause.field, phrase=clause.phrase and len(kept) > 1))
             break
         used += len(clause.words)
         clauses.append(clause)
