@@ -395,3 +395,30 @@ def test_nul_characters_are_removed_with_a_warning_cat1():
     result = _read(data)[0]
     assert result.ok and result.record["245"]["a"] == "Nul title /"
     assert any("NUL" in w for w in result.warnings)
+
+
+def test_notes_are_public_notes_only_cat_1():
+    """CAT-1: local 59X and private 541/561/583 (ind1 0) never reach the public notes."""
+
+    def note(tag, ind1, text):
+        return Field(tag=tag, indicators=Indicators(ind1, " "), subfields=[Subfield("a", text)])
+
+    rec = make_record(
+        extra=[
+            note("500", " ", "Includes index."),
+            note("590", " ", "1"),
+            note("599", " ", "Local shelf code"),
+            note("541", "0", "Bought from a private seller"),
+            note("541", "1", "Gift of the town council"),
+            note("561", "0", "Owned by a private family"),
+            note("561", " ", "Ownership unknown"),
+            note("583", "0", "Rebound by the bindery"),
+            note("583", "1", "Digitised"),
+        ]
+    )
+    assert extract(rec).columns["notes"] == [
+        "Includes index.",
+        "Gift of the town council",
+        "Ownership unknown",
+        "Digitised",
+    ]

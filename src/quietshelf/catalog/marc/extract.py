@@ -142,6 +142,19 @@ def material_format(leader: str, f008: str) -> str:
     return MATERIAL_BY_TYPE.get(rtype, "other")
 
 
+# Notes kept for the public record: 59X are local (often a library's own
+# codes, such as "1"), and 541 (acquisition source), 561 (ownership history)
+# and 583 (action) with first indicator 0 are marked private by the cataloguer.
+_PRIVATE_WHEN_IND1_0 = frozenset({"541", "561", "583"})
+
+
+def _public_note(tag: str, indicator1: str | None) -> bool:
+    """Is this 5XX note for the public (not a local 59X, not marked private)?"""
+    if tag.startswith("59"):
+        return False
+    return not (tag in _PRIVATE_WHEN_IND1_0 and (indicator1 or "").strip() == "0")
+
+
 def extract(record: Record) -> Extracted:
     out = Extracted()
     leader = str(record.leader).ljust(24)[:24]
@@ -272,6 +285,8 @@ def extract(record: Record) -> Extracted:
             if text and text not in series:
                 series.append(text)
         elif tag.startswith("5") and tag.isdigit():
+            if not _public_note(tag, f.indicator1):
+                continue
             text = " ".join(
                 sf.value.strip() for sf in f.subfields if sf.code.isalpha() and sf.value.strip()
             )
