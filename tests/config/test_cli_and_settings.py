@@ -79,3 +79,52 @@ def test_production_with_everything_given_starts(tmp_path):
         env={k: v for k, v in {**os.environ, **env}.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_production_refuses_debug_sec_err_1(tmp_path):
+    """SEC-ERR-1: debug pages (stack traces) can never be switched on in production."""
+    env = {
+        "QUIETSHELF_ENV": "production",
+        "QUIETSHELF_HOME": str(tmp_path),
+        "QUIETSHELF_SECRET_KEY": "k3Zq9-" * 12,
+        "QUIETSHELF_ALLOWED_HOSTS": "lib.example",
+        "QUIETSHELF_HSTS_SECONDS": "31536000",
+        "QUIETSHELF_DEBUG": "true",
+    }
+    out = run(["check"], env_extra=env)
+    assert out.returncode == 2
+    assert "QUIETSHELF_DEBUG must be false" in out.stderr
+
+
+@pytest.mark.parametrize("url", ["garbage", "mysql://root@127.0.0.1/x"])
+def test_unusable_database_url_is_one_line_exit_2(url, tmp_path):
+    out = run(["check"], env_extra={"QUIETSHELF_HOME": str(tmp_path), "DATABASE_URL": url})
+    assert out.returncode == 2
+    assert "DATABASE_URL" in out.stderr
+    assert out.stderr.strip().count("\n") == 0
+
+
+def test_serve_on_an_impossible_address_is_one_line_exit_2(tmp_path):
+    env = {"QUIETSHELF_HOME": str(tmp_path), "QUIETSHELF_ENV": "development"}
+    env_all = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | env
+    subprocess.run(QS + ["migrate", "-v0"], env=env_all, capture_output=True, timeout=300)
+    out = subprocess.run(
+        QS + ["serve", "--host", "999.1.1.1"],
+        env=env_all,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("quietshelf serve: error: cannot listen on 999.1.1.1")
+    assert "Traceback" not in out.stderr
+    assert "Serving" not in out.stdout
+
+
+def test_serve_on_an_unmigrated_database_says_so(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"QUIETSHELF_HOME": str(tmp_path), "QUIETSHELF_ENV": "development"}
+    out = subprocess.run(QS + ["serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "quietshelf migrate" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -73,4 +73,27 @@ def main(argv: list[str] | None = None) -> None:
 
     app = get_commands()[name]
     cmd = load_command_class(app, name)
-    cmd.run_from_argv(["quietshelf", command, *args[1:]])
+    sys.exit(_run(cmd, command, args[1:]))
+
+
+def _run(cmd, command: str, argv: list[str]) -> int:
+    """Django's run_from_argv, but every error is one line naming the command."""
+    from django.core.management.base import CommandError, handle_default_options
+    from django.db import connections
+
+    cmd._called_from_command_line = True
+    parser = cmd.create_parser("quietshelf", command)
+    options = parser.parse_args(argv)
+    cmd_options = vars(options)
+    positional = cmd_options.pop("args", ())
+    handle_default_options(options)
+    try:
+        cmd.execute(*positional, **cmd_options)
+    except CommandError as exc:
+        sys.stderr.write(f"quietshelf {command}: error: {exc}\n")
+        return exc.returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        connections.close_all()
+    return 0

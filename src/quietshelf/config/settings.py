@@ -52,6 +52,9 @@ if PRODUCTION:
         missing.append("QUIETSHELF_SECURE_COOKIES=true (cookies only over TLS)")
     if SECURE_HSTS_SECONDS < 86400:
         missing.append("QUIETSHELF_HSTS_SECONDS (at least 86400)")
+    if DEBUG:
+        # Debug pages show stack traces and settings to whoever asks (SEC-ERR-1).
+        missing.append("QUIETSHELF_DEBUG must be false")
     if missing:
         raise ImproperlyConfigured(
             "Production mode refuses to start; missing or unsafe: " + "; ".join(missing)
@@ -142,7 +145,16 @@ TEMPLATES = [
 # --- database --------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    _scheme = DATABASE_URL.split("://", 1)[0].lower() if "://" in DATABASE_URL else ""
+    if _scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be postgres://user@host:port/name (or sqlite:///path), "
+            f"not a {_scheme or 'schemeless'} URL"
+        )
+    try:
+        default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL cannot be read: {exc}") from None
 else:
     default_db = {
         "ENGINE": "django.db.backends.sqlite3",

@@ -22,6 +22,8 @@ class Command(QuietshelfCommand):
             raise UsageError(f"--port must be between 1 and 65535, not {port}")
         if threads < 1:
             raise UsageError("--threads must be at least 1")
+        from django.db import DatabaseError
+
         from quietshelf.privacy.keys import MasterKeyError, startup_check
 
         try:
@@ -30,6 +32,10 @@ class Command(QuietshelfCommand):
             startup_check()
         except MasterKeyError as exc:
             raise UsageError(str(exc)) from None
+        except DatabaseError:
+            raise UsageError(
+                "the database is not ready (unreachable or not migrated): run quietshelf migrate"
+            ) from None
         serve(host=host, port=port, threads=threads, stdout=self.stdout)
 
 
@@ -38,20 +44,21 @@ def serve(*, host: str, port: int, threads: int = 8, stdout=None) -> None:
 
     from quietshelf.config.wsgi import application
 
+    try:
+        # Bind first, then say so: the message is true only once we listen.
+        server = waitress.create_server(
+            application, host=host, port=port, threads=threads, ident="quietshelf"
+        )
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
     if stdout is not None:
         stdout.write(f"Serving Quietshelf on http://{host}:{port}/ (Ctrl-C to stop)\n")
         stdout.flush()
     try:
-        waitress.serve(
-            application,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="quietshelf",
-            _quiet=True,
-        )
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        server.run()
     except KeyboardInterrupt:
         if stdout is not None:
             stdout.write("stopped\n")
+    finally:
+        server.close()
