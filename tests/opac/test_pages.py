@@ -179,3 +179,27 @@ def test_over_long_phrase_shows_the_shortened_notice_not_everything_sec_dos_1(cl
     body = client.get("/", {"q": phrase}).content.decode()
     assert "only the first ones were used" in body
     assert "Mountain walks" not in body
+
+
+def test_contributor_roles_are_translated_on_the_page_codes_kept_as_data_cat_1(client):
+    """CAT-1 / i18n: relator codes and terms are data; nb pages show Norwegian role names."""
+    record = make_record(
+        title="Roller i katalogen",
+        contributors=[
+            {"name": "Tove Nordvik", "role": "author", "tag": "100"},
+            {"name": "Per Lund", "role": "edt", "tag": "700"},
+            {"name": "Kari Bru", "role": "Illustrator.", "tag": "700"},
+            {"name": "Ola Strand", "role": "performer, composer", "tag": "700"},
+            {"name": "Eva Hagen", "role": "bokbinder", "tag": "700"},
+        ],
+    )
+    body = client.get(f"/record/{record.pk}/", {"lang": "nb"}).content.decode()
+    assert 'Tove Nordvik <span class="muted">(forfatter)</span>' in body
+    assert "(redaktør)" in body and "(illustratør)" in body
+    assert "(utøver, komponist)" in body
+    assert "(bokbinder)" in body  # unknown terms are shown as given
+    assert "(author)" not in body
+    english = client.get(f"/record/{record.pk}/").content.decode()
+    assert "(author)" in english and "(editor)" in english and "(illustrator)" in english
+    record.refresh_from_db()
+    assert [c["role"] for c in record.contributors][:2] == ["author", "edt"]  # data unchanged

@@ -1,8 +1,9 @@
-"""Human labels (translatable) for facet values and item statuses."""
+"""Human labels (translatable) for facet values, item statuses and contributor roles."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 FACET_TITLES = {
     "available": _("Availability"),
@@ -77,6 +78,42 @@ STATUSES = {
     "damaged": _("Damaged"),
 }
 
+# Contributor roles: the record keeps the relator code or term as catalogued
+# (data); the page shows the common ones in the reader's language. Keys are
+# MARC relator terms; codes and a few old abbreviations point at them.
+ROLES = {
+    "author": pgettext_lazy("contributor role", "author"),
+    "joint author": pgettext_lazy("contributor role", "joint author"),
+    "editor": pgettext_lazy("contributor role", "editor"),
+    "illustrator": pgettext_lazy("contributor role", "illustrator"),
+    "translator": pgettext_lazy("contributor role", "translator"),
+    "composer": pgettext_lazy("contributor role", "composer"),
+    "performer": pgettext_lazy("contributor role", "performer"),
+    "conductor": pgettext_lazy("contributor role", "conductor"),
+    "narrator": pgettext_lazy("contributor role", "narrator"),
+    "photographer": pgettext_lazy("contributor role", "photographer"),
+    "contributor": pgettext_lazy("contributor role", "contributor"),
+    "director": pgettext_lazy("contributor role", "director"),
+    "lyricist": pgettext_lazy("contributor role", "lyricist"),
+    "arranger": pgettext_lazy("contributor role", "arranger"),
+    "vocalist": pgettext_lazy("contributor role", "vocalist"),
+    "singer": pgettext_lazy("contributor role", "singer"),
+    "instrumentalist": pgettext_lazy("contributor role", "instrumentalist"),
+    "publisher": pgettext_lazy("contributor role", "publisher"),
+    "author of introduction": pgettext_lazy("contributor role", "author of introduction"),
+    "compiler": pgettext_lazy("contributor role", "compiler"),
+    "artist": pgettext_lazy("contributor role", "artist"),
+}
+ROLE_ALIASES = {
+    "aut": "author", "edt": "editor", "ill": "illustrator", "trl": "translator",
+    "cmp": "composer", "prf": "performer", "cnd": "conductor", "nrt": "narrator",
+    "pht": "photographer", "ctb": "contributor", "drt": "director", "lyr": "lyricist",
+    "arr": "arranger", "voc": "vocalist", "sng": "singer", "itr": "instrumentalist",
+    "pbl": "publisher", "aui": "author of introduction", "com": "compiler", "art": "artist",
+    "ed": "editor", "eds": "editor", "trans": "translator", "tr": "translator",
+    "comp": "compiler", "jt. author": "joint author",
+}  # fmt: skip
+
 SORTS = {
     "relevance": _("Relevance"),
     "title": _("Title"),
@@ -101,3 +138,16 @@ def facet_label(facet: str, value: str, fallback: str = "") -> str:
 
 def status_label(value: str) -> str:
     return str(STATUSES.get(value, value))
+
+
+def role_label(role: str) -> str:
+    """A contributor's role(s) for the page: known codes/terms translated, others as given."""
+    shown = []
+    for part in (role or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key = " ".join(part.lower().rstrip(".").split())
+        key = ROLE_ALIASES.get(key, key)
+        shown.append(str(ROLES[key]) if key in ROLES else part)
+    return ", ".join(shown)

@@ -186,7 +186,9 @@ def record_page(request, record_id: int):
     context = {
         "record": record,
         "contributors": [
-            c for c in (record.contributors or []) if isinstance(c, dict) and c.get("name")
+            {**c, "role_label": labels.role_label(str(c.get("role") or ""))}
+            for c in (record.contributors or [])
+            if isinstance(c, dict) and c.get("name")
         ],
         "subjects": subjects,
         "series": _strings(record.series),
