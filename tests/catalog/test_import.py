@@ -12,19 +12,26 @@ from quietshelf.catalog import services
 from quietshelf.catalog.models import BibRecord, Branch, Item, ItemType, RecordIdentifier
 from quietshelf.catalog.sample import sample_marc_bytes
 from tests.catalog.marcbuild import iso, make_record, marc8_record_bytes
+from tests.conftest import MARC_DIR
 
 pytestmark = pytest.mark.django_db
 
-MARC_FILES = [
-    "demo_catalogue_utf8.mrc", "jazz_1k.mrc", "lul_fre_500.mrc", "nepali.marc",
-    "sample_acq_order.mrc", "auth-1066.mrc", "concerto_enhanced_biblio_record_entry.xml",
-    "koha_misc4dev_marc21_biblios_with_952.mrc", "koha_misc4dev_marc21_biblios_with_952.xml",
-    "test_data.utf8.mrc", "test_data.utf8.marc.xml",
-    "loc/british_library.xml", "loc/dnb.xml", "loc/gwu.xml", "loc/loc_general.xml",
-    "loc/nlm.xml", "loc/oclc.xml", "loc/princeton.xml",
-    "edge/880_with_no_6.utf8.marc", "edge/bad_subfield_code.marc", "edge/bad_utf_byte.utf8.marc",
-    "edge/emptyish_record.marc", "edge/escaped_character_reference.marc8.marc",
-]  # fmt: skip
+MARC_SUFFIXES = (".mrc", ".marc", ".xml")
+
+
+def shared_marc_files() -> list[str]:
+    """Every MARC file in the shared test data (edge/ and loc/ too), relative to MARC_DIR."""
+    if not MARC_DIR.is_dir():
+        return []
+    return sorted(
+        path.relative_to(MARC_DIR).as_posix()
+        for path in MARC_DIR.rglob("*")
+        if path.is_file() and path.name.lower().endswith(MARC_SUFFIXES)
+    )
+
+
+MARC_FILES = shared_marc_files()
+DEDICATED = {"demo_catalogue_utf8.mrc"}  # big: its own test below checks it in detail
 
 # file -> (records read, created, errors)
 EXPECTED = {
@@ -39,7 +46,7 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("name", [n for n in MARC_FILES if n != "demo_catalogue_utf8.mrc"])
+@pytest.mark.parametrize("name", [n for n in MARC_FILES if n not in DEDICATED])
 def test_every_shared_file_goes_through_without_aborting_cat1(marc_dir, name):
     path = marc_dir / name
     summary = services.import_marc(sources=[path], match_on=[])
@@ -56,6 +63,15 @@ def test_every_shared_file_goes_through_without_aborting_cat1(marc_dir, name):
     if name == "auth-1066.mrc":
         assert all("not bibliographic" in e.reason for e in summary.errors)
         assert summary.errors[1].position == 2 and summary.errors[1].offset > 0
+
+
+def test_shared_marc_files_are_found_by_globbing_cat1(marc_dir):
+    """CAT-1: the file list comes from the folder, so a new shared file is tested too."""
+    assert MARC_FILES == shared_marc_files()
+    assert set(EXPECTED) | DEDICATED <= set(MARC_FILES)
+    assert any(n.startswith("edge/") for n in MARC_FILES)
+    assert any(n.startswith("loc/") for n in MARC_FILES)
+    assert {n.rsplit(".", 1)[-1] for n in MARC_FILES} == {"mrc", "marc", "xml"}
 
 
 def test_demo_catalogue_creates_records_and_items_cat1_cat2(marc_dir):
