@@ -28,3 +28,67 @@ def test_request_log_has_no_query_string_and_truncated_ip(client, caplog):
 def test_api_error_shape_for_unknown_route(client):
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
+
+
+def _request(remote, forwarded=None):
+    from django.test import RequestFactory
+
+    extra = {"REMOTE_ADDR": remote}
+    if forwarded is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    return RequestFactory().get("/", **extra)
+
+
+def test_forwarded_for_is_ignored_without_a_trusted_proxy(settings):
+    """SEC-DOS-1: a client cannot pick its own address for rate limits and lock-outs."""
+    from quietshelf.core.netutil import client_ip
+
+    settings.QUIETSHELF_TRUSTED_PROXIES = []
+    assert client_ip(_request("203.0.113.9", "198.51.100.1")) == "203.0.113.9"
+
+
+def test_forwarded_for_is_read_from_the_right_behind_a_trusted_proxy(settings):
+    from quietshelf.core.netutil import client_ip
+
+    settings.QUIETSHELF_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    # the client sent a forged hop first; the proxy appended the real address
+    assert client_ip(_request("10.0.0.2", "1.2.3.4, 198.51.100.7")) == "198.51.100.7"
+    assert client_ip(_request("10.0.0.2", "198.51.100.7, 10.0.0.5")) == "198.51.100.7"
+    assert client_ip(_request("10.0.0.2", "not-an-ip")) == "10.0.0.2"
+    # a request that does not come through the proxy is taken as it is
+    assert client_ip(_request("203.0.113.9", "198.51.100.7")) == "203.0.113.9"
+
+
+def test_shared_cache_on_redis_holds_rate_limit_counts(tmp_path):
+    """SEC-DOS-1: with QUIETSHELF_CACHE_URL the limits are shared by all server processes."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup();"
+        "from django.core.cache import cache;"
+        "from django.core.cache import caches;"
+        "print(type(caches['default']).__name__, cache.incr('qs-test-shared', 1))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {
+        "QUIETSHELF_HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "quietshelf.config.settings",
+        "QUIETSHELF_CACHE_URL": "redis://127.0.0.1:6379/14",
+    }
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=14)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    client.flushdb()
+    client.set(":1:qs-test-shared", 0)
+    outs = [
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert [o.stdout.split() for o in outs] == [["RedisCache", "1"], ["RedisCache", "2"]]
+    client.flushdb()

@@ -420,16 +420,42 @@ QUIETSHELF_LAST_BORROWER_ESCROW_DAYS = env_int("QUIETSHELF_LAST_BORROWER_ESCROW_
 QUIETSHELF_FINE_BLOCK_LIMIT_MINOR = env_int("QUIETSHELF_FINE_BLOCK_LIMIT_MINOR", 20000)
 QUIETSHELF_OVERDUE_BLOCK_LIMIT = env_int("QUIETSHELF_OVERDUE_BLOCK_LIMIT", 10)
 
+# --- reverse proxies and the shared cache -----------------------------------
+# Addresses (or CIDR networks) of the reverse proxies whose X-Forwarded-For is
+# believed; without it, behind a proxy every client shares one rate limit.
+QUIETSHELF_TRUSTED_PROXIES = env_list("QUIETSHELF_TRUSTED_PROXIES")
+try:
+    import ipaddress as _ipaddress
+
+    for _cidr in QUIETSHELF_TRUSTED_PROXIES:
+        _ipaddress.ip_network(_cidr, strict=False)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"QUIETSHELF_TRUSTED_PROXIES: {_exc}") from None
+AXES_CLIENT_IP_CALLABLE = "quietshelf.core.netutil.client_ip"
+
 # --- public search limits (SEC-DOS-1) ---------------------------------------
 QUIETSHELF_SEARCH_MAX_QUERY_CHARS = env_int("QUIETSHELF_SEARCH_MAX_QUERY_CHARS", 500)
 QUIETSHELF_SEARCH_RATE_PER_MINUTE = env_int("QUIETSHELF_SEARCH_RATE_PER_MINUTE", 120)
 
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "quietshelf",
+# Rate limits, lock-outs and SAML replay checks live in the cache: several
+# server processes need a shared one (QUIETSHELF_CACHE_URL=redis://host:6379/1).
+QUIETSHELF_CACHE_URL = env_str("QUIETSHELF_CACHE_URL")
+if QUIETSHELF_CACHE_URL:
+    if not QUIETSHELF_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("QUIETSHELF_CACHE_URL must be a redis:// URL")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": QUIETSHELF_CACHE_URL,
+        }
     }
-}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "quietshelf",
+        }
+    }
 
 # --- logging (PRV-LOG-1): ids and truncated addresses only ------------------
 LOG_DIR = INSTANCE_DIR / "logs"
