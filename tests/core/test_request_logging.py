@@ -92,3 +92,14 @@ def test_shared_cache_on_redis_holds_rate_limit_counts(tmp_path):
     ]
     assert [o.stdout.split() for o in outs] == [["RedisCache", "1"], ["RedisCache", "2"]]
     client.flushdb()
+
+
+@pytest.mark.django_db
+def test_error_page_in_norwegian_with_lang_parameter(client):
+    """PRV-PUB-1 / issue 3 item 9: the public 404 page speaks nb too, with no cookie."""
+    response = client.get("/record/99999999/", {"lang": "nb"})
+    assert response.status_code == 404
+    text = response.content.decode()
+    assert "Det finnes ingenting på denne adressen." in text
+    assert "Tilbake til katalogen" in text
+    assert not response.cookies

@@ -5,15 +5,22 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from quietshelf.opac.i18n import query_language
 
 _MESSAGES = {
-    400: ("bad_request", "The request could not be understood."),
-    403: ("forbidden", "You do not have access to this."),
-    404: ("not_found", "Nothing was found at this address."),
-    500: ("server_error", "Something went wrong on our side. Please try again later."),
+    400: ("bad_request", gettext_noop("The request could not be understood.")),
+    403: ("forbidden", gettext_noop("You do not have access to this.")),
+    404: ("not_found", gettext_noop("Nothing was found at this address.")),
+    500: (
+        "server_error",
+        gettext_noop("Something went wrong on our side. Please try again later."),
+    ),
 }
 
 
+@query_language
 def _error(request, status: int):
     code, message = _MESSAGES[status]
     if request.path.startswith("/api/"):
