@@ -41,33 +41,3 @@ declare_external(
     "contenttypes.ContentType",
     not_personal={"app_label": "application label", "model": "model name"},
 )
-
-# Until api/models.py carries its own inner `class Privacy:` (then this one is ignored).
-declare_external(
-    "api.ApiToken",
-    subject="staff",
-    fields={
-        "owner": personal(
-            category="identifier",
-            risk="low",
-            purpose="knowing which staff member an API token acts as",
-            legal_basis="contract",
-            source="system",
-            retention="api_token",
-            readers=("administrator",),
-        ),
-        "last_used": personal(
-            category="account",
-            risk="low",
-            purpose="spotting unused API tokens (a day, not a moment)",
-            legal_basis="legitimate_interest",
-            source="system",
-            retention="api_token",
-            readers=("administrator",),
-        ),
-    },
-    not_personal={
-        "name": "a label for the token chosen by its owner",
-        "token_hash": "SHA-256 of a random token",
-    },
-)
