@@ -175,3 +175,48 @@ def test_openapi_documents_patron_routes(client):
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/patrons/search" in schema["paths"]
     assert "/api/v1/patrons/{patron_id}" in schema["paths"]
+
+
+def _token_client(token):
+    from django.test import Client
+
+    return Client(headers={"Authorization": f"Bearer {token}"})
+
+
+def test_token_reaches_patron_data_only_with_personal_data_and_its_roles_item_13(
+    staff_factory, new_patron
+):
+    """Issue 5 item 13, PRV-ACC-2, SEC-ACC-1: tokens are scoped by role, and reach patron
+    data only when made with --personal-data for an owner with a second factor."""
+    from quietshelf.accounts.testing import add_totp
+    from quietshelf.core.errors import InvalidInput
+
+    p = new_patron()
+    user = staff_factory("tokpm", roles=("patron-manager", "cataloguer"))
+
+    # without personal data: the patron manager's token is refused patron records
+    plain = token_services.api_token_create(actor=None, username=user.username).token
+    assert_error(_token_client(plain).get(f"{BASE}/{p.pk}"), 403)
+
+    # personal data needs an enrolled second factor
+    with pytest.raises(InvalidInput, match="second factor"):
+        token_services.api_token_create(actor=None, username=user.username, personal_data=True)
+    add_totp(user)
+    full = token_services.api_token_create(
+        actor=None, username=user.username, personal_data=True
+    ).token
+    response = _token_client(full).get(f"{BASE}/{p.pk}")
+    assert response.status_code == 200, response.content
+    assert AuditEntry.objects.filter(action="viewed", actor_id=str(user.pk)).exists()
+
+    # scoped to the cataloguer role: no patron data, even with personal data allowed
+    cataloguing = token_services.api_token_create(
+        actor=None, username=user.username, role_codes=["cataloguer"], personal_data=True
+    ).token
+    assert_error(_token_client(cataloguing).get(f"{BASE}/{p.pk}"), 403)
+
+    # a role the owner does not hold cannot be put on a token
+    with pytest.raises(InvalidInput, match="does not hold"):
+        token_services.api_token_create(
+            actor=None, username=user.username, role_codes=["privacy-officer"]
+        )

@@ -125,6 +125,9 @@ def gate_failure(actor, perm: str) -> str | None:
 
 def _held_scope(actor, perm: str) -> set[int] | None:
     """Where the role grants say `perm` is held, before the gates."""
+    token_permissions = getattr(actor, "token_permissions", None)
+    if token_permissions is not None and perm not in token_permissions:
+        return set()  # an API token uses only the roles it was made for
     res = _resolve(actor)
     if perm in res.everywhere:
         return None

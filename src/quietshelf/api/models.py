@@ -24,6 +24,12 @@ class ApiToken(models.Model):
     created = models.DateField()
     last_used = models.DateField(null=True, blank=True)
     revoked = models.BooleanField(default=False)
+    # The permissions this token may use: those of the roles chosen when it
+    # was made (a subset of its owner's), never more than the owner holds now.
+    permissions = models.JSONField(default=list, blank=True)
+    # Reaches patron data only when made for an owner with a second factor
+    # enrolled; the token then stands in for the MFA-verified session.
+    personal_data = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -55,6 +61,8 @@ class ApiToken(models.Model):
             "token_hash": "SHA-256 of a random token; the token itself is never stored",
             "created": "the day the token was made",
             "revoked": "whether the token still works",
+            "permissions": "permission names the token may use",
+            "personal_data": "whether the token may reach patron data",
         }
 
     def __str__(self) -> str:

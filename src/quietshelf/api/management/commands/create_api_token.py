@@ -16,12 +16,30 @@ class Command(QuietshelfCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", required=True, help="the staff account it acts as")
         parser.add_argument("--name", default="", help="a label to tell tokens apart")
+        parser.add_argument(
+            "--role",
+            action="append",
+            dest="roles",
+            default=[],
+            help="a role (code) of the owner the token may use; repeat for more (default: all)",
+        )
+        parser.add_argument(
+            "--personal-data",
+            action="store_true",
+            help="let the token reach patron data (the owner needs a second factor enrolled)",
+        )
 
-    def handle(self, *args, username: str, name: str, **options):
+    def handle(self, *args, username: str, name: str, roles, personal_data, **options):
         if len(name) > 100:
             raise UsageError("--name takes at most 100 characters")
         try:
-            new = services.api_token_create(actor=None, username=username, name=name)
+            new = services.api_token_create(
+                actor=None,
+                username=username,
+                name=name,
+                role_codes=roles or None,
+                personal_data=personal_data,
+            )
         except DomainError as exc:
             raise UsageError(exc.message) from None
         self.stdout.write(f"token id: {new.token_id}\ntoken: {new.token}\n")
