@@ -139,7 +139,8 @@ def sample_records() -> list[Record]:
                 subfields=[Subfield("a", "Fictional record bundled with Quietshelf for the demo.")],
             )
         )
-        if n % 3 != 0:
+        # every fifth record has no copies (e-resources, withdrawn titles)
+        if n % 5 != 0:
             for copy in range(1 + n % 3):
                 branch = _BRANCHES[(n + copy) % len(_BRANCHES)]
                 rec.add_field(
