@@ -19,8 +19,10 @@ PAGES = [
 
 @pytest.fixture
 def officer(db, client):
-    user = StaffUserFactory(username="officer", is_superuser=True)
-    client.force_login(user)
+    from quietshelf.accounts.testing import make_staff, signed_in_client
+
+    user = make_staff("officer", roles=["privacy-officer"])
+    signed_in_client(user, client=client)
     return user
 
 
@@ -36,11 +38,22 @@ def test_office_pages_deny_staff_without_the_permission(client, db, url):
     assert client.get(url).status_code == 403
 
 
-def test_permission_grants_the_office(client, db):
-    user = StaffUserFactory(username="dpo")
+def test_privacy_officer_role_grants_the_office_only_with_mfa_and_training(client, db):
+    """PRV-ACC-1/2/3: the office is patron-related data: role + MFA session + training."""
+    from quietshelf.accounts.testing import make_staff, signed_in_client
+
+    user = make_staff("dpo", roles=["privacy-officer"])
+    assert signed_in_client(user, mfa=False).get("/staff/privacy/").status_code == 403
+    untrained = make_staff("dpo2", roles=["privacy-officer"], trained=False)
+    assert signed_in_client(untrained).get("/staff/privacy/").status_code == 403
+    assert signed_in_client(user, client=client).get("/staff/privacy/").status_code == 200
+
+
+def test_a_direct_django_permission_or_superuser_without_mfa_is_not_enough(client, db):
+    user = StaffUserFactory(username="dpo3", is_superuser=True)
     user.user_permissions.add(Permission.objects.get(codename="view_privacy_office"))
     client.force_login(user)
-    assert client.get("/staff/privacy/").status_code == 200
+    assert client.get("/staff/privacy/").status_code == 403
 
 
 def test_inventory_page_lists_declared_fields(client, officer):

@@ -1,6 +1,8 @@
 """Privacy office pages (/staff/privacy/): inventory, report, policy versions, audit log.
 
-Signed-in staff with is_superuser or the permission privacy.view_privacy_office.
+Signed-in staff holding privacy.view_privacy_office through a role (the privacy
+officer), with the gates every patron-data permission has: an MFA-verified
+session and acknowledged privacy training (accounts/authz.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ def privacy_office(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not (request.user.is_superuser or request.user.has_perm(PERMISSION)):
+        from quietshelf.accounts import authz
+
+        if not authz.has_perm(request.user, PERMISSION):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
