@@ -206,3 +206,40 @@ def test_load_page_with_mapping_INT_3(web, branches, groups, settings, on_disk):
     assert r.status_code == 200
     assert b"1 created" in r.content and b"formula" in r.content
     assert Patron.objects.get().family_name == "Nygaard"
+
+
+def test_staff_send_password_link_from_the_patron_page_PRV_AUTH_1(
+    web, new_patron, mailoutbox, django_capture_on_commit_callbacks
+):
+    """PRV-AUTH-1: staff trigger the link; only the patron receives it; no secret is shown."""
+    p = new_patron(email="tove.lien@example.org")
+    url = reverse("staff_patrons:password_link", args=[p.pk])
+    assert web.get(url).status_code == 405  # a state change is POST only
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web.post(url, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "sent to the patron" in page
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == ["tove.lien@example.org"]
+    link = [w for w in message.body.split() if "/account/" in w][0]
+    assert link.split("/")[-2] not in page  # the token never reaches the staff page
+    assert AuditEntry.objects.filter(action="password_link_sent").count() == 1
+
+
+def test_staff_approve_pending_registration(web, new_patron):
+    p = new_patron()
+    Patron.objects.filter(pk=p.pk).update(status="pending")
+    page = web.get(reverse("staff_patrons:patron", args=[p.pk])).content.decode()
+    assert "Approve registration" in page
+    response = web.post(reverse("staff_patrons:approve", args=[p.pk]))
+    assert response.status_code == 302
+    assert Patron.objects.get(pk=p.pk).status == "active"
+
+
+def test_csrf_missing_on_new_patron_buttons_is_403_SEC_CSRF_1(manager, new_patron):
+    p = new_patron()
+    client = signed_in_client(manager, client=Client(enforce_csrf_checks=True))
+    for name in ("password_link", "approve"):
+        assert client.post(reverse(f"staff_patrons:{name}", args=[p.pk])).status_code == 403

@@ -27,4 +27,6 @@ urlpatterns = [
     path("<uuid:patron_id>/block/<uuid:block_id>/lift/", v.lift_block, name="lift"),
     path("<uuid:patron_id>/override/", v.override, name="override"),
     path("<uuid:patron_id>/proxy/", v.add_proxy, name="proxy"),
+    path("<uuid:patron_id>/password-link/", v.send_password_link, name="password_link"),
+    path("<uuid:patron_id>/approve/", v.approve, name="approve"),
 ]

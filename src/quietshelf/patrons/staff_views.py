@@ -389,3 +389,29 @@ def mapping_edit(request, mapping_id=None):
         "patrons/staff/form.html",
         {"form": form, "title": _("Field mapping"), "targets": loads.TARGETS},
     )
+
+
+@staff_page
+@require_POST
+def send_password_link(request, patron_id):
+    """Staff start a password (re)set; the link goes only to the patron (PRV-AUTH-1)."""
+    from quietshelf.patrons.portal.services import send_password_link as send_link
+
+    try:
+        send_link(actor=request.user, patron_id=patron_id)
+    except (PermissionDenied, NotFound):
+        raise
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("A link to set a password was sent to the patron."))
+    return redirect("staff_patrons:patron", patron_id=patron_id)
+
+
+@staff_page
+@require_POST
+def approve(request, patron_id):
+    """Approve a self-registration that waits for staff (QUIETSHELF_SELF_REGISTRATION=pending)."""
+    services.patron_update(actor=request.user, patron_id=patron_id, status="active")
+    messages.success(request, _("Registration approved."))
+    return redirect("staff_patrons:patron", patron_id=patron_id)
