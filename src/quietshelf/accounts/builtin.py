@@ -19,6 +19,7 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
             "patrons.send_password_link",
             "circulation.checkout",
             "circulation.manage_fees",
+            "notices.view_outbox",
         ],
     ),
     "cataloguer": (
@@ -44,6 +45,7 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
             "patrons.load_patrons",
             "patrons.send_password_link",
             "circulation.override",
+            "notices.view_outbox",
         ],
     ),
     "privacy-officer": (
@@ -59,11 +61,14 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
     ),
     "administrator": (
         "Administrator",
-        "Staff accounts, roles, branches and loan rules. No patron data.",
+        "Staff accounts, roles, branches, loan rules, notice templates and jobs. No patron data.",
         [
             "accounts.manage_staff",
             "catalog.change_setup",
             "circulation.manage_rules",
+            "notices.manage_templates",
+            "jobs.view_jobs",
+            "jobs.run_jobs",
             "reports.view_reports",
         ],
     ),

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "quietshelf.patrons.portal",
     "quietshelf.catalog",
     "quietshelf.circulation",
+    "quietshelf.notices",
+    "quietshelf.jobs",
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",
