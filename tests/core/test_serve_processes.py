@@ -1,0 +1,125 @@
+"""`quietshelf serve --processes N`: several server processes on one port (PERF-CIRC-1/2).
+
+A real server in a subprocess (SQLite instance in a temporary folder, only the
+key store migrated: the answer used here, 401 from the API, needs no other
+table). Each child is stopped in turn with SIGSTOP: a new connection is then
+answered by the other one, which shows that both accept on the shared socket.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+QS = [sys.executable, "-m", "quietshelf"]
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="pre-forking needs POSIX")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out.extend(int(x) for x in text)
+    return sorted(out)
+
+
+def _status(port: int) -> int:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/circulation/checkin", data=b"{}", method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310 - loopback
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.fixture
+def server(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"QUIETSHELF_HOME": str(tmp_path), "QUIETSHELF_ENV": "test"}
+    migrated = subprocess.run(
+        QS + ["migrate", "--database", "keystore", "--skip-checks", "-v0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    port = _free_port()
+    proc = subprocess.Popen(
+        QS + ["serve", "--port", str(port), "--processes", "2", "--threads", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "with 2 processes" in line, line + proc.stderr.read()
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            for child in _children(proc.pid) if proc.poll() is None else []:
+                os.kill(child, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+def _wait_for(predicate, timeout: float = 20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_two_server_processes_both_answer_perf_circ1(server):
+    """PERF-CIRC-1: --processes 2 runs two waitress processes and each one answers."""
+    proc, port = server
+    children = _wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid))
+    assert len(children) == 2
+    assert _status(port) == 401
+    for stopped, running in (children, reversed(children)):
+        os.kill(stopped, signal.SIGSTOP)
+        try:
+            # only the running process can accept this connection
+            assert _status(port) == 401, f"process {running} did not answer"
+            assert _status(port) == 401
+        finally:
+            os.kill(stopped, signal.SIGCONT)
+
+
+def test_a_dead_server_process_is_replaced_and_sigterm_stops_all_perf_circ1(server):
+    """PERF-CIRC-1: a child that dies is started again; SIGTERM ends the parent and children."""
+    proc, port = server
+    first = _wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid))
+    os.kill(first[0], signal.SIGKILL)
+    now = _wait_for(lambda: (c := _children(proc.pid)) and len(c) == 2 and first[0] not in c and c)
+    assert now and first[0] not in now and first[1] in now
+    assert _status(port) == 401
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert "stopped" in proc.stdout.read()
+    for child in now:
+        assert (
+            not Path(f"/proc/{child}").exists()
+            or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+        )
