@@ -41,7 +41,9 @@ def test_import_command_prints_summary_and_errors_cat1(tmp_path):
     sys_stderr = sys.stderr
     sys.stderr = err
     try:
-        call_command("import_marc", str(sample), str(junk), stdout=out)
+        with pytest.raises(CommandError) as exc:  # some records rejected: exit status 1
+            call_command("import_marc", str(sample), str(junk), stdout=out)
+        assert exc.value.returncode == 1
     finally:
         sys.stderr = sys_stderr
     line = out.getvalue().strip().splitlines()[-1]
@@ -111,3 +113,22 @@ def test_cli_import_export_yaz_end_to_end_cat1(cli_env, tmp_path):
     assert xml.stdout.count("<record>") == 2 and "Blåbærturen" not in xml.stdout[:0]
     yaz = subprocess.run(["yaz-marcdump", "-n", str(out)], capture_output=True, text=True)
     assert yaz.returncode == 0 and yaz.stdout.strip() == ""
+
+
+def test_cli_exit_status_tells_all_some_or_nothing_imported_cat1(cli_env, tmp_path, marc_dir):
+    """CAT-1: 0 when every record is taken, 1 when some are rejected, 2 when none could be."""
+    assert _run("migrate", "-v", "0", env=cli_env).returncode == 0
+    not_marc = tmp_path / "notes.txt"
+    not_marc.write_text("these are meeting notes, not MARC records\n")
+    proc = _run("import-marc", str(not_marc), env=cli_env)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-400:])
+    assert "no record could be imported" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    authorities = _run("import-marc", str(marc_dir / "auth-1066.mrc"), env=cli_env)
+    assert authorities.returncode == 2, authorities.stderr[-300:]
+    sample = write_sample(tmp_path / "sample.mrc")
+    mixed = _run("import-marc", str(sample), str(not_marc), env=cli_env)
+    assert mixed.returncode == 1 and "1 records were not imported" in mixed.stderr
+    assert "created 25" in mixed.stdout
+    clean = _run("import-marc", str(sample), env=cli_env)
+    assert clean.returncode == 0, clean.stderr

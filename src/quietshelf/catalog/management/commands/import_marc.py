@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from quietshelf.catalog import services
@@ -97,3 +98,11 @@ class Command(QuietshelfCommand):
         if summary.dry_run:
             line += " [dry run: nothing stored]"
         out.write(line)
+        # Scripts need to tell "all taken" from "some rejected" from "nothing usable":
+        # 0, 1 and 2 (the last is bad input, like a wrong argument).
+        if summary.errors and summary.created + summary.updated == 0:
+            raise UsageError(f"no record could be imported ({len(summary.errors)} errors above)")
+        if summary.errors:
+            raise CommandError(
+                f"{len(summary.errors)} records were not imported (errors above)", returncode=1
+            )
