@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from quietshelf.circulation import policy
@@ -159,4 +159,162 @@ def pick_list(*, actor, branch_id, limit: int = 200) -> list:
         )
         .select_related("record")
         .order_by("call_number", "barcode")[:limit]
+    )
+
+
+# --- the patron's self-service pages (patrons/portal/circulation_views.py) -------------------
+
+
+@dataclass
+class LoanLine:
+    loan: Loan
+    overdue: bool
+    renewals_left: int | None  # None: the rule is gone (renewal decides then)
+
+
+def patron_loan_lines(*, actor, patron_id) -> list[LoanLine]:
+    """patron_loans with overdue marks and renewals left (rules from the cached matrix)."""
+    from quietshelf.circulation.services import _all_rules
+
+    loans = patron_loans(actor=actor, patron_id=patron_id)
+    rules = {r.pk: r for r in _all_rules()}
+    now = clock.now()
+    out = []
+    for loan in loans:
+        rule = rules.get(loan.rule_id)
+        left = max(0, rule.renewals_allowed - loan.renewals) if rule is not None else None
+        out.append(LoanLine(loan=loan, overdue=loan.due_at < now, renewals_left=left))
+    return out
+
+
+def patron_fee_history(*, actor, patron_id, limit: int = 100) -> list[FeeTransaction]:
+    """The patron's ledger lines (charges, payments, waivers, refunds), newest first.
+
+    The staff member who wrote a line and its reason stay out (staff data and free text).
+    """
+    if not _is_patron_self(actor, patron_id):
+        _require(actor, "circulation.manage_fees")
+    return list(
+        FeeTransaction.objects.filter(fee__patron_id=patron_id)
+        .select_related("fee")
+        .defer("reason")
+        .order_by("-at", "-id")[:limit]
+    )
+
+
+@dataclass
+class PatronSummary:
+    loans: int
+    overdue: int
+    holds: int
+    ready: int
+    balance_minor: int
+
+
+def patron_summary(*, actor, patron_id) -> PatronSummary:
+    """Counts for the My account home page: four small queries, no titles."""
+    if not _is_patron_self(actor, patron_id):
+        _require(actor, "circulation.checkout")
+    now = clock.now()
+    loans = Loan.objects.filter(patron_id=patron_id, returned_at__isnull=True).aggregate(
+        n=Count("id"), late=Count("id", filter=Q(due_at__lt=now))
+    )
+    holds = Hold.objects.filter(patron_id=patron_id, status__in=OPEN_HOLD).aggregate(
+        n=Count("id"), ready=Count("id", filter=Q(status=HoldStatus.ON_SHELF))
+    )
+    balance = (
+        FeeTransaction.objects.filter(
+            fee__patron_id=patron_id, fee__resolved_at__isnull=True
+        ).aggregate(s=Sum("amount_minor"))["s"]
+        or 0
+    )
+    return PatronSummary(
+        loans=loans["n"],
+        overdue=loans["late"],
+        holds=holds["n"],
+        ready=holds["ready"],
+        balance_minor=balance,
+    )
+
+
+def pickup_branches() -> list:
+    """Branches a patron may choose for pickup (every branch of the instance)."""
+    from quietshelf.catalog.models import Branch
+
+    return list(Branch.objects.order_by("name"))
+
+
+def holdable_record(record_id):
+    """The title a hold form names, or None (only public fields are read)."""
+    from quietshelf.catalog.models import BibRecord
+
+    try:
+        return BibRecord.objects.filter(pk=int(record_id)).first()
+    except (ValueError, TypeError):
+        return None
+
+
+def rule_list(*, actor) -> list:
+    """Every loan rule (the matrix is small), most general first."""
+    from quietshelf.circulation.models import LoanRule
+
+    _require(actor, "circulation.manage_rules")
+    return list(LoanRule.objects.order_by("branch_id", "item_type_id", "patron_group_id", "id"))
+
+
+def rule_by_id(*, actor, rule_id):
+    from quietshelf.circulation.models import LoanRule
+
+    _require(actor, "circulation.manage_rules")
+    return LoanRule.objects.filter(pk=rule_id).first()
+
+
+def rule_for_cell(*, patron_group_id, item_type_id, branch_id):
+    from quietshelf.circulation.models import LoanRule
+
+    return LoanRule.objects.filter(
+        patron_group_id=patron_group_id, item_type_id=item_type_id, branch_id=branch_id
+    ).first()
+
+
+def missing_dimensions(*, patron_group_id=None, item_type_id=None, branch_id=None) -> list[str]:
+    """Which of the given ids name nothing (so a rule never points at a missing row)."""
+    from quietshelf.catalog.models import Branch, ItemType
+    from quietshelf.patrons.models import PatronGroup
+
+    out = []
+    for name, model, pk in (
+        ("patron_group_id", PatronGroup, patron_group_id),
+        ("item_type_id", ItemType, item_type_id),
+        ("branch_id", Branch, branch_id),
+    ):
+        if pk is not None and not model.objects.filter(pk=pk).exists():
+            out.append(name)
+    return out
+
+
+@dataclass
+class BranchCalendarView:
+    branch_id: int
+    closed_weekdays: list[int]
+    opens: dt.time | None
+    closes: dt.time | None
+    closed_periods: list
+
+
+def branch_calendar(*, actor, branch_id, since: dt.date | None = None) -> BranchCalendarView:
+    """A branch's weekly closures, opening hours and closed periods ending on/after `since`."""
+    from quietshelf.circulation.models import BranchCalendar, ClosedPeriod
+    from quietshelf.circulation.services import _branch
+
+    _require(actor, "circulation.manage_rules", branch_id=branch_id)
+    branch = _branch(branch_id)
+    since = since or clock.today()
+    cal = BranchCalendar.objects.filter(branch=branch).first()
+    return BranchCalendarView(
+        branch_id=branch.pk,
+        closed_weekdays=list(cal.closed_weekdays) if cal else [],
+        opens=cal.opens if cal else None,
+        closes=cal.closes if cal else None,
+        closed_periods=list(ClosedPeriod.objects.filter(branch=branch, last__gte=since)),
     )

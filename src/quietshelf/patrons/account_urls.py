@@ -7,6 +7,7 @@ random secret, moved into the session at once (see views.password_link).
 
 from django.urls import path
 
+from quietshelf.patrons.portal import circulation_views as circ
 from quietshelf.patrons.portal import views
 from quietshelf.patrons.sso import views as sso_views
 
@@ -29,6 +30,18 @@ urlpatterns = [
     path("contact/<uuid:contact_id>/remove/", views.contact_remove, name="contact_remove"),
     path("consents/", views.consents, name="consents"),
     path("access-log/", views.access_log, name="access_log"),
+    # self-service circulation: loan and hold ids go in POST bodies, not here
+    path("loans/", circ.loans, name="loans"),
+    path("loans/renew/", circ.renew, name="renew"),
+    path("holds/", circ.holds, name="holds"),
+    path("holds/place/<int:record_id>/", circ.hold_place, name="hold_place"),
+    path("holds/cancel/", circ.hold_cancel, name="hold_cancel"),
+    path("holds/suspend/", circ.hold_suspend, name="hold_suspend"),
+    path("fees/", circ.fees, name="fees"),
+    path("reading-history/", circ.reading_history, name="reading_history"),
+    path("reading-history/export.json", circ.reading_history_json, name="reading_history_json"),
+    path("reading-history/export.csv", circ.reading_history_csv, name="reading_history_csv"),
+    path("reading-history/delete/", circ.reading_history_delete, name="reading_history_delete"),
     path("sso/<slug:name>/start/", sso_views.start, name="sso_start"),
     path("sso/<slug:name>/callback/", sso_views.callback, name="sso_callback"),
     path("sso/<slug:name>/acs/", sso_views.acs, name="sso_acs"),

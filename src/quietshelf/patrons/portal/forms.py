@@ -112,3 +112,48 @@ class ContactForm(forms.Form):
 class ConsentForm(forms.Form):
     scope = forms.CharField(max_length=60)
     action = forms.ChoiceField(choices=[("give", "give"), ("withdraw", "withdraw")])
+
+
+# --- self-service circulation (circulation_views.py) -------------------------------------
+
+
+class RenewForm(forms.Form):
+    """One loan (the button pressed) or all of them."""
+
+    loan = forms.UUIDField(required=False)
+    all = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("loan") and not data.get("all"):
+            raise forms.ValidationError(_("Choose a loan to renew."))
+        return data
+
+
+class HoldChoiceForm(forms.Form):
+    hold = forms.UUIDField()
+
+
+class SuspendForm(HoldChoiceForm):
+    until = forms.DateField(
+        label=_("Suspend until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Leave empty to resume the hold now."),
+    )
+
+
+class HoldPlaceForm(forms.Form):
+    pickup_branch = forms.TypedChoiceField(label=_("Pick up at"), coerce=int, choices=())
+
+    def __init__(self, *args, branches=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pickup_branch"].choices = [(b.pk, b.name) for b in branches]
+
+
+class HistoryDeleteForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Yes, delete my whole reading history. This cannot be undone."),
+        required=True,
+        error_messages={"required": _("Tick the box to confirm.")},
+    )

@@ -246,7 +246,13 @@ def policy(request):
 
 @patron_required
 def home(request):
+    from django.conf import settings
+
+    from quietshelf.circulation import selectors as circ_selectors
+    from quietshelf.privacy.audit import Actor
+
     patron = request.patron
+    summary = circ_selectors.patron_summary(actor=Actor.patron(patron.pk), patron_id=patron.pk)
     return render(
         request,
         "portal/home.html",
@@ -254,6 +260,10 @@ def home(request):
             "patron": patron,
             "cards": selectors.own_cards(patron=patron),
             "contacts": selectors.own_contacts(patron=patron),
+            "summary": summary,
+            "balance": circ_selectors.format_money(
+                summary.balance_minor, settings.QUIETSHELF_CURRENCY
+            ),
         },
     )
 
