@@ -4,45 +4,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='WorkerSeen',
+            name="WorkerSeen",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('worker', models.CharField(max_length=120, unique=True)),
-                ('storage', models.CharField(help_text='where its queue lives, no password', max_length=200)),
-                ('started_at', models.DateTimeField()),
-                ('seen_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("worker", models.CharField(max_length=120, unique=True)),
+                (
+                    "storage",
+                    models.CharField(
+                        help_text="where its queue lives, no password", max_length=200
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("seen_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='JobRun',
+            name="JobRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('job', models.CharField(max_length=64)),
-                ('slot', models.CharField(max_length=40)),
-                ('for_date', models.DateField(help_text='the library day passed to the job as `today`')),
-                ('trigger', models.CharField(choices=[('schedule', 'schedule'), ('manual', 'run now'), ('cli', 'command line')], default='schedule', max_length=10)),
-                ('state', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('succeeded', 'succeeded'), ('failed', 'failed')], default='queued', max_length=10)),
-                ('attempt', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField()),
-                ('queued_at', models.DateTimeField(help_text='last time the run was handed to the queue')),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('worker', models.CharField(blank=True, default='', max_length=120)),
-                ('result_count', models.BigIntegerField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, default='', max_length=500)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("job", models.CharField(max_length=64)),
+                ("slot", models.CharField(max_length=40)),
+                (
+                    "for_date",
+                    models.DateField(help_text="the library day passed to the job as `today`"),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("schedule", "schedule"),
+                            ("manual", "run now"),
+                            ("cli", "command line"),
+                        ],
+                        default="schedule",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("succeeded", "succeeded"),
+                            ("failed", "failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempt", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "queued_at",
+                    models.DateTimeField(help_text="last time the run was handed to the queue"),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("worker", models.CharField(blank=True, default="", max_length=120)),
+                ("result_count", models.BigIntegerField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, default="", max_length=500)),
             ],
             options={
-                'indexes': [models.Index(fields=['job', '-created_at'], name='jobs_run_job_recent'), models.Index(fields=['state', 'heartbeat_at'], name='jobs_run_state_beat')],
-                'constraints': [models.UniqueConstraint(fields=('job', 'slot'), name='jobs_run_one_per_slot')],
+                "indexes": [
+                    models.Index(fields=["job", "-created_at"], name="jobs_run_job_recent"),
+                    models.Index(fields=["state", "heartbeat_at"], name="jobs_run_state_beat"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("job", "slot"), name="jobs_run_one_per_slot")
+                ],
             },
         ),
     ]
