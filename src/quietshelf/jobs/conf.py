@@ -39,9 +39,12 @@ def queue_name() -> str:
     name = _get("QUIETSHELF_JOBS_QUEUE", env_str("QUIETSHELF_JOBS_QUEUE")).strip()
     if name:
         return name
-    db = settings.DATABASES["default"]
-    identity = "|".join(str(db.get(k) or "") for k in ("ENGINE", "HOST", "PORT", "NAME")).encode()
-    return "quietshelf-" + hashlib.sha256(identity).hexdigest()[:12]
+    return name_for_database(settings.DATABASES["default"])
+
+
+def name_for_database(db: dict) -> str:
+    identity = "|".join(str(db.get(k) or "") for k in ("ENGINE", "HOST", "PORT", "NAME"))
+    return "quietshelf-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
 
 
 def night_hour() -> int:
