@@ -14,7 +14,7 @@ from ninja import Router
 from quietshelf.api.auth import staff_auth
 from quietshelf.circulation import schemas as s
 from quietshelf.circulation import selectors, services
-from quietshelf.core.errors import InvalidInput
+from quietshelf.core.errors import Conflict, InvalidInput, NotFound
 
 router = Router(tags=["circulation"], auth=staff_auth)
 
@@ -99,6 +99,166 @@ def explain(request, body: s.ExplainIn):
         branch_id=body.branch_id,
     )
     return e.__dict__
+
+
+# --- loan rules and calendars (CIR-1): circulation.manage_rules, checked by the services ----
+
+_RULE_NOT_NULL = (
+    "loan_period",
+    "period_unit",
+    "renewals_allowed",
+    "holds_allowed",
+    "fine_per_day_minor",
+    "grace_days",
+    "fines_open_days_only",
+    "lost_fee_policy",
+    "lost_default_minor",
+    "processing_fee_minor",
+    "note",
+)
+
+
+def _rule_values(body: s.RuleFields) -> dict:
+    """The fields the caller sent; null only where it means "no limit"."""
+    values = body.model_dump(exclude_unset=True)
+    for key in ("patron_group_id", "item_type_id", "branch_id"):
+        values.pop(key, None)
+    nulls = sorted(k for k in _RULE_NOT_NULL if k in values and values[k] is None)
+    if nulls:
+        raise InvalidInput(
+            f"These fields cannot be null: {', '.join(nulls)}.",
+            code="null_not_allowed",
+            details={"fields": nulls},
+        )
+    return values
+
+
+def _rule(rule) -> dict:
+    return {name: getattr(rule, name) for name in s.RuleOut.model_fields}
+
+
+def _check_dimensions(**ids) -> None:
+    missing = selectors.missing_dimensions(**ids)
+    if missing:
+        raise NotFound(
+            f"Nothing has this id: {', '.join(missing)}.",
+            code="dimension_not_found",
+            details={"fields": missing},
+        )
+
+
+@router.get("/rules", response={200: list[s.RuleOut], **ERRORS})
+def rules_list(request):
+    """The loan-rule matrix (CIR-1): one rule per cell, null dimensions are wildcards."""
+    return [_rule(r) for r in selectors.rule_list(actor=request.auth)]
+
+
+@router.post("/rules", response={201: s.RuleOut, **ERRORS})
+def rule_create(request, body: s.RuleIn):
+    """A rule for a new cell; a cell that has one already is 409 rule_exists (use PUT)."""
+    from django.db import IntegrityError
+
+    values = _rule_values(body)
+    ids = {
+        "patron_group_id": body.patron_group_id,
+        "item_type_id": body.item_type_id,
+        "branch_id": body.branch_id,
+    }
+    services._require(request.auth, "circulation.manage_rules")
+    _check_dimensions(**ids)
+    existing = selectors.rule_for_cell(**ids)
+    if existing is not None:
+        raise Conflict(
+            "This cell of the matrix has a rule already; change it with PUT.",
+            code="rule_exists",
+            details={"rule_id": existing.pk},
+        )
+    try:
+        rule = services.rule_save(actor=request.auth, **ids, **values)
+    except IntegrityError:  # another request made the same cell at the same moment
+        raise Conflict("This cell of the matrix has a rule already.", code="rule_exists") from None
+    return 201, _rule(rule)
+
+
+@router.get("/rules/explain", response={200: s.ExplainOut, **ERRORS})
+def rules_explain(request, patron_group: str = "", item_type: str = "", branch: str = ""):
+    """Which rule applies to a patron group, item type and branch, and why; empty is "any"."""
+    ids = {}
+    for name, raw in (
+        ("patron_group_id", patron_group),
+        ("item_type_id", item_type),
+        ("branch_id", branch),
+    ):
+        raw = (raw or "").strip()
+        if not raw:
+            ids[name] = None
+        elif raw.isdigit() and len(raw) < 10:
+            ids[name] = int(raw)
+        else:
+            raise InvalidInput(
+                f"{name.removesuffix('_id').replace('_', ' ')} must be a whole number.",
+                code="invalid_id",
+            )
+    return selectors.explain_for(actor=request.auth, **ids).__dict__
+
+
+@router.put("/rules/{rule_id}", response={200: s.RuleOut, **ERRORS})
+def rule_update(request, rule_id: int, body: s.RuleFields):
+    """Change the fields given; the others keep their values. The cell cannot change."""
+    values = _rule_values(body)
+    rule = selectors.rule_by_id(actor=request.auth, rule_id=rule_id)
+    if rule is None:
+        raise NotFound("No such loan rule.", code="rule_not_found")
+    rule = services.rule_save(
+        actor=request.auth,
+        patron_group_id=rule.patron_group_id,
+        item_type_id=rule.item_type_id,
+        branch_id=rule.branch_id,
+        **values,
+    )
+    return _rule(rule)
+
+
+def _calendar(view) -> dict:
+    return {
+        "branch_id": view.branch_id,
+        "closed_weekdays": view.closed_weekdays,
+        "opens": view.opens,
+        "closes": view.closes,
+        "closed_periods": [_period(p) for p in view.closed_periods],
+    }
+
+
+def _period(p) -> dict:
+    return {"id": p.pk, "branch_id": p.branch_id, "first": p.first, "last": p.last, "note": p.note}
+
+
+@router.get("/calendars/{branch_id}", response={200: s.CalendarOut, **ERRORS})
+def calendar_get(request, branch_id: int):
+    """Weekly closures, opening hours and closed periods from today on."""
+    return _calendar(selectors.branch_calendar(actor=request.auth, branch_id=branch_id))
+
+
+@router.put("/calendars/{branch_id}", response={200: s.CalendarOut, **ERRORS})
+def calendar_put(request, branch_id: int, body: s.CalendarIn):
+    """Replace the weekly closures and opening hours (closed periods stay)."""
+    services.calendar_save(
+        actor=request.auth,
+        branch_id=branch_id,
+        closed_weekdays=body.closed_weekdays,
+        opens=body.opens,
+        closes=body.closes,
+    )
+    return _calendar(selectors.branch_calendar(actor=request.auth, branch_id=branch_id))
+
+
+@router.post("/calendars/{branch_id}/closed-periods", response={201: s.ClosedPeriodOut, **ERRORS})
+def closed_period_post(request, branch_id: int, body: s.ClosedPeriodIn):
+    """A closed day (no "last") or range of days (a holiday)."""
+    p = services.closed_period_add(
+        actor=request.auth, branch_id=branch_id, first=body.first, last=body.last, note=body.note
+    )
+    return 201, _period(p)
 
 
 @router.post("/holds", response={201: s.HoldOut, **ERRORS})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -137,3 +137,99 @@ class HistoryOut(Schema):
     title: str
     borrowed: dt.date | None
     returned: dt.date | None
+
+
+# --- loan rules and calendars (CIR-1; staff with circulation.manage_rules) -------------------
+
+NonNegative = Annotated[int, Field(ge=0, le=2_147_483_647)]
+Positive = Annotated[int, Field(ge=1, le=2_147_483_647)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class _Strict(Schema):
+    # an unknown field is a mistake the caller should hear about, not silently dropped
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleFields(_Strict):
+    """Every field is optional: on create the model's default applies, on update the
+    value stays. null clears a limit (renewal_period, max_loans, max_loans_per_type,
+    hold_limit, max_fine_minor: null means "none")."""
+
+    loan_period: Positive | None = None
+    period_unit: Literal["days", "hours"] | None = None
+    renewals_allowed: NonNegative | None = None
+    renewal_period: Positive | None = None
+    max_loans: NonNegative | None = None
+    max_loans_per_type: NonNegative | None = None
+    holds_allowed: bool | None = None
+    hold_limit: NonNegative | None = None
+    fine_per_day_minor: NonNegative | None = None
+    grace_days: NonNegative | None = None
+    max_fine_minor: NonNegative | None = None
+    fines_open_days_only: bool | None = None
+    lost_fee_policy: Literal["price", "default"] | None = None
+    lost_default_minor: NonNegative | None = None
+    processing_fee_minor: NonNegative | None = None
+    note: Note | None = None
+
+
+class RuleIn(RuleFields):
+    """A new cell of the matrix; a missing (or null) dimension is a wildcard."""
+
+    patron_group_id: int | None = None
+    item_type_id: int | None = None
+    branch_id: int | None = None
+
+
+class RuleOut(Schema):
+    id: int
+    patron_group_id: int | None
+    item_type_id: int | None
+    branch_id: int | None
+    loan_period: int
+    period_unit: str
+    renewals_allowed: int
+    renewal_period: int | None
+    max_loans: int | None
+    max_loans_per_type: int | None
+    holds_allowed: bool
+    hold_limit: int | None
+    fine_per_day_minor: int
+    grace_days: int
+    max_fine_minor: int | None
+    fines_open_days_only: bool
+    lost_fee_policy: str
+    lost_default_minor: int
+    processing_fee_minor: int
+    note: str
+
+
+class CalendarIn(_Strict):
+    closed_weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default_factory=list, max_length=7
+    )
+    opens: dt.time | None = None
+    closes: dt.time | None = None
+
+
+class ClosedPeriodIn(_Strict):
+    first: dt.date
+    last: dt.date | None = None
+    note: Note = ""
+
+
+class ClosedPeriodOut(Schema):
+    id: int
+    branch_id: int
+    first: dt.date
+    last: dt.date
+    note: str
+
+
+class CalendarOut(Schema):
+    branch_id: int
+    closed_weekdays: list[int]
+    opens: dt.time | None
+    closes: dt.time | None
+    closed_periods: list[ClosedPeriodOut]

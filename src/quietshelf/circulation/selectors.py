@@ -12,6 +12,7 @@ from quietshelf.circulation import policy
 from quietshelf.circulation.models import OPEN_HOLD, Fee, FeeTransaction, Hold, HoldStatus, Loan
 from quietshelf.circulation.services import _is_patron_self, _require, find_rule
 from quietshelf.core import clock
+from quietshelf.core.errors import NotFound
 
 
 def patron_balance_and_overdue(patron_id, today: dt.date) -> tuple[int, int]:
@@ -318,3 +319,24 @@ def branch_calendar(*, actor, branch_id, since: dt.date | None = None) -> Branch
         closes=cal.closes if cal else None,
         closed_periods=list(ClosedPeriod.objects.filter(branch=branch, last__gte=since)),
     )
+
+
+def explain_for(*, actor, patron_group_id, item_type_id, branch_id) -> RuleExplanation:
+    """The explainer for desk staff (check-out at the branch) and rule managers alike."""
+    from quietshelf.accounts.authz import has_perm
+
+    if not (
+        has_perm(actor, "circulation.manage_rules")
+        or has_perm(actor, "circulation.checkout", branch_id=branch_id)
+    ):
+        _require(actor, "circulation.manage_rules")
+    missing = missing_dimensions(
+        patron_group_id=patron_group_id, item_type_id=item_type_id, branch_id=branch_id
+    )
+    if missing:
+        raise NotFound(
+            f"Nothing has this id: {', '.join(missing)}.",
+            code="dimension_not_found",
+            details={"fields": missing},
+        )
+    return explain(patron_group_id=patron_group_id, item_type_id=item_type_id, branch_id=branch_id)
