@@ -257,6 +257,12 @@ QUIETSHELF_RETENTION = {
         "after": "the fee is resolved (the item and title go at once)",
     },
     "reading_history": {"days": None, "after": "until you delete it or withdraw consent"},
+    # notices (PRV-NOT-1): the content goes once delivery is confirmed, only counts stay
+    "notice": {"days": 0, "after": "the notice is delivered (failed ones: after 30 days)"},
+    "notice_history": {
+        "days": env_int("QUIETSHELF_RETENTION_NOTICE_HISTORY_DAYS", 90),
+        "after": "the notice is sent, if you asked to keep notification history",
+    },
 }
 # --- patrons (PRV-MNR-1) --------------------------------------------------------
 QUIETSHELF_MINOR_AGE = env_int("QUIETSHELF_MINOR_AGE", 18)

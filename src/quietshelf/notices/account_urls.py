@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from quietshelf.notices import views
 
 app_name = "account_notices"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.account_history, name="history"),
+]

@@ -5,3 +5,18 @@ class NoticesConfig(AppConfig):
     name = "quietshelf.notices"
     label = "notices"
     verbose_name = "Notices"
+
+    def ready(self):
+        from quietshelf.notices import services
+        from quietshelf.privacy import consent
+
+        consent.register_scope(
+            services.HISTORY_SCOPE,
+            description="Keep the notices the library sends me, so I can read them in My account",
+            on_withdraw=services.forget_notice_history,
+        )
+        consent.register_scope(
+            services.TITLES_SCOPE,
+            description="Name the titles in my notices (due, overdue, ready to collect)",
+            on_withdraw=services.forget_notice_titles,
+        )

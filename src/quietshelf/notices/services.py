@@ -1,0 +1,776 @@
+"""Notice use cases: queue, deliver, reduce (CIR-5, PRV-NOT-1), templates and retries.
+
+Queueing (the queue_* jobs) is idempotent through Notice.dedupe_key: one row
+per patron and occasion; a second run finds the key taken and inserts
+nothing. Delivery claims its work with a conditional UPDATE
+(state queued -> sending, stamped with the worker's id), so two workers never
+take the same notice. A worker killed after the SMTP server accepted a
+message but before the row was marked sent leaves a "sending" claim that is
+put back in the queue after QUIETSHELF_NOTICE_CLAIM_TIMEOUT_SECONDS; that one
+message then goes a second time with the same Message-ID (at least once, never
+lost). Rows are marked sent one by one, so that window is one message wide.
+
+Every job here is run by the scheduler (jobs app) or `quietshelf send-notices`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Sum
+from django.utils import timezone
+
+from quietshelf.accounts.authz import branch_scope, require
+from quietshelf.core import clock
+from quietshelf.core.errors import Conflict, NotFound
+from quietshelf.notices import conf, defaults, policy, sandbox
+from quietshelf.notices.channels import DeliveryError, EmailChannel, sms_gateway
+from quietshelf.notices.models import (
+    Notice,
+    NoticeDailyCount,
+    NoticeState,
+    NoticeTemplate,
+    NoticeType,
+)
+from quietshelf.privacy import audit
+
+log = logging.getLogger("quietshelf.notices")
+
+TITLES_SCOPE = "notice_titles"
+HISTORY_SCOPE = "notification_history"
+CHUNK = 1000
+BATCH = 200
+NOTIFIABLE = ("active", "restricted")
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- queueing ------------------------------------------------------------------------
+
+
+def _patron_facts(patron_ids) -> dict:
+    """{patron id: (subject id, channel)} for patrons who may get notices at all."""
+    from quietshelf.patrons.models import Patron
+
+    facts = {}
+    for chunk in _chunks(list(patron_ids)):
+        rows = (
+            Patron.objects.filter(pk__in=chunk, status__in=NOTIFIABLE)
+            .exclude(notification_channel="none")
+            .values_list("pk", "subject_id")
+        )
+        facts.update({pk: subject_id for pk, subject_id in rows})
+    return facts
+
+
+def _consented(subject_ids, scope: str) -> set:
+    from quietshelf.privacy.models import ConsentRecord
+
+    found: set = set()
+    for chunk in _chunks(list(subject_ids)):
+        found.update(
+            ConsentRecord.objects.filter(
+                subject_id__in=chunk, scope=scope, withdrawn_at__isnull=True
+            ).values_list("subject_id", flat=True)
+        )
+    return found
+
+
+def _common() -> dict:
+    return {"library": conf.library_name(), "account_url": f"{conf.site_url()}/account/"}
+
+
+def _insert(rows: list[Notice]) -> int:
+    """Insert what is not queued yet; a taken dedupe_key means already queued (idempotent)."""
+    from quietshelf.patrons.selectors import warm_keys
+
+    inserted = 0
+    for chunk in _chunks(rows):
+        keys = [n.dedupe_key for n in chunk]
+        taken = set(Notice.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+        fresh = [n for n in chunk if n.dedupe_key not in taken]
+        if not fresh:
+            continue
+        warm_keys({n.subject_id for n in fresh})
+        Notice.objects.bulk_create(fresh, ignore_conflicts=True)
+        # a concurrent run may have won some keys: count only our own rows
+        inserted += Notice.objects.filter(pk__in=[n.pk for n in fresh]).count()
+    return inserted
+
+
+def _build(
+    groups: dict,
+    notice_type: str,
+    *,
+    today: dt.date,
+    key,
+    ref_date=None,
+    ref_id=None,
+    level=None,
+    with_titles: bool = True,
+) -> list[Notice]:
+    """Notice rows for `groups` {(patron id, group key): {"data": ..., "titles": [...]}}."""
+    facts = _patron_facts({pid for pid, _g in groups})
+    titles_ok = conf.titles_allowed() and with_titles
+    with_title = _consented(set(facts.values()), TITLES_SCOPE) if titles_ok else set()
+    kept = _consented(set(facts.values()), HISTORY_SCOPE)
+    now = clock.now()
+    rows = []
+    for (pid, group), spec in groups.items():
+        subject_id = facts.get(pid)
+        if subject_id is None:
+            continue
+        data = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in spec["data"].items()}
+        show = subject_id in with_title and bool(spec.get("titles"))
+        data["titles"] = sorted(t for t in spec.get("titles", ()) if t) if show else []
+        rows.append(
+            Notice(
+                subject_id=subject_id,
+                patron_id=pid,
+                notice_type=notice_type,
+                level=level(group) if level else 0,
+                dedupe_key=key(pid, group),
+                ref_date=ref_date(group) if ref_date else None,
+                ref_id=ref_id(group) if ref_id else None,
+                data=data,
+                has_titles=show,
+                kept=subject_id in kept,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return rows
+
+
+def _loan_groups(loans, *, level_of=None) -> dict:
+    """Open loans grouped per patron and due date (one notice lists the count)."""
+    from quietshelf.catalog.models import BibRecord
+
+    groups: dict = {}
+    record_ids = set()
+    for _loan_id, patron_id, due_at, record_id in loans:
+        due = timezone.localdate(due_at)
+        level = level_of(due) if level_of else 0
+        if level_of and not level:
+            continue
+        group = (due, level)
+        spec = groups.setdefault((patron_id, group), {"data": {}, "records": []})
+        spec["records"].append(record_id)
+        record_ids.add(record_id)
+    titles = {}
+    if conf.titles_allowed():
+        for chunk in _chunks(list(record_ids)):
+            titles.update(BibRecord.objects.filter(pk__in=chunk).values_list("pk", "title"))
+    for (_pid, (due, level)), spec in groups.items():
+        spec["data"] = {"count": len(spec["records"]), "due_date": due, "level": level}
+        spec["titles"] = [titles.get(r, "") for r in spec.pop("records")]
+    return groups
+
+
+def queue_due_soon_notices(*, today: dt.date | None = None) -> int:
+    """Courtesy notices for loans due in the next QUIETSHELF_NOTICE_DUE_SOON_DAYS days."""
+    from quietshelf.circulation.models import Loan
+
+    today = today or clock.today()
+    days = conf.due_soon_days()
+    if days <= 0:
+        return 0
+    loans = Loan.objects.filter(
+        returned_at__isnull=True,
+        patron__isnull=False,
+        due_at__gte=_start_of(today + dt.timedelta(days=1)),
+        due_at__lt=_start_of(today + dt.timedelta(days=days + 1)),
+    ).values_list("pk", "patron_id", "due_at", "item__record_id")
+    groups = _loan_groups(loans.iterator(chunk_size=CHUNK))
+    rows = _build(
+        groups,
+        NoticeType.DUE_SOON,
+        today=today,
+        key=lambda pid, g: policy.due_soon_key(pid, g[0]),
+        ref_date=lambda g: g[0],
+    )
+    return _insert(rows)
+
+
+def queue_overdue_notices(*, today: dt.date | None = None) -> int:
+    """First, second and third overdue notices (QUIETSHELF_NOTICE_OVERDUE_DAYS after due).
+
+    A loan that passed two intervals since the last run gets only the latest
+    notice; each (patron, due date, level) is sent once.
+    """
+    from quietshelf.circulation.models import Loan
+
+    today = today or clock.today()
+    days = conf.overdue_days()
+    loans = Loan.objects.filter(
+        returned_at__isnull=True,
+        patron__isnull=False,
+        due_at__lt=_start_of(today - dt.timedelta(days=days[0] - 1)),
+    ).values_list("pk", "patron_id", "due_at", "item__record_id")
+    groups = _loan_groups(
+        loans.iterator(chunk_size=CHUNK),
+        level_of=lambda due: policy.overdue_level(due=due, today=today, days=days),
+    )
+    rows = _build(
+        groups,
+        NoticeType.OVERDUE,
+        today=today,
+        key=lambda pid, g: policy.overdue_key(pid, g[0], g[1]),
+        ref_date=lambda g: g[0],
+        level=lambda g: g[1],
+    )
+    return _insert(rows)
+
+
+def queue_hold_ready_notices(*, today: dt.date | None = None) -> int:
+    """One notice per hold on the hold shelf that has not had one."""
+    from quietshelf.catalog.models import Branch
+    from quietshelf.circulation.models import Hold
+
+    today = today or clock.today()
+    holds = list(
+        Hold.objects.filter(status="on_shelf", patron__isnull=False).values_list(
+            "pk", "patron_id", "pickup_branch_id", "shelf_expires_on", "record__title"
+        )
+    )
+    branches = dict(Branch.objects.values_list("pk", "name"))
+    groups = {
+        (patron_id, hold_id): {
+            "data": {"pickup_branch": branches.get(branch_id, ""), "expires_on": expires},
+            "titles": [title],
+        }
+        for hold_id, patron_id, branch_id, expires, title in holds
+    }
+    rows = _build(
+        groups,
+        NoticeType.HOLD_READY,
+        today=today,
+        key=lambda pid, hold_id: policy.hold_ready_key(hold_id),
+        ref_id=lambda hold_id: hold_id,
+    )
+    return _insert(rows)
+
+
+def queue_expiring_card_notices(*, today: dt.date | None = None) -> int:
+    """Patrons whose account expires within QUIETSHELF_NOTICE_CARD_EXPIRY_DAYS days."""
+    from quietshelf.patrons.models import Patron
+
+    today = today or clock.today()
+    days = conf.card_expiry_days()
+    if days <= 0:
+        return 0
+    patrons = Patron.objects.filter(
+        expiry_date__gte=today, expiry_date__lte=today + dt.timedelta(days=days)
+    ).values_list("pk", "expiry_date")
+    groups = {(pid, expiry): {"data": {"expiry_date": expiry}} for pid, expiry in patrons}
+    rows = _build(
+        groups,
+        NoticeType.EXPIRING_CARD,
+        today=today,
+        key=lambda pid, expiry: policy.expiring_card_key(pid, expiry),
+        ref_date=lambda expiry: expiry,
+        with_titles=False,
+    )
+    return _insert(rows)
+
+
+def queue_fee_notices(*, today: dt.date | None = None) -> int:
+    """Patrons with unpaid fees: one notice per patron each time a new fee day comes up."""
+    from quietshelf.circulation.models import Fee, FeeTransaction
+    from quietshelf.circulation.policy import format_minor
+
+    today = today or clock.today()
+    fees = Fee.objects.filter(resolved_at__isnull=True, patron__isnull=False).values_list(
+        "pk", "patron_id", "created_at", "currency"
+    )
+    per_patron: dict = defaultdict(list)
+    for fee_id, patron_id, created_at, currency in fees:
+        per_patron[patron_id].append((fee_id, timezone.localdate(created_at), currency))
+    balances: dict = defaultdict(int)
+    fee_ids = [f[0] for rows in per_patron.values() for f in rows]
+    for chunk in _chunks(fee_ids):
+        for patron_id, currency, total in (
+            FeeTransaction.objects.filter(fee_id__in=chunk)
+            .values_list("fee__patron_id", "fee__currency")
+            .annotate(total=Sum("amount_minor"))
+        ):
+            balances[(patron_id, currency)] += total or 0
+    groups = {}
+    for patron_id, rows in per_patron.items():
+        owed = {c: balances[(patron_id, c)] for c in {r[2] for r in rows}}
+        owed = {c: a for c, a in owed.items() if a > 0}
+        if not owed:
+            continue
+        latest = max(r[1] for r in rows)
+        amount = ", ".join(format_minor(a, c) for c, a in sorted(owed.items()))
+        groups[(patron_id, latest)] = {"data": {"count": len(rows), "amount": amount}}
+    rows = _build(
+        groups,
+        NoticeType.FEE,
+        today=today,
+        key=lambda pid, latest: policy.fee_key(pid, latest),
+        ref_date=lambda latest: latest,
+        with_titles=False,
+    )
+    return _insert(rows)
+
+
+# --- templates ------------------------------------------------------------------------
+
+
+def _template_text(notice_type: str, language: str, channel: str, overrides: dict):
+    row = overrides.get((notice_type, language, channel))
+    if row is not None:
+        return row
+    return defaults.DEFAULTS[(notice_type, language, channel)]
+
+
+def _overrides() -> dict:
+    return {
+        (t.notice_type, t.language, t.channel): (t.subject, t.body)
+        for t in NoticeTemplate.objects.all()
+    }
+
+
+DATE_VARIABLES = ("due_date", "expires_on", "expiry_date")
+
+
+def _revive(data: dict) -> dict:
+    """Dates travel as ISO strings in the encrypted JSON; templates get dates back."""
+    out = dict(data)
+    for key in DATE_VARIABLES:
+        if isinstance(out.get(key), str):
+            try:
+                out[key] = dt.date.fromisoformat(out[key])
+            except ValueError:
+                out[key] = None
+    return out
+
+
+def render_notice(notice_type: str, language: str, channel: str, data: dict, overrides=None):
+    """(subject, body) of a notice; a library template that fails falls back to the built-in."""
+    overrides = _overrides() if overrides is None else overrides
+    context = {**_common(), **_revive(data or {})}
+    allowed = set(defaults.variables_for(notice_type))
+    context = {k: v for k, v in context.items() if k in allowed}
+    subject, body = _template_text(notice_type, language, channel, overrides)
+    try:
+        return (
+            policy.one_line(sandbox.render(subject, context, language=language)),
+            sandbox.render(body, context, language=language).strip() + "\n",
+        )
+    except Exception:  # noqa: BLE001 - checked at save time; never lose a notice over it
+        log.exception(
+            "notice template %s/%s/%s failed; built-in used", notice_type, language, channel
+        )
+        subject, body = defaults.DEFAULTS[(notice_type, language, channel)]
+        return (
+            policy.one_line(sandbox.render(subject, context, language=language)),
+            sandbox.render(body, context, language=language).strip() + "\n",
+        )
+
+
+def _check_template(notice_type, language, channel, subject, body) -> tuple[str, str]:
+    if (notice_type, language, channel) not in defaults.DEFAULTS:
+        raise sandbox.TemplateProblem("Unknown notice type, language or channel.")
+    sample = defaults.sample(notice_type)
+    rendered_subject = ""
+    if channel == "email":
+        if not subject.strip():
+            raise sandbox.TemplateProblem(
+                "An e-mail needs a subject.", details={"field": "subject"}
+            )
+        rendered_subject = sandbox.check(
+            subject, variables=sample, language=language, field="subject"
+        )
+    rendered_body = sandbox.check(body, variables=sample, language=language, field="body")
+    if not rendered_body.strip():
+        raise sandbox.TemplateProblem("The text renders empty.", details={"field": "body"})
+    return policy.one_line(rendered_subject), rendered_body
+
+
+def template_preview(
+    *, notice_type: str, language: str, channel: str, subject: str, body: str
+) -> tuple[str, str]:
+    """The sample rendering of a draft, or TemplateProblem (no saving)."""
+    return _check_template(notice_type, language, channel, subject or "", body or "")
+
+
+@transaction.atomic(durable=True)
+def template_save(
+    *, actor, notice_type: str, language: str, channel: str, subject: str, body: str
+) -> NoticeTemplate:
+    """Create or replace the library's template (SEC-TPL-1: checked in the sandbox first)."""
+    require(actor, "notices.manage_templates")
+    subject = (subject or "").replace("\r\n", "\n")
+    body = (body or "").replace("\r\n", "\n")
+    _check_template(notice_type, language, channel, subject, body)
+    template, _created = NoticeTemplate.objects.update_or_create(
+        notice_type=notice_type,
+        language=language,
+        channel=channel,
+        defaults={"subject": subject if channel == "email" else "", "body": body},
+    )
+    audit.record(actor=actor, action="changed", obj=template, reason="notice_template_saved")
+    return template
+
+
+@transaction.atomic(durable=True)
+def template_reset(*, actor, notice_type: str, language: str, channel: str) -> bool:
+    """Back to the built-in text."""
+    require(actor, "notices.manage_templates")
+    template = NoticeTemplate.objects.filter(
+        notice_type=notice_type, language=language, channel=channel
+    ).first()
+    if template is None:
+        return False
+    audit.record(actor=actor, action="changed", obj=template, reason="notice_template_reset")
+    template.delete()
+    return True
+
+
+# --- delivery -------------------------------------------------------------------------
+
+
+def _worker_id() -> str:
+    return (
+        f"{socket.gethostname()[:30]}:{os.getpid()}:{threading.get_ident() % 100000}:"
+        + (uuid.uuid4().hex[:8])
+    )
+
+
+def requeue_stale_claims(*, now: dt.datetime | None = None) -> int:
+    """Claims older than the timeout belong to a worker that died: back in the queue."""
+    now = now or clock.now()
+    cutoff = now - dt.timedelta(seconds=conf.claim_timeout_seconds())
+    return Notice.objects.filter(state=NoticeState.SENDING, claimed_at__lt=cutoff).update(
+        state=NoticeState.QUEUED, claimed_by="", claimed_at=None, next_attempt_at=now
+    )
+
+
+def _claim(worker: str, now: dt.datetime, size: int) -> list[Notice]:
+    candidates = list(
+        Notice.objects.filter(state=NoticeState.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:size]
+    )
+    if not candidates:
+        return []
+    # The conditional UPDATE is the claim: of two workers racing for a row, one sees it
+    # still queued and takes it, the other's WHERE no longer matches (DESIGN Rules 3).
+    Notice.objects.filter(pk__in=candidates, state=NoticeState.QUEUED).update(
+        state=NoticeState.SENDING, claimed_by=worker, claimed_at=now
+    )
+    return list(
+        Notice.objects.filter(pk__in=candidates, claimed_by=worker, state=NoticeState.SENDING)
+    )
+
+
+class _Routes:
+    """Contact points of the patrons in one batch, read once."""
+
+    def __init__(self, patron_ids):
+        from quietshelf.patrons.models import ContactPoint, Patron
+        from quietshelf.patrons.selectors import warm_keys
+
+        self.patrons = {
+            p.pk: p
+            for p in Patron.objects.filter(pk__in=patron_ids).only(
+                "pk", "subject_id", "notification_channel", "preferred_language", "status"
+            )
+        }
+        warm_keys({p.subject_id for p in self.patrons.values()})
+        self.contacts: dict = defaultdict(list)
+        for c in ContactPoint.objects.filter(
+            patron_id__in=patron_ids, kind__in=("email", "phone")
+        ).order_by("-preferred", "created_at"):
+            self.contacts[(c.patron_id, c.kind)].append(c.value)
+
+    def address(self, patron_id, channel: str) -> str | None:
+        kind = "email" if channel == "email" else "phone"
+        for value in self.contacts.get((patron_id, kind), ()):
+            if channel == "email" and policy.usable_email(value):
+                return value
+            if channel == "sms":
+                phone = policy.usable_phone(value)
+                if phone:
+                    return phone
+        return None
+
+
+def _message_id(notice: Notice) -> str:
+    domain = conf.mail_from().rpartition("@")[2] or "localhost"
+    domain = policy.one_line(domain).replace(" ", "") or "localhost"
+    return f"<notice-{notice.pk}@{domain}>"
+
+
+def _finish(notice: Notice, worker: str, **changes) -> bool:
+    """Write the outcome of a notice this worker still holds."""
+    changes.setdefault("claimed_by", "")
+    changes.setdefault("claimed_at", None)
+    plain = {k: v for k, v in changes.items() if k not in ("subject_line", "body")}
+    if "subject_line" in changes or "body" in changes:
+        # encrypted values go through the model; guard the claim first
+        if not Notice.objects.filter(pk=notice.pk, claimed_by=worker).exists():
+            return False
+        for k, v in changes.items():
+            setattr(notice, k, v)
+        notice.save(update_fields=list(changes))
+        return True
+    return bool(
+        Notice.objects.filter(pk=notice.pk, claimed_by=worker, state=NoticeState.SENDING).update(
+            **plain
+        )
+    )
+
+
+def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime) -> None:
+    attempts = notice.attempts + 1
+    if error.temporary and attempts < conf.max_attempts():
+        delay = policy.backoff_seconds(
+            attempts=attempts, base=conf.retry_base_seconds(), cap=conf.retry_max_seconds()
+        )
+        _finish(
+            notice,
+            worker,
+            state=NoticeState.QUEUED,
+            attempts=attempts,
+            next_attempt_at=now + dt.timedelta(seconds=delay),
+            last_error=error.message,
+        )
+    else:
+        _finish(
+            notice, worker, state=NoticeState.FAILED, attempts=attempts, last_error=error.message
+        )
+    log.warning("notice %s not delivered (attempt %s): %s", notice.pk, attempts, error.message)
+
+
+def _deliver_batch(batch: list[Notice], worker: str, email: EmailChannel, sms) -> int:
+    routes = _Routes({n.patron_id for n in batch})
+    overrides = _overrides()
+    default_language = policy.notice_language(settings.LANGUAGE_CODE[:2], "en")
+    sent = 0
+    down: dict[str, DeliveryError] = {}
+    for notice in batch:
+        now = clock.now()
+        patron = routes.patrons.get(notice.patron_id)
+        preferred = patron.notification_channel if patron else "none"
+        route = None
+        for channel in policy.channel_order(preferred, sms_available=sms is not None):
+            address = routes.address(notice.patron_id, channel)
+            if address:
+                route = (channel, address)
+                break
+        if route is None:
+            _finish(
+                notice,
+                worker,
+                state=NoticeState.UNDELIVERABLE,
+                attempts=notice.attempts + 1,
+                last_error="no usable e-mail address or phone number"
+                if preferred != "none"
+                else "the patron asked for no notices",
+            )
+            continue
+        channel, address = route
+        if channel in down:  # the server is unreachable: do not hammer it for every notice
+            _failed(notice, worker, down[channel], now)
+            continue
+        data = notice.data if isinstance(notice.data, dict) else {}
+        language = policy.notice_language(patron.preferred_language, default_language)
+        subject, body = render_notice(notice.notice_type, language, channel, data, overrides)
+        try:
+            if channel == "email":
+                email.send(to=address, subject=subject, body=body, message_id=_message_id(notice))
+            else:
+                sms.send(to=address, text=body.strip(), message_id=str(notice.pk))
+        except DeliveryError as error:
+            if error.connection:
+                down[channel] = error
+            _failed(notice, worker, error, now)
+            continue
+        changes = {
+            "state": NoticeState.SENT,
+            "channel": channel,
+            "attempts": notice.attempts + 1,
+            "sent_at": clock.now(),
+            "last_error": "",
+            "data": None,  # delivered: what it said goes unless the patron keeps history
+        }
+        if notice.kept:
+            changes.update(subject_line=subject or "", body=body)
+        _finish(notice, worker, **changes)
+        sent += 1
+    return sent
+
+
+def deliver_queued_notices(*, limit: int = 500) -> int:
+    """Send up to `limit` queued notices that are due; returns how many were sent.
+
+    One SMTP connection serves a whole batch. Safe to run in several workers
+    at once (each notice is claimed by exactly one).
+    """
+    return deliver_round(limit=limit)[1]
+
+
+def deliver_round(*, limit: int = 500) -> tuple[int, int]:
+    """(notices taken, notices sent): what `send-notices` loops on until nothing is taken."""
+    now = clock.now()
+    requeue_stale_claims(now=now)
+    worker = _worker_id()
+    email = EmailChannel()
+    sms = sms_gateway()
+    taken = sent = 0
+    remaining = max(0, int(limit))
+    try:
+        while remaining > 0:
+            batch = _claim(worker, now, min(BATCH, remaining))
+            if not batch:
+                break
+            remaining -= len(batch)
+            taken += len(batch)
+            try:
+                sent += _deliver_batch(batch, worker, email, sms)
+            finally:
+                # anything this worker still holds (an unexpected error) goes back at once
+                Notice.objects.filter(
+                    pk__in=[n.pk for n in batch], claimed_by=worker, state=NoticeState.SENDING
+                ).update(state=NoticeState.QUEUED, claimed_by="", claimed_at=None)
+    finally:
+        email.close()
+    return taken, sent
+
+
+# --- staff: the outbox ----------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def notice_retry(*, actor, notice_id) -> Notice:
+    """Put a failed or undeliverable notice back in the queue (after fixing a contact point)."""
+    try:
+        notice = Notice.objects.select_for_update().select_related("patron").get(pk=notice_id)
+    except (Notice.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such notice.") from None
+    require(actor, "notices.view_outbox", branch_id=notice.patron.home_branch_id)
+    scope = branch_scope(actor, "notices.view_outbox")
+    if scope is not None and notice.patron.home_branch_id not in scope:
+        raise NotFound("No such notice.")
+    if notice.state not in (NoticeState.FAILED, NoticeState.UNDELIVERABLE):
+        raise Conflict("Only failed or undeliverable notices can be retried.", code="not_failed")
+    if notice.counted:
+        raise Conflict("This notice is too old to send again.", code="notice_reduced")
+    notice.state = NoticeState.QUEUED
+    notice.attempts = 0
+    notice.next_attempt_at = clock.now()
+    notice.last_error = ""
+    notice.save(update_fields=["state", "attempts", "next_attempt_at", "last_error"])
+    audit.record(actor=actor, action="changed", obj=notice, reason="notice_retry")
+    return notice
+
+
+# --- reduction (PRV-NOT-1) -------------------------------------------------------------
+
+
+def _count(rows) -> None:
+    tally: dict = defaultdict(int)
+    for notice_type, channel, state, sent_at, created_at in rows:
+        day = timezone.localdate(sent_at or created_at)
+        tally[(notice_type, channel or "", day, state)] += 1
+    for (notice_type, channel, day, state), n in tally.items():
+        row, _created = NoticeDailyCount.objects.select_for_update().get_or_create(
+            notice_type=notice_type, channel=channel, day=day, outcome=state
+        )
+        NoticeDailyCount.objects.filter(pk=row.pk).update(count=F("count") + n)
+
+
+def _strip(qs) -> int:
+    """Reduce these notices to counts: content gone, row kept as a marker."""
+    total = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                qs.filter(counted=False)
+                .select_for_update()
+                .values_list("pk", "notice_type", "channel", "state", "sent_at", "created_at")[
+                    :CHUNK
+                ]
+            )
+            if not rows:
+                return total
+            _count([r[1:] for r in rows])
+            Notice.objects.filter(pk__in=[r[0] for r in rows]).update(
+                data=None, subject_line=None, body=None, counted=True, kept=False
+            )
+            total += len(rows)
+
+
+def reduce_notice_history(*, today: dt.date | None = None) -> int:
+    """Sent notices become a count per type and day (PRV-NOT-1); returns how many were reduced.
+
+    Without the notification-history consent a sent notice is reduced at once
+    (its content already went at delivery); with it, after the
+    notice_history retention period. Failed and undeliverable ones after
+    QUIETSHELF_NOTICE_FAILED_KEEP_DAYS. Markers (rows without content) are
+    deleted once the occasion cannot come round again.
+    """
+    from quietshelf.circulation.models import Fee, Hold, Loan
+
+    today = today or clock.today()
+    now = clock.now()
+    history_cutoff = now - dt.timedelta(days=conf.history_days())
+    failed_cutoff = now - dt.timedelta(days=conf.failed_keep_days())
+    reduced = _strip(Notice.objects.filter(state=NoticeState.SENT, kept=False))
+    reduced += _strip(Notice.objects.filter(state=NoticeState.SENT, sent_at__lt=history_cutoff))
+    reduced += _strip(
+        Notice.objects.filter(
+            state__in=(NoticeState.FAILED, NoticeState.UNDELIVERABLE), created_at__lt=failed_cutoff
+        )
+    )
+    markers = Notice.objects.filter(counted=True)
+    open_loan = Loan.objects.filter(
+        patron_id=OuterRef("patron_id"), returned_at__isnull=True, due_at__date=OuterRef("ref_date")
+    )
+    on_shelf = Hold.objects.filter(pk=OuterRef("ref_id"), status="on_shelf")
+    open_fee = Fee.objects.filter(
+        patron_id=OuterRef("patron_id"),
+        resolved_at__isnull=True,
+        created_at__date=OuterRef("ref_date"),
+    )
+    markers.filter(notice_type__in=("due_soon", "expiring_card"), ref_date__lt=today).delete()
+    markers.filter(notice_type="overdue").exclude(Exists(open_loan)).delete()
+    markers.filter(notice_type="hold_ready").exclude(Exists(on_shelf)).delete()
+    markers.filter(notice_type="fee").exclude(Exists(open_fee)).delete()
+    return reduced
+
+
+def forget_notice_history(subject_id) -> None:
+    """Consent to notification history withdrawn: what was kept is reduced now."""
+    _strip(Notice.objects.filter(subject_id=subject_id, state=NoticeState.SENT, kept=True))
+    Notice.objects.filter(subject_id=subject_id, kept=True).update(kept=False)
+
+
+def forget_notice_titles(subject_id) -> None:
+    """Consent to titles withdrawn: queued notices lose their titles before they go."""
+    for notice in Notice.objects.filter(subject_id=subject_id, has_titles=True):
+        data = notice.data if isinstance(notice.data, dict) else None
+        if data is not None:
+            data = {**data, "titles": []}
+        notice.data = data
+        notice.has_titles = False
+        notice.save(update_fields=["data", "has_titles"])

@@ -1,0 +1,191 @@
+"""Delivery over a real SMTP server on loopback (aiosmtpd) and an SMS gateway (CIR-5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from quietshelf.notices import services
+from quietshelf.notices.models import Notice
+from quietshelf.patrons.models import ContactPoint
+from tests.notices.conftest import TODAY, free_port, point_django_at
+
+
+def _queue_one(reader, loan, **kw):
+    p = reader(**kw)
+    loan(p, TODAY + dt.timedelta(days=3))
+    assert services.queue_due_soon_notices(today=TODAY) == 1
+    return p
+
+
+def test_delivered_over_smtp_with_a_stable_message_id_and_one_connection_cir5(smtp, reader, loan):
+    for _ in range(5):
+        reader_ = reader()
+        loan(reader_, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    assert services.deliver_queued_notices() == 5
+    assert len(smtp.messages) == 5
+    assert len(smtp.sessions) == 1  # one connection for the batch
+    ids = {f"<notice-{n.pk}@fjordvik.example>" for n in Notice.objects.all()}
+    assert set(smtp.ids()) == ids
+    assert all(n.state == "sent" and n.data is None for n in Notice.objects.all())
+    assert services.deliver_queued_notices() == 0
+    assert len(smtp.messages) == 5
+
+
+def test_refused_message_fails_visibly_and_is_not_sent_again_cir5(smtp, reader, loan):
+    _queue_one(reader, loan)
+    smtp.mode = "refuse"
+    assert services.deliver_queued_notices() == 0
+    notice = Notice.objects.get()
+    assert notice.state == "failed"
+    assert notice.last_error == "SMTP 550: DataError"
+    assert "@" not in notice.last_error
+    smtp.mode = "accept"
+    assert services.deliver_queued_notices() == 0
+    assert smtp.messages == []
+
+
+def test_server_down_retries_with_back_off_then_sends_once_cir5(settings, reader, loan):
+    from aiosmtpd.controller import Controller
+
+    from tests.notices.conftest import Inbox
+
+    port = free_port()  # nobody listens here yet
+    point_django_at(settings, port)
+    _queue_one(reader, loan)
+    assert services.deliver_queued_notices() == 0
+    notice = Notice.objects.get()
+    assert (notice.state, notice.attempts) == ("queued", 1)
+    assert notice.last_error == "SMTP connection refused"
+    assert notice.next_attempt_at > timezone.now() + dt.timedelta(seconds=50)
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert services.deliver_queued_notices() == 0  # not due again yet
+        with time_machine.travel(timezone.now() + dt.timedelta(seconds=61), tick=True):
+            assert services.deliver_queued_notices() == 1
+        assert services.deliver_queued_notices() == 0
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
+    assert Notice.objects.get().state == "sent"
+
+
+def test_dropped_connection_is_retried_without_a_duplicate_cir5(smtp, reader, loan):
+    _queue_one(reader, loan)
+    smtp.mode = "drop"
+    assert services.deliver_queued_notices() == 0
+    notice = Notice.objects.get()
+    assert notice.state == "queued" and notice.attempts == 1
+    assert "closed the connection" in notice.last_error
+    smtp.mode = "accept"
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1), tick=True):
+        assert services.deliver_queued_notices() == 1
+        assert services.deliver_queued_notices() == 0
+    assert len(smtp.messages) == 1
+
+
+def test_back_off_grows_and_gives_up_after_max_attempts_cir5(settings, reader, loan):
+    point_django_at(settings, free_port())
+    _queue_one(reader, loan)
+    waits = []
+    moment = timezone.now()
+    for _ in range(4):
+        with time_machine.travel(moment, tick=False):
+            services.deliver_queued_notices()
+        notice = Notice.objects.get()
+        if notice.state == "queued":
+            waits.append((notice.next_attempt_at - moment).total_seconds())
+            moment = notice.next_attempt_at + dt.timedelta(seconds=1)
+    assert waits == [60, 120, 240]
+    assert (notice.state, notice.attempts) == ("failed", 4)
+
+
+def test_no_email_falls_back_to_sms_cir5(sms_gateway, reader, loan):
+    p = reader(email="", phone="+47 912 34 567")
+    loan(p, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    assert services.deliver_queued_notices() == 1
+    [(payload, auth)] = sms_gateway.received
+    assert payload["to"] == "+4791234567"
+    assert payload["text"].startswith("You have 1 item due on 5 March.")
+    assert auth == "Bearer test-token"
+    assert Notice.objects.get().channel == "sms"
+
+
+def test_no_usable_address_is_listed_for_staff_cir5(reader, loan):
+    _queue_one(reader, loan, email="")
+    assert services.deliver_queued_notices() == 0
+    notice = Notice.objects.get()
+    assert notice.state == "undeliverable"
+    assert notice.last_error == "no usable e-mail address or phone number"
+
+
+def test_address_with_a_newline_is_never_put_in_a_header_sec_xss_1(smtp, reader, loan):
+    """Header injection: a stored address with CR/LF (e.g. from an old import) is not used."""
+    p = _queue_one(reader, loan, email="")
+    ContactPoint.objects.create(
+        subject=p.subject,
+        patron=p,
+        kind="email",
+        value="ada@fjordvik.example\r\nBcc: everyone@elsewhere.example",
+    )
+    assert services.deliver_queued_notices() == 0
+    assert smtp.messages == []
+    assert Notice.objects.get().state == "undeliverable"
+
+
+def test_subject_template_cannot_add_headers_sec_xss_1(smtp, reader, loan):
+    from quietshelf.notices.models import NoticeTemplate
+
+    NoticeTemplate.objects.create(  # as if saved long ago; rendering still flattens it
+        notice_type="due_soon",
+        language="en",
+        channel="email",
+        subject="Due soon\nBcc: everyone@elsewhere.example",
+        body="You have {{ count }} items due.",
+    )
+    _queue_one(reader, loan)
+    assert services.deliver_queued_notices() == 1
+    [(rcpts, message)] = smtp.messages
+    assert len(rcpts) == 1
+    assert message["Bcc"] is None
+    assert message["Subject"] == "Due soon Bcc: everyone@elsewhere.example"
+
+
+@pytest.mark.parametrize(
+    ("status", "hang", "state", "error"),
+    [
+        (500, 0, "queued", "SMS gateway HTTP 500"),
+        (200, 3, "queued", "SMS gateway time-out"),
+        (400, 0, "failed", "SMS gateway HTTP 400"),
+    ],
+)
+def test_sms_gateway_500_or_time_out_is_retried_and_400_fails_cir5(
+    sms_gateway, reader, loan, status, hang, state, error
+):
+    p = reader(email="", phone="+47 912 34 567", notification_channel="sms")
+    loan(p, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    sms_gateway.status, sms_gateway.hang = status, hang
+    assert services.deliver_queued_notices() == 0
+    notice = Notice.objects.get()
+    assert (notice.state, notice.last_error) == (state, error)
+    assert sms_gateway.received == []
+
+
+def test_file_sms_gateway_writes_to_the_instance_folder_for_the_demo(settings, tmp_path):
+    import json
+
+    from quietshelf.notices.channels import FileSmsGateway
+
+    gateway = FileSmsGateway(tmp_path / "sms.jsonl")
+    gateway.send(to="+4791234567", text="Hello", message_id="n1")
+    line = json.loads((tmp_path / "sms.jsonl").read_text())
+    assert line == {"to": "+4791234567", "text": "Hello", "reference": "n1"}
+    assert (tmp_path / "sms.jsonl").stat().st_mode & 0o777 == 0o600

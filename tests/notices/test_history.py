@@ -1,0 +1,112 @@
+"""Notification history is opt-in (PRV-NOT-1, PRV-CON-1): reduction to counts per day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from quietshelf.notices import services
+from quietshelf.notices.models import Notice, NoticeDailyCount
+from quietshelf.privacy.services import give_consent, withdraw_consent
+from tests.notices.conftest import TODAY
+
+
+def _send_due_soon(reader, loan, **kw):
+    p = reader(**kw)
+    loan(p, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    assert services.deliver_queued_notices() == 1
+    return p
+
+
+def test_without_consent_a_sent_notice_keeps_no_content_and_is_reduced_to_a_count_prv_not_1(
+    reader, loan
+):
+    _send_due_soon(reader, loan)
+    notice = Notice.objects.get()
+    assert notice.data is None and notice.body is None and notice.subject_line is None
+    assert services.reduce_notice_history(today=TODAY) == 1
+    [count] = NoticeDailyCount.objects.all()
+    assert (count.notice_type, count.channel, count.outcome, count.count) == (
+        "due_soon",
+        "email",
+        "sent",
+        1,
+    )
+    assert count.day == timezone.localdate()
+    # the stripped row stays as a marker while the due date is ahead: nothing is sent twice
+    assert services.queue_due_soon_notices(today=TODAY) == 0
+    assert services.reduce_notice_history(today=TODAY) == 0
+    # once the occasion has passed, the marker goes too
+    services.reduce_notice_history(today=TODAY + dt.timedelta(days=4))
+    assert not Notice.objects.exists()
+    assert NoticeDailyCount.objects.get().count == 1
+
+
+def test_with_consent_the_notice_is_kept_for_the_retention_period_prv_con_1(settings, reader, loan):
+    settings.QUIETSHELF_RETENTION = {
+        **settings.QUIETSHELF_RETENTION,
+        "notice_history": {"days": 30, "after": "sent"},
+    }
+    p = reader()
+    give_consent(subject_id=p.subject_id, scope=services.HISTORY_SCOPE)
+    loan(p, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    services.deliver_queued_notices()
+    assert services.reduce_notice_history(today=TODAY) == 0
+    notice = Notice.objects.get()
+    assert notice.kept and notice.subject_line == "Items due on 5 March"
+    assert "You have 1 item due on 5 March." in notice.body
+    with connection.cursor() as cur:  # encrypted at rest
+        cur.execute("SELECT body FROM notices_notice")
+        assert b"due on" not in bytes(cur.fetchone()[0])
+    with time_machine.travel(timezone.now() + dt.timedelta(days=31), tick=False):
+        assert services.reduce_notice_history(today=TODAY) == 1
+    notice.refresh_from_db()
+    assert notice.body is None and notice.counted
+    assert NoticeDailyCount.objects.get().count == 1
+
+
+def test_withdrawing_history_consent_reduces_what_was_kept_prv_con_1(reader, loan):
+    p = reader()
+    give_consent(subject_id=p.subject_id, scope=services.HISTORY_SCOPE)
+    loan(p, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    services.deliver_queued_notices()
+    assert Notice.objects.get().body
+    withdraw_consent(subject_id=p.subject_id, scope=services.HISTORY_SCOPE)
+    notice = Notice.objects.get()
+    assert notice.body is None and notice.counted and not notice.kept
+    assert NoticeDailyCount.objects.get().count == 1
+
+
+def test_overdue_marker_stays_while_the_loan_is_out_and_goes_when_returned_prv_not_1(reader, loan):
+    p = reader()
+    lent = loan(p, TODAY - dt.timedelta(days=2))
+    services.queue_overdue_notices(today=TODAY)
+    services.deliver_queued_notices()
+    services.reduce_notice_history(today=TODAY)
+    assert Notice.objects.filter(counted=True).count() == 1
+    assert services.queue_overdue_notices(today=TODAY + dt.timedelta(days=1)) == 0
+    lent.returned_at = timezone.now()
+    lent.patron = None
+    lent.save()
+    services.reduce_notice_history(today=TODAY + dt.timedelta(days=1))
+    assert not Notice.objects.exists()
+
+
+def test_failed_notices_keep_their_content_for_staff_then_are_counted_prv_not_1(
+    settings, reader, loan
+):
+    _queue = reader(email="")
+    loan(_queue, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    services.deliver_queued_notices()
+    assert Notice.objects.get().state == "undeliverable"
+    assert services.reduce_notice_history(today=TODAY) == 0
+    with time_machine.travel(timezone.now() + dt.timedelta(days=31), tick=False):
+        assert services.reduce_notice_history(today=TODAY) == 1
+    assert NoticeDailyCount.objects.get().outcome == "undeliverable"
