@@ -12,14 +12,14 @@ from __future__ import annotations
 def fee_and_overdue_blocks(patron, today):
     from django.conf import settings
 
-    from quietshelf.circulation import policy, selectors
+    from quietshelf.circulation import policy, services
     from quietshelf.patrons.policy import EffectiveBlock
 
     fine_limit = int(getattr(settings, "QUIETSHELF_FINE_BLOCK_LIMIT_MINOR", 0) or 0)
     overdue_limit = int(getattr(settings, "QUIETSHELF_OVERDUE_BLOCK_LIMIT", 0) or 0)
     if not fine_limit and not overdue_limit or getattr(patron, "pk", None) is None:
         return []
-    balance, overdue = selectors.patron_balance_and_overdue(patron.pk, today)
+    balance, overdue = services.balance_and_overdue(patron.pk, today)
     out = []
     for code in policy.over_limits(
         balance_minor=balance,

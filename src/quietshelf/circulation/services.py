@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from quietshelf.accounts.authz import require
 from quietshelf.catalog.models import BibRecord, Branch, Item, ItemStatus
-from quietshelf.catalog.search import index_records
+from quietshelf.catalog.search import refresh_availability
 from quietshelf.circulation import policy
 from quietshelf.circulation.models import (
     OPEN_HOLD,
@@ -125,7 +125,7 @@ def _locked_item(barcode: str) -> Item:
     barcode = (barcode or "").strip()
     if not barcode or len(barcode) > 64:
         raise ItemNotFound("Scan or type an item barcode.")
-    qs = Item.objects.select_related("item_type", "record", "branch").filter(barcode=barcode)
+    qs = _item_rows().filter(barcode=barcode)
     if connection.features.has_select_for_update_of:
         qs = qs.select_for_update(of=("self",))
     else:
@@ -136,8 +136,14 @@ def _locked_item(barcode: str) -> Item:
     return item
 
 
+def _item_rows():
+    # The record comes along for its title; its MARC (often kilobytes of JSON) is
+    # loaded only if someone reads it.
+    return Item.objects.select_related("item_type", "record", "branch").defer("record__marc_json")
+
+
 def _lock_item_by_pk(item_id) -> Item:
-    qs = Item.objects.select_related("item_type", "record", "branch").filter(pk=item_id)
+    qs = _item_rows().filter(pk=item_id)
     if connection.features.has_select_for_update_of:
         return qs.select_for_update(of=("self",)).get()
     return qs.select_for_update().get()
@@ -177,9 +183,13 @@ def _branch(branch_id) -> Branch:
 
 def _set_item_status(item: Item, status: str) -> None:
     if item.status != status:
+        was_available = item.status == ItemStatus.AVAILABLE
         item.status = status
         item.save(update_fields=["status", "updated_at"])
-        index_records([item.record_id])  # the availability facet
+        if was_available or status == ItemStatus.AVAILABLE:
+            # The search document depends on the status only through "available"
+            # (its availability facet): two small UPDATEs, not a rebuild.
+            refresh_availability([item.record_id])
 
 
 def _event(kind: str, *, item: Item | None, branch_id, patron_group_id, day, record_id=None):
@@ -386,6 +396,40 @@ def _patron_refusals(patron, today: dt.date) -> list[Refusal]:
         )
         out.append(Refusal(code, text))
     return out
+
+
+def balance_and_overdue(patron_id, today: dt.date) -> tuple[int, int]:
+    """(unresolved fee balance in minor units, number of overdue open loans) in one query:
+    the automatic block rules ask on every check-out, renewal and hold."""
+    from django.db.models import Subquery
+
+    from quietshelf.patrons.models import Patron
+
+    start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time()))
+    balance = (
+        FeeTransaction.objects.filter(fee__patron_id=OuterRef("pk"), fee__resolved_at__isnull=True)
+        .order_by()
+        .values("fee__patron_id")
+        .annotate(s=Sum("amount_minor"))
+        .values("s")
+    )
+    overdue = (
+        Loan.objects.filter(
+            patron_id=OuterRef("pk"), returned_at__isnull=True, due_at__lt=start_of_today
+        )
+        .order_by()
+        .values("patron_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    row = (
+        Patron.objects.filter(pk=patron_id)
+        .values_list(Subquery(balance), Subquery(overdue))
+        .first()
+    )
+    if row is None:
+        return 0, 0
+    return row[0] or 0, row[1] or 0
 
 
 # --- check-out ---------------------------------------------------------------------------
@@ -916,6 +960,7 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     loan = (
         _for_update(Loan.objects.select_related("patron", "rule"))
         .filter(item=item, returned_at__isnull=True)
+        .annotate(fees_exist=Exists(Fee.objects.filter(loan=OuterRef("pk"))))
         .first()
     )
     fine = 0
@@ -925,7 +970,9 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
         loan.returned_at = now
         loan.return_branch = branch
         overdue = now > loan.due_at
-        loan_fees = list(_for_update(Fee.objects.filter(loan=loan)))
+        # Fees of a loan are only made under its item's lock, which we hold: most
+        # loans have none, and then there is nothing to lock.
+        loan_fees = list(_for_update(Fee.objects.filter(loan=loan))) if loan.fees_exist else []
         overdue_fee = next((f for f in loan_fees if f.type == FeeType.OVERDUE), None)
         fine, fee = _accrue_fine(loan, item, today, now, by=_staff(actor), fee=overdue_fee)
         _record_reading_history(loan, item, today)

@@ -97,6 +97,46 @@ def index_records(record_ids) -> None:
     get_backend().index_records(list(record_ids))
 
 
+def refresh_availability(record_ids) -> None:
+    """After items changed status only: recompute these records' availability columns
+    (any copy available; per branch) in place, inside the caller's transaction.
+
+    A document's branches come from its items whatever their status, so a
+    status change can only flip these flags; check-out and check-in call this
+    instead of rebuilding the whole document (PERF-CIRC-1). A record that has
+    no document yet is indexed in full.
+    """
+    from django.db import connection
+
+    from quietshelf.catalog.models import Item
+
+    ids = sorted({int(i) for i in record_ids})
+    if not ids:
+        return
+    marks = ",".join(["%s"] * len(ids))
+    item = connection.ops.quote_name(Item._meta.db_table)
+    # fixed table names; the ids are parameters
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE catalog_search_branch SET available = EXISTS ("  # noqa: S608
+            f"SELECT 1 FROM {item} i WHERE i.record_id = catalog_search_branch.record_id "
+            "AND i.branch_id = catalog_search_branch.branch_id AND i.status = 'available') "
+            f"WHERE record_id IN ({marks})",
+            ids,
+        )
+        cur.execute(
+            "UPDATE catalog_search SET available = EXISTS ("  # noqa: S608
+            f"SELECT 1 FROM {item} i WHERE i.record_id = catalog_search.record_id "
+            f"AND i.status = 'available') WHERE record_id IN ({marks})",
+            ids,
+        )
+        if cur.rowcount == len(ids):
+            return
+        cur.execute(f"SELECT record_id FROM catalog_search WHERE record_id IN ({marks})", ids)  # noqa: S608
+        have = {row[0] for row in cur.fetchall()}
+    index_records([i for i in ids if i not in have])
+
+
 def remove_records(record_ids) -> None:
     from quietshelf.catalog.search.backends import get_backend
 
