@@ -551,3 +551,51 @@ def test_pages_in_norwegian_bokmal(me, circ, reader, item):
     assert "Reservasjoner" in body(me.get("/account/holds/", HTTP_ACCEPT_LANGUAGE="nb"))
     assert "Gebyrer" in body(me.get("/account/fees/", HTTP_ACCEPT_LANGUAGE="nb"))
     assert "Lesehistorikk" in body(me.get("/account/reading-history/", HTTP_ACCEPT_LANGUAGE="nb"))
+
+
+# --- CSRF on every form, query counts, the record page in Norwegian ----------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/account/loans/renew/",
+        "/account/holds/cancel/",
+        "/account/holds/suspend/",
+        "/account/reading-history/delete/",
+        "/account/holds/place/1/",
+    ],
+)
+def test_every_form_needs_the_csrf_token_sec_csrf_1(circ, reader, path):
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/account/sign-in/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body(page)).group(1)
+    r = client.post(
+        "/account/sign-in/",
+        {"identifier": "230055550001", "password": PASSWORD, "csrfmiddlewaretoken": token},
+    )
+    assert r.status_code == 302
+    assert client.post(path, {"confirm": "on", "all": "1"}).status_code == 403
+
+
+def test_loans_page_query_count_does_not_grow_cir2(me, circ, reader, item):
+    """Rule 9: a list page's queries do not grow with the number of loans."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert me.get("/account/loans/").status_code == 200
+        return len(ctx.captured_queries)
+
+    lend(circ, reader, item())
+    one = count()
+    for _ in range(5):
+        lend(circ, reader, item())
+    assert count() == one
+
+
+def test_record_page_hold_link_in_norwegian(client, circ, item):
+    it = item()
+    html = body(client.get(f"/record/{it.record_id}/?lang=nb"))
+    assert ">Reserver</a>" in html
