@@ -6,6 +6,7 @@ SEC-URL-1: card numbers and barcodes only in POST bodies, never in a URL.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from quietshelf.accounts.testing import make_staff, signed_in_client
 from quietshelf.catalog.models import ItemStatus
@@ -115,7 +116,7 @@ def test_desk_checkout_then_checkin_in_chromium(
     card.press("Enter")
     page.wait_for_url("**/staff/desk/patron/")
     # the item field has focus: a scanner types and presses Enter
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'item'")
+    expect(page.get_by_label("Scan an item")).to_be_focused()
     page.keyboard.type(i.barcode)
     page.keyboard.press("Enter")
     try:
@@ -128,6 +129,8 @@ def test_desk_checkout_then_checkin_in_chromium(
     page.get_by_role("heading", name="Receipt").wait_for()
     assert i.record.title in page.content()
     page.get_by_role("link", name="Next patron").click()
+    # the new panel puts the focus on the card field; only then does a person scan
+    expect(page.get_by_label("Scan the patron's card")).to_be_focused()
     page.get_by_label("Scan the item").fill(i.barcode)
     page.get_by_label("Scan the item").press("Enter")
     page.get_by_text("Shelve.").wait_for()
@@ -157,3 +160,38 @@ def test_desk_hold_shelf_and_pick_list_cir3(
     assert r.status_code == 200
     assert b"823 PICK" in r.content and b.barcode.encode() in r.content
     assert str(p.display_name).encode() not in r.content
+
+
+@pytest.mark.browser
+def test_desk_scans_swap_the_panel_without_reloading_cir2(
+    page, live_server, transactional_db, circ, patron, item
+):
+    """CIR-2 desk: with htmx a scan updates the panel in place; no CSP error, nothing stored."""
+    from django.conf import settings
+
+    staff = make_staff("deskhtmx", roles=["circulation-desk"])
+    p, i = patron(barcode="HTMX-CARD-1"), item()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    name = settings.SESSION_COOKIE_NAME
+    cookie = signed_in_client(staff).cookies[name]
+    page.context.add_cookies([{"name": name, "value": cookie.value, "url": live_server.url}])
+    page.goto("/staff/desk/")
+    expect(page.locator("script[src*=htmx]")).to_have_count(1)
+    page.wait_for_load_state("load")
+    assert page.evaluate("typeof window.htmx") == "object"
+    page.evaluate("window.__sameDocument = true")
+    card = page.get_by_label("Scan the patron's card")
+    card.fill("HTMX-CARD-1")
+    card.press("Enter")
+    page.wait_for_url("**/staff/desk/patron/")
+    expect(page.get_by_label("Scan an item")).to_be_focused()
+    page.keyboard.type(i.barcode)
+    page.keyboard.press("Enter")
+    page.get_by_text("Checked out:").wait_for()
+    assert Loan.objects.get(item=i).patron_id == p.pk
+    # the same document all along: htmx swapped <main>, the page never reloaded
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page.get_by_label("Scan an item")).to_be_focused()
+    assert page.evaluate("window.localStorage.length") == 0
+    assert not [e for e in errors if "Content Security Policy" in e], errors

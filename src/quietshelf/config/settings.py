@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "quietshelf.staff",
     "quietshelf.api",
     "axes",
+    # Only for its static copy of htmx, which the staff desk loads from our own origin.
+    "django_htmx",
     # Only for its static files: /api/v1/docs then serves Swagger UI from here,
     # not from a CDN (PRV-PUB-1).
     "ninja",
