@@ -2,11 +2,16 @@
 
 Creates (or reuses) the instance folder, migrates the embedded SQLite
 database, loads the demo catalogue once, creates a per-instance staff login
-with a generated password (printed once, never a default), and serves.
+with a generated password (printed once, never a default), and serves, with
+`quietshelf worker` running beside the server as a child process (fines, hold
+expiry, notices; its log goes to <instance>/logs/worker.log) until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from django.conf import settings
@@ -25,10 +30,24 @@ class Command(QuietshelfCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-serve", action="store_true", help="prepare the instance and stop")
         parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="do not start quietshelf worker (scheduled jobs) beside the server",
+        )
+        parser.add_argument(
             "--marc", type=Path, default=None, help="a MARC file to load instead of the default"
         )
 
-    def handle(self, *args, host: str, port: int, no_serve: bool, marc: Path | None, **options):
+    def handle(
+        self,
+        *args,
+        host: str,
+        port: int,
+        no_serve: bool,
+        no_worker: bool = False,
+        marc: Path | None,
+        **options,
+    ):
         if marc is not None and not marc.is_file():
             raise UsageError(f"no such MARC file: {marc}")
         instance = settings.INSTANCE_DIR
@@ -47,7 +66,43 @@ class Command(QuietshelfCommand):
             return
         from quietshelf.core.management.commands.serve import serve
 
-        serve(host=host, port=port, stdout=self.stdout)
+        worker = None if no_worker else self._start_worker(instance)
+        try:
+            serve(host=host, port=port, stdout=self.stdout)
+        finally:
+            if worker is not None:
+                self._stop_worker(worker)
+
+    def _start_worker(self, instance: Path) -> subprocess.Popen:
+        """`quietshelf worker` as a child with this environment, logging to a file."""
+        logs = instance / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_path = logs / "worker.log"
+        env = dict(os.environ, QUIETSHELF_HOME=str(instance))
+        with open(log_path, "ab") as log:
+            worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "quietshelf", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self.stdout.write(
+            f"Started the job worker beside the server (pid {worker.pid}; log {log_path}); "
+            "Ctrl-C stops both."
+        )
+        return worker
+
+    def _stop_worker(self, worker: subprocess.Popen) -> None:
+        if worker.poll() is None:
+            worker.terminate()  # SIGTERM: running jobs finish first
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                # Killed mid-run: the next worker takes the run over (docs/jobs.md).
+                worker.kill()
+                worker.wait()
+        self.stdout.write("Job worker stopped.")
 
     def _load_catalogue(self, marc: Path | None) -> None:
         from quietshelf.catalog.models import BibRecord

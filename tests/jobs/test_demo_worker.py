@@ -1,0 +1,66 @@
+"""CIR-5: `make demo` (quietshelf demo) starts the job worker beside the server and
+stops it with the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.jobs.conftest import REPO_ROOT, wait_for
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_cir5_demo_runs_the_worker_beside_the_server_and_stops_it(tmp_path, settings):
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        pytest.skip("the demo uses its own SQLite instance; covered by the SQLite run")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(QUIETSHELF_HOME=str(tmp_path), QUIETSHELF_ENV="development")
+    demo = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "quietshelf", "demo", "--port", str(_free_port())],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(demo.stdout), daemon=True).start()
+    try:
+        wait_for(lambda: any("Serving Quietshelf" in x for x in lines), timeout=300,
+                 what="the demo to serve")  # fmt: skip
+        started = next(x for x in lines if "Started the job worker" in x)
+        pid = int(started.split("(pid ")[1].split(";")[0])
+        assert _alive(pid)
+        log = tmp_path / "logs" / "worker.log"
+        wait_for(lambda: log.is_file() and "Worker " in log.read_text(), timeout=60,
+                 what="the worker to start")  # fmt: skip
+        wait_for(lambda: "job audit-seal" in log.read_text(), timeout=60,
+                 what="the worker's first scheduled run")  # fmt: skip
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=90) == 0, "".join(lines)
+        time.sleep(0.2)
+        assert not _alive(pid)
+        assert any("Job worker stopped." in x for x in lines)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
