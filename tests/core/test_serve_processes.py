@@ -8,14 +8,13 @@ answered by the other one, which shows that both accept on the shared socket.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,19 +37,17 @@ def _children(pid: int) -> list[int]:
     return sorted(out)
 
 
-def _status(port: int) -> int:
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/circulation/checkin", data=b"{}", method="POST"
-    )
+def _status(port: int, headers: dict | None = None) -> int:
+    """POST on a new connection (redirects are not followed)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
-        with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310 - loopback
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        conn.request("POST", "/api/v1/circulation/checkin", b"{}", headers or {})
+        return conn.getresponse().status
+    finally:
+        conn.close()
 
 
-@pytest.fixture
-def server(tmp_path):
+def _start(tmp_path, *, production: bool = False):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= {"QUIETSHELF_HOME": str(tmp_path), "QUIETSHELF_ENV": "test"}
     migrated = subprocess.run(
@@ -61,6 +58,17 @@ def server(tmp_path):
         timeout=300,
     )
     assert migrated.returncode == 0, migrated.stderr
+    if production:
+        from quietshelf.privacy.keys import create_key_file
+
+        create_key_file(tmp_path / "master.key")
+        env |= {
+            "QUIETSHELF_ENV": "production",
+            "QUIETSHELF_SECRET_KEY": "pR0d-" + "k9xQ2mZ7" * 8,
+            "QUIETSHELF_ALLOWED_HOSTS": "127.0.0.1",
+            "QUIETSHELF_SECURE_COOKIES": "true",
+            "QUIETSHELF_HSTS_SECONDS": "86400",
+        }
     port = _free_port()
     proc = subprocess.Popen(
         QS + ["serve", "--port", str(port), "--processes", "2", "--threads", "2"],
@@ -69,16 +77,32 @@ def server(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    line = proc.stdout.readline()
+    if "with 2 processes" not in line:
+        proc.kill()
+        raise AssertionError(line + proc.stderr.read())
+    return proc, port
+
+
+def _stop(proc) -> None:
+    if proc.poll() is None:
+        children = _children(proc.pid)
+        proc.kill()
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path):
+    proc, port = _start(tmp_path)
     try:
-        line = proc.stdout.readline()
-        assert "with 2 processes" in line, line + proc.stderr.read()
         yield proc, port
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            for child in _children(proc.pid) if proc.poll() is None else []:
-                os.kill(child, signal.SIGKILL)
-            proc.wait(timeout=30)
+        _stop(proc)
 
 
 def _wait_for(predicate, timeout: float = 20.0):
@@ -123,3 +147,14 @@ def test_a_dead_server_process_is_replaced_and_sigterm_stops_all_perf_circ1(serv
             not Path(f"/proc/{child}").exists()
             or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
         )
+
+
+def test_production_server_believes_the_local_tls_proxy_sec_ses_1(tmp_path):
+    """SEC-SES-1 / PERF-CIRC-1: behind a TLS proxy on this host (X-Forwarded-Proto: https)
+    requests are served, not redirected to HTTPS again; without it they are redirected."""
+    proc, port = _start(tmp_path, production=True)
+    try:
+        assert _status(port, {"X-Forwarded-Proto": "https"}) == 401
+        assert _status(port) == 301
+    finally:
+        _stop(proc)

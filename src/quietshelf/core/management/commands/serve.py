@@ -70,15 +70,53 @@ class Command(QuietshelfCommand):
             serve(host=host, port=port, threads=threads, stdout=self.stdout)
 
 
-def serve(*, host: str, port: int, threads: int = 8, stdout=None) -> None:
-    import waitress
+def _application():
+    """The WSGI application, believing X-Forwarded-Proto only from a trusted proxy.
+
+    Waitress would drop every X-Forwarded-* header (it trusts no proxy unless
+    given one address); then behind the TLS proxy production needs, every
+    request looked like plain HTTP and was redirected to HTTPS again, and
+    X-Forwarded-For never reached the rate limits. So waitress passes them on
+    and this wrapper keeps X-Forwarded-Proto only from QUIETSHELF_TRUSTED_PROXIES
+    (loopback when none are set); core.netutil.client_ip judges X-Forwarded-For.
+    """
+    import ipaddress
+
+    from django.conf import settings
 
     from quietshelf.config.wsgi import application
 
+    networks = [
+        ipaddress.ip_network(cidr, strict=False)
+        for cidr in (getattr(settings, "QUIETSHELF_TRUSTED_PROXIES", None) or ())
+    ] or [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    def guarded(environ, start_response):
+        if "HTTP_X_FORWARDED_PROTO" in environ and not trusted(environ.get("REMOTE_ADDR", "")):
+            del environ["HTTP_X_FORWARDED_PROTO"]
+        return application(environ, start_response)
+
+    return guarded
+
+
+WAITRESS_OPTIONS = {"ident": "quietshelf", "clear_untrusted_proxy_headers": False}
+
+
+def serve(*, host: str, port: int, threads: int = 8, stdout=None) -> None:
+    import waitress
+
+    application = _application()
     try:
         # Bind first, then say so: the message is true only once we listen.
         server = waitress.create_server(
-            application, host=host, port=port, threads=threads, ident="quietshelf"
+            application, host=host, port=port, threads=threads, **WAITRESS_OPTIONS
         )
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
@@ -121,10 +159,8 @@ def _child(sock: socket.socket, threads: int) -> None:
     try:
         import waitress
 
-        from quietshelf.config.wsgi import application
-
         server = waitress.create_server(
-            application, sockets=[sock], threads=threads, ident="quietshelf"
+            _application(), sockets=[sock], threads=threads, **WAITRESS_OPTIONS
         )
         server.run()
     except BaseException:  # noqa: BLE001 - a child reports and exits; the parent restarts it
