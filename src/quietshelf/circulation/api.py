@@ -353,7 +353,7 @@ def my_holds(request):
             "pickup_branch_id": h.pickup_branch_id,
             "queue_position": pos,
         }
-        for h, pos in selectors.patron_holds(actor=actor, patron_id=pid)
+        for h, pos in selectors.patron_holds_positioned(actor=actor, patron_id=pid)
     ]
 
 

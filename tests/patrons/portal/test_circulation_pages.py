@@ -599,3 +599,51 @@ def test_record_page_hold_link_in_norwegian(client, circ, item):
     it = item()
     html = body(client.get(f"/record/{it.record_id}/?lang=nb"))
     assert ">Reserver</a>" in html
+
+
+def test_holds_page_positions_match_queue_position_in_one_query_cir3(
+    me, circ, reader, other, make_patron, item
+):
+    """The page (and /me/holds) count positions in one query; the numbers agree with
+    selectors.queue_position, suspended holds ahead skipped, same placing time by id."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quietshelf.circulation import selectors
+    from quietshelf.privacy.audit import Actor
+
+    north = circ["north"].pk
+    third = make_patron(email="kai.lund@example.org", barcode="230055550003")
+    records = [item().record_id for _ in range(4)]
+    for rid in records[:3]:
+        services.hold_place(actor=None, patron_id=other.pk, record_id=rid, pickup_branch_id=north)
+    suspended = services.hold_place(
+        actor=None, patron_id=third.pk, record_id=records[1], pickup_branch_id=north
+    )
+    services.hold_suspend(
+        actor=None, hold_id=suspended.pk, until=timezone.localdate() + dt.timedelta(days=9)
+    )
+    for rid in records:
+        services.hold_place(actor=None, patron_id=reader.pk, record_id=rid, pickup_branch_id=north)
+    ahead_same_time = Hold.objects.filter(patron=other, record_id=records[2]).get()
+    mine = Hold.objects.get(patron=reader, record_id=records[2])
+    Hold.objects.filter(pk=ahead_same_time.pk).update(placed_at=mine.placed_at)
+
+    actor = Actor.patron(reader.pk)
+    rows = selectors.patron_holds_positioned(actor=actor, patron_id=reader.pk)
+    expected = {h.pk: selectors.queue_position(h) for h, _ in rows}
+    assert {h.pk: pos for h, pos in rows} == expected
+    assert expected[Hold.objects.get(patron=reader, record_id=records[3]).pk] == 1
+    assert (
+        expected[Hold.objects.get(patron=reader, record_id=records[1]).pk] == 2
+    )  # suspended skipped
+    assert expected[mine.pk] == (2 if ahead_same_time.pk < mine.pk else 1)
+
+    with CaptureQueriesContext(connection) as few:
+        assert me.get("/account/holds/").status_code == 200
+    services.hold_place(
+        actor=None, patron_id=reader.pk, record_id=item().record_id, pickup_branch_id=north
+    )
+    with CaptureQueriesContext(connection) as more:
+        assert me.get("/account/holds/").status_code == 200
+    assert len(more.captured_queries) == len(few.captured_queries)

@@ -144,7 +144,7 @@ def renew(request):
 
 
 def _own_hold(actor, pid, hold_id):
-    for hold, _pos in selectors.patron_holds(actor=actor, patron_id=pid):
+    for hold, _pos in selectors.patron_holds_positioned(actor=actor, patron_id=pid):
         if hold.pk == hold_id:
             return hold
     raise Http404
@@ -154,7 +154,7 @@ def _own_hold(actor, pid, hold_id):
 @require_GET
 def holds(request):
     actor, pid = _me(request)
-    rows = selectors.patron_holds(actor=actor, patron_id=pid)
+    rows = selectors.patron_holds_positioned(actor=actor, patron_id=pid)
     return render(
         request,
         "portal/holds.html",
