@@ -63,6 +63,12 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = StaffUser
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"staff{n}")
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery-9")
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or "correct-horse-battery-9")
+        if create:
+            obj.save(update_fields=["password"])
