@@ -283,6 +283,7 @@ def test_very_common_word_ranks_a_sample_and_marks_facets_approximate(monkeypatc
     from quietshelf.catalog.search import backends
 
     monkeypatch.setattr(backends, "LARGE_RESULT", 3)
+    monkeypatch.setattr(backends, "FACET_EXACT", 3)
     monkeypatch.setattr(backends, "FACET_SAMPLE", 3)
     recs = [make_record(title=f"Common word {i}", format="book", year=1990) for i in range(5)]
     result = search(SearchQuery(text="common", page_size=2))
@@ -326,6 +327,7 @@ def test_reindex_of_given_ids_drops_vanished_ones(capsys):
 def test_facets_are_estimated_past_the_facet_sample_but_ranking_stays_exact(monkeypatch):
     from quietshelf.catalog.search import backends
 
+    monkeypatch.setattr(backends, "FACET_EXACT", 2)
     monkeypatch.setattr(backends, "FACET_SAMPLE", 2)
     for i in range(3):
         make_record(title=f"Heron notes {i}", format="book")
@@ -453,3 +455,104 @@ def test_api_search_exposes_truncated_query_sec_dos_1(client):
     assert body["truncated_query"] is False
     assert body["total"] == 1
     cache.clear()
+
+
+def _facet_counts(result):
+    return {name: {f.value: f.count for f in values} for name, values in result.facets.items()}
+
+
+def test_facets_of_every_path_agree_branch_lists_and_availability_perf_cat_2():
+    """PERF-CAT-2: facets read from the narrow facet values (SQLite) or the ranked
+    rows (PostgreSQL) count a record once per branch it has copies in, and follow an
+    in-place availability change."""
+    a = make_record(title="Puffin one", format="book", language="nor", year=1995)
+    b = make_record(title="Puffin two", format="score", language="eng", year=2001)
+    make_record(title="Puffin three", format="book", language="nor", year=1850)
+    add_item(a, "MAIN", "available")
+    add_item(a, "EAST", "on_loan")
+    add_item(b, "EAST", "available")
+    expected = {
+        "format": {"book": 2, "score": 1},
+        "language": {"nor": 2, "eng": 1},
+        "era": {"1990": 1, "2000": 1, "pre1900": 1},
+        "branch": {"MAIN": 1, "EAST": 2},
+        "available": {"1": 2},
+    }
+    # Relevance (the engine's own path on SQLite), title sort (an id set) and a filter.
+    assert _facet_counts(search(SearchQuery(text="puffin"))) == expected
+    assert _facet_counts(search(SearchQuery(text="puffin", sort="title"))) == expected
+    filtered = search(SearchQuery(text="puffin", filters={"branch": ["EAST"]}))
+    assert filtered.total == 2
+    assert _facet_counts(filtered)["branch"] == {"MAIN": 1, "EAST": 2}
+    assert _facet_counts(search(SearchQuery(text="")))["branch"] == {"MAIN": 1, "EAST": 2}
+    # Availability refreshed in place (check-out / check-in) reaches the facet values.
+    with connection.cursor() as cur:
+        cur.execute("UPDATE catalog_search SET available = %s WHERE record_id = %s", [False, b.pk])
+    assert _facet_counts(search(SearchQuery(text="puffin")))["available"] == {"1": 1}
+    remove_records([a.pk])
+    after = _facet_counts(search(SearchQuery(text="puffin")))
+    assert after["branch"] == {"EAST": 1} and after["format"] == {"book": 1, "score": 1}
+
+
+def test_unfiltered_relevance_search_matches_the_general_path_perf_cat_2(monkeypatch):
+    """PERF-CAT-2: SQLite answers an unfiltered relevance search inside FTS5 (count,
+    ORDER BY bm25 LIMIT, facet sample); it must give what the general path gives:
+    page, order, total, paging limit and (scaled) facets, below and above the limits."""
+    from quietshelf.catalog.search import backends
+
+    backend = backends.get_backend()
+    for i in range(7):
+        make_record(
+            title=f"Gannet {'gannet ' * (i % 3)}{i}", format=("book", "video")[i % 2], year=1990
+        )
+    make_record(title="Other bird", subjects=["Gannet colonies"], format="map")
+
+    def both(**kwargs):
+        query = SearchQuery(text="gannet", **kwargs)
+        parsed = parse(query.text)
+        first = backend.search(query, parsed)
+        with monkeypatch.context() as m:
+            m.setattr(type(backend), "ranks_in_engine", False)
+            second = backend.search(query, parsed)
+        return first, second
+
+    cases = [
+        ({}, {}),
+        ({"FACET_EXACT": 4, "FACET_SAMPLE": 3}, {"page_size": 3, "page": 2}),
+        ({"LARGE_RESULT": 5, "FACET_EXACT": 4, "FACET_SAMPLE": 2}, {"page_size": 2}),
+    ]
+    for limits, kwargs in cases:
+        for name, value in limits.items():
+            monkeypatch.setattr(backends, name, value)
+        first, second = both(**kwargs)
+        assert first.total == second.total
+        assert first.total == 8 or first.total_approximate  # PostgreSQL past LARGE_RESULT
+        assert first.record_ids == second.record_ids
+        assert first.reachable == second.reachable
+        assert first.approximate_facets == second.approximate_facets == bool(limits)
+        assert _facet_counts(first) == _facet_counts(second)
+
+
+def test_facets_past_facet_exact_come_from_a_smaller_sample_perf_cat_2(monkeypatch, is_postgres):
+    """PERF-CAT-2: up to FACET_EXACT matches facets are exact; beyond, FACET_SAMPLE
+    matches are counted and scaled to the total ("about")."""
+    from quietshelf.catalog.search import backends
+
+    monkeypatch.setattr(backends, "FACET_EXACT", 6)
+    monkeypatch.setattr(backends, "FACET_SAMPLE", 3)
+    for i in range(6):
+        make_record(title=f"Kittiwake {i}", format="book" if i < 3 else "video")
+    exact = search(SearchQuery(text="kittiwake"))
+    assert not exact.approximate_facets
+    assert _facet_counts(exact)["format"] == {"book": 3, "video": 3}
+    for i in range(6, 9):
+        make_record(title=f"Kittiwake {i}", format="video")
+    estimated = search(SearchQuery(text="kittiwake"))
+    assert estimated.total == 9 and estimated.approximate_facets
+    counts = _facet_counts(estimated)["format"]
+    if is_postgres:
+        # The ranked rows carry their values: FACET_EXACT of them are counted, scaled.
+        assert 8 <= sum(counts.values()) <= 10 and counts != {"book": 3, "video": 6}
+    else:
+        # The first FACET_SAMPLE matches (records 0-2, all books), scaled by 3.
+        assert counts == {"book": 9}

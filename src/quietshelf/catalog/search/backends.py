@@ -8,6 +8,10 @@ Tables (created by catalog migration 0002, written only from here):
 - ``catalog_search_branch``: (record, branch, any copy available there).
 - ``catalog_search_fts`` (SQLite only): the FTS5 table, rowid = record id,
   columns title, author, subject, ident, rest.
+- ``catalog_search_facet`` (SQLite only, migration 0003): the facet values
+  again, with the record's branch ids as text, in rows narrow enough that
+  counting facets over thousands of matches reads memory, not disk.
+  PostgreSQL keeps the branch ids in ``catalog_search.branches`` instead.
 
 Every statement is parameterised; match expressions are built from the
 parsed query's words only, each word quoted (SEC-SQL-1). Nothing here logs
@@ -20,7 +24,7 @@ import contextlib
 import heapq
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -37,9 +41,12 @@ FIELD_COLUMNS = {"title": "title", "author": "author", "subject": "subject", "is
 # approximate. Ranking and grouping 300,000 matches of a very common word
 # costs far more than the first page is worth (PERF-CAT-2, SEC-DOS-1).
 LARGE_RESULT = 20_000
-# Facet counts are exact up to this many matches, estimated from this many
-# beyond (grouping costs a row lookup per match; ranking needs none).
-FACET_SAMPLE = 5_000
+# Facet counts are exact up to FACET_EXACT matches; beyond, they are
+# estimated from FACET_SAMPLE matches and scaled (counting costs a row
+# look-up per match, ~1 µs each on a warm SQLite; a sample of 2,000 keeps the
+# estimate of a value holding 10 % of the result within about ±7 %).
+FACET_EXACT = 5_000
+FACET_SAMPLE = 2_000
 # The deepest result a client can page to (deep OFFSETs are a cheap DoS).
 MAX_OFFSET = 10_000
 
@@ -231,7 +238,7 @@ class Backend:
         The engine runs the match once, for up to LARGE_RESULT + 1 matches
         with their scores; page and facets come from that id list. Up to
         LARGE_RESULT matches the ranking is exact, and facet counts are exact
-        up to FACET_SAMPLE matches (estimated from a sample of that size
+        up to FACET_EXACT matches (estimated from the first FACET_SAMPLE
         beyond, scaled and marked approximate). Past LARGE_RESULT (a very
         common word) the total is still exact on SQLite (a cheap count) but
         ranking, and sorting by title or year, work within the first
@@ -250,6 +257,9 @@ class Backend:
             return self._browse(
                 query, fsql, fparams, sort, page, page_size, offset, truncated=parsed.truncated
             )
+
+        if sort == "relevance" and not fsql and self.ranks_in_engine:
+            return self._ranked_in_engine(query, parsed, page, page_size, offset)
 
         sort_order = {
             "title": "d.sort_title, d.record_id",
@@ -283,18 +293,23 @@ class Backend:
                     [*set_params, page_size, offset],
                 )
                 ids = [row[0] for row in cur.fetchall()]
-            sampled = len(all_ids) > FACET_SAMPLE
-            if rows:
-                facet_ids = all_ids[:FACET_SAMPLE]
-                set_sql, set_params = self.id_set(facet_ids)
-                facets = self._facets(
-                    cur,
-                    set_sql,
-                    set_params,
-                    total,
+            if self.facets_in_matches:
+                # Values already fetched: count as many as are exact to count.
+                sample_size = min(len(all_ids), FACET_EXACT)
+            else:
+                sample_size = self.facet_sample_size(len(all_ids))
+            sampled = len(all_ids) > sample_size
+            scale = total / sample_size if (large or sampled) else 1.0
+            if rows and self.facets_in_matches:
+                # The ranking read each match's row: its facet values came with it.
+                facets = self._count_facets(
+                    Counter(row[2:] for row in rows[:sample_size]).items(),
                     query.filters,
-                    scale=total / len(facet_ids) if (large or sampled) else 1.0,
+                    scale=scale,
                 )
+            elif rows:
+                set_sql, set_params = self.id_set(all_ids[:sample_size])
+                facets = self._facets(cur, set_sql, set_params, total, query.filters, scale=scale)
             else:
                 facets = self._facets(cur, "", [], 0, query.filters)
         return SearchResult(
@@ -310,6 +325,19 @@ class Backend:
         )
 
     rank_limit = LARGE_RESULT
+    # True when the engine can count, rank and sample the matches of an
+    # unfiltered query faster than Python can fetch and sort every score.
+    ranks_in_engine = False
+
+    def facet_sample_size(self, matches: int) -> int:
+        """How many of `matches` (in engine order) facets are counted over."""
+        if matches <= FACET_EXACT:
+            return matches
+        return min(FACET_SAMPLE, FACET_EXACT)
+
+    # True when scored_matches returns each match's facet values after its
+    # score: (id, score, format, language, era, available, branches).
+    facets_in_matches = False
 
     def count_large(self, cur, parsed, fsql, fparams) -> tuple[int, bool]:
         """The total of a very large result: (count, is it an estimate)."""
@@ -336,9 +364,10 @@ class Backend:
                 [*fparams, page_size, offset],
             )
             ids = [row[0] for row in cur.fetchall()]
-            large = total > FACET_SAMPLE
+            sample_size = self.facet_sample_size(total)
+            large = total > sample_size
             sample, sample_params = self._browse_ids(
-                fsql, fparams, newest_first=large, limit=FACET_SAMPLE if large else None
+                fsql, fparams, newest_first=large, limit=sample_size if large else None
             )
             facets = self._facets(
                 cur,
@@ -346,7 +375,7 @@ class Backend:
                 sample_params,
                 total,
                 query.filters,
-                scale=total / FACET_SAMPLE if large else 1.0,
+                scale=total / sample_size if large else 1.0,
             )
         return SearchResult(
             total=total,
@@ -388,6 +417,16 @@ class Backend:
     true = 1
 
     def _facets(self, cur, source_sql, params, total, filters, scale: float = 1.0):
+        """Facet counts over the ids `source_sql` selects (one look-up per id)."""
+        if not total:
+            return self._count_facets([], filters)
+        cur.execute(self.facet_sql(source_sql), params)
+        return self._count_facets(
+            ((tuple(row[:-1]), row[-1]) for row in cur.fetchall()), filters, scale=scale
+        )
+
+    def _count_facets(self, groups, filters, scale: float = 1.0):
+        """groups: ((format, language, era, available, branch ids "3,5"), count) pairs."""
         from quietshelf.catalog.models import Branch
 
         counts: dict[str, dict[str, int]] = {
@@ -397,10 +436,8 @@ class Backend:
             "available": defaultdict(int),
             "branch": defaultdict(int),
         }
-        if not total:
-            return self._facet_lists(counts, filters, {})
-        cur.execute(self.facet_sql(source_sql), params)
-        for fmt, lang, era, available, n in cur.fetchall():
+        by_branch: dict[int, int] = defaultdict(int)
+        for (fmt, lang, era, available, branches), n in groups:
             counts["format"][fmt] += n
             if lang:
                 counts["language"][lang] += n
@@ -408,14 +445,15 @@ class Backend:
                 counts["era"][era] += n
             if available:
                 counts["available"]["1"] += n
-        cur.execute(self.branch_facet_sql(source_sql), params)
-        branch_counts = dict(cur.fetchall())
-        found = Branch.objects.filter(id__in=list(branch_counts)).only("id", "code", "name")
-        branches = {b.id: b for b in found}
-        for branch_id, n in branch_counts.items():
-            if branch_id in branches:
-                counts["branch"][branches[branch_id].code] += n
-        labels = {b.code: b.name for b in branches.values()}
+            if branches:
+                for branch_id in branches.split(","):
+                    by_branch[int(branch_id)] += n
+        labels = {}
+        if by_branch:
+            found = Branch.objects.filter(id__in=list(by_branch)).only("id", "code", "name")
+            for b in found:
+                counts["branch"][b.code] += by_branch[b.id]
+                labels[b.code] = b.name
         if scale != 1.0:
             for facet in counts.values():
                 for key in facet:
@@ -423,17 +461,8 @@ class Backend:
         return self._facet_lists(counts, filters, labels)
 
     def facet_sql(self, source_sql: str) -> str:
-        return (
-            "SELECT d.format, d.language, d.era, d.available, count(*) "  # noqa: S608
-            f"FROM ({source_sql}) s JOIN catalog_search d ON d.record_id = s.id "
-            "GROUP BY d.format, d.language, d.era, d.available"
-        )
-
-    def branch_facet_sql(self, source_sql: str) -> str:
-        return (
-            f"SELECT b.branch_id, count(*) FROM ({source_sql}) s "  # noqa: S608
-            "JOIN catalog_search_branch b ON b.record_id = s.id GROUP BY b.branch_id"
-        )
+        """(format, language, era, available, branches, count) over the ids selected."""
+        raise NotImplementedError
 
     def _facet_lists(self, counts, filters, branch_labels):
         from quietshelf.catalog.search import FacetValue
@@ -465,7 +494,11 @@ class SQLiteBackend(Backend):
     vendor = "sqlite"
 
     def table_keys(self):
-        return [*super().table_keys(), ("catalog_search_fts", "rowid")]
+        return [
+            *super().table_keys(),
+            ("catalog_search_facet", "record_id"),
+            ("catalog_search_fts", "rowid"),
+        ]
 
     def _insert(self, cur, docs):
         if not docs:
@@ -475,6 +508,14 @@ class SQLiteBackend(Backend):
             "sort_title) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             [
                 (d.record_id, d.format, d.language, d.year, d.era, int(d.available), d.sort_title)
+                for d in docs
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO catalog_search_facet (record_id, format, language, era, available, "
+            "branches) VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                (d.record_id, d.format, d.language, d.era, int(d.available), branch_list(d))
                 for d in docs
             ],
         )
@@ -542,6 +583,69 @@ class SQLiteBackend(Backend):
     def id_set(self, ids):
         return "SELECT value AS id FROM json_each(%s)", [json.dumps(ids)]
 
+    ranks_in_engine = True
+
+    def _ranked_in_engine(self, query, parsed, page, page_size, offset):
+        """An unfiltered search by relevance, with the same answer as the general path.
+
+        Each match is only touched inside FTS5 (its doclist and the bm25
+        column sizes): a count, the page by `ORDER BY bm25 LIMIT` (exact
+        up to LARGE_RESULT matches, within the first LARGE_RESULT beyond)
+        and the facet sample (the first matches, see facet_sample_size). Bringing every
+        score into Python to pick the page cost a fifth of a 10,000-match
+        search (PERF-CAT-2).
+        """
+        from quietshelf.catalog.search import SearchResult
+
+        match = self.match_expression(parsed)
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM catalog_search_fts WHERE catalog_search_fts MATCH %s",
+                [match],
+            )
+            total = cur.fetchone()[0]
+            ranked = min(total, LARGE_RESULT)
+            large = total > LARGE_RESULT
+            # Within the first LARGE_RESULT matches (rowid order), as the general path.
+            cap = f" LIMIT {LARGE_RESULT}" if large else ""
+            cur.execute(
+                f"SELECT id FROM (SELECT rowid AS id, {self.BM25} AS score "  # noqa: S608
+                f"FROM catalog_search_fts WHERE catalog_search_fts MATCH %s{cap}) "
+                "ORDER BY score, id DESC LIMIT %s OFFSET %s",
+                [match, page_size, offset],
+            )
+            ids = [row[0] for row in cur.fetchall()]
+            sample_size = self.facet_sample_size(ranked)
+            sampled = ranked > sample_size
+            sample_sql, sample_params = self.match_ids(parsed, "", [], limit=sample_size)
+            facets = self._facets(
+                cur,
+                sample_sql,
+                sample_params,
+                total,
+                query.filters,
+                scale=total / sample_size if (large or sampled) else 1.0,
+            )
+        return SearchResult(
+            total=total,
+            record_ids=ids,
+            facets=facets,
+            page=page,
+            page_size=page_size,
+            approximate_facets=large or sampled,
+            truncated_query=parsed.truncated,
+            total_approximate=False,
+            reachable=min(ranked, MAX_OFFSET + page_size),
+        )
+
+    def facet_sql(self, source_sql):
+        # Grouped with the branch list: a few thousand groups at most, split in Python.
+        return (
+            "SELECT f.format, f.language, f.era, f.available, f.branches, count(*) "  # noqa: S608
+            f"FROM ({source_sql}) s JOIN catalog_search_facet f ON f.record_id = s.id "
+            "GROUP BY f.format, f.language, f.era, f.available, f.branches"
+        )
+
 
 class PostgresBackend(Backend):
     """Stored tsvector with a GIN index, 'simple' configuration, our own words.
@@ -582,7 +686,7 @@ class PostgresBackend(Backend):
             return
         cur.executemany(
             "INSERT INTO catalog_search (record_id, format, language, year, era, available, "
-            "sort_title, doc) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::tsvector)",
+            "sort_title, branches, doc) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector)",
             [
                 (
                     d.record_id,
@@ -592,6 +696,7 @@ class PostgresBackend(Backend):
                     d.era,
                     d.available,
                     d.sort_title,
+                    branch_list(d),
                     self.tsvector_literal(d),
                 )
                 for d in docs
@@ -635,11 +740,15 @@ class PostgresBackend(Backend):
             sql += f" LIMIT {int(limit)}"
         return sql, [self.tsquery_literal(parsed), *filter_params]
 
+    # Ranking reads each match's row; its facet values cost nothing more.
+    facets_in_matches = True
+
     def scored_matches(self, parsed, filter_sql, filter_params, *, limit):
         literal = self.tsquery_literal(parsed)
         return (
             "SELECT d.record_id, "  # noqa: S608
-            f"-ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery) AS score "
+            f"-ts_rank_cd('{self.RANK_WEIGHTS}', d.doc, %s::tsquery) AS score, "
+            "d.format, d.language, d.era, d.available, d.branches "
             f"FROM catalog_search d WHERE d.doc @@ %s::tsquery{filter_sql} LIMIT {int(limit)}",
             [literal, literal, *filter_params],
         )
@@ -662,21 +771,19 @@ class PostgresBackend(Backend):
         return int(plan[0]["Plan"]["Plan Rows"]), True
 
     def facet_sql(self, source_sql):
+        # = ANY(array) lets the planner walk the primary key per id instead of
+        # hashing the whole table.
         return (
-            "SELECT d.format, d.language, d.era, d.available, count(*) "  # noqa: S608
+            "SELECT d.format, d.language, d.era, d.available, d.branches, count(*) "  # noqa: S608
             "FROM catalog_search d "
             f"WHERE d.record_id = ANY(ARRAY(SELECT s.id FROM ({source_sql}) s)) "
-            "GROUP BY d.format, d.language, d.era, d.available"
+            "GROUP BY d.format, d.language, d.era, d.available, d.branches"
         )
 
-    def branch_facet_sql(self, source_sql):
-        # = ANY(array) lets the planner walk the primary key per id instead
-        # of hashing the whole branch table.
-        return (
-            "SELECT b.branch_id, count(*) FROM catalog_search_branch b "  # noqa: S608
-            f"WHERE b.record_id = ANY(ARRAY(SELECT s.id FROM ({source_sql}) s)) "
-            "GROUP BY b.branch_id"
-        )
+
+def branch_list(doc: IndexDoc) -> str:
+    """The record's branch ids as the facet columns hold them: "3,5"."""
+    return ",".join(str(b) for b in sorted(doc.branches))
 
 
 def get_backend() -> Backend:
