@@ -496,8 +496,10 @@ def test_facets_of_every_path_agree_branch_lists_and_availability_perf_cat_2():
 
 def test_unfiltered_relevance_search_matches_the_general_path_perf_cat_2(monkeypatch):
     """PERF-CAT-2: SQLite answers an unfiltered relevance search inside FTS5 (count,
-    ORDER BY bm25 LIMIT, facet sample); it must give what the general path gives:
-    page, order, total, paging limit and (scaled) facets, below and above the limits."""
+    ORDER BY bm25 LIMIT, facet sample), PostgreSQL in one statement (page, count and
+    grouped facets from the ranked matches); each must give what the general path
+    gives: page, order, total, paging limit and (scaled) facets, below and above the
+    limits, with and without a filter."""
     from quietshelf.catalog.search import backends
 
     backend = backends.get_backend()
@@ -512,7 +514,7 @@ def test_unfiltered_relevance_search_matches_the_general_path_perf_cat_2(monkeyp
         parsed = parse(query.text)
         first = backend.search(query, parsed)
         with monkeypatch.context() as m:
-            m.setattr(type(backend), "ranks_in_engine", False)
+            m.setattr(type(backend), "ranks_in_engine", lambda self, filter_sql: False)
             second = backend.search(query, parsed)
         return first, second
 
@@ -531,6 +533,9 @@ def test_unfiltered_relevance_search_matches_the_general_path_perf_cat_2(monkeyp
         assert first.reachable == second.reachable
         assert first.approximate_facets == second.approximate_facets == bool(limits)
         assert _facet_counts(first) == _facet_counts(second)
+    videos = both(filters={"format": ["video"]})
+    assert videos[0].record_ids == videos[1].record_ids and len(videos[0].record_ids) == 3
+    assert _facet_counts(videos[0]) == _facet_counts(videos[1])
 
 
 def test_facets_past_facet_exact_come_from_a_smaller_sample_perf_cat_2(monkeypatch, is_postgres):
