@@ -540,6 +540,31 @@ def _finish(notice: Notice, worker: str, **changes) -> bool:
     )
 
 
+def _mark_sent(notice: Notice, worker: str, channel: str) -> bool:
+    """The hot path (one statement per message, so a crash re-sends at most one): a sent
+    notice without kept history loses its template values in the same UPDATE."""
+    from django.db import connection
+
+    meta, q = Notice._meta, connection.ops.quote_name
+    sql = (
+        f"UPDATE {q(meta.db_table)} SET {q('state')} = %s, {q('channel')} = %s, "  # noqa: S608 - names from the model, values are parameters
+        f"{q('attempts')} = {q('attempts')} + 1, {q('sent_at')} = %s, {q('last_error')} = '', "
+        f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL "
+        f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s AND {q('state')} = %s"
+    )
+    params = [
+        NoticeState.SENT,
+        channel,
+        meta.get_field("sent_at").get_db_prep_value(clock.now(), connection),
+        meta.pk.get_db_prep_value(notice.pk, connection),
+        worker,
+        NoticeState.SENDING,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
 def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime) -> None:
     attempts = notice.attempts + 1
     if error.temporary and attempts < conf.max_attempts():
@@ -605,6 +630,10 @@ def _deliver_batch(batch: list[Notice], worker: str, email: EmailChannel, sms) -
                 down[channel] = error
             _failed(notice, worker, error, now)
             continue
+        if not notice.kept:
+            _mark_sent(notice, worker, channel)
+            sent += 1
+            continue
         changes = {
             "state": NoticeState.SENT,
             "channel": channel,
@@ -613,8 +642,7 @@ def _deliver_batch(batch: list[Notice], worker: str, email: EmailChannel, sms) -
             "last_error": "",
             "data": None,  # delivered: what it said goes unless the patron keeps history
         }
-        if notice.kept:
-            changes.update(subject_line=subject or "", body=body)
+        changes.update(subject_line=subject or "", body=body)
         _finish(notice, worker, **changes)
         sent += 1
     return sent

@@ -1,0 +1,243 @@
+"""Notices: 100k overdue notices queued, rendered and handed to a local SMTP sink.
+
+In a fresh instance (SQLite unless --pg): N/5 fictional patrons with an
+e-mail address each and five overdue loans each on five different due dates
+(so five notices each: first and second reminders). Then, timed:
+
+1. `queue_overdue_notices` (grouping, dedupe keys, encrypted template values);
+2. `deliver_queued_notices` in rounds until nothing is left: claim, read the
+   contact points, render in the sandbox, send over SMTP (one connection per
+   batch) to an aiosmtpd sink in another process on 127.0.0.1, mark sent.
+
+Prints the seconds of each step, notices per second, the sink's count, and
+the resident memory sampled every 10,000 notices plus the peak (the target:
+≤ 60 s for 100k, memory flat). Figures are printed, never asserted.
+
+    python bench/bench_notices.py                 # 100,000 notices, SQLite
+    python bench/bench_notices.py --notices 20000
+    python bench/bench_notices.py --pg            # PostgreSQL (throw-away databases)
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+TARGET_SECONDS = 60
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sink(port: int, count, ready, stop) -> None:
+    """An SMTP server that accepts and counts (its own process, like a real relay)."""
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            with count.get_lock():
+                count.value += 1
+            return "250 OK"
+
+    controller = Controller(Counter(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--notices", type=int, default=100_000)
+    parser.add_argument("--pg", action="store_true", help="on PostgreSQL (throw-away databases)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="delivering threads, each with its own connections"
+    )
+    args = parser.parse_args()
+    if args.pg:
+        import psycopg
+
+        name = f"qs_bench_notices_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            for db in (name, f"{name}_keystore"):
+                conn.execute(f'CREATE DATABASE "{db}"')
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        try:
+            run(args)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                for db in (name, f"{name}_keystore"):
+                    conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+    else:
+        run(args)
+
+
+def run(args) -> None:  # noqa: PLR0915 - a linear script
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.setdefault("QUIETSHELF_ENV", "test")
+    os.environ.setdefault("QUIETSHELF_HOME", tempfile.mkdtemp(prefix="qs-bench-notices-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
+    os.environ.update(
+        QUIETSHELF_SMTP_HOST="127.0.0.1",
+        QUIETSHELF_SMTP_PORT=str(port),
+        QUIETSHELF_SMTP_STARTTLS="false",
+        QUIETSHELF_SMS_GATEWAY="none",
+        QUIETSHELF_MAIL_FROM="library@bench.example",
+    )
+    sys.path.insert(0, str(REPO / "src"))
+
+    ctx = multiprocessing.get_context("fork")  # before Django: no connections to share
+    count, ready, stop = ctx.Value("l", 0), ctx.Event(), ctx.Event()
+    server = ctx.Process(target=sink, args=(port, count, ready, stop), daemon=True)
+    server.start()
+    if not ready.wait(30):
+        raise SystemExit("the SMTP sink did not start")
+
+    import django
+
+    django.setup()
+    import datetime as dt
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    call_command("migrate", database="keystore", verbosity=0)
+    from quietshelf.catalog.models import BibRecord, Branch, Item, ItemType
+    from quietshelf.circulation.models import Loan
+    from quietshelf.notices import services
+    from quietshelf.notices.models import Notice
+    from quietshelf.patrons.models import ContactPoint, Patron, PatronGroup
+    from quietshelf.patrons.selectors import warm_keys
+    from quietshelf.privacy.services import subjects_create_many
+
+    per_patron = 5
+    n_patrons = max(1, args.notices // per_patron)
+    t0 = time.perf_counter()
+    branch = Branch.objects.get_or_create(code="MAIN", defaults={"name": "Main"})[0]
+    itype = ItemType.objects.get_or_create(code="BOOK", defaults={"name": "Book"})[0]
+    group = PatronGroup.objects.get_or_create(code="adult", defaults={"name": "Adult"})[0]
+    today = timezone.localdate()
+    dues = [today - dt.timedelta(days=d) for d in (1, 2, 3, 8, 9)]
+    leader = "00000nam a2200000 a 4500"
+    step = 5000
+    for start in range(0, n_patrons, step):
+        size = min(step, n_patrons - start)
+        subject_ids = subjects_create_many(kind="patron", count=size)
+        patrons = Patron.objects.bulk_create(
+            [Patron(subject_id=sid, group=group, home_branch=branch) for sid in subject_ids]
+        )
+        warm_keys(subject_ids)
+        ContactPoint.objects.bulk_create(
+            [
+                ContactPoint(subject_id=p.subject_id, patron=p, kind="email",
+                             value=f"reader{start + i}@bench.example", preferred=True)
+                for i, p in enumerate(patrons)
+            ]
+        )  # fmt: skip
+        records = BibRecord.objects.bulk_create(
+            [
+                BibRecord(leader=leader, marc_json={"leader": leader, "fields": []},
+                          title=f"Bench title {start}-{i}")
+                for i in range(size * per_patron)
+            ]
+        )  # fmt: skip
+        items = Item.objects.bulk_create(
+            [
+                Item(record=r, barcode=f"N{start:07d}{i:06d}", branch=branch, item_type=itype,
+                     status="on_loan")
+                for i, r in enumerate(records)
+            ]
+        )  # fmt: skip
+        loans = []
+        for i, p in enumerate(patrons):
+            for j, due in enumerate(dues):
+                due_at = timezone.make_aware(dt.datetime.combine(due, dt.time(20)))
+                loans.append(
+                    Loan(item=items[i * per_patron + j], patron=p, patron_group=group,
+                         branch=branch, checked_out_at=due_at - dt.timedelta(days=21),
+                         due_at=due_at)
+                )  # fmt: skip
+        Loan.objects.bulk_create(loans, batch_size=2000)
+    setup = time.perf_counter() - t0
+    print(f"setup: {n_patrons:,} patrons, {n_patrons * per_patron:,} overdue loans "
+          f"in {setup:.1f} s; rss {rss_mb():.0f} MB")  # fmt: skip
+
+    engine = django.db.connection.vendor
+    before = rss_mb()
+    t1 = time.perf_counter()
+    queued = services.queue_overdue_notices(today=today)
+    t_queue = time.perf_counter() - t1
+    print(f"queue_overdue_notices: {queued:,} notices in {t_queue:.1f} s "
+          f"({queued / t_queue:,.0f}/s); rss {before:.0f} -> {rss_mb():.0f} MB")  # fmt: skip
+
+    import threading
+
+    samples = []
+    sent = [0]
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        from django.db import connections
+
+        try:
+            while True:
+                taken, n = services.deliver_round(limit=2000)
+                with lock:
+                    sent[0] += n
+                    if sent[0] // 10_000 > len(samples):
+                        samples.append((sent[0], rss_mb()))
+                if taken == 0:
+                    return
+        finally:
+            connections.close_all()
+
+    t2 = time.perf_counter()
+    threads = [threading.Thread(target=deliver) for _ in range(args.workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = sent[0]
+    t_send = time.perf_counter() - t2
+    time.sleep(0.5)
+    stop.set()
+    server.join(10)
+    left = Notice.objects.exclude(state="sent").count()
+    print(f"deliver_queued_notices: {sent:,} sent in {t_send:.1f} s ({sent / t_send:,.0f}/s); "
+          f"sink received {count.value:,}; not sent {left}")  # fmt: skip
+    print("rss while sending (MB): " + ", ".join(f"{s // 1000}k {m:.0f}" for s, m in samples))
+    total = t_queue + t_send
+    print(
+        f"RESULT {engine}, {args.workers} worker(s): {queued:,} overdue notices queued, "
+        f"rendered and handed to SMTP in "
+        f"{total:.1f} s (queue {t_queue:.1f} + send {t_send:.1f}); target <= {TARGET_SECONDS} s; "
+        f"peak rss {peak_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
