@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, connections
-from huey.consumer import Consumer
 
 from quietshelf.jobs import queue, registry
+from quietshelf.jobs.consumer import ThreadConsumer
+
+# The circulation fixtures, for the tests that run the real fines and hold jobs.
+from tests.circulation.conftest import _fresh_config_cache, circ, item, patron  # noqa: F401
 from tests.jobs import testjobs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -105,13 +108,6 @@ def redis_huey():
     keys = huey.storage.conn.keys(f"huey.*{name}*")
     if keys:
         huey.storage.conn.delete(*keys)
-
-
-class ThreadConsumer(Consumer):
-    """huey's consumer inside the test process: no signal handlers (not ours to take)."""
-
-    def _set_signal_handlers(self):
-        pass
 
 
 @pytest.fixture

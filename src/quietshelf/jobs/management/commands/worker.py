@@ -10,26 +10,11 @@ short by SIGKILL or a crash is taken over by the next worker to start.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-
-from huey.consumer import Consumer
 
 from quietshelf.core.commands import QuietshelfCommand, UsageError
 
 MAX_THREADS = 64
-
-
-class GracefulConsumer(Consumer):
-    """huey's consumer, but SIGTERM (systemd's stop) lets running jobs finish too."""
-
-    def _handle_stop_signal(self, sig_num, frame):
-        self._logger.info("Received SIGTERM: finishing running jobs")
-        self._received_signal = True
-        self._restart = False
-        self._graceful = True
-        # A second TERM or INT stops at once; the runs cut short are taken over.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _log_to_console(verbosity: int) -> None:
@@ -60,6 +45,7 @@ class Command(QuietshelfCommand):
         from django.db import DatabaseError
 
         from quietshelf.jobs import queue, services
+        from quietshelf.jobs.consumer import GracefulConsumer
         from quietshelf.privacy.keys import MasterKeyError, startup_check
 
         try:
