@@ -19,7 +19,7 @@ def fee_and_overdue_blocks(patron, today):
     overdue_limit = int(getattr(settings, "QUIETSHELF_OVERDUE_BLOCK_LIMIT", 0) or 0)
     if not fine_limit and not overdue_limit or getattr(patron, "pk", None) is None:
         return []
-    balance, overdue = services.balance_and_overdue(patron.pk, today)
+    balance, overdue = services.balance_and_overdue(patron.pk, today, patron=patron)
     out = []
     for code in policy.over_limits(
         balance_minor=balance,

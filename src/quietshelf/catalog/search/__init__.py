@@ -116,20 +116,24 @@ def refresh_availability(record_ids) -> None:
     marks = ",".join(["%s"] * len(ids))
     item = connection.ops.quote_name(Item._meta.db_table)
     # fixed table names; the ids are parameters
+    per_branch = (
+        "UPDATE catalog_search_branch SET available = EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM {item} i WHERE i.record_id = catalog_search_branch.record_id "
+        "AND i.branch_id = catalog_search_branch.branch_id AND i.status = 'available') "
+        f"WHERE record_id IN ({marks})"
+    )
+    whole = (
+        "UPDATE catalog_search SET available = EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM {item} i WHERE i.record_id = catalog_search.record_id "
+        f"AND i.status = 'available') WHERE record_id IN ({marks})"
+    )
     with connection.cursor() as cur:
-        cur.execute(
-            "UPDATE catalog_search_branch SET available = EXISTS ("  # noqa: S608
-            f"SELECT 1 FROM {item} i WHERE i.record_id = catalog_search_branch.record_id "
-            "AND i.branch_id = catalog_search_branch.branch_id AND i.status = 'available') "
-            f"WHERE record_id IN ({marks})",
-            ids,
-        )
-        cur.execute(
-            "UPDATE catalog_search SET available = EXISTS ("  # noqa: S608
-            f"SELECT 1 FROM {item} i WHERE i.record_id = catalog_search.record_id "
-            f"AND i.status = 'available') WHERE record_id IN ({marks})",
-            ids,
-        )
+        if connection.vendor == "postgresql":
+            # one round trip: a data-modifying WITH runs to completion either way
+            cur.execute(f"WITH b AS ({per_branch}) {whole}", ids + ids)
+        else:
+            cur.execute(per_branch, ids)
+            cur.execute(whole, ids)
         if cur.rowcount == len(ids):
             return
         cur.execute(f"SELECT record_id FROM catalog_search WHERE record_id IN ({marks})", ids)  # noqa: S608
