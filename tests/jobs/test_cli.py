@@ -70,3 +70,19 @@ def test_cir5_run_job_failure_exits_1_with_the_error(worker_env):
     assert result.returncode == 1
     assert "failed: RuntimeError: could not reach the notice gateway" in result.stderr
     assert "23000000042" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable,value,message",
+    [
+        ("QUIETSHELF_JOBS_SCHEDULE", '{"overdue-fines": "weekly"}', "not a schedule: 'weekly'"),
+        ("QUIETSHELF_JOBS_SCHEDULE", '{"no-such": "off"}', "no job named 'no-such'"),
+        ("QUIETSHELF_JOBS_SCHEDULE", "{not json", "must be JSON"),
+        ("QUIETSHELF_JOBS_NIGHT_HOUR", "25", "must be 0..23"),
+    ],
+)
+def test_cir5_worker_refuses_bad_job_settings_in_one_line(worker_env, variable, value, message):
+    result = qs(worker_env, "worker", **{variable: value})
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

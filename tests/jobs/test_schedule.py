@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -71,3 +72,15 @@ def test_cir5_latest_slot_has_begun_and_the_next_has_not(now, text):
     assert slot.starts <= now
     assert schedule.next_start(now) > now.replace(second=0, microsecond=0)
     assert schedule.latest(slot.starts) == slot
+
+
+def test_cir5_the_hour_the_clocks_go_back_has_its_own_minute_slots():
+    """Oslo, 25 October 2026: 02:05 happens twice; notices must go out both times."""
+    oslo = ZoneInfo("Europe/Oslo")
+    first = dt.datetime(2026, 10, 25, 2, 5, tzinfo=oslo, fold=0)
+    second = dt.datetime(2026, 10, 25, 2, 5, tzinfo=oslo, fold=1)
+    every = Schedule.parse("every minute")
+    assert every.latest(first).key == "2026-10-25T02:05+0200"
+    assert every.latest(second).key == "2026-10-25T02:05+0100"
+    daily = Schedule.parse("daily 02:30")
+    assert daily.latest(first).key == daily.latest(second).key == "2026-10-24"

@@ -5,3 +5,6 @@ class JobsConfig(AppConfig):
     name = "quietshelf.jobs"
     label = "jobs"
     verbose_name = "Scheduled jobs"
+
+    def ready(self) -> None:
+        from quietshelf.jobs import checks  # noqa: F401 - registers the settings check

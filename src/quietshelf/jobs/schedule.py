@@ -22,6 +22,12 @@ class ScheduleError(ValueError):
     pass
 
 
+def _offset_text(offset: dt.timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+
+
 @dataclass(frozen=True)
 class Slot:
     key: str  # unique per job: the JobRun.slot value
@@ -72,7 +78,13 @@ class Schedule:
         return self.kind == "daily"
 
     def latest(self, now: dt.datetime) -> Slot | None:
-        """The latest slot that has begun at wall-clock time `now` (None when off)."""
+        """The latest slot that has begun at wall-clock time `now` (None when off).
+
+        Given an aware `now`, hour and minute slots carry its UTC offset, so the
+        hour the clocks go back (02:00-03:00 twice) has distinct slots.
+        """
+        offset = now.utcoffset()
+        suffix = "" if offset is None else _offset_text(offset)
         now = now.replace(second=0, microsecond=0, tzinfo=None)
         if self.kind == "daily":
             start = now.replace(hour=self.hour, minute=self.minute)
@@ -83,17 +95,17 @@ class Schedule:
             start = now.replace(minute=self.minute)
             if start > now:
                 start -= dt.timedelta(hours=1)
-            return Slot(start.strftime("%Y-%m-%dT%H"), start.date(), start)
+            return Slot(start.strftime("%Y-%m-%dT%H") + suffix, start.date(), start)
         if self.kind == "minutes":
             of_day = now.hour * 60 + now.minute
             midnight = now.replace(hour=0, minute=0)
             start = midnight + dt.timedelta(minutes=of_day - of_day % self.every)
-            return Slot(start.strftime("%Y-%m-%dT%H:%M"), start.date(), start)
+            return Slot(start.strftime("%Y-%m-%dT%H:%M") + suffix, start.date(), start)
         return None
 
     def next_start(self, now: dt.datetime) -> dt.datetime | None:
         """When the next slot begins after `now` (wall clock, naive)."""
-        latest = self.latest(now)
+        latest = self.latest(now.replace(tzinfo=None))
         if latest is None:
             return None
         step = {

@@ -47,10 +47,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _local(moment: dt.datetime) -> dt.datetime:
-    return timezone.localtime(moment).replace(tzinfo=None)
-
-
 def describe_error(exc: BaseException) -> str:
     """Exception class and the first line of its message, with anything that could
     be a personal value (quoted values, e-mail addresses, long numbers) masked."""
@@ -74,7 +70,7 @@ def tick(
     """
     now = now or clock.now()
     _seen(worker, storage, now)
-    local = _local(now)
+    local = timezone.localtime(now)
     due: list[tuple[str, str]] = []
     latest = {}
     for spec in registry.jobs():

@@ -42,10 +42,16 @@ class Command(QuietshelfCommand):
     def handle(self, *args, workers: int, verbosity: int = 1, **options):
         if not 1 <= workers <= MAX_THREADS:
             raise UsageError(f"--workers must be between 1 and {MAX_THREADS}, not {workers}")
+        from django.core.exceptions import ImproperlyConfigured
         from django.db import DatabaseError
 
-        from quietshelf.jobs import queue, services
+        from quietshelf.jobs import queue, registry, services
         from quietshelf.jobs.consumer import GracefulConsumer
+
+        try:
+            registry.jobs()
+        except ImproperlyConfigured as exc:
+            raise UsageError(str(exc)) from None
         from quietshelf.privacy.keys import MasterKeyError, startup_check
 
         try:
