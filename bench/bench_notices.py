@@ -216,11 +216,14 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
             connections.close_all()
 
     t2 = time.perf_counter()
-    threads = [threading.Thread(target=deliver) for _ in range(args.workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if args.workers == 1:
+        deliver()  # in this thread (so a profiler sees it)
+    else:
+        threads = [threading.Thread(target=deliver) for _ in range(args.workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     sent = sent[0]
     t_send = time.perf_counter() - t2
     time.sleep(0.5)

@@ -189,3 +189,17 @@ def test_file_sms_gateway_writes_to_the_instance_folder_for_the_demo(settings, t
     line = json.loads((tmp_path / "sms.jsonl").read_text())
     assert line == {"to": "+4791234567", "text": "Hello", "reference": "n1"}
     assert (tmp_path / "sms.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+def test_norwegian_text_arrives_intact_over_smtp_cir5(smtp, reader, loan):
+    from email.header import decode_header, make_header
+
+    p = reader(preferred_language="nb")
+    loan(p, TODAY - dt.timedelta(days=8))
+    services.queue_overdue_notices(today=TODAY)
+    assert services.deliver_queued_notices() == 1
+    [(rcpts, message)] = smtp.messages
+    assert str(make_header(decode_header(message["Subject"]))) == "Andre påminnelse: lån på overtid"
+    assert "Du har 1 lån som skulle vært levert 22. februar." in smtp.bodies()[0]
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "text/plain"

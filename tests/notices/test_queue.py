@@ -169,3 +169,13 @@ def test_notice_data_is_encrypted_at_rest_prv_not_1(settings, reader, loan):
         cur.execute("SELECT data FROM notices_notice")
         raw = bytes(cur.fetchone()[0])
     assert b"Moorland" not in raw and b"count" not in raw
+
+
+def test_queueing_in_slices_never_splits_a_patrons_loans_cir5(monkeypatch, reader, loan):
+    monkeypatch.setattr(services, "CHUNK", 2)
+    patrons = [reader() for _ in range(4)]
+    for p in patrons:
+        for _ in range(3):
+            loan(p, TODAY + dt.timedelta(days=2))
+    assert services.queue_due_soon_notices(today=TODAY) == 4
+    assert sorted(n.data["count"] for n in Notice.objects.all()) == [3, 3, 3, 3]

@@ -183,6 +183,22 @@ def _loan_groups(loans, *, level_of=None) -> dict:
     return groups
 
 
+def _per_patron(loans, size: int | None = None) -> Iterable[list]:
+    """Open loans in slices of about `size`, never splitting a patron (memory stays flat)."""
+    size = size or CHUNK
+    rows = loans.order_by("patron_id", "pk").values_list(
+        "pk", "patron_id", "due_at", "item__record_id"
+    )
+    chunk: list = []
+    for row in rows.iterator(chunk_size=size):
+        if len(chunk) >= size and row[1] != chunk[-1][1]:
+            yield chunk
+            chunk = []
+        chunk.append(row)
+    if chunk:
+        yield chunk
+
+
 def queue_due_soon_notices(*, today: dt.date | None = None) -> int:
     """Courtesy notices for loans due in the next QUIETSHELF_NOTICE_DUE_SOON_DAYS days."""
     from quietshelf.circulation.models import Loan
@@ -196,16 +212,18 @@ def queue_due_soon_notices(*, today: dt.date | None = None) -> int:
         patron__isnull=False,
         due_at__gte=_start_of(today + dt.timedelta(days=1)),
         due_at__lt=_start_of(today + dt.timedelta(days=days + 1)),
-    ).values_list("pk", "patron_id", "due_at", "item__record_id")
-    groups = _loan_groups(loans.iterator(chunk_size=CHUNK))
-    rows = _build(
-        groups,
-        NoticeType.DUE_SOON,
-        today=today,
-        key=lambda pid, g: policy.due_soon_key(pid, g[0]),
-        ref_date=lambda g: g[0],
     )
-    return _insert(rows)
+    queued = 0
+    for chunk in _per_patron(loans):
+        rows = _build(
+            _loan_groups(chunk),
+            NoticeType.DUE_SOON,
+            today=today,
+            key=lambda pid, g: policy.due_soon_key(pid, g[0]),
+            ref_date=lambda g: g[0],
+        )
+        queued += _insert(rows)
+    return queued
 
 
 def queue_overdue_notices(*, today: dt.date | None = None) -> int:
@@ -222,20 +240,22 @@ def queue_overdue_notices(*, today: dt.date | None = None) -> int:
         returned_at__isnull=True,
         patron__isnull=False,
         due_at__lt=_start_of(today - dt.timedelta(days=days[0] - 1)),
-    ).values_list("pk", "patron_id", "due_at", "item__record_id")
-    groups = _loan_groups(
-        loans.iterator(chunk_size=CHUNK),
-        level_of=lambda due: policy.overdue_level(due=due, today=today, days=days),
     )
-    rows = _build(
-        groups,
-        NoticeType.OVERDUE,
-        today=today,
-        key=lambda pid, g: policy.overdue_key(pid, g[0], g[1]),
-        ref_date=lambda g: g[0],
-        level=lambda g: g[1],
-    )
-    return _insert(rows)
+    queued = 0
+    for chunk in _per_patron(loans):
+        groups = _loan_groups(
+            chunk, level_of=lambda due: policy.overdue_level(due=due, today=today, days=days)
+        )
+        rows = _build(
+            groups,
+            NoticeType.OVERDUE,
+            today=today,
+            key=lambda pid, g: policy.overdue_key(pid, g[0], g[1]),
+            ref_date=lambda g: g[0],
+            level=lambda g: g[1],
+        )
+        queued += _insert(rows)
+    return queued
 
 
 def queue_hold_ready_notices(*, today: dt.date | None = None) -> int:
