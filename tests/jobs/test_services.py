@@ -187,3 +187,26 @@ def test_cir5_prune_runs_deletes_old_records(test_jobs, settings):
     _queued(slot="2026-11-23")
     assert services.prune_runs(today=dt.date(2026, 11, 23)) == 1
     assert list(JobRun.objects.values_list("slot", flat=True)) == ["2026-11-23"]
+
+
+def test_cir5_queued_run_whose_task_was_lost_is_handed_over_again(test_jobs):
+    """A worker that died between taking the task and claiming the run loses nothing."""
+    run = _queued()
+    assert services.tick(worker="me:1", now=NOW + dt.timedelta(seconds=60)) == []
+    later = NOW + dt.timedelta(seconds=121)
+    assert services.tick(worker="me:1", now=later) == [("test-effects", "2026-11-23")]
+    run.refresh_from_db()
+    assert run.queued_at == later and run.state == RunState.QUEUED
+    assert services.tick(worker="me:1", now=later + dt.timedelta(seconds=1)) == []
+
+
+def test_cir5_older_scheduled_run_never_started_is_retired_by_the_next_slot(test_jobs):
+    test_jobs.QUIETSHELF_JOBS_SCHEDULE = {
+        **test_jobs.QUIETSHELF_JOBS_SCHEDULE,
+        "test-effects": "daily 01:00",
+    }
+    old = _queued(slot="2026-11-22", day=dt.date(2026, 11, 22))
+    assert services.tick(worker="me:1", now=NOW) == [("test-effects", "2026-11-23")]
+    old.refresh_from_db()
+    assert old.state == RunState.SKIPPED and old.error == "a later run covers it"
+    assert services.run_job("test-effects", slot="2026-11-22", worker="me:1") is None

@@ -12,6 +12,7 @@ class RunState(models.TextChoices):
     RUNNING = "running", _("running")
     SUCCEEDED = "succeeded", _("succeeded")
     FAILED = "failed", _("failed")
+    SKIPPED = "skipped", _("skipped")  # never started; a later slot covered it
 
 
 class Trigger(models.TextChoices):

@@ -26,7 +26,7 @@ import threading
 import time
 
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from quietshelf.accounts.authz import require
@@ -89,7 +89,7 @@ def tick(
             JobRun.objects.filter(
                 job=name, trigger=Trigger.SCHEDULE, state=RunState.QUEUED
             ).exclude(slot=slot.key).update(
-                state=RunState.FAILED, finished_at=now, error="Skipped: a later run covers it"
+                state=RunState.SKIPPED, finished_at=now, error="a later run covers it"
             )
     due += _recover(now)
     return due
@@ -345,7 +345,8 @@ def prune_runs(*, today: dt.date | None = None) -> int:
         dt.datetime.combine(today - dt.timedelta(days=conf.keep_days()), dt.time())
     )
     n, _ = JobRun.objects.filter(
-        Q(state=RunState.SUCCEEDED) | Q(state=RunState.FAILED), created_at__lt=cutoff
+        state__in=[RunState.SUCCEEDED, RunState.FAILED, RunState.SKIPPED],
+        created_at__lt=cutoff,
     ).delete()
     WorkerSeen.objects.filter(seen_at__lt=cutoff).delete()
     return n
