@@ -12,10 +12,7 @@ from quietshelf.accounts.testing import make_staff, signed_in_client
 from quietshelf.jobs import services
 from quietshelf.jobs.models import JobRun
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True, databases="__all__"),
-    pytest.mark.urls("tests.jobs.api_urls"),
-]
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__")]
 
 BASE = "/api/v1/jobs"
 

@@ -21,6 +21,14 @@ COMMANDS = {
     "rotate-keys": "Re-wrap every data key under the newest master key version.",
     "audit-verify": "Verify the audit log's hash chain and signed checkpoints.",
     "privacy-report": "Print the records of processing (GDPR Art. 30), Markdown or JSON.",
+    "load-patrons": "Load patrons from a campus or municipal system (CSV or JSON).",
+    "create-api-token": "Create an API token for a role (shown once).",
+    "revoke-api-token": "Revoke an API token.",
+    "worker": "Run scheduled and queued jobs (fines, hold expiry, notices) beside serve.",
+    "jobs": "List the scheduled jobs and their last runs.",
+    "run-job": "Run one job now: run-job NAME [--date YYYY-MM-DD].",
+    "send-notices": "Queue and send the due notices now (what the worker does on schedule).",
+    "circulation-daily": "Run the nightly circulation jobs by hand (fines, hold expiry, ...).",
 }
 
 

@@ -26,7 +26,10 @@ QUICK_DEATHS_ALLOWED = 5
 
 
 class Command(QuietshelfCommand):
-    help = "Serve the staff and public interface over HTTP (behind a TLS proxy in production)."
+    help = (
+        "Serve the staff and public interface over HTTP (behind a TLS proxy in production); "
+        "run quietshelf worker beside it for scheduled jobs (docs/jobs.md)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
