@@ -110,3 +110,18 @@ def test_failed_notices_keep_their_content_for_staff_then_are_counted_prv_not_1(
     with time_machine.travel(timezone.now() + dt.timedelta(days=31), tick=False):
         assert services.reduce_notice_history(today=TODAY) == 1
     assert NoticeDailyCount.objects.get().outcome == "undeliverable"
+
+
+def test_erasing_a_patron_leaves_only_counts_of_their_notices_prv_not_1(reader, loan):
+    from quietshelf.privacy.services import forget_subject
+
+    p = reader()
+    give_consent(subject_id=p.subject_id, scope=services.HISTORY_SCOPE)
+    loan(p, TODAY + dt.timedelta(days=3))
+    loan(p, TODAY - dt.timedelta(days=1))
+    services.queue_due_soon_notices(today=TODAY)
+    services.deliver_queued_notices()
+    services.queue_overdue_notices(today=TODAY)  # still queued when the patron is erased
+    forget_subject(subject_id=p.subject_id, reason="erasure_request")
+    assert not Notice.objects.filter(patron=p).exists()
+    assert NoticeDailyCount.objects.get().notice_type == "due_soon"

@@ -34,6 +34,7 @@ def test_tags_that_reach_files_urls_or_context_are_refused_sec_tpl_1(text):
         "{{ due_date.__class__.__mro__ }}",
         "{{ titles|safe }}",
         "{{ titles|pprint }}",
+        "{{ count|floatformat:99999 }}",
         "{% if %}",
         "{% for x in %}",
     ],
@@ -133,3 +134,14 @@ def test_a_saved_template_is_used_and_audited_sec_tpl_1(db, reader, loan):
     services.deliver_queued_notices()
     assert mail.outbox[0].subject == "Soon due"
     assert mail.outbox[0].body == "1 thing due 5 Mar.\n"
+
+
+@pytest.mark.parametrize("name", ["password", "pin", "card", "barcode", "patron", "email"])
+def test_no_credential_or_identifier_is_a_template_variable_prv_auth_1(name):
+    """PRV-AUTH-1 / PRV-NOT-1: no notice type is given a credential, card or address."""
+    for notice_type in defaults.VARIABLES:
+        assert name not in defaults.variables_for(notice_type)
+        with pytest.raises(sandbox.TemplateProblem, match="Unknown variable"):
+            sandbox.check(
+                "{{ " + name + " }}", variables=defaults.sample(notice_type), language="en"
+            )

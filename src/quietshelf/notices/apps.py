@@ -9,12 +9,14 @@ class NoticesConfig(AppConfig):
     def ready(self):
         from quietshelf.notices import services
         from quietshelf.privacy import consent
+        from quietshelf.privacy.services import register_forget_handler
 
         consent.register_scope(
             services.HISTORY_SCOPE,
             description="Keep the notices the library sends me, so I can read them in My account",
             on_withdraw=services.forget_notice_history,
         )
+        register_forget_handler(services.forget_patron_notices)
         consent.register_scope(
             services.TITLES_SCOPE,
             description="Name the titles in my notices (due, overdue, ready to collect)",

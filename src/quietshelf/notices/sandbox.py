@@ -54,7 +54,6 @@ ALLOWED_FILTERS = (
     "default",
     "default_if_none",
     "first",
-    "floatformat",
     "join",
     "last",
     "length",

@@ -813,6 +813,12 @@ def forget_notice_history(subject_id) -> None:
     Notice.objects.filter(subject_id=subject_id, kept=True).update(kept=False)
 
 
+def forget_patron_notices(subject_id) -> None:
+    """The patron is erased (crypto-shredding): sent notices become counts, the rest go."""
+    _strip(Notice.objects.filter(subject_id=subject_id, state=NoticeState.SENT))
+    Notice.objects.filter(subject_id=subject_id).delete()
+
+
 def forget_notice_titles(subject_id) -> None:
     """Consent to titles withdrawn: queued notices lose their titles before they go."""
     for notice in Notice.objects.filter(subject_id=subject_id, has_titles=True):
