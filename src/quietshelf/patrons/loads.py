@@ -330,6 +330,9 @@ class RowPlan:
     number: int
     values: dict  # target -> cleaned value ("" clears an optional field)
     match_value: str
+    # blind-index digests of the match value and card number, computed once
+    match_digest: str = ""
+    barcode_digest: str = ""
 
 
 def _clean_row(number: int, row: dict, mapping: Mapping, lookups: dict) -> RowPlan:
@@ -535,12 +538,14 @@ def _load_rows(
         try:
             plan = _clean_row(number, row, mapping, lookups)
             # 16 bytes of each digest are plenty to spot a repeat within one file
-            digest = bytes.fromhex(services.identifier_digest(plan.match_value))[:16]
+            plan.match_digest = services.identifier_digest(plan.match_value)
+            digest = bytes.fromhex(plan.match_digest)[:16]
             if digest in seen:
                 raise RowError(f"the same identifier as row {seen[digest]}")
             seen[digest] = number
             if plan.values.get("barcode"):
-                bd = bytes.fromhex(services.barcode_digest(plan.values["barcode"]))[:16]
+                plan.barcode_digest = services.barcode_digest(plan.values["barcode"])
+                bd = bytes.fromhex(plan.barcode_digest)[:16]
                 if bd in seen_barcodes:
                     raise RowError(f"the same card number as row {seen_barcodes[bd]}")
                 seen_barcodes[bd] = number
@@ -556,7 +561,7 @@ def _load_rows(
 
 
 def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> None:
-    digests = {services.identifier_digest(p.match_value): p for p in batch}
+    digests = {p.match_digest or services.identifier_digest(p.match_value): p for p in batch}
     existing = {
         i.value_index: i.patron
         for i in PatronIdentifier.objects.filter(
@@ -575,7 +580,7 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
             ):
                 other_ids[(target.split(":", 1)[1], services.identifier_digest(value))] = p
         if p.values.get("barcode"):
-            barcodes[services.barcode_digest(p.values["barcode"])] = p
+            barcodes[p.barcode_digest or services.barcode_digest(p.values["barcode"])] = p
     taken_ids = set(
         PatronIdentifier.objects.filter(value_index__in=[d for _, d in other_ids]).values_list(
             "type", "value_index", "patron_id"
@@ -603,7 +608,7 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
                     if owners and (patron is None or owners != {patron.pk}):
                         raise RowError(f"identifier:{id_type} belongs to another patron")
             if plan.values.get("barcode"):
-                bd = services.barcode_digest(plan.values["barcode"])
+                bd = plan.barcode_digest or services.barcode_digest(plan.values["barcode"])
                 owner = taken_cards.get(bd)
                 if (owner is not None and (patron is None or owner != patron.pk)) or (
                     bd in retired and owner is None

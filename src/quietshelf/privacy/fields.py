@@ -18,7 +18,6 @@ row, wrong master key). Both are strings that render as "erased" and
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import json
 import logging
@@ -331,7 +330,9 @@ def normalize(value: str, kind: str) -> str:
     if kind in {"email", "username", "text", "name"}:
         text = " ".join(text.casefold().split())
     elif kind in {"barcode", "identifier"}:
-        text = "".join(ch for ch in text.upper() if ch.isalnum())
+        text = text.upper()
+        if not text.isalnum():  # most already are: skip the per-character pass
+            text = "".join(ch for ch in text if ch.isalnum())
     elif kind == "phone":
         text = "".join(ch for ch in text if ch.isdigit() or ch == "+")
     else:
@@ -342,7 +343,8 @@ def normalize(value: str, kind: str) -> str:
 def blind_index(value: str, *, purpose: str, kind: str) -> str:
     """HMAC-SHA256 (hex) of the normalised value under the key for `purpose`."""
     norm = normalize(value, kind)
-    return hmac.new(keys.index_key(purpose), norm.encode(), hashlib.sha256).hexdigest()
+    # hmac.digest: the same HMAC-SHA256 in one C call (a patron load makes ~10 per row)
+    return hmac.digest(keys.index_key(purpose), norm.encode(), "sha256").hex()
 
 
 class BlindIndexField(models.CharField):
