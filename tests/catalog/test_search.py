@@ -561,3 +561,26 @@ def test_facets_past_facet_exact_come_from_a_smaller_sample_perf_cat_2(monkeypat
     else:
         # The first FACET_SAMPLE matches (records 0-2, all books), scaled by 3.
         assert counts == {"book": 9}
+
+
+def test_sqlite_search_raises_the_page_cache_never_lowers_it_perf_cat_2(settings, is_postgres):
+    """PERF-CAT-2: a SQLite search gives its connection a page cache of
+    QUIETSHELF_SEARCH_SQLITE_CACHE_KIB (bm25 and facet look-ups hit it), never a
+    smaller one than it has, and 0 leaves it alone."""
+    if is_postgres:
+        pytest.skip("a SQLite connection setting")
+    make_record(title="Cormorant")
+
+    def cache_size():
+        with connection.cursor() as cur:
+            cur.execute("PRAGMA cache_size")
+            return cur.fetchone()[0]
+
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA cache_size = -2000")
+    settings.QUIETSHELF_SEARCH_SQLITE_CACHE_KIB = 0
+    assert ids("cormorant") and cache_size() == -2000
+    settings.QUIETSHELF_SEARCH_SQLITE_CACHE_KIB = 8192
+    assert ids("cormorant") and cache_size() == -8192
+    settings.QUIETSHELF_SEARCH_SQLITE_CACHE_KIB = 4096
+    assert ids("cormorant") and cache_size() == -8192

@@ -499,6 +499,31 @@ class SQLiteBackend(Backend):
 
     vendor = "sqlite"
 
+    def search(self, query, parsed):
+        self._raise_page_cache()
+        return super().search(query, parsed)
+
+    @staticmethod
+    def _raise_page_cache() -> None:
+        """Give the connection a page cache of QUIETSHELF_SEARCH_SQLITE_CACHE_KIB.
+
+        bm25 reads a `%_docsize` row per match and facets a
+        `catalog_search_facet` row per sampled match, scattered over the
+        file: with SQLite's default 2 MB cache most are misses, each a read
+        from the OS. 64 MB took ~15 % off a 10,000-match search at 1M
+        records (PERF-CAT-2). The cache is per connection and fills only as
+        pages are read; it is never lowered here (0 leaves it alone).
+        """
+        kib = int(getattr(settings, "QUIETSHELF_SEARCH_SQLITE_CACHE_KIB", 65_536))
+        if kib <= 0:
+            return
+        with connection.cursor() as cur:
+            cur.execute("PRAGMA cache_size")
+            current = cur.fetchone()[0]
+            # negative: KiB; positive: pages (counted at 4 KiB, the default page size)
+            if (-current if current < 0 else current * 4) < kib:
+                cur.execute(f"PRAGMA cache_size = -{kib}")
+
     def table_keys(self):
         return [
             *super().table_keys(),
