@@ -103,7 +103,8 @@ def sms_sender() -> str:
 
 
 def mail_from() -> str:
-    return _get("QUIETSHELF_NOTICE_MAIL_FROM", "") or settings.DEFAULT_FROM_EMAIL
+    name = "QUIETSHELF_NOTICE_MAIL_FROM"
+    return _get(name, env_str(name, "")) or settings.DEFAULT_FROM_EMAIL
 
 
 def site_url() -> str:

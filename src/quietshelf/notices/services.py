@@ -16,6 +16,7 @@ Every job here is run by the scheduler (jobs app) or `quietshelf send-notices`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -609,6 +610,7 @@ def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime)
 def _deliver_batch(batch: list[Notice], worker: str, email: EmailChannel, sms) -> int:
     routes = _Routes({n.patron_id for n in batch})
     overrides = _overrides()
+    rendered: dict = {}
     default_language = policy.notice_language(settings.LANGUAGE_CODE[:2], "en")
     sent = 0
     down: dict[str, DeliveryError] = {}
@@ -639,7 +641,11 @@ def _deliver_batch(batch: list[Notice], worker: str, email: EmailChannel, sms) -
             continue
         data = notice.data if isinstance(notice.data, dict) else {}
         language = policy.notice_language(patron.preferred_language, default_language)
-        subject, body = render_notice(notice.notice_type, language, channel, data, overrides)
+        # many notices in a batch say the same thing (one item, same due date): render once
+        key = (notice.notice_type, language, channel, json.dumps(data, sort_keys=True))
+        if key not in rendered:
+            rendered[key] = render_notice(notice.notice_type, language, channel, data, overrides)
+        subject, body = rendered[key]
         try:
             if channel == "email":
                 email.send(to=address, subject=subject, body=body, message_id=_message_id(notice))
