@@ -15,7 +15,7 @@
    as JSON, stops the server and drops the databases (--keep keeps them).
 
     python bench/circ/run.py                       # about 10 minutes
-    python bench/circ/run.py --seconds 30 --processes 2 --threads 8
+    python bench/circ/run.py --seconds 30 --processes 4 --threads 4
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ def perf_circ3(url: str, data_dir: Path, token: str, meta: dict, rounds: int) ->
 
 def main() -> None:  # noqa: PLR0915 - a linear script
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--processes", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60, help="measured seconds per stage")
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--clients", default="1,8,20", help="think-time stages")
