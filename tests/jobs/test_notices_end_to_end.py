@@ -300,3 +300,67 @@ def test_cir5_prv_not_1_worker_runs_the_notice_schedule_to_a_real_smtp_server_on
         text = path.read_text(errors="replace")
         for secret in [*secrets, *emails.values(), "4791234567"]:
             assert secret not in text, f"{secret!r} in {path.name}"
+
+
+@pytest.mark.parametrize("queue_env", ["sqlite", "redis"], indirect=True)
+def test_cir5_two_worker_processes_at_once_send_each_notice_once_over_smtp(
+    settings,
+    queue_env,
+    workers,
+    smtp,  # noqa: F811 - the fixture imported above
+    patron,
+    loan,  # noqa: F811
+    circ,
+):
+    """Two `quietshelf worker` processes (two threads each) on one queue: both schedulers
+    find the same slots due, and staff press "Run now" on delivery three times, so several
+    deliveries run at once. Every patron gets exactly one message."""
+    day = _run_day(settings)
+    tag = uuid.uuid4().hex[:6]
+    addresses = []
+    for n in range(40):
+        address = f"twice-{tag}-{n}@fjordvik.example"
+        p = patron(given_name=f"Oddny{n}", family_name=f"Berget{tag}", email=address)
+        loan(p, day - dt.timedelta(days=1))
+        addresses.append(address)
+    env = {
+        **queue_env,
+        "QUIETSHELF_JOBS_SCHEDULE": json.dumps(_schedule()),
+        "QUIETSHELF_JOBS_NIGHT_HOUR": str(NIGHT_HOUR),
+        "QUIETSHELF_SMTP_HOST": "127.0.0.1",
+        "QUIETSHELF_SMTP_PORT": str(smtp.port),
+        "QUIETSHELF_SMTP_STARTTLS": "0",
+        "QUIETSHELF_SMTP_SSL": "0",
+        "QUIETSHELF_SMS_GATEWAY": "none",
+        "QUIETSHELF_NOTICE_OVERDUE_DAYS": "1,8,15",
+    }
+    first = workers.start("--workers", "2", **env)
+    second = workers.start("--workers", "2", **env)
+    wait_for(
+        lambda: JobRun.objects.filter(
+            job="overdue-notices", trigger=Trigger.SCHEDULE, state=RunState.SUCCEEDED
+        ).exists(),
+        timeout=60,
+        what="the scheduled overdue-notices run",
+    )
+    assert JobRun.objects.filter(job="overdue-notices", trigger=Trigger.SCHEDULE).count() == 1
+
+    from quietshelf.accounts.testing import make_staff, signed_in_client
+
+    admin = signed_in_client(make_staff(f"e2e-twice-{tag}", roles=["administrator"]))
+    for _ in range(3):
+        assert admin.post("/staff/jobs/run/", {"job": DELIVER}).status_code == 302
+    wait_for(lambda: len(smtp.messages) >= 40, timeout=120, what="forty e-mails")
+    wait_for(_notices_settled, timeout=60, what="the outbox to settle")
+    wait_for(
+        lambda: not JobRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING]).exists(),
+        timeout=90,
+        what="every run to finish",
+    )
+    received = [to for tos, _message in smtp.messages for to in tos]
+    assert sorted(received) == sorted(addresses)  # each exactly once
+    assert len(set(smtp.ids())) == 40
+    assert not JobRun.objects.filter(state=RunState.FAILED).exists()
+    workers_seen = {run.worker.rpartition(":")[2] for run in JobRun.objects.exclude(worker="")}
+    assert workers_seen <= {str(first.pid), str(second.pid)}
+    assert first.poll() is None and second.poll() is None
