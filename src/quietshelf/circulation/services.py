@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from quietshelf.accounts.authz import require
@@ -121,11 +121,11 @@ def _for_update(qs, **kw):
     return qs.select_for_update(**kw)
 
 
-def _locked_item(barcode: str) -> Item:
+def _locked_item(barcode: str, *, related=("item_type", "record", "branch")) -> Item:
     barcode = (barcode or "").strip()
     if not barcode or len(barcode) > 64:
         raise ItemNotFound("Scan or type an item barcode.")
-    qs = _item_rows().filter(barcode=barcode)
+    qs = _item_rows(related).filter(barcode=barcode)
     if connection.features.has_select_for_update_of:
         qs = qs.select_for_update(of=("self",))
     else:
@@ -136,10 +136,10 @@ def _locked_item(barcode: str) -> Item:
     return item
 
 
-def _item_rows():
+def _item_rows(related=("item_type", "record", "branch")):
     # The record comes along for its title; its MARC (often kilobytes of JSON) is
     # loaded only if someone reads it.
-    return Item.objects.select_related("item_type", "record", "branch").defer("record__marc_json")
+    return Item.objects.select_related(*related).defer("record__marc_json")
 
 
 def _lock_item_by_pk(item_id) -> Item:
@@ -841,12 +841,15 @@ def _arrived_for_hold(item: Item, at_branch: Branch, now) -> CheckinResult | Non
 def _record_reading_history(loan: Loan, item: Item, returned: dt.date) -> None:
     from quietshelf.privacy.consent import has_consent
 
-    patron = loan.patron
-    if patron is None or not has_consent(subject_id=patron.subject_id, scope=READING_HISTORY):
+    if loan.patron_id is None:
+        return
+    # check-in reads the patron's subject with the loan row (no Patron row needed)
+    subject_id = getattr(loan, "patron_subject_id", None) or loan.patron.subject_id
+    if subject_id is None or not has_consent(subject_id=subject_id, scope=READING_HISTORY):
         return
     ReadingHistoryEntry.objects.create(
-        subject_id=patron.subject_id,
-        patron=patron,
+        subject_id=subject_id,
+        patron_id=loan.patron_id,
         data={
             "record_id": item.record_id,
             "title": item.record.title,
@@ -994,13 +997,17 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item."""
     _require(actor, "circulation.checkout", branch_id=branch_id)
     branch = _branch(branch_id)
-    item = _locked_item(item_barcode)
+    # the record for its title; type and branch are read only on the rare paths needing them
+    item = _locked_item(item_barcode, related=("record",))
     now = _now()
     today = _local_date(now)
     loan = (
-        _for_update(Loan.objects.select_related("patron", "rule"))
+        _for_update(Loan.objects.select_related("rule"))
         .filter(item=item, returned_at__isnull=True)
-        .annotate(fees_exist=Exists(Fee.objects.filter(loan=OuterRef("pk"))))
+        .annotate(
+            fees_exist=Exists(Fee.objects.filter(loan=OuterRef("pk"))),
+            patron_subject_id=F("patron__subject"),
+        )
         .first()
     )
     fine = 0
