@@ -18,6 +18,7 @@ VARIABLES = {
     "hold_ready": ("pickup_branch", "expires_on", "titles"),
     "expiring_card": ("expiry_date",),
     "fee": ("count", "amount"),
+    "receipt": ("count", "due_dates"),
 }
 
 
@@ -35,11 +36,18 @@ def sample(notice_type: str) -> dict:
         "expires_on": day,
         "expiry_date": day,
         "amount": "NOK 45.00",
+        "due_dates": [day, dt.date(2026, 3, 19)],
     }
     allowed = set(VARIABLES[notice_type]) | set(COMMON_VARIABLES)
     return {k: v for k, v in values.items() if k in allowed}
 
 
+_DUES_EN = (
+    '{% for d in due_dates %}{{ d|date:"j F" }}{% if not forloop.last %}, {% endif %}{% endfor %}'
+)
+_DUES_NB = (
+    '{% for d in due_dates %}{{ d|date:"j. F" }}{% if not forloop.last %}, {% endif %}{% endfor %}'
+)
 _TITLES_EN = "{% if titles %}\n{% for t in titles %}- {{ t }}\n{% endfor %}{% endif %}"
 _TITLES_NB = _TITLES_EN
 _FOOT_EN = "\nSign in to see the details: {{ account_url }}\n\n{{ library }}\n"
@@ -155,6 +163,22 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         "",
         "Du har {{ count }} ubetalte gebyr{{ count|pluralize:',er' }} på biblioteket, "
         "{{ amount }} til sammen. Logg inn for å se detaljene. {{ library }}",
+    ),
+    ("receipt", "en", "email"): (
+        "Your loans",
+        "You borrowed {{ count }} item{{ count|pluralize }}. Due: " + _DUES_EN + "." + _FOOT_EN,
+    ),
+    ("receipt", "nb", "email"): (
+        "Lånene dine",
+        "Du lånte {{ count }} ting. Leveres: " + _DUES_NB + "." + _FOOT_NB,
+    ),
+    ("receipt", "en", "sms"): (
+        "",
+        "You borrowed {{ count }} item{{ count|pluralize }}. Due: " + _DUES_EN + ". {{ library }}",
+    ),
+    ("receipt", "nb", "sms"): (
+        "",
+        "Du lånte {{ count }} ting. Leveres: " + _DUES_NB + ". {{ library }}",
     ),
 }
 

@@ -30,6 +30,7 @@ class NoticeType(models.TextChoices):
     HOLD_READY = "hold_ready", _("Hold ready")
     EXPIRING_CARD = "expiring_card", _("Card expiring")
     FEE = "fee", _("Fees to pay")
+    RECEIPT = "receipt", _("Loan receipt")
 
 
 class Channel(models.TextChoices):

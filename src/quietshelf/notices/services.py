@@ -16,6 +16,7 @@ Every job here is run by the scheduler (jobs app) or `quietshelf send-notices`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -26,13 +27,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
 from quietshelf.accounts.authz import branch_scope, require
 from quietshelf.core import clock
-from quietshelf.core.errors import Conflict, NotFound
+from quietshelf.core.errors import Conflict, InvalidInput, NotFound
 from quietshelf.notices import conf, defaults, policy, sandbox
 from quietshelf.notices.channels import DeliveryError, EmailChannel, sms_gateway
 from quietshelf.notices.models import (
@@ -42,7 +44,7 @@ from quietshelf.notices.models import (
     NoticeTemplate,
     NoticeType,
 )
-from quietshelf.privacy import audit
+from quietshelf.privacy import audit, consent
 
 log = logging.getLogger("quietshelf.notices")
 
@@ -352,6 +354,55 @@ def queue_fee_notices(*, today: dt.date | None = None) -> int:
     return _insert(rows)
 
 
+@transaction.atomic(durable=True)
+def send_checkout_receipt(*, actor, patron_id, loan_ids) -> Notice | None:
+    """An e-mail (or text) receipt for loans just made at the desk: a count and due dates only.
+
+    Queued like any notice (the worker sends it); the same loans never give two receipts.
+    None when the patron wants no notices.
+    """
+    from quietshelf.circulation.models import Loan
+    from quietshelf.patrons.models import Patron
+
+    try:
+        patron = Patron.objects.get(pk=patron_id)
+    except (Patron.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise NotFound("No such patron.") from None
+    require(actor, "circulation.checkout", branch_id=patron.home_branch_id)
+    try:
+        ids = sorted({uuid.UUID(str(i)) for i in loan_ids})
+    except ValueError:
+        raise InvalidInput("Not a loan id.", code="invalid_loan") from None
+    loans = list(
+        Loan.objects.filter(pk__in=ids, patron=patron, returned_at__isnull=True).values_list(
+            "pk", "due_at"
+        )
+    )
+    if not ids or len(loans) != len(ids):
+        raise InvalidInput("These are not open loans of this patron.", code="invalid_loan")
+    if patron.notification_channel == "none" or patron.status not in NOTIFIABLE:
+        return None
+    digest = hashlib.sha256(",".join(str(i) for i in ids).encode()).hexdigest()[:32]
+    dues = sorted({timezone.localdate(due).isoformat() for _pk, due in loans})
+    now = clock.now()
+    notice, created = Notice.objects.get_or_create(
+        dedupe_key=f"receipt:{patron.pk}:{digest}",
+        defaults={
+            "subject": patron.subject,
+            "patron": patron,
+            "notice_type": NoticeType.RECEIPT,
+            "ref_date": clock.today(),
+            "data": {"count": len(ids), "due_dates": dues},
+            "kept": consent.has_consent(subject_id=patron.subject_id, scope=HISTORY_SCOPE),
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
+    if created:
+        audit.record(actor=actor, action="created", obj=notice, reason="checkout_receipt")
+    return notice
+
+
 # --- templates ------------------------------------------------------------------------
 
 
@@ -381,6 +432,14 @@ def _revive(data: dict) -> dict:
                 out[key] = dt.date.fromisoformat(out[key])
             except ValueError:
                 out[key] = None
+    if isinstance(out.get("due_dates"), list):
+        days = []
+        for value in out["due_dates"]:
+            try:
+                days.append(dt.date.fromisoformat(value))
+            except (TypeError, ValueError):
+                continue
+        out["due_dates"] = days
     return out
 
 
@@ -806,7 +865,9 @@ def reduce_notice_history(*, today: dt.date | None = None) -> int:
         resolved_at__isnull=True,
         created_at__date=OuterRef("ref_date"),
     )
-    markers.filter(notice_type__in=("due_soon", "expiring_card"), ref_date__lt=today).delete()
+    markers.filter(
+        notice_type__in=("due_soon", "expiring_card", "receipt"), ref_date__lt=today
+    ).delete()
     markers.filter(notice_type="overdue").exclude(Exists(open_loan)).delete()
     markers.filter(notice_type="hold_ready").exclude(Exists(on_shelf)).delete()
     markers.filter(notice_type="fee").exclude(Exists(open_fee)).delete()
