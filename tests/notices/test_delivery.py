@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from quietshelf.notices import services
-from quietshelf.notices.models import Notice
+from quietshelf.notices.models import Notice, NoticeDailyCount
 from quietshelf.patrons.models import ContactPoint
 from tests.notices.conftest import TODAY, free_port, point_django_at
 
@@ -115,7 +115,9 @@ def test_no_email_falls_back_to_sms_cir5(sms_gateway, reader, loan):
     assert payload["to"] == "+4791234567"
     assert payload["text"].startswith("You have 1 item due on 5 March.")
     assert auth == "Bearer test-token"
-    assert Notice.objects.get().channel == "sms"
+    # the channel is recorded in the day's count only, not on the patron's row (PRV-NOT-1)
+    assert NoticeDailyCount.objects.get().channel == "sms"
+    assert Notice.objects.get().channel == ""
 
 
 def test_no_usable_address_is_listed_for_staff_cir5(reader, loan):

@@ -28,7 +28,8 @@ def test_without_consent_a_sent_notice_keeps_no_content_and_is_reduced_to_a_coun
     _send_due_soon(reader, loan)
     notice = Notice.objects.get()
     assert notice.data is None and notice.body is None and notice.subject_line is None
-    assert services.reduce_notice_history(today=TODAY) == 1
+    # counted when the server accepted it, so the nightly job has nothing left to count
+    assert services.reduce_notice_history(today=TODAY) == 0
     [count] = NoticeDailyCount.objects.all()
     assert (count.notice_type, count.channel, count.outcome, count.count) == (
         "due_soon",
@@ -125,3 +126,62 @@ def test_erasing_a_patron_leaves_only_counts_of_their_notices_prv_not_1(reader, 
     forget_subject(subject_id=p.subject_id, reason="erasure_request")
     assert not Notice.objects.filter(patron=p).exists()
     assert NoticeDailyCount.objects.get().notice_type == "due_soon"
+
+
+def test_prv_not_1_delivery_without_consent_counts_at_once_and_leaves_a_bare_marker(
+    smtp, reader, loan
+):
+    """Review 7: the marker row (it lives as long as the loan is out) held the channel,
+    attempts and time of sending, and the count waited for the nightly job."""
+    p = reader()
+    other = reader()
+    loan(p, TODAY + dt.timedelta(days=3))
+    loan(p, TODAY - dt.timedelta(days=1))
+    loan(other, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    services.queue_overdue_notices(today=TODAY)
+    assert services.deliver_queued_notices() == 3
+    assert len(smtp.messages) == 3
+    # counted at delivery, before any nightly job
+    counts = {
+        (c.notice_type, c.channel, c.day, c.outcome): c.count
+        for c in NoticeDailyCount.objects.all()
+    }
+    day = timezone.localdate()
+    assert counts == {("due_soon", "email", day, "sent"): 2, ("overdue", "email", day, "sent"): 1}
+    rows = Notice.objects.filter(patron=p)
+    assert rows.count() == 2
+    for row in rows:
+        assert row.state == "sent" and row.counted
+        assert row.channel == "" and row.sent_at is None and row.attempts == 0
+        assert row.last_error == "" and row.claimed_at is None and row.claimed_by == ""
+        assert row.data is None and row.body is None and row.subject_line is None
+        assert row.next_attempt_at == row.created_at  # no trace of when it went out
+    assert not Notice.objects.filter(patron=p).exclude(sent_at=None).exists()
+    assert not Notice.objects.filter(patron=p).exclude(channel="").exists()
+    # the nightly job does not count them again, and the markers still stop a re-queue
+    assert services.reduce_notice_history(today=TODAY) == 0
+    assert sum(NoticeDailyCount.objects.values_list("count", flat=True)) == 3
+    assert services.queue_due_soon_notices(today=TODAY) == 0
+    assert services.queue_overdue_notices(today=TODAY) == 0
+    assert services.deliver_queued_notices() == 0
+    assert len(smtp.messages) == 3
+
+
+def test_prv_not_1_nightly_reduction_strips_the_markers_of_kept_notices_too(reader, loan):
+    """With consent the notice is kept, then reduced: the marker left has no channel or
+    time of sending either, and the count is made once."""
+    p = reader()
+    give_consent(subject_id=p.subject_id, scope=services.HISTORY_SCOPE)
+    loan(p, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    services.deliver_queued_notices()
+    kept = Notice.objects.get()
+    assert kept.channel == "email" and kept.sent_at is not None  # the patron's own history
+    assert not NoticeDailyCount.objects.exists()
+    withdraw_consent(subject_id=p.subject_id, scope=services.HISTORY_SCOPE)
+    marker = Notice.objects.get()
+    assert marker.counted and marker.channel == "" and marker.sent_at is None
+    assert marker.attempts == 0 and marker.body is None
+    assert services.reduce_notice_history(today=TODAY) == 0
+    assert NoticeDailyCount.objects.get().count == 1

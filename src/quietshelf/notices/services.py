@@ -9,6 +9,15 @@ message but before the row was marked sent leaves a "sending" claim that is
 put back in the queue after QUIETSHELF_NOTICE_CLAIM_TIMEOUT_SECONDS; that one
 message then goes a second time with the same Message-ID (at least once, never
 lost). Rows are marked sent one by one, so that window is one message wide.
+A live worker keeps its claim fresh while it works through a batch (_Claim):
+before each message it re-stamps the rest of its batch whenever the stamp is a
+quarter of the timeout old, and skips any notice it no longer holds, so a slow
+server never lets another run take back a notice that is still being sent.
+
+Without the notification-history consent, the UPDATE that records the
+server's acceptance also strips the row to a marker and, in the same
+transaction, adds the notice to NoticeDailyCount (PRV-NOT-1): no channel,
+time of sending or attempt count is left on a row about the patron.
 
 Every job here is run by the scheduler (jobs app) or `quietshelf send-notices`.
 """
@@ -22,6 +31,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -562,6 +572,42 @@ def _claim(worker: str, now: dt.datetime, size: int) -> list[Notice]:
     )
 
 
+class _Claim:
+    """This worker's hold on the notices of one batch, kept fresh while it sends (CIR-5).
+
+    requeue_stale_claims (in any other run) takes back claims older than the claim
+    timeout, so a batch that takes longer than that to send would otherwise be sent a
+    second time by the next run. Before each message the claim on the rest of the
+    batch is re-stamped in one conditional UPDATE once the last stamp is a quarter of
+    the timeout old; a notice whose row no longer matches (taken back, retried by
+    staff) is skipped. A message therefore starts at most timeout/4 after its row was
+    stamped, and only a single send lasting more than 3/4 of the timeout could overlap
+    a take-over (the SMTP time-out is far below the default 900 s).
+    """
+
+    def __init__(self, worker: str, pks, *, stamped: float):
+        self.worker = worker
+        self.pending = set(pks)
+        self.stamped = stamped
+        self.every = conf.claim_timeout_seconds() / 4
+
+    def holds(self, pk) -> bool:
+        if pk not in self.pending:
+            return False
+        started = time.monotonic()
+        if started - self.stamped >= self.every:
+            mine = Notice.objects.filter(
+                pk__in=self.pending, claimed_by=self.worker, state=NoticeState.SENDING
+            )
+            if mine.update(claimed_at=clock.now()) != len(self.pending):
+                self.pending = set(mine.values_list("pk", flat=True))
+            self.stamped = started
+        return pk in self.pending
+
+    def done(self, pk) -> None:
+        self.pending.discard(pk)
+
+
 class _Routes:
     """Contact points of the patrons in one batch, read once."""
 
@@ -621,28 +667,51 @@ def _finish(notice: Notice, worker: str, **changes) -> bool:
 
 
 def _mark_sent(notice: Notice, worker: str, channel: str) -> bool:
-    """The hot path (one statement per message, so a crash re-sends at most one): a sent
-    notice without kept history loses its template values in the same UPDATE."""
+    """The hot path for a notice without kept history (PRV-NOT-1, CIR-5).
+
+    One transaction per message, so a crash re-sends at most the one in flight: the
+    row becomes a bare marker (dedupe key, type, level, what it was about, "sent",
+    counted) with no channel, time of sending, attempts or error left on it, and the
+    notice is added to the day's count at the same moment. The row is only touched
+    while this worker still holds it, and counted only if it did.
+    """
     from django.db import connection
 
     meta, q = Notice._meta, connection.ops.quote_name
-    sql = (
-        f"UPDATE {q(meta.db_table)} SET {q('state')} = %s, {q('channel')} = %s, "  # noqa: S608 - names from the model, values are parameters
-        f"{q('attempts')} = {q('attempts')} + 1, {q('sent_at')} = %s, {q('last_error')} = '', "
-        f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL "
+    counts = NoticeDailyCount._meta.db_table
+    mark = (
+        f"UPDATE {q(meta.db_table)} SET {q('state')} = %s, {q('channel')} = '', "  # noqa: S608 - names from the model, values are parameters
+        f"{q('attempts')} = 0, {q('sent_at')} = NULL, {q('last_error')} = '', "
+        f"{q('next_attempt_at')} = {q('created_at')}, {q('has_titles')} = %s, "
+        f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL, "
+        f"{q('counted')} = %s "
         f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s AND {q('state')} = %s"
     )
-    params = [
-        NoticeState.SENT,
-        channel,
-        meta.get_field("sent_at").get_db_prep_value(clock.now(), connection),
-        meta.pk.get_db_prep_value(notice.pk, connection),
-        worker,
-        NoticeState.SENDING,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount == 1
+    count = (
+        f"INSERT INTO {q(counts)} ({q('notice_type')}, {q('channel')}, {q('day')}, "  # noqa: S608 - names from the model, values are parameters
+        f"{q('outcome')}, {q('count')}) VALUES (%s, %s, %s, %s, 1) "
+        f"ON CONFLICT ({q('notice_type')}, {q('channel')}, {q('day')}, {q('outcome')}) "
+        f"DO UPDATE SET {q('count')} = {q(counts)}.{q('count')} + 1"
+    )
+    day = NoticeDailyCount._meta.get_field("day").get_db_prep_value(
+        timezone.localdate(clock.now()), connection
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            mark,
+            [
+                NoticeState.SENT,
+                False,
+                True,
+                meta.pk.get_db_prep_value(notice.pk, connection),
+                worker,
+                NoticeState.SENDING,
+            ],
+        )
+        if cursor.rowcount != 1:
+            return False
+        cursor.execute(count, [notice.notice_type, channel, day, NoticeState.SENT])
+        return True
 
 
 def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime) -> None:
@@ -666,7 +735,10 @@ def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime)
     log.warning("notice %s not delivered (attempt %s): %s", notice.pk, attempts, error.message)
 
 
-def _deliver_batch(batch: list[Notice], worker: str, email: EmailChannel, sms) -> int:
+def _deliver_batch(
+    batch: list[Notice], worker: str, email: EmailChannel, sms, *, stamped: float
+) -> int:
+    claim = _Claim(worker, [n.pk for n in batch], stamped=stamped)
     routes = _Routes({n.patron_id for n in batch})
     overrides = _overrides()
     rendered: dict = {}
@@ -674,6 +746,9 @@ def _deliver_batch(batch: list[Notice], worker: str, email: EmailChannel, sms) -
     sent = 0
     down: dict[str, DeliveryError] = {}
     for notice in batch:
+        if not claim.holds(notice.pk):
+            continue  # taken back or retried meanwhile: the other holder sends it
+        claim.done(notice.pk)
         now = clock.now()
         patron = routes.patrons.get(notice.patron_id)
         preferred = patron.notification_channel if patron else "none"
@@ -744,8 +819,7 @@ def deliver_queued_notices(*, limit: int = 500) -> int:
 
 def deliver_round(*, limit: int = 500) -> tuple[int, int]:
     """(notices taken, notices sent): what `send-notices` loops on until nothing is taken."""
-    now = clock.now()
-    requeue_stale_claims(now=now)
+    requeue_stale_claims(now=clock.now())
     worker = _worker_id()
     email = EmailChannel()
     sms = sms_gateway()
@@ -753,13 +827,14 @@ def deliver_round(*, limit: int = 500) -> tuple[int, int]:
     remaining = max(0, int(limit))
     try:
         while remaining > 0:
-            batch = _claim(worker, now, min(BATCH, remaining))
+            stamped = time.monotonic()
+            batch = _claim(worker, clock.now(), min(BATCH, remaining))
             if not batch:
                 break
             remaining -= len(batch)
             taken += len(batch)
             try:
-                sent += _deliver_batch(batch, worker, email, sms)
+                sent += _deliver_batch(batch, worker, email, sms, stamped=stamped)
             finally:
                 # anything this worker still holds (an unexpected error) goes back at once
                 Notice.objects.filter(
@@ -813,7 +888,8 @@ def _count(rows) -> None:
 
 
 def _strip(qs) -> int:
-    """Reduce these notices to counts: content gone, row kept as a marker."""
+    """Reduce these notices to counts: content, channel, times and attempts gone, the row
+    kept as a bare marker (what queueing needs to not send it again)."""
     total = 0
     while True:
         with transaction.atomic():
@@ -828,7 +904,17 @@ def _strip(qs) -> int:
                 return total
             _count([r[1:] for r in rows])
             Notice.objects.filter(pk__in=[r[0] for r in rows]).update(
-                data=None, subject_line=None, body=None, counted=True, kept=False
+                data=None,
+                subject_line=None,
+                body=None,
+                counted=True,
+                kept=False,
+                has_titles=False,
+                channel="",
+                sent_at=None,
+                attempts=0,
+                last_error="",
+                next_attempt_at=F("created_at"),
             )
             total += len(rows)
 
@@ -848,6 +934,8 @@ def reduce_notice_history(*, today: dt.date | None = None) -> int:
     now = clock.now()
     history_cutoff = now - dt.timedelta(days=conf.history_days())
     failed_cutoff = now - dt.timedelta(days=conf.failed_keep_days())
+    # Sent without consent: counted at delivery (_mark_sent); this only catches rows
+    # sent by an older version, and counted=False keeps anything from counting twice.
     reduced = _strip(Notice.objects.filter(state=NoticeState.SENT, kept=False))
     reduced += _strip(Notice.objects.filter(state=NoticeState.SENT, sent_at__lt=history_cutoff))
     reduced += _strip(
@@ -856,6 +944,10 @@ def reduce_notice_history(*, today: dt.date | None = None) -> int:
         )
     )
     markers = Notice.objects.filter(counted=True)
+    # markers left by an older version still said when and how the patron was told
+    markers.filter(sent_at__isnull=False).update(
+        channel="", sent_at=None, attempts=0, last_error="", next_attempt_at=F("created_at")
+    )
     open_loan = Loan.objects.filter(
         patron_id=OuterRef("patron_id"), returned_at__isnull=True, due_at__date=OuterRef("ref_date")
     )
