@@ -79,6 +79,22 @@ def test_production_with_everything_given_starts(tmp_path):
         env={k: v for k, v in {**os.environ, **env}.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
     )
     assert out.returncode == 0, out.stderr
+    # no mail server given: a warning, and no patron mail printed to the journal (PRV-LOG-1)
+    assert "core.W001" in out.stderr and "QUIETSHELF_SMTP_HOST" in out.stderr
+
+
+def test_production_without_mail_server_refuses_to_print_mail_prv_log_1(settings):
+    """PRV-LOG-1: production without QUIETSHELF_SMTP_HOST sends nothing rather than printing
+    recipients and texts on the console, where the service journal would keep them."""
+    from django.core import mail
+    from django.core.checks import run_checks
+
+    settings.EMAIL_BACKEND = "quietshelf.core.mail.NoMailServerBackend"
+    with pytest.raises(ConnectionRefusedError, match="QUIETSHELF_SMTP_HOST"):
+        mail.send_mail("Subject", "Body", None, ["kari@example.org"])
+    with pytest.raises(ConnectionRefusedError):
+        mail.get_connection().open()
+    assert [m.id for m in run_checks() if m.id == "core.W001"] == ["core.W001"]
 
 
 def test_production_refuses_debug_sec_err_1(tmp_path):

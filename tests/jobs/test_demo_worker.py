@@ -31,12 +31,16 @@ def _alive(pid: int) -> bool:
 
 
 def test_cir5_demo_runs_the_worker_beside_the_server_and_stops_it(tmp_path, settings):
+    """Ctrl-C stops both, and so does SIGTERM (systemd, docker stop): tested with the
+    latter, which goes through the same path. Demo notices link to this server's port."""
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         pytest.skip("the demo uses its own SQLite instance; covered by the SQLite run")
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(QUIETSHELF_HOME=str(tmp_path), QUIETSHELF_ENV="development")
+    env.pop("QUIETSHELF_SITE_URL", None)
+    port = _free_port()
     demo = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "quietshelf", "demo", "--port", str(_free_port())],
+        [sys.executable, "-m", "quietshelf", "demo", "--port", str(port)],
         env=env,
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
@@ -51,12 +55,14 @@ def test_cir5_demo_runs_the_worker_beside_the_server_and_stops_it(tmp_path, sett
         started = next(x for x in lines if "Started the job worker" in x)
         pid = int(started.split("(pid ")[1].split(";")[0])
         assert _alive(pid)
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            assert f"QUIETSHELF_SITE_URL=http://127.0.0.1:{port}".encode() in f.read()
         log = tmp_path / "logs" / "worker.log"
         wait_for(lambda: log.is_file() and "Worker " in log.read_text(), timeout=60,
                  what="the worker to start")  # fmt: skip
         wait_for(lambda: "job audit-seal" in log.read_text(), timeout=60,
                  what="the worker's first scheduled run")  # fmt: skip
-        demo.send_signal(signal.SIGINT)
+        demo.send_signal(signal.SIGTERM)
         assert demo.wait(timeout=90) == 0, "".join(lines)
         time.sleep(0.2)
         assert not _alive(pid)

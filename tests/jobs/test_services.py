@@ -173,9 +173,24 @@ def test_cir5_run_that_keeps_killing_workers_is_given_up(test_jobs, effect_table
     assert run.state == RunState.FAILED and run.error.startswith("WorkerLost:")
 
 
-def test_cir5_describe_error_masks_values():
-    text = services.describe_error(ValueError("bad 'Kari Nordmann' kari@example.org 12345678\nx"))
-    assert text == "ValueError: bad '…' … …"
+def test_cir5_describe_error_masks_values_prv_log_1():
+    """PRV-LOG-1: a system error keeps its first line with values masked; any other
+    exception keeps only its class, since its text may quote the data it choked on."""
+    from django.db import OperationalError
+
+    from quietshelf.core.errors import InvalidInput
+
+    text = services.describe_error(
+        OperationalError("bad 'Kari Nordmann' kari@example.org 12345678 +47 912 34 567\nx")
+    )
+    assert text == "OperationalError: bad '…' … … …"
+    assert services.describe_error(InvalidInput("No such branch.")) == (
+        "InvalidInput: No such branch."
+    )
+    withheld = services.describe_error(ValueError("patron Kari Nordmann, phone 912 34 567"))
+    assert withheld == "ValueError (message withheld: it may quote data)"
+    assert "Kari" not in services.describe_error(KeyError("Kari Nordmann"))
+    assert "Kari" not in services.describe_error(TypeError("Kari Nordmann is not a date"))
 
 
 def test_cir5_prune_runs_deletes_old_records(test_jobs, settings):

@@ -140,6 +140,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "quietshelf.accounts.context_processors.staff_menu",
                 "csp.context_processors.nonce",
             ],
         },
@@ -311,6 +312,7 @@ if not isinstance(QUIETSHELF_PATRON_SSO, list):
     raise ImproperlyConfigured("QUIETSHELF_PATRON_SSO must be a JSON list of providers")
 
 # --- e-mail: SMTP when QUIETSHELF_SMTP_HOST is set, else printed to the console ----
+# (outside production; in production, refused until a mail server is set)
 if env_str("QUIETSHELF_SMTP_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = env_str("QUIETSHELF_SMTP_HOST")
@@ -320,6 +322,9 @@ if env_str("QUIETSHELF_SMTP_HOST"):
     EMAIL_USE_TLS = env_bool("QUIETSHELF_SMTP_STARTTLS", EMAIL_PORT == 587)
     EMAIL_USE_SSL = env_bool("QUIETSHELF_SMTP_SSL", EMAIL_PORT == 465)
     EMAIL_TIMEOUT = env_int("QUIETSHELF_SMTP_TIMEOUT", 20)
+elif PRODUCTION:
+    # Never print patrons' mail into the service's journal (core/mail.py).
+    EMAIL_BACKEND = "quietshelf.core.mail.NoMailServerBackend"
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("QUIETSHELF_MAIL_FROM", "library@localhost")

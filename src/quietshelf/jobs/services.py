@@ -25,13 +25,13 @@ import socket
 import threading
 import time
 
-from django.db import IntegrityError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from quietshelf.accounts.authz import require
 from quietshelf.core import clock
-from quietshelf.core.errors import Conflict, NotFound
+from quietshelf.core.errors import Conflict, DomainError, NotFound
 from quietshelf.jobs import conf, queue, registry
 from quietshelf.jobs.models import JobRun, RunState, Trigger, WorkerSeen
 from quietshelf.privacy import audit
@@ -40,6 +40,7 @@ log = logging.getLogger("quietshelf.jobs")
 
 _EMAIL = re.compile(r"\S+@\S+")
 _NUMBER = re.compile(r"\d{6,}")
+_PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
 _QUOTED = re.compile(r"""(['"]).{1,200}?\1""")
 
 
@@ -47,12 +48,22 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# Whose messages are written by us or by the system (domain errors, database,
+# network, imports, the runtime), never by data: their first line is kept, masked. Any other
+# exception's text can quote a value it choked on, a name say, so only its
+# class is kept (PRV-LOG-1).
+_TELLING = (DomainError, DatabaseError, OSError, ImportError, RuntimeError, registry.JobUnavailable)
+
+
 def describe_error(exc: BaseException) -> str:
-    """Exception class and the first line of its message, with anything that could
-    be a personal value (quoted values, e-mail addresses, long numbers) masked."""
+    """Exception class, and for system errors the first line of the message with
+    anything that could be a personal value (quoted values, e-mail addresses,
+    long numbers, phone numbers) masked."""
+    if not isinstance(exc, _TELLING):
+        return f"{type(exc).__name__} (message withheld: it may quote data)"
     lines = str(exc).strip().splitlines()
     first = lines[0] if lines else ""
-    first = _EMAIL.sub("…", _NUMBER.sub("…", _QUOTED.sub("'…'", first)))
+    first = _PHONE.sub("…", _EMAIL.sub("…", _NUMBER.sub("…", _QUOTED.sub("'…'", first))))
     return f"{type(exc).__name__}: {first}".rstrip(": ")[:500]
 
 

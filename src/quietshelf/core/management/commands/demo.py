@@ -9,7 +9,9 @@ expiry, notices; its log goes to <instance>/logs/worker.log) until Ctrl-C.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,18 @@ from django.core.management import call_command
 from quietshelf.core.commands import QuietshelfCommand, UsageError
 
 DEMO_USER_FILE = "demo-staff-created"
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGTERM if the demo dies without stopping it (kill -9)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class Command(QuietshelfCommand):
@@ -66,19 +80,27 @@ class Command(QuietshelfCommand):
             return
         from quietshelf.core.management.commands.serve import serve
 
-        worker = None if no_worker else self._start_worker(instance)
+        worker = None if no_worker else self._start_worker(instance, site_url=url.rstrip("/"))
+        # SIGTERM (systemd, docker stop, kill) and SIGHUP (terminal closed) end the
+        # demo like Ctrl-C does, so the worker is stopped too and not left behind.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
         try:
             serve(host=host, port=port, stdout=self.stdout)
+        except KeyboardInterrupt:
+            pass
         finally:
             if worker is not None:
                 self._stop_worker(worker)
 
-    def _start_worker(self, instance: Path) -> subprocess.Popen:
+    def _start_worker(self, instance: Path, *, site_url: str) -> subprocess.Popen:
         """`quietshelf worker` as a child with this environment, logging to a file."""
         logs = instance / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / "worker.log"
         env = dict(os.environ, QUIETSHELF_HOME=str(instance))
+        # Links in the demo's notices point at this server, whatever --port says.
+        env.setdefault("QUIETSHELF_SITE_URL", site_url)
         with open(log_path, "ab") as log:
             worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "quietshelf", "worker"],
@@ -86,6 +108,7 @@ class Command(QuietshelfCommand):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,  # runs before the child starts any thread
             )
         self.stdout.write(
             f"Started the job worker beside the server (pid {worker.pid}; log {log_path}); "
