@@ -195,3 +195,30 @@ def test_desk_scans_swap_the_panel_without_reloading_cir2(
     expect(page.get_by_label("Scan an item")).to_be_focused()
     assert page.evaluate("window.localStorage.length") == 0
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_desk_sends_the_receipt_by_the_patrons_channel_cir2_prv_not_1(desk, circ, patron, item):
+    """CIR-2 desk receipt by e-mail: the count and due dates only (PRV-NOT-1), sent once."""
+    from django.core import mail
+
+    from quietshelf.notices.services import deliver_queued_notices
+
+    p = patron(barcode="DESK-MAIL-1", email="tove.receipt@fjordvik.example")
+    i = item()
+    desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk})
+    desk.post("/staff/desk/patron/scan/", {"card": "DESK-MAIL-1"})
+    r = desk.get("/staff/desk/patron/")
+    assert b'id="done-send"' not in r.content  # nothing lent yet: nothing to send
+    desk.post("/staff/desk/checkout/", {"item": i.barcode})
+    r = desk.get("/staff/desk/patron/")
+    assert b'id="done-send"' in r.content
+    r = desk.post("/staff/desk/done/", {"receipt": "send"}, follow=True)
+    assert b"The receipt is on its way" in r.content
+    assert i.record.title.encode() not in r.content  # no printed receipt either
+    assert deliver_queued_notices() == 1
+    [message] = mail.outbox
+    assert message.to == ["tove.receipt@fjordvik.example"]
+    assert "1 item" in message.body
+    for secret in (i.record.title, i.barcode, "DESK-MAIL-1", p.display_name):
+        assert secret not in message.body and secret not in message.subject
+    assert deliver_queued_notices() == 0

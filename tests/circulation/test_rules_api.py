@@ -235,6 +235,11 @@ def test_calendar_get_and_put_cir1(admin, circ):
     cal = BranchCalendar.objects.get(branch_id=north)
     assert cal.closed_weekdays == [6, 7]
     assert admin.get(f"{BASE}/calendars/{north}").json()["opens"] == "09:00:00"
+    # PRV-ACC-1: a calendar change is on record with who made it
+    from quietshelf.privacy.models import AuditEntry
+
+    entry = AuditEntry.objects.get(object_type="circulation.branchcalendar", action="changed")
+    assert entry.object_id == str(cal.pk) and entry.actor_type == "staff"
 
 
 def test_calendar_denied_without_manage_rules_cir1(desk, circ):
@@ -285,6 +290,12 @@ def test_closed_period_post_cir1(admin, circ):
         ("2099-05-17", "2099-05-17"),
         ("2099-12-24", "2099-12-26"),
     ]
+    from quietshelf.privacy.models import AuditEntry
+
+    assert (
+        AuditEntry.objects.filter(object_type="circulation.closedperiod", action="created").count()
+        == 2
+    )
 
 
 def test_closed_period_denied_without_manage_rules_cir1(desk, circ):

@@ -361,6 +361,8 @@ def calendar_save(
             "closes": closes,
         },
     )
+    # Opening days move due dates and fines: who changed them is on record (PRV-ACC-1).
+    audit.record(actor=actor, action="changed", obj=cal)
     return cal
 
 
@@ -371,7 +373,9 @@ def closed_period_add(*, actor, branch_id, first: dt.date, last: dt.date | None 
     last = last or first
     if last < first:
         raise InvalidInput("A closed period ends before it starts.", code="invalid_period")
-    return ClosedPeriod.objects.create(branch=branch, first=first, last=last, note=note[:200])
+    period = ClosedPeriod.objects.create(branch=branch, first=first, last=last, note=note[:200])
+    audit.record(actor=actor, action="created", obj=period)
+    return period
 
 
 # --- patron checks -----------------------------------------------------------------------

@@ -228,14 +228,34 @@ def done(request):
     from quietshelf.circulation.models import Loan
 
     ids = request.session.pop(RECEIPT, [])
-    request.session.pop(PATRON, None)
+    patron_id = request.session.pop(PATRON, None)
     request.session.pop(REFUSED, None)
+    if request.POST.get("receipt") == "send" and patron_id and ids:
+        return _send_receipt(request, patron_id, ids)
     loans = list(
         Loan.objects.filter(pk__in=ids, returned_at__isnull=True)
         .select_related("item__record", "branch")
         .order_by("due_at")
     )
     return render(request, "circulation/receipt.html", _context(request, loans=loans))
+
+
+def _send_receipt(request, patron_id, ids):
+    """The receipt by the patron's notice channel: a count and due dates, no titles."""
+    from quietshelf.notices.services import send_checkout_receipt
+
+    try:
+        notice = send_checkout_receipt(actor=request.user, patron_id=patron_id, loan_ids=ids)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if notice is None:
+            messages.warning(request, _("This patron receives no notices: no receipt was sent."))
+        else:
+            messages.success(
+                request, _("The receipt is on its way (number of items and due dates).")
+            )
+    return redirect("circulation_desk:desk")
 
 
 @desk_page
