@@ -21,6 +21,9 @@ VARIABLES = {
     "receipt": ("count", "due_dates"),
 }
 
+# the only values a {% for %} may go through (SEC-TPL-1): lists the notice itself builds
+LIST_VARIABLES = ("titles", "due_dates")
+
 
 def sample(notice_type: str) -> dict:
     """Values for previews and the save-time check (fictional)."""

@@ -5,18 +5,39 @@ load libraries, include files and print the context ({% debug %}). This
 engine starts from nothing (no default builtins, no loaders) and registers
 only the tags and filters listed below, none of which reach files, URLs, the
 database or other variables. Templates only ever get plain values (str, int,
-bool, date, lists and dicts of them) built for the one notice; Django itself
-refuses names that start with an underscore, so there is no way from a
-value to its class or module. `check()` runs at save time: a tag outside the
-list, a variable the notice does not provide, a syntax error or a render
-that fails is a readable error, and the template is not saved.
+bool, date, lists and dicts of them) built for the one notice.
+
+Reaching things is not the only risk: work is. Loops over string literals,
+nested loops, and filters that grow a value would let a short template make
+megabytes of text and hang the save request and every delivery run. So:
+
+- `{% for %}` runs only over a list variable the notice provides (`titles`,
+  `due_dates`), never over a literal, a string or a filtered value, and
+  never inside another loop: the number of iterations is the length of that
+  one list;
+- a variable is a bare name, a list index (`titles.0`) or a `forloop`
+  counter; no attribute or method lookups (`{{ titles.clear }}` would call
+  the method);
+- `{% with %}` and `{% for %}` may not rebind a notice variable, and
+  `{% firstof ... as x %}` is refused;
+- while rendering, a meter counts every character put out and every
+  character a filter reads or makes; past the limit the render stops with
+  `TemplateTooLong` / `TemplateTooCostly` instead of finishing the work.
+
+All of this is checked once when a template is compiled, so a template saved
+before these rules (or written into the database by hand) fails at render
+time and delivery falls back to the built-in text. The built-in texts
+(`defaults.DEFAULTS`) are ours and are not metered: a patron with many titles
+still gets all of them.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import re
+from dataclasses import dataclass
 
 from django.template import (
     Context,
@@ -26,11 +47,21 @@ from django.template import (
     defaultfilters,
     defaulttags,
 )
-from django.template.base import Lexer, TokenType, VariableNode
-from django.template.defaulttags import ForNode
+from django.template.base import FilterExpression, Lexer, Node, TextNode, TokenType, Variable
+from django.template.base import VariableNode as _VariableNode
+from django.template.defaulttags import (
+    CommentNode,
+    FirstOfNode,
+    ForNode,
+    IfNode,
+    TemplateLiteral,
+    WithNode,
+)
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from quietshelf.core.errors import InvalidInput
+from quietshelf.notices import defaults
 
 ALLOWED_TAGS = (
     "if",
@@ -65,13 +96,94 @@ ALLOWED_FILTERS = (
     "wordwrap",
     "yesno",
 )
-MAX_LENGTH = 5000
+FORLOOP_ATTRIBUTES = ("counter", "counter0", "revcounter", "revcounter0", "first", "last")
+
+MAX_LENGTH = 5000  # characters of template source
+SUBJECT_MAX = 200  # rendered e-mail subject
+EMAIL_BODY_MAX = 20_000  # rendered e-mail text
+SMS_BODY_MAX = 480  # rendered text message: three SMS segments
+MAX_NESTING = 20  # blocks inside blocks, operators inside a condition
+WORK_MAX = 1_000_000  # characters filters may read and make, and output, in one render
+
+
+def limit_for(channel: str, field: str = "body") -> int:
+    """How long a library's rendered text may be on `channel` (SEC-TPL-1)."""
+    if field == "subject":
+        return SUBJECT_MAX
+    return SMS_BODY_MAX if channel == "sms" else EMAIL_BODY_MAX
+
+
+class TemplateProblem(InvalidInput):
+    code = "invalid_template"
+
+
+class TemplateTooLong(TemplateProblem):
+    """The rendered text passed its limit; delivery uses the built-in text."""
+
+    code = "template_too_long"
+
+
+class TemplateTooCostly(TemplateProblem):
+    """The template made or read too much text while rendering; delivery uses the built-in."""
+
+    code = "template_too_costly"
+
+
+class _Meter:
+    __slots__ = ("limit", "output", "work")
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.output = 0
+        self.work = 0
+
+    def spend(self, size: int) -> None:
+        self.work += size
+        if self.work > WORK_MAX:
+            raise TemplateTooCostly(
+                _("The template makes too much text while it renders (more than %(n)s characters).")
+                % {"n": f"{WORK_MAX:,}"}
+            )
+
+    def emit(self, size: int) -> None:
+        self.output += size
+        if self.output > self.limit:
+            raise TemplateTooLong(
+                _("The text is longer than %(n)s characters.") % {"n": f"{self.limit:,}"}
+            )
+        self.spend(size)
+
+
+_meter: contextvars.ContextVar[_Meter | None] = contextvars.ContextVar(
+    "quietshelf_notice_meter", default=None
+)
+
+
+def _size(value) -> int:
+    return len(value) if isinstance(value, str | list | tuple) else 0
+
+
+def _metered(func):
+    """A filter that charges what it reads and makes to the render's meter."""
+
+    @functools.wraps(func)  # keeps the argument check and the filter's flags (expects_localtime)
+    def filter_func(value, *args, **kwargs):
+        meter = _meter.get()
+        if meter is not None:
+            meter.spend(_size(value))
+        result = func(value, *args, **kwargs)
+        if meter is not None:
+            meter.spend(_size(result))
+        return result
+
+    return filter_func
+
 
 register = Library()
 for _name in _TAG_FUNCS:
     register.tag(_name, defaulttags.register.tags[_name])
 for _name in ALLOWED_FILTERS:
-    register.filter(_name, defaultfilters.register.filters[_name])
+    register.filter(_name, _metered(defaultfilters.register.filters[_name]))
 
 
 class _SandboxEngine(Engine):
@@ -89,13 +201,197 @@ ENGINE = _SandboxEngine(
 )
 
 
-class TemplateProblem(InvalidInput):
-    code = "invalid_template"
+class _MeteredNode(Node):
+    """Counts the characters a text, variable or firstof node puts out."""
+
+    child_nodelists = ()
+
+    def __init__(self, inner: Node):
+        self.inner = inner
+        self.token = getattr(inner, "token", None)
+        self.origin = getattr(inner, "origin", None)
+
+    def render(self, context):
+        out = self.inner.render_annotated(context)
+        meter = _meter.get()
+        if meter is not None:
+            meter.emit(len(out))
+        return out
+
+
+# names a {% with %} or {% for %} may not rebind: a loop over `titles` must be over the list
+_RESERVED = frozenset(
+    {"forloop", *defaults.COMMON_VARIABLES, *(n for v in defaults.VARIABLES.values() for n in v)}
+)
+_INDEX = re.compile(r"^[0-9]{1,4}$")
+
+
+def _problem(message: str) -> TemplateProblem:
+    return TemplateProblem(message)
+
+
+def _too_deep() -> TemplateProblem:
+    return TemplateProblem(
+        _("The template is nested too deeply (at most %(n)s levels).") % {"n": MAX_NESTING}
+    )
+
+
+def _show(var: Variable) -> str:
+    return "{{ " + str(var.var) + " }}"
+
+
+class _Inspector:
+    """Walks a compiled template once: enforces the rules above, meters the leaves."""
+
+    def __init__(self):
+        self.used: list[str] = []  # notice variables read, in order
+
+    def variable(self, var: Variable, scope: frozenset) -> None:
+        if var.lookups is None:  # a literal: "text", 3, _("text")
+            return
+        root, rest = var.lookups[0], var.lookups[1:]
+        if root not in scope and root not in _RESERVED:
+            # never in any notice's context: check() names it as unknown, render gives ""
+            self.used.append(root)
+            return
+        if root == "forloop" and root in scope:
+            if len(rest) > 1 or (rest and rest[0] not in FORLOOP_ATTRIBUTES):
+                raise _problem(
+                    _("%(var)s: a loop offers only forloop.%(attrs)s.")
+                    % {"var": _show(var), "attrs": ", forloop.".join(FORLOOP_ATTRIBUTES)}
+                )
+        elif any(not _INDEX.match(part) for part in rest):
+            raise _problem(
+                _(
+                    "%(var)s: notices do not look up attributes; use the value itself, "
+                    "a filter such as date, or a position such as titles.0."
+                )
+                % {"var": _show(var)}
+            )
+        if root not in scope:
+            self.used.append(root)
+
+    def expression(self, expr: FilterExpression, scope: frozenset) -> None:
+        if isinstance(expr.var, Variable):
+            self.variable(expr.var, scope)
+        for _func, args in expr.filters:
+            for lookup, arg in args:
+                if lookup:
+                    self.variable(arg, scope)
+
+    def condition(self, cond, scope: frozenset, depth: int = 0) -> None:
+        if depth > MAX_NESTING:
+            raise _too_deep()
+        if isinstance(cond, TemplateLiteral):
+            self.expression(cond.value, scope)
+            return
+        for part in (getattr(cond, "first", None), getattr(cond, "second", None)):
+            if part is not None:
+                self.condition(part, scope, depth + 1)
+
+    def bind(self, names, scope: frozenset) -> frozenset:
+        for name in names:
+            if name in _RESERVED:
+                raise _problem(
+                    _("“%(name)s” is a notice variable; give the new name another one.")
+                    % {"name": name}
+                )
+        return scope | frozenset(names)
+
+    def loop(self, node: ForNode, scope: frozenset, in_loop: bool, depth: int) -> None:
+        lists = ", ".join(defaults.LIST_VARIABLES)
+        if in_loop:
+            raise _problem(_("A loop inside another loop is not allowed in notices."))
+        seq = node.sequence
+        var = seq.var
+        if (
+            seq.filters
+            or not isinstance(var, Variable)
+            or var.lookups is None
+            or len(var.lookups) != 1
+            or var.lookups[0] not in defaults.LIST_VARIABLES
+        ):
+            raise _problem(
+                _(
+                    "{%% for %%} can only go through a list the notice provides (%(lists)s), "
+                    "not through “%(what)s”."
+                )
+                % {"lists": lists, "what": seq.token}
+            )
+        self.used.append(var.lookups[0])
+        inner = self.bind(node.loopvars, scope) | {"forloop"}
+        self.walk(node.nodelist_loop, inner, True, depth + 1)
+        self.walk(node.nodelist_empty, scope, in_loop, depth + 1)
+
+    def walk(self, nodelist, scope: frozenset, in_loop: bool = False, depth: int = 0) -> None:
+        if depth > MAX_NESTING:
+            raise _too_deep()
+        for index, node in enumerate(nodelist):
+            if isinstance(node, TextNode | _VariableNode | FirstOfNode):
+                if isinstance(node, _VariableNode):
+                    self.expression(node.filter_expression, scope)
+                elif isinstance(node, FirstOfNode):
+                    if node.asvar:
+                        raise _problem(
+                            _("%(tag)s is not allowed in notices.")
+                            % {"tag": "{% firstof … as name %}"}
+                        )
+                    for expr in node.vars:
+                        self.expression(expr, scope)
+                nodelist[index] = _MeteredNode(node)
+            elif isinstance(node, IfNode):
+                for cond, branch in node.conditions_nodelists:
+                    if cond is not None:
+                        self.condition(cond, scope)
+                    self.walk(branch, scope, in_loop, depth + 1)
+            elif isinstance(node, ForNode):
+                self.loop(node, scope, in_loop, depth)
+            elif isinstance(node, WithNode):
+                for expr in node.extra_context.values():
+                    self.expression(expr, scope)
+                inner = self.bind(node.extra_context, scope)
+                self.walk(node.nodelist, inner, in_loop, depth + 1)
+            elif isinstance(node, CommentNode):
+                continue
+            else:  # the engine knows no other tag; refuse rather than trust a surprise
+                raise _problem(_("This template uses something notices do not allow."))
+
+
+@dataclass(frozen=True)
+class Compiled:
+    template: object
+    variables: tuple[str, ...]  # notice variables the template reads
 
 
 @functools.lru_cache(maxsize=256)
-def _compile(text: str):
-    return ENGINE.from_string(text)
+def _compile(text: str) -> Compiled:
+    """Parse and inspect once; a template breaking a rule raises here, at save and at render."""
+    for name in _tags_used(text):
+        if name not in ALLOWED_TAGS:
+            raise _problem(
+                _("The tag {%% %(name)s %%} is not allowed in notices. Allowed tags: %(tags)s.")
+                % {"name": name, "tags": ", ".join(_TAG_FUNCS)}
+            )
+    try:
+        template = ENGINE.from_string(text)
+    except RecursionError:  # e.g. hundreds of nested blocks or "not not not …"
+        raise _too_deep() from None
+    except TemplateSyntaxError as exc:
+        message = str(exc)
+        match = re.match(r"Invalid filter: '([^']*)'", message)
+        if match:
+            message = _(
+                "The filter |%(name)s is not allowed in notices. Allowed filters: %(f)s."
+            ) % {
+                "name": match.group(1),
+                "f": ", ".join(ALLOWED_FILTERS),
+            }
+        else:
+            message = _("The template has an error: %(error)s") % {"error": message}
+        raise _problem(message) from None
+    inspector = _Inspector()
+    inspector.walk(template.nodelist, frozenset())
+    return Compiled(template=template, variables=tuple(dict.fromkeys(inspector.used)))
 
 
 _SIMPLE = (str, int, float, bool, dt.date, type(None))
@@ -112,9 +408,32 @@ def plain(value):
     raise TypeError(f"a notice template gets plain values only, not {type(value).__name__}")
 
 
-def render(text: str, context: dict, *, language: str) -> str:
-    with translation.override(language):
-        return _compile(text).render(Context(plain(context), autoescape=False))
+# Our own texts: reviewed code, not metered (a long list of titles is still sent in full).
+_BUILT_IN = frozenset(text for pair in defaults.DEFAULTS.values() for text in pair)
+
+
+def render(text: str, context: dict, *, language: str, limit: int | None = None) -> str:
+    """Render `text` in the sandbox.
+
+    A library's text may put out at most `limit` characters (default: an
+    e-mail text, `EMAIL_BODY_MAX`; see `limit_for`); beyond it, or beyond
+    `WORK_MAX` characters of filter work, `TemplateTooLong` /
+    `TemplateTooCostly` is raised mid-render, so the caller sends the
+    built-in text and logs the error's `code` (never the text: it holds
+    personal data).
+    """
+    compiled = _compile(text)
+    values = plain(context)
+    for name in defaults.LIST_VARIABLES:
+        if not isinstance(values.get(name, []), list):
+            raise TemplateProblem(f"{name} must be a list")
+    meter = None if text in _BUILT_IN else _Meter(limit or EMAIL_BODY_MAX)
+    token = _meter.set(meter)
+    try:
+        with translation.override(language):
+            return compiled.template.render(Context(values, autoescape=False))
+    finally:
+        _meter.reset(token)
 
 
 def _tags_used(text: str) -> list[str]:
@@ -126,53 +445,58 @@ def _tags_used(text: str) -> list[str]:
     return names
 
 
-_VAR_ROOT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*")
+def check(
+    text: str, *, variables: dict, language: str, field: str = "body", limit: int | None = None
+) -> str:
+    """The rendered sample, or TemplateProblem with a message staff can act on.
 
-
-def _variables(nodelist) -> list[str]:
-    """Root names of the {{ variables }} in the template, other than loop variables."""
-    loop_names = {"forloop"}
-    for node in nodelist.get_nodes_by_type(ForNode):
-        loop_names |= set(node.loopvars)
-    found = []
-    for node in nodelist.get_nodes_by_type(VariableNode):
-        name = getattr(node.filter_expression.var, "var", None)
-        match = _VAR_ROOT.match(name) if isinstance(name, str) else None
-        if match and match.group(0) not in loop_names:
-            found.append(match.group(0))
-    return found
-
-
-def check(text: str, *, variables: dict, language: str, field: str = "body") -> str:
-    """The rendered sample, or TemplateProblem with a message staff can act on."""
+    `limit`: the longest rendered text allowed (default by field: a subject
+    `SUBJECT_MAX`, a text `EMAIL_BODY_MAX`; pass `limit_for("sms")` for text
+    messages).
+    """
+    details = {"field": field}
+    if limit is None:
+        limit = SUBJECT_MAX if field == "subject" else EMAIL_BODY_MAX
     if len(text) > MAX_LENGTH:
         raise TemplateProblem(
-            f"A template has at most {MAX_LENGTH} characters.", details={"field": field}
+            _("A template has at most %(n)s characters.") % {"n": f"{MAX_LENGTH:,}"},
+            details=details,
         )
-    for name in _tags_used(text):
-        if name not in ALLOWED_TAGS:
-            raise TemplateProblem(
-                f"The tag {{% {name} %}} is not allowed in notices. Allowed tags: "
-                + ", ".join(_TAG_FUNCS)
-                + ".",
-                details={"field": field},
-            )
     try:
         compiled = _compile(text)
-    except TemplateSyntaxError as exc:
-        message = f"The template has an error: {exc}"
-        raise TemplateProblem(message, details={"field": field}) from None
-    unknown = sorted(set(_variables(compiled.nodelist)) - set(variables))
+    except TemplateProblem as exc:
+        raise TemplateProblem(exc.message, details=details) from None
+    unknown = [name for name in compiled.variables if name not in variables]
     if unknown:
         raise TemplateProblem(
-            f"Unknown variable {{{{ {unknown[0]} }}}}. This notice can use: "
-            + ", ".join(sorted(variables))
-            + ".",
-            details={"field": field},
+            _("Unknown variable %(var)s. This notice can use: %(names)s.")
+            % {"var": "{{ " + unknown[0] + " }}", "names": ", ".join(sorted(variables))},
+            details=details,
         )
     try:
-        return render(text, variables, language=language)
+        rendered = render(text, variables, language=language, limit=limit)
+    except TemplateTooLong:
+        raise TemplateProblem(
+            _(
+                "With the sample values the text is longer than %(n)s characters "
+                "(%(what)s). Make it shorter."
+            )
+            % {
+                "n": f"{limit:,}",
+                "what": _("three text messages") if limit == SMS_BODY_MAX else _("the limit"),
+            },
+            details=details,
+        ) from None
+    except TemplateProblem as exc:
+        raise TemplateProblem(exc.message, details=details) from None
     except Exception as exc:  # noqa: BLE001 - any failure to render is a form error, never a 500
         raise TemplateProblem(
-            f"The template does not render: {type(exc).__name__}", details={"field": field}
+            _("The template does not render: %(error)s") % {"error": type(exc).__name__},
+            details=details,
         ) from None
+    if len(rendered) > limit:  # the built-in texts are not metered; hold them to it too
+        raise TemplateProblem(
+            _("The text is longer than %(n)s characters.") % {"n": f"{limit:,}"},
+            details=details,
+        )
+    return rendered
