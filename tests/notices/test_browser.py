@@ -30,7 +30,7 @@ def test_admin_fixes_a_broken_notice_template_sec_tpl_1(page):
     expect(page).to_have_url(re.compile(r"/staff/$"))
 
     page.goto("/staff/notices/templates/")
-    page.get_by_role("link", name="hold_ready").first.click()
+    page.get_by_role("link", name="Hold ready").first.click()
     expect(page).to_have_url(re.compile(r"/staff/notices/templates/hold_ready/en/email/$"))
     page.get_by_label("Text").fill("Ready at {{ pickup_branch }}{% if expires_on %} until")
     page.get_by_role("button", name="Save").click()

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class NoticesConfig(AppConfig):
@@ -11,14 +12,17 @@ class NoticesConfig(AppConfig):
         from quietshelf.privacy import consent
         from quietshelf.privacy.services import register_forget_handler
 
+        # lazy: registered once at start-up, shown in each patron's own language (PRV-CON-1)
         consent.register_scope(
             services.HISTORY_SCOPE,
-            description="Keep the notices the library sends me, so I can read them in My account",
+            description=_(
+                "Keep the notices the library sends me, so I can read them in My account"
+            ),
             on_withdraw=services.forget_notice_history,
         )
         register_forget_handler(services.forget_patron_notices)
         consent.register_scope(
             services.TITLES_SCOPE,
-            description="Name the titles in my notices (due, overdue, ready to collect)",
+            description=_("Name the titles in my notices (due, overdue, ready to collect)"),
             on_withdraw=services.forget_notice_titles,
         )

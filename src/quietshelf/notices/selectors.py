@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
 
 from quietshelf.accounts.authz import branch_scope, require
 from quietshelf.notices import defaults
-from quietshelf.notices.models import Notice, NoticeState, NoticeTemplate
+from quietshelf.notices.models import Channel, Notice, NoticeState, NoticeTemplate, NoticeType
 
 PROBLEM_STATES = (NoticeState.FAILED, NoticeState.UNDELIVERABLE)
 
@@ -63,12 +64,31 @@ def outbox(*, actor, limit: int = 200) -> Outbox:
     return Outbox(counts=counts, problems=problems + retrying)
 
 
+# NoticeLanguage's labels are each language's own name; staff read them in their own language
+LANGUAGE_LABELS = {"en": _("English"), "nb": _("Norwegian Bokmål")}
+
+
+def template_labels(notice_type: str, language: str, channel: str) -> dict:
+    """Translated labels of a template's key; ValueError for an unknown code."""
+    if language not in LANGUAGE_LABELS:
+        raise ValueError(language)
+    return {
+        "type_label": NoticeType(notice_type).label,
+        "language_label": LANGUAGE_LABELS[language],
+        "channel_label": Channel(channel).label,
+    }
+
+
 @dataclass(frozen=True)
 class TemplateRow:
     notice_type: str
     language: str
     channel: str
     customised: bool
+
+    @property
+    def labels(self) -> dict:
+        return template_labels(self.notice_type, self.language, self.channel)
 
 
 def templates(*, actor) -> list[TemplateRow]:

@@ -18,9 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from quietshelf.core.errors import DomainError, NotFound, PermissionDenied
-from quietshelf.notices import selectors, services
+from quietshelf.notices import sandbox, selectors, services
 from quietshelf.notices.forms import TemplateForm
-from quietshelf.notices.models import Channel, NoticeLanguage, NoticeType
 from quietshelf.patrons.portal.views import patron_required
 from quietshelf.privacy import consent
 
@@ -70,11 +69,7 @@ def template_list(request):
 
 def _labels(notice_type, language, channel) -> dict:
     try:
-        return {
-            "type_label": NoticeType(notice_type).label,
-            "language_label": NoticeLanguage(language).label,
-            "channel_label": Channel(channel).label,
-        }
+        return selectors.template_labels(notice_type, language, channel)
     except ValueError:
         raise Http404 from None
 
@@ -94,7 +89,9 @@ def template_edit(request, notice_type, language, channel):
             services.template_reset(actor=request.user, **key)
             messages.success(request, _("The built-in text is used again."))
             return redirect("staff_notices:template_edit", **key)
-        form = TemplateForm(request.POST, channel=channel)
+        form = TemplateForm(
+            request.POST, notice_type=notice_type, language=language, channel=channel
+        )
         if form.is_valid():
             data = {
                 "subject": form.cleaned_data.get("subject", ""),
@@ -113,7 +110,12 @@ def template_edit(request, notice_type, language, channel):
                 field = exc.details.get("field")
                 form.add_error(field if field in form.fields else None, exc.message)
     else:
-        form = TemplateForm(initial={"subject": subject, "body": body}, channel=channel)
+        form = TemplateForm(
+            initial={"subject": subject, "body": body},
+            notice_type=notice_type,
+            language=language,
+            channel=channel,
+        )
     return render(
         request,
         "notices/template_edit.html",
@@ -122,6 +124,7 @@ def template_edit(request, notice_type, language, channel):
             "preview": preview,
             "customised": customised,
             "variables": services.defaults.variables_for(notice_type),
+            "limit": sandbox.limit_for(channel),
             **key,
             **labels,
         },

@@ -114,7 +114,7 @@ def consents(*, patron) -> list[dict]:
     return [
         {
             "scope": scope.name,
-            "description": scope.description,
+            "description": str(scope.description),  # a lazy translation, in this request's language
             "given": scope.name in active,
             "given_at": active[scope.name].given_at if scope.name in active else None,
         }
