@@ -16,6 +16,13 @@ the resident memory sampled every 10,000 notices plus the peak (the target:
     python bench/bench_notices.py                 # 100,000 notices, SQLite
     python bench/bench_notices.py --notices 20000
     python bench/bench_notices.py --pg            # PostgreSQL (throw-away databases)
+    python bench/bench_notices.py --sink raw      # a minimal asyncio SMTP sink, no aiosmtpd
+    python bench/bench_notices.py --notices 10000 --profile   # cProfile of the delivery only
+
+The sink runs in its own process either way (it does not share the sender's
+GIL). `aiosmtpd` (the default) is the same server the tests use; `raw` is a
+bare asyncio responder that answers every command and counts messages, to
+show how much of the time is the Python SMTP server on the same two cores.
 """
 
 from __future__ import annotations
@@ -47,6 +54,54 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def raw_sink(port: int, count, ready, stop) -> None:
+    """The least an SMTP server can do: 220/250/354, read DATA to the final dot, count."""
+    import asyncio
+
+    class Session(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport, self.buffer, self.in_data = transport, b"", False
+            transport.write(b"220 sink ESMTP\r\n")
+
+        def data_received(self, data):
+            self.buffer += data
+            while True:
+                if self.in_data:
+                    end = self.buffer.find(b"\r\n.\r\n")
+                    if end < 0:
+                        return
+                    self.buffer, self.in_data = self.buffer[end + 5 :], False
+                    with count.get_lock():
+                        count.value += 1
+                    self.transport.write(b"250 OK\r\n")
+                    continue
+                line, sep, rest = self.buffer.partition(b"\r\n")
+                if not sep:
+                    return
+                self.buffer = rest
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    self.transport.write(b"250-sink\r\n250 8BITMIME\r\n")
+                elif verb == b"DATA":
+                    self.in_data = True
+                    self.buffer = b"\r\n" + self.buffer  # a message may end right away
+                    self.transport.write(b"354 go ahead\r\n")
+                elif verb == b"QUIT":
+                    self.transport.write(b"221 bye\r\n")
+                    self.transport.close()
+                    return
+                else:
+                    self.transport.write(b"250 OK\r\n")
+
+    async def serve():
+        server = await asyncio.get_running_loop().create_server(Session, "127.0.0.1", port)
+        ready.set()
+        async with server:
+            await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+
+    asyncio.run(serve())
+
+
 def sink(port: int, count, ready, stop) -> None:
     """An SMTP server that accepts and counts (its own process, like a real relay)."""
     from aiosmtpd.controller import Controller
@@ -70,6 +125,12 @@ def main() -> None:
     parser.add_argument("--pg", action="store_true", help="on PostgreSQL (throw-away databases)")
     parser.add_argument(
         "--workers", type=int, default=1, help="delivering threads, each with its own connections"
+    )
+    parser.add_argument(
+        "--sink", choices=("aiosmtpd", "raw"), default="aiosmtpd", help="the local SMTP sink"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the delivery (1 worker) and print it"
     )
     args = parser.parse_args()
     if args.pg:
@@ -111,7 +172,8 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
 
     ctx = multiprocessing.get_context("fork")  # before Django: no connections to share
     count, ready, stop = ctx.Value("l", 0), ctx.Event(), ctx.Event()
-    server = ctx.Process(target=sink, args=(port, count, ready, stop), daemon=True)
+    target = raw_sink if args.sink == "raw" else sink
+    server = ctx.Process(target=target, args=(port, count, ready, stop), daemon=True)
     server.start()
     if not ready.wait(30):
         raise SystemExit("the SMTP sink did not start")
@@ -216,8 +278,17 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
             connections.close_all()
 
     t2 = time.perf_counter()
-    if args.workers == 1:
-        deliver()  # in this thread (so a profiler sees it)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(deliver)
+        stats = pstats.Stats(profiler).sort_stats("tottime")
+        stats.print_stats(20)
+        stats.sort_stats("cumulative").print_stats("quietshelf", 25)
+    elif args.workers == 1:
+        deliver()  # in this thread
     else:
         threads = [threading.Thread(target=deliver) for _ in range(args.workers)]
         for t in threads:
@@ -247,8 +318,8 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
     print("rss while sending (MB): " + ", ".join(f"{s // 1000}k {m:.0f}" for s, m in samples))
     total = t_queue + t_send
     print(
-        f"RESULT {engine}, {args.workers} worker(s): {queued:,} overdue notices queued, "
-        f"rendered and handed to SMTP in "
+        f"RESULT {engine}, {args.workers} worker(s), {args.sink} sink: {queued:,} overdue "
+        f"notices queued, rendered and handed to SMTP in "
         f"{total:.1f} s (queue {t_queue:.1f} + send {t_send:.1f}); target <= {TARGET_SECONDS} s; "
         f"peak rss {peak_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}"
     )

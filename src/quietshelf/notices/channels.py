@@ -63,6 +63,11 @@ class EmailChannel:
 
     def __init__(self):
         self._conn = None
+        # the sender is the same for every message of a run: parse and encode it once
+        sender = conf.mail_from()
+        self._sender = sender
+        self._envelope_from = email.utils.parseaddr(sender)[1] or sender
+        self._from_header = _header(sender)
 
     def _open(self):
         if self._conn is None:
@@ -84,17 +89,22 @@ class EmailChannel:
 
     def send(self, *, to: str, subject: str, body: str, message_id: str) -> None:
         conn = self._open()
-        sender = conf.mail_from()
+        sender = self._sender
         try:
             session = getattr(conn, "connection", None)
             if type(conn) is SmtpBackend and session is not None:
                 # Straight to the open SMTP session: the same headers Django would write,
                 # without building a MIME tree per message (most of the cost at 100k).
                 session.sendmail(
-                    email.utils.parseaddr(sender)[1] or sender,
+                    self._envelope_from,
                     [to],
                     plain_text_message(
-                        sender=sender, to=to, subject=subject, body=body, message_id=message_id
+                        sender=sender,
+                        to=to,
+                        subject=subject,
+                        body=body,
+                        message_id=message_id,
+                        from_header=self._from_header,
                     ),
                 )
             else:  # console, file or locmem back-ends (development, tests)
@@ -122,10 +132,12 @@ def _header(value: str) -> str:
     return value if value.isascii() else Header(value, "utf-8").encode()
 
 
-def plain_text_message(*, sender: str, to: str, subject: str, body: str, message_id: str) -> bytes:
+def plain_text_message(
+    *, sender: str, to: str, subject: str, body: str, message_id: str, from_header: str = ""
+) -> bytes:
     """A text/plain UTF-8 message (quoted-printable body) as bytes with CRLF line ends."""
     headers = [
-        f"From: {_header(sender)}",
+        f"From: {from_header or _header(sender)}",
         f"To: {_header(to)}",
         f"Subject: {_header(subject)}",
         f"Date: {email.utils.formatdate(localtime=False)}",

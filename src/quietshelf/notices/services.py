@@ -568,7 +568,9 @@ def _claim(worker: str, now: dt.datetime, size: int) -> list[Notice]:
         state=NoticeState.SENDING, claimed_by=worker, claimed_at=now
     )
     return list(
-        Notice.objects.filter(pk__in=candidates, claimed_by=worker, state=NoticeState.SENDING)
+        Notice.objects.filter(pk__in=candidates, claimed_by=worker, state=NoticeState.SENDING).only(
+            "pk", "subject_id", "patron_id", "notice_type", "data", "kept", "attempts", "created_at"
+        )
     )
 
 
@@ -640,10 +642,13 @@ class _Routes:
         return None
 
 
-def _message_id(notice: Notice) -> str:
+def _message_domain() -> str:
     domain = conf.mail_from().rpartition("@")[2] or "localhost"
-    domain = policy.one_line(domain).replace(" ", "") or "localhost"
-    return f"<notice-{notice.pk}@{domain}>"
+    return policy.one_line(domain).replace(" ", "") or "localhost"
+
+
+def _message_id(notice: Notice, domain: str | None = None) -> str:
+    return f"<notice-{notice.pk}@{domain or _message_domain()}>"
 
 
 def _finish(notice: Notice, worker: str, **changes) -> bool:
@@ -677,22 +682,8 @@ def _mark_sent(notice: Notice, worker: str, channel: str) -> bool:
     """
     from django.db import connection
 
-    meta, q = Notice._meta, connection.ops.quote_name
-    counts = NoticeDailyCount._meta.db_table
-    mark = (
-        f"UPDATE {q(meta.db_table)} SET {q('state')} = %s, {q('channel')} = '', "  # noqa: S608 - names from the model, values are parameters
-        f"{q('attempts')} = 0, {q('sent_at')} = NULL, {q('last_error')} = '', "
-        f"{q('next_attempt_at')} = {q('created_at')}, {q('has_titles')} = %s, "
-        f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL, "
-        f"{q('counted')} = %s "
-        f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s AND {q('state')} = %s"
-    )
-    count = (
-        f"INSERT INTO {q(counts)} ({q('notice_type')}, {q('channel')}, {q('day')}, "  # noqa: S608 - names from the model, values are parameters
-        f"{q('outcome')}, {q('count')}) VALUES (%s, %s, %s, %s, 1) "
-        f"ON CONFLICT ({q('notice_type')}, {q('channel')}, {q('day')}, {q('outcome')}) "
-        f"DO UPDATE SET {q('count')} = {q(counts)}.{q('count')} + 1"
-    )
+    meta = Notice._meta
+    mark, count = _sent_sql(connection.vendor)
     day = NoticeDailyCount._meta.get_field("day").get_db_prep_value(
         timezone.localdate(clock.now()), connection
     )
@@ -712,6 +703,35 @@ def _mark_sent(notice: Notice, worker: str, channel: str) -> bool:
             return False
         cursor.execute(count, [notice.notice_type, channel, day, NoticeState.SENT])
         return True
+
+
+_SENT_SQL: dict = {}
+
+
+def _sent_sql(vendor: str) -> tuple[str, str]:
+    """The two statements of _mark_sent, written once per database vendor."""
+    if vendor in _SENT_SQL:
+        return _SENT_SQL[vendor]
+    from django.db import connection
+
+    meta, q = Notice._meta, connection.ops.quote_name
+    counts = NoticeDailyCount._meta.db_table
+    mark = (
+        f"UPDATE {q(meta.db_table)} SET {q('state')} = %s, {q('channel')} = '', "  # noqa: S608 - names from the model, values are parameters
+        f"{q('attempts')} = 0, {q('sent_at')} = NULL, {q('last_error')} = '', "
+        f"{q('next_attempt_at')} = {q('created_at')}, {q('has_titles')} = %s, "
+        f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL, "
+        f"{q('counted')} = %s "
+        f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s AND {q('state')} = %s"
+    )
+    count = (
+        f"INSERT INTO {q(counts)} ({q('notice_type')}, {q('channel')}, {q('day')}, "  # noqa: S608 - names from the model, values are parameters
+        f"{q('outcome')}, {q('count')}) VALUES (%s, %s, %s, %s, 1) "
+        f"ON CONFLICT ({q('notice_type')}, {q('channel')}, {q('day')}, {q('outcome')}) "
+        f"DO UPDATE SET {q('count')} = {q(counts)}.{q('count')} + 1"
+    )
+    _SENT_SQL[vendor] = (mark, count)
+    return mark, count
 
 
 def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime) -> None:
@@ -741,6 +761,7 @@ def _deliver_batch(
     claim = _Claim(worker, [n.pk for n in batch], stamped=stamped)
     routes = _Routes({n.patron_id for n in batch})
     overrides = _overrides()
+    domain = _message_domain()
     rendered: dict = {}
     default_language = policy.notice_language(settings.LANGUAGE_CODE[:2], "en")
     sent = 0
@@ -782,7 +803,9 @@ def _deliver_batch(
         subject, body = rendered[key]
         try:
             if channel == "email":
-                email.send(to=address, subject=subject, body=body, message_id=_message_id(notice))
+                email.send(
+                    to=address, subject=subject, body=body, message_id=_message_id(notice, domain)
+                )
             else:
                 sms.send(to=address, text=body.strip(), message_id=str(notice.pk))
         except DeliveryError as error:
