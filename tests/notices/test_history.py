@@ -185,3 +185,27 @@ def test_prv_not_1_nightly_reduction_strips_the_markers_of_kept_notices_too(read
     assert marker.attempts == 0 and marker.body is None
     assert services.reduce_notice_history(today=TODAY) == 0
     assert NoticeDailyCount.objects.get().count == 1
+
+
+def test_prv_not_1_a_worker_that_died_before_counting_its_batch_is_counted_once_at_night(
+    reader, loan
+):
+    """The acceptance is recorded per message; the count per batch. If the worker dies in
+    between, the nightly job counts those notices, and a late count adds nothing."""
+    p = reader()
+    loan(p, TODAY + dt.timedelta(days=3))
+    services.queue_due_soon_notices(today=TODAY)
+    [notice] = services._claim("worker-a", timezone.now(), 10)
+    assert services._mark_sent(notice, "worker-a", "email")  # then the worker died
+    assert not NoticeDailyCount.objects.exists()
+    assert services.reduce_notice_history(today=TODAY) == 1
+    services._count_delivered([notice.pk])
+    [count] = NoticeDailyCount.objects.all()
+    assert (count.notice_type, count.channel, count.outcome, count.count) == (
+        "due_soon",
+        "email",
+        "sent",
+        1,
+    )
+    marker = Notice.objects.get()
+    assert marker.counted and marker.channel == "" and marker.sent_at is None

@@ -15,9 +15,10 @@ quarter of the timeout old, and skips any notice it no longer holds, so a slow
 server never lets another run take back a notice that is still being sent.
 
 Without the notification-history consent, the UPDATE that records the
-server's acceptance also strips the row to a marker and, in the same
-transaction, adds the notice to NoticeDailyCount (PRV-NOT-1): no channel,
-time of sending or attempt count is left on a row about the patron.
+server's acceptance also strips the row to a marker, and at the end of the
+batch one transaction adds the batch's notices to NoticeDailyCount and clears
+their channel (PRV-NOT-1): no channel, time of sending or attempt count is
+left on a row about the patron.
 
 Every job here is run by the scheduler (jobs app) or `quietshelf send-notices`.
 """
@@ -674,64 +675,70 @@ def _finish(notice: Notice, worker: str, **changes) -> bool:
 def _mark_sent(notice: Notice, worker: str, channel: str) -> bool:
     """The hot path for a notice without kept history (PRV-NOT-1, CIR-5).
 
-    One transaction per message, so a crash re-sends at most the one in flight: the
-    row becomes a bare marker (dedupe key, type, level, what it was about, "sent",
-    counted) with no channel, time of sending, attempts or error left on it, and the
-    notice is added to the day's count at the same moment. The row is only touched
-    while this worker still holds it, and counted only if it did.
+    One statement per message, right after the server's acceptance, so a crash re-sends
+    at most the one in flight: the row becomes a bare marker (dedupe key, type, level,
+    what it was about, "sent") with no content, time of sending, attempts or error, and
+    only while this worker still holds it. The channel stays until _count_delivered adds
+    the notice to the day's count at the end of the batch (seconds later) and clears it.
     """
     from django.db import connection
 
-    meta = Notice._meta
-    mark, count = _sent_sql(connection.vendor)
-    day = NoticeDailyCount._meta.get_field("day").get_db_prep_value(
-        timezone.localdate(clock.now()), connection
-    )
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
-            mark,
+            _sent_sql(connection.vendor),
             [
                 NoticeState.SENT,
+                channel,
                 False,
-                True,
-                meta.pk.get_db_prep_value(notice.pk, connection),
+                Notice._meta.pk.get_db_prep_value(notice.pk, connection),
                 worker,
                 NoticeState.SENDING,
             ],
         )
-        if cursor.rowcount != 1:
-            return False
-        cursor.execute(count, [notice.notice_type, channel, day, NoticeState.SENT])
-        return True
+        return cursor.rowcount == 1
 
 
 _SENT_SQL: dict = {}
 
 
-def _sent_sql(vendor: str) -> tuple[str, str]:
-    """The two statements of _mark_sent, written once per database vendor."""
-    if vendor in _SENT_SQL:
-        return _SENT_SQL[vendor]
-    from django.db import connection
+def _sent_sql(vendor: str) -> str:
+    """The UPDATE of _mark_sent, written once per database vendor."""
+    if vendor not in _SENT_SQL:
+        from django.db import connection
 
-    meta, q = Notice._meta, connection.ops.quote_name
-    counts = NoticeDailyCount._meta.db_table
-    mark = (
-        f"UPDATE {q(meta.db_table)} SET {q('state')} = %s, {q('channel')} = '', "  # noqa: S608 - names from the model, values are parameters
-        f"{q('attempts')} = 0, {q('sent_at')} = NULL, {q('last_error')} = '', "
-        f"{q('next_attempt_at')} = {q('created_at')}, {q('has_titles')} = %s, "
-        f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL, "
-        f"{q('counted')} = %s "
-        f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s AND {q('state')} = %s"
-    )
-    count = (
-        f"INSERT INTO {q(counts)} ({q('notice_type')}, {q('channel')}, {q('day')}, "  # noqa: S608 - names from the model, values are parameters
-        f"{q('outcome')}, {q('count')}) VALUES (%s, %s, %s, %s, 1) "
-        f"ON CONFLICT ({q('notice_type')}, {q('channel')}, {q('day')}, {q('outcome')}) "
-        f"DO UPDATE SET {q('count')} = {q(counts)}.{q('count')} + 1"
-    )
-    _SENT_SQL[vendor] = (mark, count)
-    return mark, count
+        q = connection.ops.quote_name
+        _SENT_SQL[vendor] = (
+            f"UPDATE {q(Notice._meta.db_table)} SET {q('state')} = %s, {q('channel')} = %s, "  # noqa: S608 - names from the model, values are parameters
+            f"{q('attempts')} = 0, {q('sent_at')} = NULL, {q('last_error')} = '', "
+            f"{q('next_attempt_at')} = {q('created_at')}, {q('has_titles')} = %s, "
+            f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL "
+            f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s AND {q('state')} = %s"
+        )
+    return _SENT_SQL[vendor]
+
+
+def _count_delivered(pks: list) -> None:
+    """Notices of one batch sent without kept history: into today's counts, and the
+    channel off their rows (PRV-NOT-1). One transaction per batch; `counted` makes it
+    happen once (should it fail, reduce_notice_history counts them the same night)."""
+    if not pks:
+        return
+    now = clock.now()
+    with transaction.atomic():
+        rows = list(
+            Notice.objects.select_for_update()
+            .filter(pk__in=pks, state=NoticeState.SENT, kept=False, counted=False)
+            .values_list("pk", "notice_type", "channel")
+        )
+        if not rows:
+            return
+        _count(
+            [
+                (notice_type, channel, NoticeState.SENT, now, now)
+                for _pk, notice_type, channel in rows
+            ]
+        )
+        Notice.objects.filter(pk__in=[r[0] for r in rows]).update(counted=True, channel="")
 
 
 def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime) -> None:
@@ -757,6 +764,16 @@ def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime)
 
 def _deliver_batch(
     batch: list[Notice], worker: str, email: EmailChannel, sms, *, stamped: float
+) -> int:
+    delivered: list = []
+    try:
+        return _send_batch(batch, worker, email, sms, stamped=stamped, delivered=delivered)
+    finally:
+        _count_delivered(delivered)
+
+
+def _send_batch(
+    batch: list[Notice], worker: str, email: EmailChannel, sms, *, stamped: float, delivered: list
 ) -> int:
     claim = _Claim(worker, [n.pk for n in batch], stamped=stamped)
     routes = _Routes({n.patron_id for n in batch})
@@ -814,7 +831,8 @@ def _deliver_batch(
             _failed(notice, worker, error, now)
             continue
         if not notice.kept:
-            _mark_sent(notice, worker, channel)
+            if _mark_sent(notice, worker, channel):
+                delivered.append(notice.pk)
             sent += 1
             continue
         changes = {
