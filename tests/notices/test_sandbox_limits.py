@@ -244,3 +244,38 @@ def test_sms_editor_error_is_in_norwegian_for_norwegian_staff_sec_tpl_1(circ):
         HTTP_ACCEPT_LANGUAGE="nb",
     )
     assert "kan bare gå gjennom en liste varselet har" in page.content.decode()
+
+
+def _doubling(levels: int, seed: str, body: str) -> str:
+    """`levels` nested withs, each doubling the last value: v{n} is seed repeated 2**n times."""
+    text = "{% with v0=" + seed + " %}"
+    for i in range(1, levels):
+        text += f"{{% with v{i}=v{i - 1}|add:v{i - 1} %}}"
+    return text + body.replace("LAST", f"v{levels - 1}") + "{% endwith %}" * levels
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ LAST|join:'" + "z" * 1000 + "'|length }}",  # 150,000 letters, 1,000 glue each
+        "{{ due_date|date:LAST|length }}",  # a 200,000-character date format
+    ],
+    ids=["join", "date"],
+)
+def test_multiplying_filters_are_stopped_before_they_build_the_text_sec_tpl_1(body):
+    """Checked before the filter runs: the save request never holds hundreds of megabytes."""
+    import tracemalloc
+
+    if "join" in body:
+        text = _doubling(14, "library", body)
+    else:  # small enough for the doublings themselves to pass the meter
+        text = _doubling(12, "'" + "r" * 100 + "'", body)
+    assert len(text) < 2000
+    tracemalloc.start()
+    try:
+        with pytest.raises(sandbox.TemplateProblem, match="too much text"):
+            _check(text)
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
