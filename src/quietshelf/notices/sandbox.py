@@ -496,17 +496,16 @@ def check(
     try:
         rendered = render(text, variables, language=language, limit=limit)
     except TemplateTooLong:
-        raise TemplateProblem(
-            _(
+        if limit == SMS_BODY_MAX:
+            message = _(
                 "With the sample values the text is longer than %(n)s characters "
-                "(%(what)s). Make it shorter."
+                "(three text messages). Make it shorter."
             )
-            % {
-                "n": f"{limit:,}",
-                "what": _("three text messages") if limit == SMS_BODY_MAX else _("the limit"),
-            },
-            details=details,
-        ) from None
+        else:
+            message = _(
+                "With the sample values the text is longer than %(n)s characters. Make it shorter."
+            )
+        raise TemplateProblem(message % {"n": f"{limit:,}"}, details=details) from None
     except TemplateProblem as exc:
         raise TemplateProblem(exc.message, details=details) from None
     except Exception as exc:  # noqa: BLE001 - any failure to render is a form error, never a 500
