@@ -279,3 +279,9 @@ def test_multiplying_filters_are_stopped_before_they_build_the_text_sec_tpl_1(bo
     finally:
         tracemalloc.stop()
     assert peak < 5_000_000
+
+
+@pytest.mark.parametrize("name", ["center:99999999", "ljust:99999999", "rjust:99999999", "safe"])
+def test_padding_filters_that_make_text_from_a_number_are_not_available_sec_tpl_1(name):
+    with pytest.raises(sandbox.TemplateProblem, match="is not allowed in notices"):
+        _check("{{ library|" + name + " }}")
