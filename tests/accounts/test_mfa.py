@@ -80,14 +80,9 @@ def test_totp_secret_and_codes_not_stored_in_clear_prv_enc_1(is_postgres):
         cmd += ["--data-only", s["NAME"]]
         data = subprocess.run(cmd, check=True, capture_output=True, timeout=120).stdout
     else:
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        name = connection.settings_dict["NAME"]
-        data = b"".join(
-            Path(name + sfx).read_bytes()
-            for sfx in ("", "-wal", "-journal")
-            if Path(name + sfx).exists()
-        )
+        from tests.dbfiles import sqlite_file_bytes
+
+        data = sqlite_file_bytes("default")
     assert len(data) > 1000
     for needle in needles:
         assert needle not in data, needle

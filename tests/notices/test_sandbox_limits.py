@@ -285,3 +285,19 @@ def test_multiplying_filters_are_stopped_before_they_build_the_text_sec_tpl_1(bo
 def test_padding_filters_that_make_text_from_a_number_are_not_available_sec_tpl_1(name):
     with pytest.raises(sandbox.TemplateProblem, match="is not allowed in notices"):
         _check("{{ library|" + name + " }}")
+
+
+def test_a_stored_sms_text_longer_than_three_messages_falls_back_at_delivery_sec_tpl_1(
+    db, reader, loan, caplog
+):
+    """SEC-TPL-1: the SMS limit holds at delivery too, not only in the staff editor."""
+    NoticeTemplate.objects.create(
+        notice_type="due_soon",
+        language="en",
+        channel="sms",
+        subject="",
+        body="Due {{ due_date }}. " + "Please come back soon. " * 30,  # about 700 characters
+    )
+    loan(reader(email="", phone="+4791234567", notification_channel="sms"), TODAY)
+    assert services.render_notice("due_soon", "en", "sms", {"count": 1})[1].startswith("You have")
+    assert "due_soon/en/sms failed; built-in used (TemplateTooLong" in caplog.text

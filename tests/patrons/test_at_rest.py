@@ -11,6 +11,7 @@ import pytest
 from django.db import connections
 
 from quietshelf.patrons import services
+from tests.dbfiles import sqlite_file_bytes
 
 PERSON = {
     "given_name": "Gunnhild",
@@ -32,16 +33,7 @@ def _needles():
 
 
 def _sqlite_bytes(alias: str) -> bytes:
-    conn = connections[alias]
-    with conn.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    name = str(conn.settings_dict["NAME"])
-    data = b""
-    for suffix in ("", "-wal", "-journal"):
-        path = Path(name + suffix)
-        if path.exists():
-            data += path.read_bytes()
-    return data
+    return sqlite_file_bytes(alias)
 
 
 def _pg_dump(alias: str) -> bytes:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from tests.dbfiles import sqlite_file_bytes
 from tests.factories import StaffUserFactory
 
 PEOPLE = [
@@ -40,16 +41,7 @@ def _needles():
 
 
 def _sqlite_bytes(alias: str) -> bytes:
-    conn = connections[alias]
-    with conn.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    name = conn.settings_dict["NAME"]
-    data = b""
-    for suffix in ("", "-wal", "-journal"):
-        path = Path(name + suffix)
-        if path.exists():
-            data += path.read_bytes()
-    return data
+    return sqlite_file_bytes(alias)
 
 
 def _pg_dump(alias: str) -> bytes:

@@ -463,12 +463,30 @@ def render_notice(notice_type: str, language: str, channel: str, data: dict, ove
     subject, body = _template_text(notice_type, language, channel, overrides)
     try:
         return (
-            policy.one_line(sandbox.render(subject, context, language=language)),
-            sandbox.render(body, context, language=language).strip() + "\n",
+            policy.one_line(
+                sandbox.render(
+                    subject,
+                    context,
+                    language=language,
+                    limit=sandbox.limit_for(channel, "subject"),
+                )
+            ),
+            sandbox.render(
+                body, context, language=language, limit=sandbox.limit_for(channel)
+            ).strip()
+            + "\n",
         )
-    except Exception:  # noqa: BLE001 - checked at save time; never lose a notice over it
-        log.exception(
-            "notice template %s/%s/%s failed; built-in used", notice_type, language, channel
+    except Exception as exc:  # noqa: BLE001 - checked at save time; never lose a notice over it
+        # The sandbox's own messages name the rule broken; any other error's text
+        # could quote the patron's values, so only its class is logged.
+        reason = exc.message if isinstance(exc, sandbox.TemplateProblem) else ""
+        log.error(
+            "notice template %s/%s/%s failed; built-in used (%s: %s)",
+            notice_type,
+            language,
+            channel,
+            type(exc).__name__,
+            reason,
         )
         subject, body = defaults.DEFAULTS[(notice_type, language, channel)]
         return (
@@ -490,7 +508,9 @@ def _check_template(notice_type, language, channel, subject, body) -> tuple[str,
         rendered_subject = sandbox.check(
             subject, variables=sample, language=language, field="subject"
         )
-    rendered_body = sandbox.check(body, variables=sample, language=language, field="body")
+    rendered_body = sandbox.check(
+        body, variables=sample, language=language, field="body", limit=sandbox.limit_for(channel)
+    )
     if not rendered_body.strip():
         raise sandbox.TemplateProblem("The text renders empty.", details={"field": "body"})
     return policy.one_line(rendered_subject), rendered_body
