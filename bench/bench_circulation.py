@@ -34,8 +34,9 @@ import time
 import uuid
 from pathlib import Path
 
+from pgtemp import run_on_throwaway_postgres  # a sibling module: scripts run as files
+
 REPO = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -58,22 +59,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.pg:
-        import psycopg
-
-        name = f"qs_bench_circ_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            for db in (name, f"{name}_keystore"):
-                conn.execute(f'CREATE DATABASE "{db}"')
-        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
-        try:
-            run(args)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                for db in (name, f"{name}_keystore"):
-                    conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+        run_on_throwaway_postgres("qs_bench_circ", lambda: run(args))
     else:
         run(args)
 

@@ -31,8 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from pgtemp import run_on_throwaway_postgres  # a sibling module: scripts run as files
+
 REPO = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 SYLLABLES = [
     "al", "ber", "dal", "eid", "fjel", "gran", "haug", "is", "jor", "kvi", "lun", "mo",
@@ -84,22 +85,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.pg:
-        import psycopg
-
-        name = f"qs_bench_patrons_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            for db in (name, f"{name}_keystore"):
-                conn.execute(f'CREATE DATABASE "{db}"')
-        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
-        try:
-            run(args)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                for db in (name, f"{name}_keystore"):
-                    conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+        run_on_throwaway_postgres("qs_bench_patrons", lambda: run(args))
     else:
         run(args)
 
