@@ -179,3 +179,68 @@ def test_a_load_cannot_empty_the_name(files):
     assert code == 1 and "the name would become empty" in err
     p = selectors.patron_by_identifier("institutional_id", "S1")
     assert (p.given_name, p.family_name) == ("Eirik", "Solheim")
+
+
+def _many(n: int, repeat_at: dict | None = None) -> str:
+    lines = [HEADER]
+    for i in range(n):
+        sid, card = f"S{i}", f"C-{i}"
+        for j, (kind, earlier) in (repeat_at or {}).items():
+            if i == j:
+                sid, card = (f"S{earlier}", card) if kind == "id" else (sid, f"C-{earlier}")
+        lines.append(f"{sid},Given{i},Family{i},u{i}@example.org,{card},student\n")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_repeats_across_batches_name_the_earlier_row_INT_3(files, monkeypatch, parallel):
+    """INT-3: a repeat in a later batch is found in the database (memory flat), not a set."""
+    mapping, write = files
+    monkeypatch.setattr(loads, "BATCH", 5)
+    monkeypatch.setattr(loads.load_rows, "PARALLEL_AFTER", 1)
+    # file row numbers are list index + 2 (the header is row 1)
+    path = write(_many(23, {12: ("id", 1), 20: ("card", 3)}))
+    with open(path, "rb") as fh:
+        report = loads.run_load(
+            actor=None, stream=fh, fmt="csv", mapping=loads.parse_mapping(MAPPING),
+            parallel=parallel,
+        )  # fmt: skip
+    errors = {r.number: r.message for r in report.results if r.status == "error"}
+    assert errors == {
+        14: "the same identifier as row 3",
+        22: "the same card number as row 5",
+    }
+    assert report.created == 21 and Patron.objects.count() == 21
+    # every new patron: readable through the kernel, one audit entry, findable by name
+    p = selectors.patron_by_identifier("institutional_id", "S17")
+    assert (p.given_name, p.family_name) == ("Given17", "Family17")
+    assert selectors.patron_by_card_barcode("C-17") == p
+    assert selectors.patron_preferred_contact(p, "email") == "u17@example.org"
+    assert AuditEntry.objects.filter(action="created", object_type="patrons.patron").count() == 21
+    assert [
+        x.pk for x in selectors.patron_search(actor=None, query="Given17 Family17", kind="name")
+    ] == [p.pk]
+
+
+def test_dry_run_finds_repeats_across_batches_INT_3(files, monkeypatch):
+    """INT-3: a dry run stores nothing, yet reports a repeat from an earlier batch."""
+    mapping, write = files
+    monkeypatch.setattr(loads, "BATCH", 4)
+    path = write(_many(10, {9: ("id", 0)}))
+    with open(path, "rb") as fh:
+        report = loads.run_load(
+            actor=None, stream=fh, fmt="csv", mapping=loads.parse_mapping(MAPPING), dry_run=True
+        )
+    assert [(r.number, r.message) for r in report.results] == [(11, "the same identifier as row 2")]
+    assert not Patron.objects.exists()
+
+
+def test_parallel_load_reports_a_bad_header_INT_3(files, monkeypatch):
+    """INT-3: with the encoding in a second process a bad file is still one clear error."""
+    mapping, write = files
+    monkeypatch.setattr(loads.load_rows, "PARALLEL_AFTER", 0)
+    path = write("Id,Firstname,Surname\nS1,A,B\n")
+    with open(path, "rb") as fh, pytest.raises(loads.LoadError, match="lacks column"):
+        loads.run_load(
+            actor=None, stream=fh, fmt="csv", mapping=loads.parse_mapping(MAPPING), parallel=True
+        )

@@ -21,30 +21,22 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import datetime as dt
 import io
 import json
-import secrets
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connections, models, router, transaction
 from django.db.models.base import ModelState
 from django.utils import timezone
 
 from quietshelf.catalog.models import Branch
-from quietshelf.core import clock
 from quietshelf.core.errors import DomainError, InvalidInput
-from quietshelf.patrons import policy, services
+from quietshelf.patrons import load_rows, policy, services
 from quietshelf.patrons.access import PATRON_TYPE, require
 from quietshelf.patrons.models import (
-    NAME_SCOPE,
     Card,
-    ContactKind,
-    ContactLabel,
-    ContactPoint,
     IdentifierType,
     Language,
     NotificationChannel,
@@ -55,11 +47,10 @@ from quietshelf.patrons.models import (
     PatronStatus,
     RetiredIdentifier,
 )
-from quietshelf.privacy import audit, keys
+from quietshelf.privacy import audit
 from quietshelf.privacy.audit import as_actor, request_id_var
 from quietshelf.privacy.fields import BlindIndexField, EncryptedField, SubjectField
-from quietshelf.privacy.models import AuditEntry, NameToken, Subject
-from quietshelf.privacy.search import token_digests
+from quietshelf.privacy.models import AuditEntry
 
 BATCH = 500
 MAX_CELL = 1000
@@ -333,6 +324,9 @@ class RowPlan:
     # blind-index digests of the match value and card number, computed once
     match_digest: str = ""
     barcode_digest: str = ""
+    # a new patron's id and sealed rows (load_rows.Encoder), written if the row creates one
+    patron_id: uuid.UUID | None = None
+    sealed: tuple | None = None
 
 
 def _clean_row(number: int, row: dict, mapping: Mapping, lookups: dict) -> RowPlan:
@@ -481,8 +475,14 @@ def run_load(
     dry_run: bool = False,
     keep_all: bool = False,
     progress=None,
+    parallel: bool = False,
 ) -> LoadReport:
-    """Load every row; batches of BATCH rows, each in its own transaction."""
+    """Load every row; batches of BATCH rows, each in its own transaction.
+
+    `parallel`: a large load reads, checks and encrypts its rows in a second
+    process while this one writes (load_rows.in_parallel; the command line
+    uses it; a web request does not fork).
+    """
     require(actor, "patrons.load_patrons")
     lookups = {
         "groups": {g.code: g for g in PatronGroup.objects.all()},
@@ -493,13 +493,17 @@ def run_load(
     if mapping.default_branch and mapping.default_branch not in lookups["branches"]:
         raise LoadError(f"The mapping's default branch {mapping.default_branch!r} does not exist.")
     report = LoadReport(dry_run=dry_run)
-    seen: dict[bytes, int] = {}  # match digest -> first row number (within this file)
-    seen_barcodes: dict[bytes, int] = {}
-    with _load_page_cache():
-        _load_rows(
-            actor, stream, fmt, mapping, lookups, report, dry_run, keep_all, progress, seen,
-            seen_barcodes,
-        )  # fmt: skip
+    encoder = None if dry_run else load_rows.Encoder(actor, mapping, lookups)
+    batches = _batches(stream, fmt, mapping, lookups, encoder)
+    with _load_page_cache(), _SeenRows() as seen:
+        for read, errors, plans in load_rows.in_parallel(batches, parallel):
+            if progress is not None:
+                progress.update(read)
+            for result in errors:
+                report.add(result, keep_all)
+            plans = seen.drop_repeats(plans, report, keep_all)
+            if plans:
+                _run_batch(actor, plans, mapping, lookups, report, dry_run, keep_all)
     report.results.sort(key=lambda r: r.number)
     return report
 
@@ -528,36 +532,114 @@ def _load_page_cache():
             cur.execute(f"PRAGMA cache_size = {int(before)}")
 
 
-def _load_rows(
-    actor, stream, fmt, mapping, lookups, report, dry_run, keep_all, progress, seen, seen_barcodes
-) -> None:
-    batch: list[RowPlan] = []
+def _batches(stream, fmt, mapping, lookups, encoder) -> Iterator[tuple]:
+    """(rows read, row errors, checked rows) for every BATCH rows of the file.
+
+    Pure CPU, no database (it may run in a second process): each row is
+    cleaned, its match and card digests computed, and with an encoder the
+    rows of a new patron sealed (used only if the row creates one).
+    """
+    plans: list[RowPlan] = []
+    errors: list[RowResult] = []
+    read = 0
     for number, row in read_rows(stream, fmt, mapping):
-        if progress is not None:
-            progress.update(1)
+        read += 1
         try:
             plan = _clean_row(number, row, mapping, lookups)
-            # 16 bytes of each digest are plenty to spot a repeat within one file
             plan.match_digest = services.identifier_digest(plan.match_value)
-            digest = bytes.fromhex(plan.match_digest)[:16]
-            if digest in seen:
-                raise RowError(f"the same identifier as row {seen[digest]}")
-            seen[digest] = number
             if plan.values.get("barcode"):
                 plan.barcode_digest = services.barcode_digest(plan.values["barcode"])
-                bd = bytes.fromhex(plan.barcode_digest)[:16]
-                if bd in seen_barcodes:
-                    raise RowError(f"the same card number as row {seen_barcodes[bd]}")
-                seen_barcodes[bd] = number
+            plans.append(plan)
         except RowError as exc:
-            report.add(RowResult(number, "error", str(exc)), keep_all)
-            continue
-        batch.append(plan)
-        if len(batch) >= BATCH:
-            _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all)
-            batch = []
-    if batch:
-        _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all)
+            errors.append(RowResult(number, "error", str(exc)))
+        if read >= BATCH:
+            if encoder is not None:
+                encoder.encode(plans)
+            yield read, errors, plans
+            plans, errors, read = [], [], 0
+    if read:
+        if encoder is not None:
+            encoder.encode(plans)
+        yield read, errors, plans
+
+
+class _SeenRows:
+    """The identifiers and card numbers already in the file, with their row numbers.
+
+    Kept in a temporary table of the load's database connection, not in this
+    process: 16 bytes of each digest (plenty to spot a repeat within one
+    file) and the row number, so memory stays flat at any file size. Every
+    row that passed its own checks is entered, whether it was then stored or
+    not (as "the same identifier as row N" always meant). Dropped when the
+    load ends; a temporary table is private to the connection.
+    """
+
+    TABLE = "quietshelf_patron_load_seen"
+
+    def __enter__(self):
+        self.conn = conn = connections[router.db_for_write(Patron)]
+        blob = "bytea" if conn.vendor == "postgresql" else "BLOB"
+        tail = "" if conn.vendor == "postgresql" else " WITHOUT ROWID"
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+            cur.execute(
+                f"CREATE TEMPORARY TABLE {self.TABLE} "
+                f"(k {blob} PRIMARY KEY, n integer NOT NULL){tail}"
+            )
+        return self
+
+    def __exit__(self, *exc):
+        conn = self.conn
+        if conn.in_atomic_block and conn.needs_rollback:
+            return  # the rollback takes the table with it
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+
+    def _earlier(self, wanted: list[bytes]) -> dict[bytes, int]:
+        found: dict[bytes, int] = {}
+        with self.conn.cursor() as cur:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                if self.conn.vendor == "postgresql":
+                    cur.execute(f"SELECT k, n FROM {self.TABLE} WHERE k = ANY(%s)", [chunk])  # noqa: S608
+                else:
+                    marks = ", ".join(["%s"] * len(chunk))
+                    cur.execute(f"SELECT k, n FROM {self.TABLE} WHERE k IN ({marks})", chunk)  # noqa: S608
+                found.update((bytes(k), n) for k, n in cur.fetchall())
+        return found
+
+    def drop_repeats(self, plans: list[RowPlan], report: LoadReport, keep_all: bool) -> list:
+        """The plans whose identifier and card number are new to the file; the rest reported."""
+        if not plans:
+            return plans
+        keys_of = []
+        for plan in plans:
+            match = b"i" + bytes.fromhex(plan.match_digest)[:16]
+            card = b"c" + bytes.fromhex(plan.barcode_digest)[:16] if plan.barcode_digest else None
+            keys_of.append((match, card))
+        seen = self._earlier([k for pair in keys_of for k in pair if k is not None])
+        kept, new = [], {}
+        for plan, (match, card) in zip(plans, keys_of, strict=True):
+            first = seen.get(match)
+            if first is not None:
+                report.add(
+                    RowResult(plan.number, "error", f"the same identifier as row {first}"), keep_all
+                )
+                continue
+            seen[match] = new[match] = plan.number
+            if card is not None:
+                first = seen.get(card)
+                if first is not None:
+                    report.add(
+                        RowResult(plan.number, "error", f"the same card number as row {first}"),
+                        keep_all,
+                    )
+                    continue
+                seen[card] = new[card] = plan.number
+            kept.append(plan)
+        if new:
+            _insert_rows(self.conn, self.TABLE, "k, n", list(new.items()))
+        return kept
 
 
 def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> None:
@@ -631,7 +713,8 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
             results.append(RowResult(plan.number, status, ", ".join(changed), patron.pk))
     else:
         with transaction.atomic():
-            results.extend(_create_many(actor, creates, mapping, lookups))
+            load_rows.write(creates)
+            results.extend(RowResult(p.number, "created", "", p.patron_id) for p in creates)
             audit_rows = []
             for plan, patron in updates:
                 try:
@@ -676,100 +759,6 @@ def _audit_many(actor, rows: list[tuple]) -> None:
         ],
     )
     transaction.on_commit(audit._seal_quietly)
-
-
-def _new_subjects(count: int) -> list[uuid.UUID]:
-    """Subjects with data keys, the keys kept in the cache for the encryption that follows."""
-    from quietshelf.privacy.models import DataKey
-
-    ring = keys.ring()
-    ids, rows = [], []
-    for _ in range(count):
-        sid = uuid.uuid4()
-        raw = secrets.token_bytes(32)
-        version, wrapped = ring.wrap(raw, label=keys._dk_label(sid))
-        rows.append(bare(DataKey, subject_id=sid, kek_version=version, wrapped=wrapped))
-        keys.key_cache.put(sid, AESGCM(raw))
-        ids.append(sid)
-    # The key store is its own database, outside the batch's transaction: in
-    # autocommit every key was its own commit (a disk flush each, 40 % of a
-    # load's time). One transaction per batch; it commits before the batch, so
-    # a failed batch can leave unused keys, never a patron without a key.
-    with transaction.atomic(using=keys.KEYSTORE_DB):
-        fast_insert(DataKey, rows)
-    fast_insert(Subject, [bare(Subject, id=i, kind="patron") for i in ids])
-    return ids
-
-
-def _create_many(actor, plans: list[RowPlan], mapping, lookups) -> list[RowResult]:
-    if not plans:
-        return []
-    subject_ids = _new_subjects(len(plans))
-    default_group = lookups["groups"].get(mapping.default_group)
-    default_branch = lookups["branches"].get(mapping.default_branch)
-    today = clock.today()
-    patrons, cards, idents, contacts, tokens, results = [], [], [], [], [], []
-    for plan, sid in zip(plans, subject_ids, strict=True):
-        v = plan.values
-        group = lookups["groups"].get(v.get("group")) or default_group
-        expiry = v.get("expiry_date") or None
-        if expiry is None and group is not None and group.default_validity_days:
-            expiry = today + dt.timedelta(days=group.default_validity_days)
-        branch = lookups["branches"].get(v.get("home_branch")) or default_branch
-        patron = bare(
-            Patron,
-            subject_id=sid,
-            given_name=v.get("given_name") or None,
-            family_name=v.get("family_name") or None,
-            group_id=group.pk if group else None,
-            home_branch_id=branch.pk if branch else None,
-            status=v.get("status") or "active",
-            expiry_date=expiry,
-            erase_after=v.get("erase_after") or None,
-            preferred_language=v.get("preferred_language") or "",
-            notification_channel=v.get("notification_channel") or "email",
-            date_of_birth=v.get("date_of_birth") or None,
-        )
-        patrons.append(patron)
-        if v.get("barcode"):
-            cards.append(
-                bare(Card, patron_id=patron.pk, subject_id=sid, barcode=v["barcode"], active=True)
-            )
-        for target, value in v.items():
-            if target.startswith("identifier:") and value:
-                idents.append(
-                    bare(
-                        PatronIdentifier,
-                        patron_id=patron.pk,
-                        subject_id=sid,
-                        type=target.split(":", 1)[1],
-                        value=value,
-                    )
-                )
-        for kind in ("email", "phone", "address"):
-            if v.get(kind):
-                contacts.append(
-                    bare(
-                        ContactPoint,
-                        patron_id=patron.pk,
-                        subject_id=sid,
-                        kind=kind,
-                        label=ContactLabel.MOBILE if kind == ContactKind.PHONE else "home",
-                        value=v[kind],
-                        lookup_index=ContactPoint_index(kind, v[kind]),
-                        preferred=True,
-                    )
-                )
-        text = f"{v.get('given_name') or ''} {v.get('family_name') or ''}"
-        tokens.extend((sid, d) for d in token_digests(NAME_SCOPE, text))
-        results.append(RowResult(plan.number, "created", "", patron.pk))
-    fast_insert(Patron, patrons)
-    fast_insert(Card, cards)
-    fast_insert(PatronIdentifier, idents)
-    fast_insert(ContactPoint, contacts)
-    _insert_tokens(tokens)
-    _audit_many(actor, [(p.pk, "created", "load") for p in patrons])
-    return results
 
 
 _BARE_DEFAULTS: dict = {}
@@ -881,30 +870,6 @@ def _value_getter(f, conn, now):
 
         return plain
     return lambda obj: prep(obj.__dict__.get(attname), conn)
-
-
-def _second(pair):
-    return pair[1]
-
-
-def _insert_tokens(tokens: list[tuple[uuid.UUID, str]]) -> None:
-    """Name tokens in one insert: tens of thousands per batch, no model instances."""
-    if not tokens:
-        return
-    conn = connections[router.db_for_write(NameToken)]
-    table = conn.ops.quote_name(NameToken._meta.db_table)
-    pk = Subject._meta.pk
-    # in index order: the B-tree takes sorted keys far faster than random ones
-    rows = [
-        (pk.get_db_prep_value(sid, conn), NAME_SCOPE, d) for sid, d in sorted(tokens, key=_second)
-    ]
-    _insert_rows(conn, table, "subject_id, scope, digest", rows)
-
-
-def ContactPoint_index(kind: str, value: str) -> str:  # noqa: N802 - mirrors the model helper
-    from quietshelf.patrons.models import contact_index
-
-    return contact_index(kind, value)
 
 
 def _changes(plan: RowPlan, patron: Patron, mapping, lookups) -> list[str]:

@@ -64,6 +64,7 @@ class Command(QuietshelfCommand):
                     dry_run=options["dry_run"],
                     keep_all=keep_all,
                     progress=bar,
+                    parallel=True,
                 )
         except loads.LoadError as exc:
             raise UsageError(exc.message) from None

@@ -1,0 +1,453 @@
+"""Patron loads: the rows of new patrons, sealed before the database sees them.
+
+A patron load (loads.py) reads, checks and encrypts rows, then writes them.
+The first part is pure CPU: the CSV, ~12 HMACs for blind indexes and name
+tokens, a data key wrapped under the master key, AES-GCM for every personal
+value. `Encoder.encode` does it for a batch of checked rows, through the
+privacy kernel (keys.ring().wrap, fields.encrypt_value with the field's own
+"table|column|row id" associated data, the fields' blind indexes,
+search.token_digests), and turns each new patron into ready-to-write rows:
+COPY text lines on PostgreSQL, parameter tuples on SQLite. Nothing is
+written here; a row that turns out to be an update or an error is dropped
+with its rows (its data key is never stored).
+
+`in_parallel` runs that part in a second process for a large load (the
+2-core machine's other core, while this process and the database write): a
+forked child continues the batch iterator and hands batches back through a
+bounded queue. The child never uses a database connection (any attempt
+raises); the keys it needs (master key ring, index keys) are loaded before
+the fork.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import queue as queue_module
+import secrets
+import uuid
+from collections.abc import Iterator
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db import connections, models, router
+from django.utils import timezone
+
+from quietshelf.core import clock
+from quietshelf.patrons.access import PATRON_TYPE
+from quietshelf.patrons.models import (
+    NAME_SCOPE,
+    Card,
+    ContactKind,
+    ContactLabel,
+    ContactPoint,
+    Patron,
+    PatronIdentifier,
+    contact_index,
+)
+from quietshelf.privacy import keys
+from quietshelf.privacy.audit import as_actor, request_id_var
+from quietshelf.privacy.fields import EncryptedField, encrypt_value
+from quietshelf.privacy.models import AuditEntry, DataKey, NameToken, Subject
+from quietshelf.privacy.search import token_digests
+
+# the tables of a new patron, in the order they are written
+TABLES = ("datakey", "subject", "patron", "card", "identifier", "contact", "token", "audit")
+TOKEN = TABLES.index("token")
+TOKEN_COLUMNS = ("digest", "subject_id", "scope")  # digest first: sorted lines are index order
+
+
+# --- values as the database takes them ---------------------------------------------
+
+
+def _pg_text(value) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    kind = type(value)
+    if kind is str:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            value = (
+                value.replace("\\", "\\\\")
+                .replace("\t", "\\t")
+                .replace("\n", "\\n")
+                .replace("\r", "\\r")
+            )
+        return value
+    if value is None:
+        return "\\N"
+    if kind is bytes:
+        return "\\\\x" + value.hex()
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is int or kind is uuid.UUID:
+        return str(value)
+    if kind is dt.date or kind is dt.datetime:
+        return value.isoformat()
+    if isinstance(value, str):  # a choices member
+        return _pg_text(str(value))
+    raise TypeError(f"no COPY text form for {kind.__name__}")
+
+
+def _sqlite_value(value):
+    """One value as Django's SQLite backend stores it."""
+    kind = type(value)
+    if kind is uuid.UUID:
+        return value.hex
+    if kind is dt.date:
+        return value.isoformat()
+    if kind is not str and isinstance(value, str):  # a choices member
+        return str(value)
+    return value
+
+
+def stamp_value(now: dt.datetime, vendor: str, ops) -> str:
+    """A timestamp as written: ISO text for COPY, Django's SQLite form otherwise."""
+    return now.isoformat() if vendor == "postgresql" else ops.adapt_datetimefield_value(now)
+
+
+class _Table:
+    """How one model's rows are built: its columns, defaults and encrypted fields."""
+
+    def __init__(self, model, vendor: str, ops, now: dt.datetime):
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if not (f.primary_key and getattr(f, "db_returning", False))
+        ]
+        self.pos = {f.attname: i for i, f in enumerate(fields)}
+        self.pk = model._meta.pk.attname
+        table = model._meta.db_table
+        # the same associated data as EncryptedField: "table|column|row id"
+        self.sealed = {
+            f.attname: (f.to_bytes, f"{table}|{f.column}|")
+            for f in fields
+            if isinstance(f, EncryptedField)
+        }
+        stamp = stamp_value(now, vendor, ops)
+        template, self.dynamic = [], []
+        for i, f in enumerate(fields):
+            if isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add):
+                template.append(stamp)
+            elif f.has_default() and callable(f.default):
+                template.append(None)
+                self.dynamic.append((i, f.attname, f.default))
+            else:
+                template.append(f.get_default())
+        self.template = template
+        self.text = vendor == "postgresql"
+
+    def row(self, aead: AESGCM | None, values: dict):
+        """The row: personal values encrypted under the subject's key, the rest as given."""
+        out = self.template.copy()
+        pos = self.pos
+        for i, attname, make in self.dynamic:
+            if attname not in values:
+                out[i] = make()
+        pk = values.get(self.pk)
+        for attname, value in values.items():
+            seal = self.sealed.get(attname)
+            if seal is not None and value is not None:
+                to_bytes, prefix = seal
+                value = encrypt_value(aead, to_bytes(value), f"{prefix}{pk}".encode())
+            out[pos[attname]] = value
+        if self.text:
+            return "\t".join(map(_pg_text, out)) + "\n"
+        return tuple(map(_sqlite_value, out))
+
+
+def table_sql(model, conn) -> tuple[str, str]:
+    """(quoted table, quoted column list) in the order _Table builds rows."""
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if not (f.primary_key and getattr(f, "db_returning", False))
+    ]
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    return conn.ops.quote_name(model._meta.db_table), columns
+
+
+MODELS = {
+    "datakey": DataKey,
+    "subject": Subject,
+    "patron": Patron,
+    "card": Card,
+    "identifier": PatronIdentifier,
+    "contact": ContactPoint,
+    "audit": AuditEntry,
+}
+
+
+def warm_keys() -> keys.MasterKeyRing:
+    """Load every key a load's encoding uses, in this process (before a fork)."""
+    from quietshelf.patrons import services
+
+    services.identifier_digest("A1")
+    services.barcode_digest("A1")
+    contact_index(ContactKind.EMAIL, "a@example.org")
+    contact_index(ContactKind.PHONE, "+4700000000")
+    token_digests(NAME_SCOPE, "ab")
+    return keys.ring()
+
+
+class Encoder:
+    """Turns checked rows (loads.RowPlan) into the sealed rows of new patrons."""
+
+    def __init__(self, actor, mapping, lookups):
+        conn = connections[router.db_for_write(Patron)]
+        self.vendor = conn.vendor
+        self.ops = conn.ops
+        self.ring = warm_keys()
+        who = as_actor(actor)
+        self.audit_values = {
+            "actor_type": who.type,
+            "actor_id": who.id,
+            "action": "created",
+            "object_type": PATRON_TYPE,
+            "reason": "load",
+            "request_id": request_id_var.get(),
+        }
+        self.mapping = mapping
+        self.lookups = lookups
+
+    def encode(self, plans: list) -> None:
+        """Set each plan's patron_id and sealed rows (one entry per table in TABLES)."""
+        now = timezone.now()
+        t = {name: _Table(model, self.vendor, self.ops, now) for name, model in MODELS.items()}
+        text = self.vendor == "postgresql"
+        lookups, mapping = self.lookups, self.mapping
+        default_group = lookups["groups"].get(mapping.default_group)
+        default_branch = lookups["branches"].get(mapping.default_branch)
+        today = clock.today()
+        ring = self.ring
+        audit_values = dict(self.audit_values, at=stamp_value(now, self.vendor, self.ops))
+        for plan in plans:
+            v = plan.values
+            sid = uuid.uuid4()
+            raw = secrets.token_bytes(32)
+            version, wrapped = ring.wrap(raw, label=keys._dk_label(sid))
+            aead = AESGCM(raw)
+            pid = uuid.uuid4()
+            group = lookups["groups"].get(v.get("group")) or default_group
+            expiry = v.get("expiry_date") or None
+            if expiry is None and group is not None and group.default_validity_days:
+                expiry = today + dt.timedelta(days=group.default_validity_days)
+            branch = lookups["branches"].get(v.get("home_branch")) or default_branch
+            patron = t["patron"].row(
+                aead,
+                {
+                    "id": pid,
+                    "subject_id": sid,
+                    "given_name": v.get("given_name") or None,
+                    "family_name": v.get("family_name") or None,
+                    "group_id": group.pk if group else None,
+                    "home_branch_id": branch.pk if branch else None,
+                    "status": v.get("status") or "active",
+                    "expiry_date": expiry,
+                    "erase_after": v.get("erase_after") or None,
+                    "preferred_language": v.get("preferred_language") or "",
+                    "notification_channel": v.get("notification_channel") or "email",
+                    "date_of_birth": v.get("date_of_birth") or None,
+                },
+            )
+            cards = []
+            if v.get("barcode"):
+                cards.append(
+                    t["card"].row(
+                        aead,
+                        {
+                            "id": uuid.uuid4(),
+                            "subject_id": sid,
+                            "patron_id": pid,
+                            "barcode": v["barcode"],
+                            "barcode_index": plan.barcode_digest,
+                            "active": True,
+                        },
+                    )
+                )
+            idents = []
+            for target, value in v.items():
+                if target.startswith("identifier:") and value:
+                    id_type = target.split(":", 1)[1]
+                    digest = (
+                        plan.match_digest
+                        if id_type == mapping.match_type and plan.match_digest
+                        else PatronIdentifier._meta.get_field("value_index").digest(value)
+                    )
+                    idents.append(
+                        t["identifier"].row(
+                            aead,
+                            {
+                                "id": uuid.uuid4(),
+                                "subject_id": sid,
+                                "patron_id": pid,
+                                "type": id_type,
+                                "value": value,
+                                "value_index": digest,
+                            },
+                        )
+                    )
+            contacts = []
+            for kind in ("email", "phone", "address"):
+                if v.get(kind):
+                    contacts.append(
+                        t["contact"].row(
+                            aead,
+                            {
+                                "id": uuid.uuid4(),
+                                "subject_id": sid,
+                                "patron_id": pid,
+                                "kind": kind,
+                                "label": ContactLabel.MOBILE.value
+                                if kind == ContactKind.PHONE
+                                else "home",
+                                "value": v[kind],
+                                "lookup_index": contact_index(kind, v[kind]),
+                                "preferred": True,
+                            },
+                        )
+                    )
+            name = f"{v.get('given_name') or ''} {v.get('family_name') or ''}"
+            digests = token_digests(NAME_SCOPE, name)
+            if text:
+                tokens = [f"{d}\t{sid}\t{NAME_SCOPE}\n" for d in digests]
+            else:
+                tokens = [(d, sid.hex, NAME_SCOPE) for d in digests]
+            audit = t["audit"].row(None, dict(audit_values, object_id=str(pid)))
+            plan.patron_id = pid
+            plan.sealed = (
+                t["datakey"].row(
+                    None, {"subject_id": sid, "kek_version": version, "wrapped": wrapped}
+                ),
+                t["subject"].row(None, {"id": sid, "kind": "patron"}),
+                patron,
+                cards,
+                idents,
+                contacts,
+                tokens,
+                audit,
+            )
+
+
+# --- writing sealed rows ------------------------------------------------------------
+
+
+def write(plans: list) -> None:
+    """Insert the sealed rows of `plans` (new patrons), data keys first in the key store.
+
+    The key store is its own database, outside the batch's transaction: its
+    keys commit first, so a failed batch can leave unused keys, never a
+    patron without a key. The caller holds the batch's transaction.
+    """
+    from django.db import transaction
+
+    if not plans:
+        return
+    columns = list(zip(*(p.sealed for p in plans), strict=True))
+    for name, rows in zip(TABLES, columns, strict=True):
+        if name in ("card", "identifier", "contact", "token"):
+            rows = [r for per_patron in rows for r in per_patron]
+        if not rows:
+            continue
+        if name == "token":
+            rows.sort()  # by digest: the B-tree takes sorted keys far faster than random ones
+            model = NameToken
+        else:
+            model = MODELS[name]
+        conn = connections[router.db_for_write(model)]
+        if name == "token":
+            table = conn.ops.quote_name(NameToken._meta.db_table)
+            cols = ", ".join(conn.ops.quote_name(c) for c in TOKEN_COLUMNS)
+        else:
+            table, cols = table_sql(model, conn)
+        if name == "datakey":
+            with transaction.atomic(using=conn.alias):
+                _insert(conn, table, cols, rows)
+        else:
+            _insert(conn, table, cols, rows)
+
+
+def _insert(conn, table: str, columns: str, rows: list) -> None:
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
+            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # noqa: S608
+                copy.write("".join(rows))
+        return
+    marks = ", ".join(["%s"] * len(rows[0]))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
+    with conn.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+# --- a second process ----------------------------------------------------------------
+
+# batches done in this process before a child takes over (small loads never fork)
+PARALLEL_AFTER = 2
+QUEUE_DEPTH = 4  # batches the child may run ahead: bounds the memory of both
+
+
+class _Failed:
+    def __init__(self, message: str, load_error: bool):
+        self.message = message
+        self.load_error = load_error
+
+
+def _no_database(*_args, **_kwargs):
+    raise RuntimeError("the load's encoding process must not use the database")
+
+
+def _child(batches: Iterator, out) -> None:
+    from quietshelf.patrons.loads import LoadError
+
+    # the parent's connections were copied by fork: using one would interleave
+    # two processes on one socket or file lock
+    for conn in connections.all():
+        conn.execute_wrappers.append(_no_database)
+    try:
+        for item in batches:
+            out.put(item)
+        out.put(None)
+    except LoadError as exc:
+        out.put(_Failed(exc.message, True))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        out.put(_Failed(f"{type(exc).__name__}: {exc}", False))
+
+
+def in_parallel(batches: Iterator, enabled: bool) -> Iterator:
+    """The items of `batches`; after PARALLEL_AFTER of them, produced by a forked child."""
+    if not enabled or not hasattr(os, "fork"):
+        yield from batches
+        return
+    for _ in range(PARALLEL_AFTER):
+        item = next(batches, None)
+        if item is None:
+            return
+        yield item
+    from quietshelf.patrons.loads import LoadError
+
+    ctx = multiprocessing.get_context("fork")
+    channel = ctx.Queue(maxsize=QUEUE_DEPTH)
+    child = ctx.Process(target=_child, args=(batches, channel), daemon=True)
+    child.start()
+    try:
+        while True:
+            try:
+                item = channel.get(timeout=5)
+            except queue_module.Empty:
+                if not child.is_alive():
+                    raise RuntimeError("the load's encoding process ended unexpectedly") from None
+                continue
+            if item is None:
+                break
+            if isinstance(item, _Failed):
+                if item.load_error:
+                    raise LoadError(item.message)
+                raise RuntimeError(f"the load's encoding process failed: {item.message}")
+            yield item
+    finally:
+        if child.is_alive() and child.exitcode is None:
+            child.join(timeout=0.5)
+            if child.is_alive():
+                child.terminate()
+        child.join()
+        channel.close()
+        channel.join_thread()
