@@ -112,3 +112,44 @@ def test_anonymous_write_is_401_not_a_csrf_403():
         "/api/v1/branches", {"code": "X", "name": "X"}, content_type="application/json"
     )
     assert r.status_code == 401
+
+
+def test_token_auth_reads_roles_fresh_each_request_perf_circ2_sec_acc_1():
+    """PERF-CIRC-2: token, owner, grants and training come in one statement per
+    request, with nothing kept between requests: a revoked role or token, and a
+    new training text not yet acknowledged, count from the very next request."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quietshelf.accounts import services as account_services
+    from quietshelf.accounts.models import RoleGrant, TrainingText
+    from quietshelf.accounts.testing import make_staff
+
+    admin = make_staff("fresh-admin", roles=["administrator"])
+    token = services.api_token_create(actor=None, username="fresh-admin").token
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+
+    def post(code):
+        body = {"code": code, "name": code}
+        return client.post("/api/v1/branches", body, content_type="application/json")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert post("F1").status_code == 201
+    token_reads = [q for q in queries if "api_apitoken" in q["sql"] and "SELECT" in q["sql"]]
+    assert len(token_reads) == 1
+    assert not [q for q in queries if "accounts_rolegrant" in q["sql"] and q not in token_reads]
+
+    grant = RoleGrant.objects.get(user=admin)
+    account_services.role_revoke(actor=None, grant_id=grant.pk)
+    assert post("F2").status_code == 403
+
+    make_staff("fresh-desk", roles=["circulation-desk"])
+    desk_token = services.api_token_create(actor=None, username="fresh-desk").token
+    desk = Client(headers={"Authorization": f"Bearer {desk_token}"})
+    # circulation reaches patron data: it needs the current training acknowledged
+    # (and a personal-data token, which this one is not: 403 either way, never 401)
+    assert desk.post("/api/v1/circulation/checkin", {"item_barcode": "x", "branch_id": 1},
+                     content_type="application/json").status_code == 403  # fmt: skip
+    TrainingText.objects.create(version=99, title="New", body="New text")
+    ApiToken.objects.filter(owner=admin).update(revoked=True)
+    assert post("F3").status_code == 401

@@ -82,14 +82,19 @@ def _resolve(actor) -> Resolved:
     from quietshelf.accounts.models import RoleGrant
     from quietshelf.accounts.selectors import training_acknowledged
 
+    grants = RoleGrant.objects.filter(user_id=actor.pk).values_list(
+        "role__permissions", "org_unit_id", "org_unit__parent_id"
+    )
+    return resolve_from(actor, grants, trained=training_acknowledged(actor))
+
+
+def resolve_from(actor, grants, *, trained: bool) -> Resolved:
+    """Work out and cache on `actor` what its grants give, from rows read by the caller:
+    (role permissions, org unit id, the unit's parent id) per grant, and whether the
+    current training text is acknowledged (api.services reads both with the token)."""
     res = Resolved()
     if getattr(actor, "is_superuser", False):
         res.everywhere = set(authz.PERMISSIONS)
-    grants = list(
-        RoleGrant.objects.filter(user_id=actor.pk).values_list(
-            "role__permissions", "org_unit_id", "org_unit__parent_id"
-        )
-    )
     tree = None
     for perms, unit_id, parent_id in grants:
         perms = [p for p in (perms or []) if p in authz.PERMISSIONS]
@@ -100,7 +105,7 @@ def _resolve(actor) -> Resolved:
         ids = branch_ids_under(unit_id, tree=tree)
         for perm in perms:
             res.branches.setdefault(perm, set()).update(ids)
-    res.trained = training_acknowledged(actor)
+    res.trained = trained
     try:
         setattr(actor, CACHE_ATTR, res)
     except AttributeError:  # pragma: no cover - an object that takes no attributes
