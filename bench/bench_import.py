@@ -10,6 +10,11 @@ pymarc's bare parse rate of the same file and FOLIO's published figure
 
     python bench/bench_import.py                    # 100,000 records
     python bench/bench_import.py --records 20000    # quicker
+    python bench/bench_import.py --records 20000 --db postgres --profile /tmp/pg.prof
+
+On PostgreSQL it also prints the CPU time of the server process that served
+the import's connection (read from /proc when the server is on this host),
+so the client's and the server's shares of the work can be told apart.
 """
 
 from __future__ import annotations
@@ -40,7 +45,19 @@ def _rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
-def worker(path: str) -> None:
+def _backend_cpu_seconds(pid: int | None) -> float | None:
+    """utime + stime of a local PostgreSQL backend process (None when not readable)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def worker(path: str, profile: str | None = None) -> None:
     """Runs in a subprocess with QUIETSHELF_HOME / DATABASE_URL set: migrate, import, report."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
     sys.path.insert(0, str(REPO / "src"))
@@ -50,7 +67,15 @@ def worker(path: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from django.db import connection
+
     from quietshelf.catalog import services
+
+    backend_pid = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend_pid = cur.fetchone()[0]
 
     samples: list[tuple[int, float]] = []
     done = 0
@@ -62,11 +87,25 @@ def worker(path: str) -> None:
             samples.append((done, round(_rss_mb(), 1)))
 
     start_rss = _rss_mb()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    server0 = _backend_cpu_seconds(backend_pid)
     c0 = time.process_time()
     t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
     summary = services.import_marc(sources=[path], progress=progress, match_on=["001+003"])
+    if profiler:
+        profiler.disable()
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - c0
+    server1 = _backend_cpu_seconds(backend_pid)
+    server_cpu = None if server0 is None or server1 is None else round(server1 - server0, 2)
+    if profiler:
+        profiler.dump_stats(profile)
     print(
         json.dumps(
             {
@@ -77,6 +116,7 @@ def worker(path: str) -> None:
                 "rate": round((summary.created + summary.updated) / elapsed, 1),
                 "cpu_seconds": round(cpu, 2),
                 "cpu_rate": round((summary.created + summary.updated) / cpu, 1),
+                "server_cpu_seconds": server_cpu,
                 "start_rss_mb": round(start_rss, 1),
                 "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1),
                 "rss_along": samples,
@@ -107,7 +147,9 @@ def postgres_reachable() -> bool:
         return False
 
 
-def run_db(label: str, path: Path, database_url: str | None) -> dict | None:
+def run_db(
+    label: str, path: Path, database_url: str | None, profile: str | None = None
+) -> dict | None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["QUIETSHELF_HOME"] = tempfile.mkdtemp(prefix="qs-bench-import-")
     env["QUIETSHELF_ENV"] = env.get("QUIETSHELF_ENV", "test")
@@ -115,7 +157,8 @@ def run_db(label: str, path: Path, database_url: str | None) -> dict | None:
         env["DATABASE_URL"] = database_url
     try:
         proc = subprocess.run(
-            [sys.executable, __file__, "--worker", str(path)],
+            [sys.executable, __file__, "--worker", str(path)]
+            + (["--profile", profile] if profile else []),
             env=env,
             capture_output=True,
             text=True,
@@ -133,11 +176,19 @@ def report(label: str, r: dict | None) -> None:
         return
     along = r["rss_along"][:: max(1, len(r["rss_along"]) // 6)]
     along_text = ", ".join(f"{n // 1000}k:{mb:.0f}" for n, mb in along)
+    server = ""
+    if r.get("server_cpu_seconds") is not None:
+        server = (
+            f"; server backend CPU {r['server_cpu_seconds']} s (client {r['cpu_seconds']} s, "
+            f"together {r['records'] / max(0.01, r['cpu_seconds'] + r['server_cpu_seconds']):,.0f}"
+            " records per CPU-second)"
+        )
     print(
         f"{label}: {r['records']:,} records, {r['items']:,} items in {r['seconds']} s = "
         f"{r['rate']:,.0f} records/s (target >= 1,000); by this process's CPU time "
         f"{r['cpu_rate']:,.0f} records/s; max RSS {r['max_rss_mb']:.0f} MB; "
-        f"RSS MB along the import: {along_text}; load average {os.getloadavg()[0]:.1f}",
+        f"RSS MB along the import: {along_text}{server}; "
+        f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
 
@@ -146,12 +197,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="PERF-CAT-1 import benchmark")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--file", help="use this MARC file instead of generating one")
-    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--db", choices=("both", "sqlite", "postgres"), default="both", help="which databases"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="the same as --db sqlite")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cProfile the import (not the migration) into FILE (FILE.sqlite / FILE.postgres)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, args.profile)
         return
+    if args.no_postgres:
+        args.db = "sqlite"
     sys.path.insert(0, str(REPO / "bench"))
     cleanup = None
     if args.file:
@@ -176,8 +237,15 @@ def main() -> None:
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    report("SQLite", run_db("SQLite", path, None))
-    if not args.no_postgres and postgres_reachable():
+
+    def profile_for(db: str) -> str | None:
+        return f"{args.profile}.{db}" if args.profile else None
+
+    if args.db in ("both", "sqlite"):
+        report("SQLite", run_db("SQLite", path, None, profile_for("sqlite")))
+    if args.db in ("both", "postgres") and not postgres_reachable():
+        print("PostgreSQL: not reachable on 127.0.0.1:5432, skipped")
+    elif args.db in ("both", "postgres"):
         import psycopg
 
         name = f"qs_bench_import_{os.getpid()}"
@@ -186,7 +254,12 @@ def main() -> None:
         try:
             report(
                 "PostgreSQL",
-                run_db("PostgreSQL", path, f"postgres://postgres@127.0.0.1:5432/{name}"),
+                run_db(
+                    "PostgreSQL",
+                    path,
+                    f"postgres://postgres@127.0.0.1:5432/{name}",
+                    profile_for("postgres"),
+                ),
             )
         finally:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
