@@ -97,6 +97,20 @@ def index_records(record_ids) -> None:
     get_backend().index_records(list(record_ids))
 
 
+def index_written_records(rows: list[dict], items: list[tuple[int, int, str]]) -> None:
+    """Index records written in this transaction from the values just written
+    (the MARC import, PERF-CAT-1), instead of reading them back.
+
+    rows: each record's column values as stored (the keys load_docs reads:
+    id, title, …, marc_json); items: (record id, branch id, status) of all
+    their items. The documents are the ones index_records would build
+    (tests/catalog/test_import.py compares them).
+    """
+    from quietshelf.catalog.search.backends import get_backend
+
+    get_backend().index_rows(rows, items)
+
+
 def refresh_availability(record_ids) -> None:
     """After items changed status only: recompute these records' availability columns
     (any copy available; per branch) in place, inside the caller's transaction.

@@ -166,6 +166,23 @@ class Backend:
                     self._delete(cur, chunk)
                     self._insert(cur, docs)
 
+    def index_rows(self, rows: list[dict], items: list[tuple[int, int, str]]) -> None:
+        """Index records from their column values (see search.index_written_records)."""
+        if not rows:
+            return
+        by_record: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for record_id, branch_id, status in items:
+            by_record[record_id].append((branch_id, status))
+        docs = sorted(
+            (build_doc(row, by_record.get(row["id"], [])) for row in rows),
+            key=lambda d: d.record_id,
+        )
+        with transaction.atomic(), connection.cursor() as cur:
+            for start in range(0, len(docs), BATCH):
+                chunk = docs[start : start + BATCH]
+                self._delete(cur, [d.record_id for d in chunk])
+                self._insert(cur, chunk)
+
     def remove_records(self, record_ids: list[int]) -> None:
         ids = sorted({int(i) for i in record_ids})
         if not ids:
@@ -715,36 +732,45 @@ class PostgresBackend(Backend):
             pos += 10  # no phrase across two fields
         return " ".join(f"{self._lexeme(w)}:{','.join(p)}" for w, p in positions.items())
 
+    def _delete(self, cur, ids: list[int]) -> None:
+        # one array parameter instead of a placeholder per id
+        for table, key in self.table_keys():
+            cur.execute(f"DELETE FROM {table} WHERE {key} = ANY(%s)", [ids])  # noqa: S608
+
     def _insert(self, cur, docs):
+        """COPY the rows in: the tsvector goes as the same literal an INSERT would
+        cast (so the stored document is identical), without a statement per row."""
         if not docs:
             return
-        cur.executemany(
-            "INSERT INTO catalog_search (record_id, format, language, year, era, available, "
-            "sort_title, branches, doc) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector)",
-            [
-                (
-                    d.record_id,
-                    d.format,
-                    d.language,
-                    d.year,
-                    d.era,
-                    d.available,
-                    d.sort_title,
-                    branch_list(d),
-                    self.tsvector_literal(d),
+        raw = cur.cursor  # psycopg's own cursor, under Django's wrapper
+        with raw.copy(
+            "COPY catalog_search (record_id, format, language, year, era, available, "
+            "sort_title, branches, doc) FROM STDIN"
+        ) as copy:
+            literal = self.tsvector_literal
+            for d in docs:
+                copy.write_row(
+                    (
+                        d.record_id,
+                        d.format,
+                        d.language,
+                        d.year,
+                        d.era,
+                        d.available,
+                        d.sort_title,
+                        branch_list(d),
+                        literal(d),
+                    )
                 )
-                for d in docs
-            ],
-        )
         branch_rows = [
             (d.record_id, branch_id, avail) for d in docs for branch_id, avail in d.branches.items()
         ]
         if branch_rows:
-            cur.executemany(
-                "INSERT INTO catalog_search_branch (record_id, branch_id, available) "
-                "VALUES (%s, %s, %s)",
-                branch_rows,
-            )
+            with raw.copy(
+                "COPY catalog_search_branch (record_id, branch_id, available) FROM STDIN"
+            ) as copy:
+                for row in branch_rows:
+                    copy.write_row(row)
 
     def tsquery_literal(self, parsed: ParsedQuery) -> str:
         parts = []
