@@ -12,6 +12,7 @@ import email.utils
 import json
 import os
 import quopri
+import re
 import smtplib
 import threading
 import urllib.error
@@ -95,18 +96,18 @@ class EmailChannel:
             if type(conn) is SmtpBackend and session is not None:
                 # Straight to the open SMTP session: the same headers Django would write,
                 # without building a MIME tree per message (most of the cost at 100k).
-                session.sendmail(
-                    self._envelope_from,
-                    [to],
-                    plain_text_message(
-                        sender=sender,
-                        to=to,
-                        subject=subject,
-                        body=body,
-                        message_id=message_id,
-                        from_header=self._from_header,
-                    ),
+                message = plain_text_message(
+                    sender=sender,
+                    to=to,
+                    subject=subject,
+                    body=body,
+                    message_id=message_id,
+                    from_header=self._from_header,
                 )
+                if self._envelope_from.isascii() and to.isascii():
+                    smtp_transaction(session, self._envelope_from, to, message)
+                else:  # SMTPUTF8 negotiation and its errors: smtplib's own
+                    session.sendmail(self._envelope_from, [to], message)
             else:  # console, file or locmem back-ends (development, tests)
                 message = EmailMessage(
                     subject=subject,
@@ -125,6 +126,73 @@ class EmailChannel:
             if error.temporary or error.connection:
                 self.close()  # a refused recipient leaves the session usable; anything else not
             raise error from None
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def smtp_transaction(session: smtplib.SMTP, sender: str, to: str, message: bytes) -> None:
+    """One message to one recipient on an open smtplib session, like session.sendmail.
+
+    Raises the same smtplib exceptions as sendmail (SMTPSenderRefused,
+    SMTPRecipientsRefused, SMTPDataError, SMTPServerDisconnected), so a refusal is
+    classified the same way. When the server offers PIPELINING (RFC 2920) MAIL,
+    RCPT and DATA go in one write and their three replies are read together: two
+    round trips per message instead of four. The message itself is never sent
+    before the server's 354, and its acceptance (the 250 after the final dot) is
+    read before this returns, so the caller can record it before the next message.
+    `sender` and `to` are plain ASCII addresses (checked by the caller and by
+    policy.usable_email); `message` is ASCII with CRLF line ends.
+    """
+    session.ehlo_or_helo_if_needed()
+    mail = b"MAIL FROM:<" + sender.encode("ascii") + b">\r\n"
+    rcpt = b"RCPT TO:<" + to.encode("ascii") + b">\r\n"
+    if session.does_esmtp and "pipelining" in session.esmtp_features:
+        session.send(mail + rcpt + b"DATA\r\n")
+        replies = [session.getreply() for _ in range(3)]
+    else:
+        replies = []
+        for command in (mail, rcpt, b"DATA\r\n"):
+            session.send(command)
+            replies.append(session.getreply())
+            if replies[-1][0] not in (250, 251, 354):
+                break
+    (mail_code, mail_text), *rest = replies
+    rcpt_code, rcpt_text = rest[0] if rest else (503, b"not sent")
+    data_code, data_text = rest[1] if len(rest) > 1 else (503, b"not sent")
+    if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+        # a pipelining server said go ahead without a sender or recipient: end the
+        # (empty) message at once; whatever it answers, nothing was accepted for `to`
+        session.send(b".\r\n")
+        session.getreply()
+    if mail_code != 250:
+        _reset(session, mail_code)
+        raise smtplib.SMTPSenderRefused(mail_code, mail_text, sender)
+    if rcpt_code not in (250, 251):
+        _reset(session, rcpt_code)
+        raise smtplib.SMTPRecipientsRefused({to: (rcpt_code, rcpt_text)})
+    if data_code != 354:
+        _reset(session, data_code)
+        raise smtplib.SMTPDataError(data_code, data_text)
+    data = _LEADING_DOT.sub(b"..", message)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    session.send(data + b".\r\n")
+    code, text = session.getreply()
+    if code != 250:
+        _reset(session, code)
+        raise smtplib.SMTPDataError(code, text)
+
+
+def _reset(session: smtplib.SMTP, code: int) -> None:
+    """After a refusal: RSET to use the session again, or close it on 421 (as smtplib)."""
+    if code == 421:
+        session.close()
+        return
+    try:
+        session.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
 
 
 def _header(value: str) -> str:
