@@ -56,8 +56,16 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def raw_sink(port: int, count, ready, stop) -> None:
-    """The least an SMTP server can do: 220/250/354, read DATA to the final dot, count."""
+def raw_sink(port: int, count, ready, stop, pipelining: bool = False) -> None:
+    """The least an SMTP server can do: 220/250/354, read DATA to the final dot, count.
+
+    With `pipelining` it advertises PIPELINING (RFC 2920); it answers commands in
+    order either way, however many arrive in one read."""
+    ehlo = (
+        b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+        if pipelining
+        else (b"250-sink\r\n250 8BITMIME\r\n")
+    )
     import asyncio
 
     class Session(asyncio.Protocol):
@@ -83,7 +91,7 @@ def raw_sink(port: int, count, ready, stop) -> None:
                 self.buffer = rest
                 verb = line[:4].upper()
                 if verb == b"EHLO":
-                    self.transport.write(b"250-sink\r\n250 8BITMIME\r\n")
+                    self.transport.write(ehlo)
                 elif verb == b"DATA":
                     self.in_data = True
                     self.buffer = b"\r\n" + self.buffer  # a message may end right away
@@ -129,10 +137,19 @@ def main() -> None:
         "--workers", type=int, default=1, help="delivering threads, each with its own connections"
     )
     parser.add_argument(
-        "--sink", choices=("aiosmtpd", "raw"), default="aiosmtpd", help="the local SMTP sink"
+        "--processes",
+        type=int,
+        default=1,
+        help="delivering processes (forked after the queueing), each claiming its own batches",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="cProfile the delivery (1 worker) and print it"
+        "--sink",
+        choices=("aiosmtpd", "raw", "raw-pipelining"),
+        default="aiosmtpd",
+        help="the local SMTP sink (raw-pipelining: the raw sink advertising PIPELINING)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the queueing and the delivery (1 worker)"
     )
     args = parser.parse_args()
     if args.pg:
@@ -159,8 +176,11 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
 
     ctx = multiprocessing.get_context("fork")  # before Django: no connections to share
     count, ready, stop = ctx.Value("l", 0), ctx.Event(), ctx.Event()
-    target = raw_sink if args.sink == "raw" else sink
-    server = ctx.Process(target=target, args=(port, count, ready, stop), daemon=True)
+    if args.sink == "aiosmtpd":
+        target, extra = sink, ()
+    else:
+        target, extra = raw_sink, (args.sink == "raw-pipelining",)
+    server = ctx.Process(target=target, args=(port, count, ready, stop, *extra), daemon=True)
     server.start()
     if not ready.wait(30):
         raise SystemExit("the SMTP sink did not start")
@@ -238,7 +258,16 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
     engine = django.db.connection.vendor
     before = rss_mb()
     t1 = time.perf_counter()
-    queued = services.queue_overdue_notices(today=today)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        queued = profiler.runcall(services.queue_overdue_notices, today=today)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    else:
+        queued = services.queue_overdue_notices(today=today)
     t_queue = time.perf_counter() - t1
     print(f"queue_overdue_notices: {queued:,} notices in {t_queue:.1f} s "
           f"({queued / t_queue:,.0f}/s); rss {before:.0f} -> {rss_mb():.0f} MB")  # fmt: skip
@@ -274,6 +303,26 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
         stats = pstats.Stats(profiler).sort_stats("tottime")
         stats.print_stats(20)
         stats.sort_stats("cumulative").print_stats("quietshelf", 25)
+    elif args.processes > 1:
+        from django.db import connections
+
+        connections.close_all()  # each child opens its own
+        done = ctx.Value("l", 0)
+
+        def child() -> None:
+            deliver()
+            with done.get_lock():
+                done.value += sent[0]
+            if samples:
+                rss = ", ".join(f"{s // 1000}k {m:.0f}" for s, m in samples)
+                print(f"  pid {os.getpid()}: rss while sending (MB): {rss}", flush=True)
+
+        children = [ctx.Process(target=child) for _ in range(args.processes)]
+        for c in children:
+            c.start()
+        for c in children:
+            c.join()
+        sent[0] = done.value
     elif args.workers == 1:
         deliver()  # in this thread
     else:
@@ -305,7 +354,8 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
     print("rss while sending (MB): " + ", ".join(f"{s // 1000}k {m:.0f}" for s, m in samples))
     total = t_queue + t_send
     print(
-        f"RESULT {engine}, {args.workers} worker(s), {args.sink} sink: {queued:,} overdue "
+        f"RESULT {engine}, {args.workers} worker(s) x {args.processes} process(es), "
+        f"{args.sink} sink: {queued:,} overdue "
         f"notices queued, rendered and handed to SMTP in "
         f"{total:.1f} s (queue {t_queue:.1f} + send {t_send:.1f}); target <= {TARGET_SECONDS} s; "
         f"peak rss {peak_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}"
