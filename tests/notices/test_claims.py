@@ -86,3 +86,28 @@ def test_cir5_a_notice_taken_back_mid_batch_is_skipped_by_the_old_holder(smtp, r
     assert claim.holds(batch[0].pk)
     assert not claim.holds(lost.pk)
     assert claim.holds(batch[2].pk)
+
+
+def test_claim_lost_race_looks_again_instead_of_seeing_an_empty_queue_cir5(
+    monkeypatch, reader, loan
+):
+    """CIR-5: a worker whose candidates were all taken by another one meanwhile claims
+    the next ones (a lost race is not an empty queue for send-notices or a second process)."""
+    from django.utils import timezone
+
+    from quietshelf.notices import services
+
+    for _ in range(4):
+        loan(reader(), TODAY + dt.timedelta(days=2))
+    assert services.queue_due_soon_notices(today=TODAY) == 4
+    now = timezone.now()
+    other = services._claim("other-worker", now, 2)  # the race's winner took these two
+    assert len(other) == 2
+    real = services._candidates
+    stale = iter([[n.pk for n in other]])  # what this worker had read before the winner's UPDATE
+    monkeypatch.setattr(
+        services, "_candidates", lambda now, size: next(stale, None) or real(now, size)
+    )
+    mine = services._claim("this-worker", now, 2)
+    assert len(mine) == 2
+    assert not {n.pk for n in mine} & {n.pk for n in other}

@@ -608,19 +608,36 @@ def requeue_stale_claims(*, now: dt.datetime | None = None) -> int:
     )
 
 
-def _claim(worker: str, now: dt.datetime, size: int) -> list[Notice]:
-    candidates = list(
+def _candidates(now: dt.datetime, size: int) -> list:
+    return list(
         Notice.objects.filter(state=NoticeState.QUEUED, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:size]
     )
-    if not candidates:
+
+
+CLAIM_TRIES = 5
+
+
+def _claim(worker: str, now: dt.datetime, size: int) -> list[Notice]:
+    """Take up to `size` due notices; [] only when none is left to take.
+
+    The conditional UPDATE is the claim: of two workers racing for a row, one sees it
+    still queued and takes it, the other's WHERE no longer matches (DESIGN Rules 3).
+    A worker that lost the race for every candidate looks again (a few times), so
+    a lost race is not mistaken for an empty queue by a caller looping until none
+    is taken (send-notices, several delivering processes)."""
+    for _try in range(CLAIM_TRIES):
+        candidates = _candidates(now, size)
+        if not candidates:
+            return []
+        taken = Notice.objects.filter(pk__in=candidates, state=NoticeState.QUEUED).update(
+            state=NoticeState.SENDING, claimed_by=worker, claimed_at=now
+        )
+        if taken:
+            break
+    else:
         return []
-    # The conditional UPDATE is the claim: of two workers racing for a row, one sees it
-    # still queued and takes it, the other's WHERE no longer matches (DESIGN Rules 3).
-    Notice.objects.filter(pk__in=candidates, state=NoticeState.QUEUED).update(
-        state=NoticeState.SENDING, claimed_by=worker, claimed_at=now
-    )
     return list(
         Notice.objects.filter(pk__in=candidates, claimed_by=worker, state=NoticeState.SENDING).only(
             "pk", "subject_id", "patron_id", "notice_type", "data", "kept", "attempts", "created_at"
