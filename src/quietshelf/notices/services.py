@@ -122,43 +122,10 @@ def _insert(rows: list[Notice]) -> int:
         if not fresh:
             continue
         warm_keys({n.subject_id for n in fresh})
-        _insert_rows(fresh)
+        Notice.objects.bulk_create(fresh, ignore_conflicts=True)
         # a concurrent run may have won some keys: count only our own rows
         inserted += Notice.objects.filter(pk__in=[n.pk for n in fresh]).count()
     return inserted
-
-
-def _insert_rows(rows: list[Notice]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING of new notices, like bulk_create(ignore_conflicts).
-
-    Each field's own pre_save and get_db_prep_save run (the template values are
-    encrypted by their field, under the patron's key), without bulk_create's
-    per-value SQL compilation, most of queueing's time at 100k. SQLite: one
-    prepared statement for every row (executemany); PostgreSQL: 500 rows per
-    statement. A dedupe key taken meanwhile by a concurrent run is skipped.
-    """
-    from django.db import connections, router
-
-    conn = connections[router.db_for_write(Notice)]
-    fields = Notice._meta.concrete_fields
-    values = [
-        tuple(f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields) for obj in rows
-    ]
-    q = conn.ops.quote_name
-    head = (
-        f"INSERT INTO {q(Notice._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608 - names from the model
-        "VALUES "
-    )
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    with conn.cursor() as cursor:
-        if conn.vendor == "sqlite":
-            cursor.executemany(head + one + " ON CONFLICT DO NOTHING", values)
-            return
-        for part in _chunks(values, 500):
-            cursor.execute(
-                head + ", ".join([one] * len(part)) + " ON CONFLICT DO NOTHING",
-                [v for row in part for v in row],
-            )
 
 
 def _build(
