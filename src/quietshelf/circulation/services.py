@@ -26,7 +26,7 @@ from django.utils import timezone
 from quietshelf.accounts.authz import require
 from quietshelf.catalog.models import BibRecord, Branch, Item, ItemStatus
 from quietshelf.catalog.search import refresh_availability
-from quietshelf.circulation import policy
+from quietshelf.circulation import compiled, policy
 from quietshelf.circulation.models import (
     OPEN_HOLD,
     BranchCalendar,
@@ -125,15 +125,30 @@ def _locked_item(barcode: str, *, related=("item_type", "record", "branch")) -> 
     barcode = (barcode or "").strip()
     if not barcode or len(barcode) > 64:
         raise ItemNotFound("Scan or type an item barcode.")
-    qs = _item_rows(related).filter(barcode=barcode)
-    if connection.features.has_select_for_update_of:
-        qs = qs.select_for_update(of=("self",))
-    else:
-        qs = qs.select_for_update()
-    item = qs.first()
+    item = _item_template(related).first(barcode)
     if item is None:
         raise ItemNotFound("No item has this barcode.", details={"barcode_length": len(barcode)})
     return item
+
+
+_ITEM_TEMPLATES: dict = {}
+_SENTINEL_BARCODE = "\x00qs-sentinel-barcode"
+_SENTINEL_UUID = uuid.UUID("5e471ae1-0000-4000-8000-00000000c1c2")
+_SENTINEL_MOMENT = dt.datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC)
+_SENTINEL_ID = -918273645
+
+
+def _item_template(related) -> compiled.Template:
+    """The item by barcode, locked (FOR UPDATE OF the item only), with `related`."""
+    template = _ITEM_TEMPLATES.get(related)
+    if template is None:
+        template = _ITEM_TEMPLATES[related] = compiled.Template(
+            f"circulation.locked_item.{'.'.join(related)}",
+            lambda barcode: _for_update(_item_rows(related).filter(barcode=barcode)),
+            (_SENTINEL_BARCODE,),
+            (compiled.field_prep(Item, "barcode"),),
+        )
+    return template
 
 
 def _item_rows(related=("item_type", "record", "branch")):
@@ -407,11 +422,11 @@ def _patron_refusals(patron, today: dt.date) -> list[Refusal]:
     return out
 
 
-def _limit_subqueries(today: dt.date) -> dict:
-    """Fee balance and overdue count of the outer patron row, as subqueries."""
+def _limit_subqueries(start_of_today: dt.datetime) -> dict:
+    """Fee balance and overdue count of the outer patron row, as subqueries
+    (overdue: due before the start of today, local time)."""
     from django.db.models import Subquery
 
-    start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time()))
     balance = (
         FeeTransaction.objects.filter(fee__patron_id=OuterRef("pk"), fee__resolved_at__isnull=True)
         .order_by()
@@ -442,7 +457,7 @@ def balance_and_overdue(patron_id, today: dt.date, *, patron=None) -> tuple[int,
         return known[1], known[2]
     row = (
         Patron.objects.filter(pk=patron_id)
-        .annotate(**_limit_subqueries(today))
+        .annotate(**_limit_subqueries(timezone.make_aware(dt.datetime.combine(today, dt.time()))))
         .values_list("circ_balance", "circ_overdue")
         .first()
     )
@@ -451,14 +466,10 @@ def balance_and_overdue(patron_id, today: dt.date, *, patron=None) -> tuple[int,
     return row[0] or 0, row[1] or 0
 
 
-def _checkout_patron(patron_id, *, today: dt.date):
-    """The patron row locked, with what check-out counts read in the same statement:
-    whether any block is open, the fee balance and overdue count (automatic blocks) and
-    the open loans (PERF-CIRC-1: one round trip, not four). Loans of one item type,
-    which needs a join to the items, are counted only when a rule limits them."""
+def _checkout_patron_rows(pid, start_of_today):
     from django.db.models import Subquery
 
-    from quietshelf.patrons.models import Block
+    from quietshelf.patrons.models import Block, Patron
 
     open_loans = Loan.objects.filter(patron_id=OuterRef("pk"), returned_at__isnull=True).order_by()
     counts = {
@@ -466,9 +477,51 @@ def _checkout_patron(patron_id, *, today: dt.date):
             Block.objects.filter(patron_id=OuterRef("pk"), lifted_at__isnull=True)
         ),
         "circ_loans": Subquery(open_loans.values("patron_id").annotate(n=Count("id")).values("n")),
-        **_limit_subqueries(today),
+        **_limit_subqueries(start_of_today),
     }
-    patron = _patron(patron_id, lock=True, annotate=lambda qs: qs.annotate(**counts))
+    return _for_update(Patron.objects.select_related("group").filter(pk=pid).annotate(**counts))
+
+
+class _LazyTemplate:
+    """A compiled.Template made on first use (the patron model loads after this module)."""
+
+    def __init__(self, make):
+        self.make, self.template = make, None
+
+    def first(self, *args):
+        if self.template is None:
+            self.template = self.make()
+        return self.template.first(*args)
+
+
+def _make_checkout_patron_template() -> compiled.Template:
+    from quietshelf.patrons.models import Patron
+
+    return compiled.Template(
+        "circulation.checkout_patron",
+        _checkout_patron_rows,
+        (_SENTINEL_UUID, _SENTINEL_MOMENT),
+        (compiled.field_prep(Patron, "id"), compiled.field_prep(Loan, "due_at")),
+    )
+
+
+_CHECKOUT_PATRON = _LazyTemplate(_make_checkout_patron_template)
+
+
+def _checkout_patron(patron_id, *, today: dt.date):
+    """The patron row locked, with what check-out counts read in the same statement:
+    whether any block is open, the fee balance and overdue count (automatic blocks) and
+    the open loans (PERF-CIRC-1: one round trip, not four). Loans of one item type,
+    which needs a join to the items, are counted only when a rule limits them.
+    The statement is compiled once per thread (compiled.Template)."""
+    try:
+        pid = uuid.UUID(str(patron_id))
+    except (ValueError, TypeError):
+        raise PatronNotFound("No such patron.") from None
+    start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time()))
+    patron = _CHECKOUT_PATRON.first(pid, start_of_today)
+    if patron is None:
+        raise PatronNotFound("No such patron.")
     patron._circ_limits = (today, patron.circ_balance or 0, patron.circ_overdue or 0)
     return patron
 
@@ -996,6 +1049,28 @@ def declare_lost(*, actor, loan_id) -> Fee | None:
     return fee
 
 
+def _checkin_loan_rows(item_id):
+    return (
+        _for_update(Loan.objects.select_related("rule"))
+        .filter(item_id=item_id, returned_at__isnull=True)
+        .annotate(
+            fees_exist=Exists(Fee.objects.filter(loan=OuterRef("pk"))),
+            patron_subject_id=F("patron__subject"),
+        )
+    )
+
+
+# the open loan of an item, locked, compiled once per thread
+_CHECKIN_LOAN = _LazyTemplate(
+    lambda: compiled.Template(
+        "circulation.checkin_loan",
+        _checkin_loan_rows,
+        (_SENTINEL_ID,),
+        (compiled.field_prep(Loan, "item"),),
+    )
+)
+
+
 @transaction.atomic
 def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item."""
@@ -1005,15 +1080,7 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     item = _locked_item(item_barcode, related=("record",))
     now = _now()
     today = _local_date(now)
-    loan = (
-        _for_update(Loan.objects.select_related("rule"))
-        .filter(item=item, returned_at__isnull=True)
-        .annotate(
-            fees_exist=Exists(Fee.objects.filter(loan=OuterRef("pk"))),
-            patron_subject_id=F("patron__subject"),
-        )
-        .first()
-    )
+    loan = _CHECKIN_LOAN.first(item.pk)
     fine = 0
     fee = None
     overdue = False
