@@ -16,6 +16,8 @@
 
     python bench/circ/run.py                       # about 10 minutes
     python bench/circ/run.py --seconds 30 --processes 4 --threads 4
+    python bench/circ/run.py --clients "" --closed 20 --seconds 20 --perf-circ3-rounds 0 \
+        --shapes 2x10,3x2,4x2                  # server shapes, one state
 """
 
 from __future__ import annotations
@@ -124,6 +126,13 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+def busy() -> float:
+    """CPU-seconds the whole machine has been busy (all cores, Linux /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def perf_circ3(url: str, data_dir: Path, token: str, meta: dict, rounds: int) -> dict:
     """Same items, one client: the busy patron's check-outs against the empty patron's."""
     with open(data_dir / "perf_circ3.csv", newline="") as f:
@@ -166,8 +175,11 @@ def perf_circ3(url: str, data_dir: Path, token: str, meta: dict, rounds: int) ->
 
 def main() -> None:  # noqa: PLR0915 - a linear script
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=10)
+    # 3 x 2: fewer threads per process fight less over the GIL, and a third process
+    # runs while the others wait on PostgreSQL (closed loop, 20 clients, 23 Nov 2026:
+    # 3x2 190, 4x2 183, 3x4 183, 2x10 176, 4x4 174, 2x4 160 tx/s; --shapes to retry)
+    parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=60, help="measured seconds per stage")
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--clients", default="1,8,20", help="think-time stages")
@@ -176,6 +188,11 @@ def main() -> None:  # noqa: PLR0915 - a linear script
     parser.add_argument("--patrons", type=int, default=3000)
     parser.add_argument("--loans", type=int, default=5000)
     parser.add_argument("--holds", type=int, default=3000)
+    parser.add_argument(
+        "--shapes",
+        help="server shapes to try one after another on the same state, e.g. 2x10,3x4,4x2 "
+        "(processes x threads; overrides --processes/--threads)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep databases and files")
     args = parser.parse_args()
@@ -201,36 +218,52 @@ def main() -> None:  # noqa: PLR0915 - a linear script
             env=gen_env, check=True,
         )  # fmt: skip
         meta = json.loads((data_dir / "meta.json").read_text())
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc, out = start_server(
-            server_env(home, db_url), port, args.processes, args.threads, home / "serve.log"
-        )
-        data = driver.Data.load(data_dir)
-        # every process loads its code and caches on its first requests
-        asyncio.run(
-            driver.run_stage(
-                url, data, driver.Stage("warm-up", 2 * args.processes, 10, 0, None), seed=99
-            )
-        )
         stages = []
-        plan = [(int(c), "think") for c in args.clients.split(",") if c]
-        plan += [(int(c), "closed") for c in args.closed.split(",") if c]
-        for n, (clients, mode) in enumerate(plan, start=1):
-            rate = None if mode == "closed" else clients * PER_CLIENT_RATE
-            label = f"{clients} client{'s' if clients > 1 else ''}, " + (
-                "closed loop" if mode == "closed" else "think time"
+        data = driver.Data.load(data_dir)
+        shapes = [(args.processes, args.threads)]
+        if args.shapes:
+            shapes = [tuple(int(x) for x in sh.split("x")) for sh in args.shapes.split(",")]
+        for processes, threads in shapes:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            proc, out = start_server(
+                server_env(home, db_url), port, processes, threads, home / "serve.log"
             )
-            stage = driver.Stage(label, clients, args.seconds, args.warmup, rate)
-            load0, cpu0, t0 = os.getloadavg()[0], server_cpu_seconds(proc.pid), time.monotonic()
-            asyncio.run(driver.run_stage(url, data, stage, seed=n))
-            cpu = server_cpu_seconds(proc.pid) - cpu0
-            wall = time.monotonic() - t0
-            result = driver.as_dict(stage)
-            result["load_avg"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
-            result["server_cpu_share"] = round(cpu / wall, 2)
-            stages.append(result)
-            print(driver.summary_line(stage), f" load {load0:.1f}", flush=True)
+            # every process loads its code and caches on its first requests
+            asyncio.run(
+                driver.run_stage(
+                    url, data, driver.Stage("warm-up", 2 * processes, 10, 0, None), seed=99
+                )
+            )
+            plan = [(int(c), "think") for c in args.clients.split(",") if c]
+            plan += [(int(c), "closed") for c in args.closed.split(",") if c]
+            for n, (clients, mode) in enumerate(plan, start=1):
+                rate = None if mode == "closed" else clients * PER_CLIENT_RATE
+                label = f"{clients} client{'s' if clients > 1 else ''}, " + (
+                    "closed loop" if mode == "closed" else "think time"
+                )
+                stage = driver.Stage(label, clients, args.seconds, args.warmup, rate)
+                load0, t0 = os.getloadavg()[0], time.monotonic()
+                cpu0, drv0, busy0 = server_cpu_seconds(proc.pid), time.process_time(), busy()
+                asyncio.run(driver.run_stage(url, data, stage, seed=n))
+                cpu = server_cpu_seconds(proc.pid) - cpu0
+                drv, wall = time.process_time() - drv0, time.monotonic() - t0
+                result = driver.as_dict(stage)
+                result["shape"] = f"{processes}x{threads}"
+                result["load_avg"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
+                result["server_cpu_share"] = round(cpu / wall, 2)
+                result["driver_cpu_share"] = round(drv / wall, 2)
+                result["machine_cpu_share"] = round((busy() - busy0) / wall, 2)
+                stages.append(result)
+                print(
+                    driver.summary_line(stage),
+                    f" load {load0:.1f}  {processes}x{threads}  srv {cpu / wall:.2f}"
+                    f"  drv {drv / wall:.2f}  all {result['machine_cpu_share']:.2f}",
+                    flush=True,
+                )
+            if (processes, threads) != shapes[-1]:
+                stop_server(proc, out)
+                proc = out = None
         circ3 = perf_circ3(url, data_dir, data.token, meta, args.perf_circ3_rounds)
     finally:
         if proc is not None:
@@ -242,11 +275,12 @@ def main() -> None:  # noqa: PLR0915 - a linear script
     print(
         f"state: {meta['open_loans']:,} open loans, {meta['holds']:,} holds, "
         f"{meta['patrons']:,} patrons, {meta['items']:,} items on {meta['records']:,} records "
-        f"(restored in {meta['seconds']:.0f} s); server: quietshelf serve --processes "
-        f"{args.processes} --threads {args.threads}, PostgreSQL; {os.cpu_count()} CPUs, "
+        f"(restored in {meta['seconds']:.0f} s); server: quietshelf serve "
+        + ", ".join(f"--processes {p} --threads {t}" for p, t in shapes)
+        + f", PostgreSQL; {os.cpu_count()} CPUs, "
         "load generator on the same machine"
     )
-    print(driver.HEADER + "   load  srv-cpu")
+    print(driver.HEADER + "   load  srv-cpu drv-cpu all-cpu shape")
     for s in stages:
         co, ci = s["checkout_ms"], s["checkin_ms"]
         offered = f"{s['offered_rate']:5.1f}/s" if s["offered_rate"] else " closed"
@@ -255,11 +289,15 @@ def main() -> None:  # noqa: PLR0915 - a linear script
             f"{co['p50']:6.1f} {co['p95']:6.1f} {co['p99']:6.1f}   "
             f"{ci['p50']:6.1f} {ci['p95']:6.1f} {ci['p99']:6.1f} "
             f"{co['n'] + ci['n']:>6} {sum(s['errors'].values()):>5}   "
-            f"{s['load_avg'][0]:4.1f}  {s['server_cpu_share']:4.2f}"
+            f"{s['load_avg'][0]:4.1f}  {s['server_cpu_share']:4.2f}    "
+            f"{s['driver_cpu_share']:4.2f}    {s['machine_cpu_share']:4.2f} {s['shape']}"
         )
         if s["errors"]:
             print(f"{'':<24}errors: {json.dumps(s['errors'])}")
-    print("(latencies in ms; srv-cpu: CPU-seconds the server used per second, of 2 cores)")
+    print(
+        "(latencies in ms; srv-cpu, drv-cpu: CPU-seconds the server and this load generator"
+        f" used per second; all-cpu: the whole machine's, of {os.cpu_count()} cores)"
+    )
     print(driver.TARGETS)
     print(
         f"PERF-CIRC-3 over HTTP, {circ3['pairs']} check-outs each: patron with "
@@ -273,8 +311,7 @@ def main() -> None:  # noqa: PLR0915 - a linear script
         print(f"PERF-CIRC-3 errors: {circ3['errors']}")
     figures = {
         "meta": meta,
-        "processes": args.processes,
-        "threads": args.threads,
+        "shapes": [f"{p}x{t}" for p, t in shapes],
         "stages": stages,
         "perf_circ3": circ3,
     }
