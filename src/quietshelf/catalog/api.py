@@ -12,7 +12,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.http import HttpResponse
-from ninja import Field, File, Path, Query, Router, Schema
+from ninja import Field, File, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from quietshelf.api import catalog_reads, uploads
@@ -123,7 +123,7 @@ def record_create(request, format: Literal["iso2709", "marcxml"] | None = None):
     require_perm(request, "catalog.add_bibrecord")
     marc = uploads.record_from_request(request, format)
     record_id = _services().record_create_from_marc(actor=request.auth, marc=marc)
-    return 201, _selectors().record_detail(record_id=_id_of(record_id))
+    return Status(201, _selectors().record_detail(record_id=_id_of(record_id)))
 
 
 @router.put(
@@ -165,7 +165,7 @@ def record_update(
 def record_delete(request, record_id: int = Id):
     require_perm(request, "catalog.delete_bibrecord")
     _services().record_delete(actor=request.auth, record_id=record_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(
@@ -239,7 +239,7 @@ def item_create(request, payload: s.ItemIn, record_id: int = Id):
         public_note=data["public_note"],
         staff_note=data["staff_note"],
     )
-    return 201, _selectors().item_detail(item_id=_id_of(item_id), staff=True)
+    return Status(201, _selectors().item_detail(item_id=_id_of(item_id), staff=True))
 
 
 @router.patch("/items/{item_id}", auth=staff_auth, response={200: s.ItemStaffOut, **WRITE_ERRORS})
@@ -260,7 +260,7 @@ def item_update(request, payload: s.ItemPatch, item_id: int = Id):
 def item_delete(request, item_id: int = Id):
     require_perm(request, "catalog.delete_item")
     _services().item_delete(actor=request.auth, item_id=item_id)
-    return 204, None
+    return Status(204, None)
 
 
 # --- branches and item types ------------------------------------------------------
@@ -273,7 +273,7 @@ def branch_list(request):
 def branch_create(request, payload: s.BranchIn):
     require_perm(request, "catalog.add_branch")
     branch = _services().branch_create(actor=request.auth, code=payload.code, name=payload.name)
-    return 201, _selectors().branch_get(branch_id=_id_of(branch))
+    return Status(201, _selectors().branch_get(branch_id=_id_of(branch)))
 
 
 @router.get("/item-types", response=list[s.ItemTypeOut])
@@ -287,7 +287,7 @@ def item_type_create(request, payload: s.ItemTypeIn):
     item_type = _services().item_type_create(
         actor=request.auth, code=payload.code, name=payload.name, circulates=payload.circulates
     )
-    return 201, _selectors().item_type_get(item_type_id=_id_of(item_type))
+    return Status(201, _selectors().item_type_get(item_type_id=_id_of(item_type)))
 
 
 # --- imports -------------------------------------------------------------------------

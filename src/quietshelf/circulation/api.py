@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from ninja import Router
+from ninja import Router, Status
 
 from quietshelf.api.auth import staff_auth
 from quietshelf.circulation import schemas as s
@@ -50,16 +50,19 @@ def checkout(request, body: s.CheckoutIn):
         branch_id=body.branch_id,
         override_reason=body.override_reason,
     )
-    return 201, {
-        "loan_id": r.loan.pk,
-        "item_barcode": r.item.barcode,
-        "title": r.item.record.title,
-        "due_at": r.due_at,
-        "rule_id": r.rule_id,
-        "rule_why": r.rule_why,
-        "overridden": r.overridden,
-        "hold_filled": r.hold_filled,
-    }
+    return Status(
+        201,
+        {
+            "loan_id": r.loan.pk,
+            "item_barcode": r.item.barcode,
+            "title": r.item.record.title,
+            "due_at": r.due_at,
+            "rule_id": r.rule_id,
+            "rule_why": r.rule_why,
+            "overridden": r.overridden,
+            "hold_filled": r.hold_filled,
+        },
+    )
 
 
 @router.post("/checkin", response={200: s.CheckinOut, **ERRORS})
@@ -177,7 +180,7 @@ def rule_create(request, body: s.RuleIn):
         rule = services.rule_save(actor=request.auth, **ids, **values)
     except IntegrityError:  # another request made the same cell at the same moment
         raise Conflict("This cell of the matrix has a rule already.", code="rule_exists") from None
-    return 201, _rule(rule)
+    return Status(201, _rule(rule))
 
 
 @router.get("/rules/explain", response={200: s.ExplainOut, **ERRORS})
@@ -258,7 +261,7 @@ def closed_period_post(request, branch_id: int, body: s.ClosedPeriodIn):
     p = services.closed_period_add(
         actor=request.auth, branch_id=branch_id, first=body.first, last=body.last, note=body.note
     )
-    return 201, _period(p)
+    return Status(201, _period(p))
 
 
 @router.post("/holds", response={201: s.HoldOut, **ERRORS})
@@ -272,7 +275,7 @@ def place_hold(request, body: s.HoldIn):
         pickup_branch_id=body.pickup_branch_id,
         item_barcode=body.item_barcode,
     )
-    return 201, _hold(h)
+    return Status(201, _hold(h))
 
 
 def _hold(h) -> dict:
@@ -363,7 +366,7 @@ def my_place_hold(request, body: s.MyHoldIn):
     h = services.hold_place(
         actor=actor, patron_id=pid, record_id=body.record_id, pickup_branch_id=body.pickup_branch_id
     )
-    return 201, _hold(h)
+    return Status(201, _hold(h))
 
 
 @me_router.post("/holds/{hold_id}/cancel", response={200: s.HoldOut, **ERRORS})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from ninja import Router
+from ninja import Router, Status
 
 from quietshelf.api.auth import staff_auth
 from quietshelf.core import clock
@@ -160,7 +160,7 @@ def create(request, body: s.PatronIn):
         identifiers=[(i["type"], i["value"]) for i in data.pop("identifiers")],
         **data,
     )
-    return 201, _detail(selectors.patron_detail(actor=request.auth, patron_id=patron.pk))
+    return Status(201, _detail(selectors.patron_detail(actor=request.auth, patron_id=patron.pk)))
 
 
 @router.get("/{patron_id}", response={200: s.PatronOut, **ERRORS})
@@ -189,13 +189,16 @@ def update(request, patron_id: uuid.UUID, body: s.PatronPatch):
 def replace_card(request, patron_id: uuid.UUID, body: s.CardIn):
     """Issue a new card; the current one is retired for good (SEC-ID-1); 409 for a used number."""
     card = services.card_replace(actor=request.auth, patron_id=patron_id, barcode=body.barcode)
-    return 201, {
-        "id": card.pk,
-        "barcode": str(card.barcode),
-        "active": card.active,
-        "issued_at": card.issued_at,
-        "replaced_at": None,
-    }
+    return Status(
+        201,
+        {
+            "id": card.pk,
+            "barcode": str(card.barcode),
+            "active": card.active,
+            "issued_at": card.issued_at,
+            "replaced_at": None,
+        },
+    )
 
 
 @router.post("/{patron_id}/notes", response={201: s.NoteOut, **ERRORS})
@@ -205,12 +208,15 @@ def add_note(request, patron_id: uuid.UUID, body: s.NoteIn):
     note = services.note_add(
         actor=request.auth, patron_id=patron_id, text=body.text, confirmed=body.confirmed
     )
-    return 201, {
-        "id": note.pk,
-        "text": str(note.text),
-        "created_at": note.created_at,
-        "warning_confirmed": note.warning_confirmed,
-    }
+    return Status(
+        201,
+        {
+            "id": note.pk,
+            "text": str(note.text),
+            "created_at": note.created_at,
+            "warning_confirmed": note.warning_confirmed,
+        },
+    )
 
 
 @router.get("/{patron_id}/blocks", response={200: list[s.BlockOut], **ERRORS})
@@ -230,7 +236,7 @@ def add_block(request, patron_id: uuid.UUID, body: s.BlockIn):
         comment=body.comment,
         expires_on=body.expires_on,
     )
-    return 201, _block(block, clock.today())
+    return Status(201, _block(block, clock.today()))
 
 
 @router.post("/{patron_id}/blocks/{block_id}/lift", response={200: s.BlockOut, **ERRORS})
@@ -252,4 +258,4 @@ def override(request, patron_id: uuid.UUID, body: s.OverrideIn):
         block_id=body.block_id,
         code=body.code,
     )
-    return 201, {"id": str(o.pk), "reason_code": o.reason_code}
+    return Status(201, {"id": str(o.pk), "reason_code": o.reason_code})
