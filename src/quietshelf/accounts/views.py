@@ -20,7 +20,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -29,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from quietshelf.accounts import authz, mfa, passkeys, roles, selectors, services, sessions
+from quietshelf.accounts.decorators import staff_page
 from quietshelf.accounts.forms import (
     CodeForm,
     ConfirmTOTPForm,
@@ -41,7 +41,7 @@ from quietshelf.accounts.forms import (
     TrainingForm,
 )
 from quietshelf.accounts.models import StaffTOTPDevice, StaffUser
-from quietshelf.core.errors import DomainError, NotFound
+from quietshelf.core.errors import DomainError
 from quietshelf.staff.views import StaffLoginView as BaseLoginView
 from quietshelf.staff.views import is_own_path
 
@@ -76,19 +76,6 @@ def recently_authenticated(request) -> bool:
     return True
 
 
-def staff_login_required(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.message) from None
-
-    return login_required(wrapper)
-
-
 def reauth_required(view):
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -97,7 +84,7 @@ def reauth_required(view):
             return redirect(f"{reverse('staff_accounts:reauth')}?{urlencode({'next': target})}")
         return view(request, *args, **kwargs)
 
-    return staff_login_required(wrapper)
+    return staff_page(wrapper)
 
 
 def manager_required(view):
@@ -116,7 +103,7 @@ def manager_required(view):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
-    return staff_login_required(wrapper)
+    return staff_page(wrapper)
 
 
 def _security_url() -> str:
@@ -209,7 +196,7 @@ def _finish_sign_in(request, user, pending, kind: str):
     return HttpResponseRedirect(target if is_own_path(target) else reverse("staff:home"))
 
 
-@staff_login_required
+@staff_page
 def reauth(request):
     """Confirm it is still you: password and (if the account has one) second factor."""
     next_url = request.POST.get("next") or request.GET.get("next") or _security_url()
@@ -248,7 +235,7 @@ def reauth(request):
 # --- my security ---------------------------------------------------------------------------
 
 
-@staff_login_required
+@staff_page
 def security(request):
     user = request.user
     return render(
@@ -355,7 +342,7 @@ def password_change(request):
     return render(request, "accounts/password_change.html", {"form": form})
 
 
-@staff_login_required
+@staff_page
 def training(request):
     text = selectors.current_training()
     can_publish = authz.has_perm(request.user, "privacy.manage_policy")
@@ -558,7 +545,7 @@ def _json_error(message: str, status: int = 400, **extra):
 
 
 @require_POST
-@staff_login_required
+@staff_page
 def webauthn_register_options(request):
     if not recently_authenticated(request):
         target = f"{reverse('staff_accounts:reauth')}?{urlencode({'next': _security_url()})}"
@@ -569,7 +556,7 @@ def webauthn_register_options(request):
 
 
 @require_POST
-@staff_login_required
+@staff_page
 def webauthn_register_verify(request):
     if not recently_authenticated(request):
         return _json_error(_("Confirm it is you first."), 403)

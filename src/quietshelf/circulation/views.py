@@ -9,12 +9,10 @@ selector each; domain errors become messages on the page.
 
 from __future__ import annotations
 
-import functools
 import uuid
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -22,27 +20,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from quietshelf.accounts.authz import has_perm
+from quietshelf.accounts.decorators import staff_page
 from quietshelf.catalog.models import Branch
 from quietshelf.circulation import policy, selectors, services
-from quietshelf.core.errors import DomainError, PermissionDenied
+from quietshelf.core.errors import DomainError
 
 PATRON = "desk_patron"
 BRANCH = "desk_branch"
 RECEIPT = "desk_receipt"
 REFUSED = "desk_refused"
-
-
-def desk_page(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise DjangoPermissionDenied
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied:
-            raise DjangoPermissionDenied from None
-
-    return login_required(wrapper)
 
 
 def _branch_id(request) -> int | None:
@@ -66,7 +52,7 @@ def _context(request, **extra):
     return ctx
 
 
-@desk_page
+@staff_page
 @require_GET
 def desk(request):
     """Start: choose the desk branch, scan a patron card, or check items in."""
@@ -77,7 +63,7 @@ def desk(request):
     return render(request, "circulation/desk.html", ctx)
 
 
-@desk_page
+@staff_page
 @require_POST
 def set_branch(request):
     try:
@@ -89,7 +75,7 @@ def set_branch(request):
     return redirect("circulation_desk:desk")
 
 
-@desk_page
+@staff_page
 @require_POST
 def scan_patron(request):
     from quietshelf.patrons.selectors import patron_by_card_barcode, patron_get
@@ -119,7 +105,7 @@ def _current_patron(request):
         return None
 
 
-@desk_page
+@staff_page
 @require_GET
 def patron(request):
     """The patron at the desk: warnings, scan items, loans (renew), fees (pay)."""
@@ -155,7 +141,7 @@ def patron(request):
     return render(request, "circulation/patron.html", ctx)
 
 
-@desk_page
+@staff_page
 @require_POST
 def checkout(request):
     p = _current_patron(request)
@@ -188,7 +174,7 @@ def checkout(request):
     return redirect("circulation_desk:patron")
 
 
-@desk_page
+@staff_page
 @require_POST
 def renew(request):
     p = _current_patron(request)
@@ -203,7 +189,7 @@ def renew(request):
     return redirect("circulation_desk:patron")
 
 
-@desk_page
+@staff_page
 @require_POST
 def pay(request):
     p = _current_patron(request)
@@ -221,7 +207,7 @@ def pay(request):
     return redirect("circulation_desk:patron")
 
 
-@desk_page
+@staff_page
 @require_POST
 def done(request):
     """End the patron's visit: the receipt (titles and due dates only), then a clean desk."""
@@ -258,7 +244,7 @@ def _send_receipt(request, patron_id, ids):
     return redirect("circulation_desk:desk")
 
 
-@desk_page
+@staff_page
 @require_POST
 def checkin(request):
     barcode = (request.POST.get("item") or "").strip()[:64]
@@ -275,7 +261,7 @@ def checkin(request):
     return render(request, "circulation/desk.html", ctx)
 
 
-@desk_page
+@staff_page
 @require_GET
 def holds(request):
     """The hold shelf of the desk branch and the pick list (copies to pull for holds)."""
@@ -296,7 +282,7 @@ def _cell_ids(cd) -> dict:
     }
 
 
-@desk_page
+@staff_page
 def rules(request):
     """The loan-rule matrix, the explainer ("which rule applies, and why") and a rule form."""
     from quietshelf.circulation import forms
@@ -338,7 +324,7 @@ def rules(request):
     return render(request, "circulation/rules.html", ctx)
 
 
-@desk_page
+@staff_page
 def calendar(request):
     from quietshelf.circulation import forms
     from quietshelf.circulation.models import BranchCalendar, ClosedPeriod

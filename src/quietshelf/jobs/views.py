@@ -6,35 +6,18 @@ Thin: one selector to show, one service per button, domain errors as messages.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from quietshelf.accounts.authz import has_perm
+from quietshelf.accounts.decorators import staff_page
 from quietshelf.core.errors import DomainError, PermissionDenied
 from quietshelf.jobs import selectors, services
 
 
-def jobs_page(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff or not has_perm(request.user, "jobs.view_jobs"):
-            raise DjangoPermissionDenied
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied:
-            raise DjangoPermissionDenied from None
-
-    return wrapper
-
-
-@jobs_page
+@staff_page(perm="jobs.view_jobs")
 @require_GET
 def overview(request):
     data = selectors.overview(actor=request.user)
@@ -45,7 +28,7 @@ def overview(request):
     )
 
 
-@jobs_page
+@staff_page(perm="jobs.view_jobs")
 @require_POST
 def run_now(request):
     try:
@@ -61,7 +44,7 @@ def run_now(request):
     return redirect("staff_jobs:overview")
 
 
-@jobs_page
+@staff_page(perm="jobs.view_jobs")
 @require_POST
 def retry(request):
     try:

@@ -7,36 +7,18 @@ address or a notice's text; a patron is reached through the patron page.
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from quietshelf.accounts.decorators import staff_page
 from quietshelf.core.errors import DomainError, NotFound, PermissionDenied
 from quietshelf.notices import sandbox, selectors, services
 from quietshelf.notices.forms import TemplateForm
 from quietshelf.patrons.portal.views import patron_required
 from quietshelf.privacy import consent
-
-
-def staff_page(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise DjangoPermissionDenied
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied:
-            raise DjangoPermissionDenied from None
-        except NotFound:
-            raise Http404 from None
-
-    return login_required(wrapper)
 
 
 @staff_page

@@ -9,17 +9,16 @@ Every POST is CSRF-protected; /staff/ responses carry Cache-Control: no-store.
 
 from __future__ import annotations
 
-import functools
 import io
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from quietshelf.accounts.decorators import staff_page
 from quietshelf.core.errors import DomainError, NotFound, PermissionDenied
 from quietshelf.patrons import forms, loads, policy, selectors, services
 from quietshelf.patrons.errors import NoteNeedsConfirmation
@@ -40,23 +39,6 @@ FIELD_FOR_CODE = {
     "note_needs_confirmation": "confirmed",
     "reason_required": "reason",
 }
-
-
-def staff_page(view):
-    """Signed in as staff; domain denials become 403, unknown or out-of-scope patrons 404."""
-
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise DjangoPermissionDenied
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied:
-            raise DjangoPermissionDenied from None
-        except NotFound:
-            raise Http404 from None
-
-    return login_required(wrapper)
 
 
 def _form_error(form, exc: DomainError, default_field: str | None = None) -> None:

@@ -7,13 +7,10 @@ session and acknowledged privacy training (accounts/authz.py).
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
+from quietshelf.accounts.decorators import staff_page
 from quietshelf.core.errors import DomainError
 from quietshelf.privacy import audit, inventory, selectors, services
 from quietshelf.privacy.forms import AuditSearchForm, PolicyVersionForm
@@ -22,17 +19,7 @@ from quietshelf.privacy.models import PolicyVersion
 PERMISSION = "privacy.view_privacy_office"
 
 
-def privacy_office(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        from quietshelf.accounts import authz
-
-        if not authz.has_perm(request.user, PERMISSION):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+privacy_office = staff_page(perm=PERMISSION)
 
 
 @privacy_office

@@ -13,7 +13,6 @@ import functools
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -21,10 +20,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from quietshelf.accounts.decorators import staff_page
 from quietshelf.api import catalog_reads, uploads
 from quietshelf.catalog import selectors, services
 from quietshelf.catalog.search import SearchQuery, search
-from quietshelf.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from quietshelf.core.errors import Conflict, DomainError, InvalidInput
 from quietshelf.opac.selectors import marc_lines
 from quietshelf.staff import forms
 
@@ -57,23 +57,20 @@ class StaffLoginView(auth_views.LoginView):
 
 
 def staff_required(perm: str | None = None):
-    """Signed in, a staff account, and (when given) holding this permission."""
+    """accounts.decorators.staff_page, and (when given) holding this Django-style
+    catalogue permission (accounts/backends.py maps it); ids out of range are 404."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
-            user = request.user
-            if not user.is_staff or (perm and not user.has_perm(perm)):
+            if perm and not request.user.has_perm(perm):
                 raise PermissionDenied
             for name, value in kwargs.items():
                 if name.endswith("_id") and not 0 < value <= MAX_ID:
                     raise Http404
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                raise Http404(exc.message) from None
+            return view(request, *args, **kwargs)
 
-        return login_required(wrapper)
+        return staff_page(wrapper)
 
     return decorator
 
