@@ -95,6 +95,39 @@ def test_desk_renew_and_pay_fee(desk, circ, patron, item):
     assert b"Payment recorded" in r.content and services.fee_balance(fee.pk) == 0
 
 
+def test_desk_in_norwegian_bokmal_cir2(desk, circ, patron, item):
+    """CIR-2: the desk, its messages, refusals and check-in routing in nb."""
+    nb = {"HTTP_ACCEPT_LANGUAGE": "nb"}
+    html = desk.get("/staff/desk/", **nb).content.decode()
+    assert "<h1>Utlånsskranke</h1>" in html
+    assert "Skann lånerens lånekort" in html and "Lever inn" in html
+    assert "Circulation desk" not in html and "Check in" not in html
+    patron(barcode="DESK-CARD-NB")
+    i, ref = item(), item(item_type="ref")
+    r = desk.post("/staff/desk/patron/scan/", {"card": "NO-SUCH-CARD"}, follow=True, **nb)
+    assert "Ingen lånere har dette lånekortnummeret." in r.content.decode()
+    desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk}, **nb)
+    desk.post("/staff/desk/patron/scan/", {"card": "DESK-CARD-NB"}, **nb)
+    html = desk.post("/staff/desk/checkout/", {"item": ref.barcode}, follow=True, **nb)
+    html = html.content.decode()
+    assert "Denne materialtypen lånes ikke ut." in html  # a service refusal, translated
+    assert "Ansatte med rett til å overstyre kan låne ut likevel" in html
+    html = desk.post("/staff/desk/checkout/", {"item": i.barcode}, follow=True, **nb)
+    html = html.content.decode()
+    assert f"Lånt ut: {i.record.title}, leveres" in html and "1 lån" in html
+    assert "Lån ut til" in html and "Forny" in html
+    desk.post("/staff/desk/done/", **nb)
+    desk.post("/staff/desk/branch/", {"branch_id": circ["south"].pk}, **nb)
+    html = desk.post("/staff/desk/checkin/", {"item": i.barcode}, **nb).content.decode()
+    assert "Levert inn" in html and "Send hjem til North." in html
+    # English stays English, from the same service texts
+    html = desk.post("/staff/desk/checkin/", {"item": "NO-SUCH-ITEM"}).content.decode()
+    assert "No item has this barcode." in html
+    for path in ("/staff/desk/holds/", "/staff/desk/rules/", "/staff/desk/calendar/"):
+        html = desk.get(path, **nb).content.decode()
+        assert "Tilbake til skranken" in html, path
+
+
 @pytest.mark.browser
 def test_desk_checkout_then_checkin_in_chromium(
     page, live_server, transactional_db, circ, patron, item

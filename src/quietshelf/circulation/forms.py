@@ -29,13 +29,19 @@ class CellForm(forms.Form):
     """A cell of the matrix; empty = any."""
 
     patron_group = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label=_("any patron group")
+        queryset=None, required=False, empty_label=_("any patron group"), label=_("Patron group")
     )
     item_type = forms.ModelChoiceField(
-        queryset=ItemType.objects.all(), required=False, empty_label=_("any item type")
+        queryset=ItemType.objects.all(),
+        required=False,
+        empty_label=_("any item type"),
+        label=_("Item type"),
     )
     branch = forms.ModelChoiceField(
-        queryset=Branch.objects.all(), required=False, empty_label=_("any branch")
+        queryset=Branch.objects.all(),
+        required=False,
+        empty_label=_("any branch"),
+        label=_("Branch"),
     )
 
     def __init__(self, *args, **kwargs):
@@ -44,35 +50,55 @@ class CellForm(forms.Form):
 
 
 class RuleForm(CellForm):
-    loan_period = forms.IntegerField(min_value=1, initial=21)
-    period_unit = forms.ChoiceField(choices=PeriodUnit.choices, initial="days")
-    renewals_allowed = forms.IntegerField(min_value=0, initial=2)
-    renewal_period = forms.IntegerField(min_value=1, required=False)
-    max_loans = forms.IntegerField(min_value=0, required=False)
-    max_loans_per_type = forms.IntegerField(min_value=0, required=False)
-    holds_allowed = forms.BooleanField(required=False, initial=True)
-    hold_limit = forms.IntegerField(min_value=0, required=False)
-    fine_per_day_minor = forms.IntegerField(min_value=0, initial=0)
-    grace_days = forms.IntegerField(min_value=0, initial=0)
-    max_fine_minor = forms.IntegerField(min_value=0, required=False)
-    fines_open_days_only = forms.BooleanField(required=False, initial=True)
-    lost_fee_policy = forms.ChoiceField(choices=LostFeePolicy.choices, initial="price")
-    lost_default_minor = forms.IntegerField(min_value=0, initial=0)
-    processing_fee_minor = forms.IntegerField(min_value=0, initial=0)
-    note = forms.CharField(max_length=200, required=False)
+    loan_period = forms.IntegerField(min_value=1, initial=21, label=_("Loan period"))
+    period_unit = forms.ChoiceField(
+        choices=PeriodUnit.choices, initial="days", label=_("Period unit")
+    )
+    renewals_allowed = forms.IntegerField(min_value=0, initial=2, label=_("Renewals allowed"))
+    renewal_period = forms.IntegerField(min_value=1, required=False, label=_("Renewal period"))
+    max_loans = forms.IntegerField(min_value=0, required=False, label=_("Max loans"))
+    max_loans_per_type = forms.IntegerField(
+        min_value=0, required=False, label=_("Max loans per type")
+    )
+    holds_allowed = forms.BooleanField(required=False, initial=True, label=_("Holds allowed"))
+    hold_limit = forms.IntegerField(min_value=0, required=False, label=_("Hold limit"))
+    fine_per_day_minor = forms.IntegerField(
+        min_value=0, initial=0, label=_("Fine per day (minor units)")
+    )
+    grace_days = forms.IntegerField(min_value=0, initial=0, label=_("Grace days"))
+    max_fine_minor = forms.IntegerField(
+        min_value=0, required=False, label=_("Max fine (minor units)")
+    )
+    fines_open_days_only = forms.BooleanField(
+        required=False, initial=True, label=_("Fines on open days only")
+    )
+    lost_fee_policy = forms.ChoiceField(
+        choices=LostFeePolicy.choices, initial="price", label=_("Lost item fee")
+    )
+    lost_default_minor = forms.IntegerField(
+        min_value=0, initial=0, label=_("Default lost item fee (minor units)")
+    )
+    processing_fee_minor = forms.IntegerField(
+        min_value=0, initial=0, label=_("Processing fee (minor units)")
+    )
+    note = forms.CharField(max_length=200, required=False, label=_("Note"))
 
 
 class CalendarForm(forms.Form):
-    branch = forms.ModelChoiceField(queryset=Branch.objects.all())
+    branch = forms.ModelChoiceField(queryset=Branch.objects.all(), label=_("Branch"))
     closed_weekdays = forms.TypedMultipleChoiceField(
-        choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Closed weekdays"),
     )
-    opens = forms.TimeField(required=False)
-    closes = forms.TimeField(required=False)
+    opens = forms.TimeField(required=False, label=_("Opens"))
+    closes = forms.TimeField(required=False, label=_("Closes"))
 
 
 class ClosedPeriodForm(forms.Form):
-    branch = forms.ModelChoiceField(queryset=Branch.objects.all())
-    first = forms.DateField()
-    last = forms.DateField(required=False)
-    note = forms.CharField(max_length=200, required=False)
+    branch = forms.ModelChoiceField(queryset=Branch.objects.all(), label=_("Branch"))
+    first = forms.DateField(label=_("From"))
+    last = forms.DateField(required=False, label=_("To"))
+    note = forms.CharField(max_length=200, required=False, label=_("Note"))

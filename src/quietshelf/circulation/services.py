@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from quietshelf.accounts.authz import require
 from quietshelf.catalog.models import BibRecord, Branch, Item, ItemStatus
@@ -67,11 +68,21 @@ class PatronNotFound(NotFound):
     code = "patron_not_found"
 
 
+# Messages stay English here (the API's language); gettext_noop marks them for the
+# catalogue so a page can show gettext(template) % params in its reader's language.
+OVERRIDE_HINT = gettext_noop("Staff with the override permission may lend anyway, with a reason.")
+
+
 @dataclass(frozen=True)
 class Refusal:
     code: str
-    message: str
+    template: str  # English, %(name)s placeholders filled from params
     overridable: bool = True
+    params: dict = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return self.template % self.params if self.params else self.template
 
 
 def _refuse(refusals: list[Refusal]):
@@ -79,12 +90,14 @@ def _refuse(refusals: list[Refusal]):
     overridable = all(r.overridable for r in refusals)
     message = " ".join(r.message for r in refusals)
     if overridable:
-        message += " Staff with the override permission may lend anyway, with a reason."
-    raise CirculationRefused(
+        message += " " + OVERRIDE_HINT
+    exc = CirculationRefused(
         message,
         code=first.code,
         details={"refusals": [r.code for r in refusals], "overridable": overridable},
     )
+    exc.refusals = tuple(refusals)  # for pages that translate; not part of the API body
+    raise exc
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -124,10 +137,12 @@ def _for_update(qs, **kw):
 def _locked_item(barcode: str, *, related=("item_type", "record", "branch")) -> Item:
     barcode = (barcode or "").strip()
     if not barcode or len(barcode) > 64:
-        raise ItemNotFound("Scan or type an item barcode.")
+        raise ItemNotFound(gettext_noop("Scan or type an item barcode."))
     item = _item_template(related).first(barcode)
     if item is None:
-        raise ItemNotFound("No item has this barcode.", details={"barcode_length": len(barcode)})
+        raise ItemNotFound(
+            gettext_noop("No item has this barcode."), details={"barcode_length": len(barcode)}
+        )
     return item
 
 
@@ -170,7 +185,7 @@ def _patron(patron_id, *, lock: bool = False, annotate=None):
     try:
         pid = uuid.UUID(str(patron_id))
     except (ValueError, TypeError):
-        raise PatronNotFound("No such patron.") from None
+        raise PatronNotFound(gettext_noop("No such patron.")) from None
     qs = Patron.objects.select_related("group").filter(pk=pid)
     if annotate is not None:
         qs = annotate(qs)
@@ -182,7 +197,7 @@ def _patron(patron_id, *, lock: bool = False, annotate=None):
         )
     patron = qs.first()
     if patron is None:
-        raise PatronNotFound("No such patron.")
+        raise PatronNotFound(gettext_noop("No such patron."))
     return patron
 
 
@@ -190,11 +205,11 @@ def _branch(branch_id) -> Branch:
     try:
         bid = int(branch_id)
     except (ValueError, TypeError):
-        raise NotFound("No such branch.", code="branch_not_found") from None
+        raise NotFound(gettext_noop("No such branch."), code="branch_not_found") from None
     branch = _cached(("branch", bid), lambda: Branch.objects.filter(pk=bid).first())
     if branch is None:
         _config_cache.pop(("branch", bid), None)
-        raise NotFound("No such branch.", code="branch_not_found")
+        raise NotFound(gettext_noop("No such branch."), code="branch_not_found")
     return branch
 
 
@@ -402,23 +417,23 @@ def _patron_refusals(patron, today: dt.date) -> list[Refusal]:
 
     out: list[Refusal] = []
     if patron.status == "closed":
-        out.append(Refusal("patron_closed", "The patron's account is closed.", False))
+        out.append(Refusal("patron_closed", gettext_noop("The patron's account is closed."), False))
     elif patron.status == "pending":
-        out.append(Refusal("patron_pending", "The patron's account awaits approval."))
+        out.append(Refusal("patron_pending", gettext_noop("The patron's account awaits approval.")))
     elif patron.status == "restricted":
-        out.append(Refusal("patron_restricted", "The patron's account is restricted."))
+        out.append(
+            Refusal("patron_restricted", gettext_noop("The patron's account is restricted."))
+        )
     if getattr(patron, "circ_blocks", True):
         blocks = list(Block.objects.filter(patron=patron, lifted_at__isnull=True))
     else:
         blocks = []  # the patron row said no block is open
     for b in patron_policy.effective_blocks(patron, blocks, today=today):
-        code = "patron_expired" if b.code == "expired" else "patron_blocked"
-        text = (
-            "The patron's card has expired."
-            if b.code == "expired"
-            else f"The patron is blocked ({b.label})."
-        )
-        out.append(Refusal(code, text))
+        if b.code == "expired":
+            out.append(Refusal("patron_expired", gettext_noop("The patron's card has expired.")))
+        else:
+            text = gettext_noop("The patron is blocked (%(block)s).")
+            out.append(Refusal("patron_blocked", text, params={"block": b.label}))
     return out
 
 
@@ -517,11 +532,11 @@ def _checkout_patron(patron_id, *, today: dt.date):
     try:
         pid = uuid.UUID(str(patron_id))
     except (ValueError, TypeError):
-        raise PatronNotFound("No such patron.") from None
+        raise PatronNotFound(gettext_noop("No such patron.")) from None
     start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time()))
     patron = _CHECKOUT_PATRON.first(pid, start_of_today)
     if patron is None:
-        raise PatronNotFound("No such patron.")
+        raise PatronNotFound(gettext_noop("No such patron."))
     patron._circ_limits = (today, patron.circ_balance or 0, patron.circ_overdue or 0)
     return patron
 
@@ -548,7 +563,9 @@ def _clean_override(actor, reason, branch_id, codes) -> str:
     text = f"{','.join(codes)}: {reason}"[:200]
     if audit._PERSONAL_LOOKING.search(text):
         raise InvalidInput(
-            "An override reason must not hold card, phone numbers or e-mail addresses.",
+            gettext_noop(
+                "An override reason must not hold card, phone numbers or e-mail addresses."
+            ),
             code="reason_personal",
         )
     return text
@@ -590,7 +607,11 @@ def checkout(
                 details={"refusals": ["already_on_loan_to_patron"], "overridable": False},
             )
         refusals.append(
-            Refusal("item_on_loan", "The item is already on loan; check it in first.", False)
+            Refusal(
+                "item_on_loan",
+                gettext_noop("The item is already on loan; check it in first."),
+                False,
+            )
         )
     elif item.status == ItemStatus.ON_HOLD_SHELF:
         own_hold = next(
@@ -599,24 +620,39 @@ def checkout(
         if own_hold is None or own_hold.patron_id != patron.pk:
             refusals.append(
                 Refusal(
-                    "held_for_other", "The item is on the hold shelf for another patron.", False
+                    "held_for_other",
+                    gettext_noop("The item is on the hold shelf for another patron."),
+                    False,
                 )
             )
             own_hold = None
     elif item.status == ItemStatus.IN_TRANSIT:
         refusals.append(
-            Refusal("item_in_transit", "The item is in transit; check it in first.", False)
+            Refusal(
+                "item_in_transit",
+                gettext_noop("The item is in transit; check it in first."),
+                False,
+            )
         )
     elif item.status in OVERRIDABLE_STATUSES:
         refusals.append(
-            Refusal("item_status", f"The item is marked {item.get_status_display().lower()}.")
+            Refusal(
+                "item_status",
+                gettext_noop("The item is marked %(status)s."),
+                params={"status": item.get_status_display().lower(), "code": item.status},
+            )
         )
     elif item.status != ItemStatus.AVAILABLE:
         refusals.append(
-            Refusal("item_status", f"The item is {item.get_status_display().lower()}.", False)
+            Refusal(
+                "item_status",
+                gettext_noop("The item is %(status)s."),
+                False,
+                params={"status": item.get_status_display().lower(), "code": item.status},
+            )
         )
     if not item.item_type.circulates:
-        refusals.append(Refusal("not_circulating", "This item type is not for loan."))
+        refusals.append(Refusal("not_circulating", gettext_noop("This item type is not for loan.")))
 
     rule, choice = find_rule(
         patron_group_id=patron.group_id, item_type_id=item.item_type_id, branch_id=branch.pk
@@ -624,7 +660,11 @@ def checkout(
 
     if rule.max_loans is not None and (patron.circ_loans or 0) >= rule.max_loans:
         refusals.append(
-            Refusal("loan_limit", f"The patron has the most loans allowed ({rule.max_loans}).")
+            Refusal(
+                "loan_limit",
+                gettext_noop("The patron has the most loans allowed (%(max)s)."),
+                params={"max": rule.max_loans},
+            )
         )
     if (
         rule.max_loans_per_type is not None
@@ -636,8 +676,8 @@ def checkout(
         refusals.append(
             Refusal(
                 "loan_limit_type",
-                "The patron has the most loans of this item type allowed "
-                f"({rule.max_loans_per_type}).",
+                gettext_noop("The patron has the most loans of this item type allowed (%(max)s)."),
+                params={"max": rule.max_loans_per_type},
             )
         )
     if own_hold is None and item.status == ItemStatus.AVAILABLE:
@@ -651,7 +691,9 @@ def checkout(
             and (h.suspended_until is None or h.suspended_until < today)
         ]
         if others:
-            refusals.append(Refusal("hold_by_other", "Another patron has a hold on this copy."))
+            refusals.append(
+                Refusal("hold_by_other", gettext_noop("Another patron has a hold on this copy."))
+            )
 
     overridden: list[str] = []
     audit_reason = ""
@@ -681,7 +723,7 @@ def checkout(
             overridden=bool(overridden),
         )
     except IntegrityError:
-        raise Conflict("The item is already on loan.", code="item_on_loan") from None
+        raise Conflict(gettext_noop("The item is already on loan."), code="item_on_loan") from None
     hold_filled = False
     if own_hold is None:
         # an available copy of a title the patron waits for fills that hold too
@@ -729,12 +771,19 @@ class CheckinResult:
     loan_closed: bool
     route: str  # "shelve", "hold_shelf", "transit"
     to_branch: Branch | None
-    message: str
+    message: str  # English; pages show gettext(template) % params
     fine_minor: int = 0
     fee_id: uuid.UUID | None = None
     hold_id: uuid.UUID | None = None
     shelf_expires_on: dt.date | None = None
     overdue: bool = False
+    template: str = ""
+    params: dict = field(default_factory=dict)
+
+
+def _routing(template: str, **params) -> dict:
+    """The routing message in English plus what a page needs to translate it."""
+    return {"message": template % params, "template": template, "params": params}
 
 
 def _deidentify_delay_days() -> int:
@@ -822,7 +871,10 @@ def _route(item: Item, at_branch: Branch, now: dt.datetime) -> CheckinResult:
                 to_branch=at_branch,
                 hold_id=hold.pk,
                 shelf_expires_on=hold.shelf_expires_on,
-                message=f"Put on the hold shelf until {hold.shelf_expires_on:%Y-%m-%d}.",
+                **_routing(
+                    gettext_noop("Put on the hold shelf until %(date)s."),
+                    date=f"{hold.shelf_expires_on:%Y-%m-%d}",
+                ),
             )
         hold.status = HoldStatus.IN_TRANSIT
         hold.save(update_fields=["item", "status"])
@@ -836,7 +888,9 @@ def _route(item: Item, at_branch: Branch, now: dt.datetime) -> CheckinResult:
             route="transit",
             to_branch=hold.pickup_branch,
             hold_id=hold.pk,
-            message=f"Hold: send to {hold.pickup_branch.name} (pickup).",
+            **_routing(
+                gettext_noop("Hold: send to %(branch)s (pickup)."), branch=hold.pickup_branch.name
+            ),
         )
     if item.branch_id != at_branch.pk:
         Transit.objects.create(
@@ -848,11 +902,15 @@ def _route(item: Item, at_branch: Branch, now: dt.datetime) -> CheckinResult:
             loan_closed=False,
             route="transit",
             to_branch=item.branch,
-            message=f"Send home to {item.branch.name}.",
+            **_routing(gettext_noop("Send home to %(branch)s."), branch=item.branch.name),
         )
     _set_item_status(item, ItemStatus.AVAILABLE)
     return CheckinResult(
-        item=item, loan_closed=False, route="shelve", to_branch=at_branch, message="Shelve."
+        item=item,
+        loan_closed=False,
+        route="shelve",
+        to_branch=at_branch,
+        **_routing(gettext_noop("Shelve.")),
     )
 
 
@@ -878,7 +936,10 @@ def _arrived_for_hold(item: Item, at_branch: Branch, now) -> CheckinResult | Non
             route="transit",
             to_branch=hold.pickup_branch,
             hold_id=hold.pk,
-            message=f"Hold: send on to {hold.pickup_branch.name} (pickup).",
+            **_routing(
+                gettext_noop("Hold: send on to %(branch)s (pickup)."),
+                branch=hold.pickup_branch.name,
+            ),
         )
     hold.status = HoldStatus.ON_SHELF
     hold.shelf_expires_on = _shelf_expiry(at_branch.pk, today)
@@ -891,7 +952,10 @@ def _arrived_for_hold(item: Item, at_branch: Branch, now) -> CheckinResult | Non
         to_branch=at_branch,
         hold_id=hold.pk,
         shelf_expires_on=hold.shelf_expires_on,
-        message=f"Arrived for a hold: hold shelf until {hold.shelf_expires_on:%Y-%m-%d}.",
+        **_routing(
+            gettext_noop("Arrived for a hold: hold shelf until %(date)s."),
+            date=f"{hold.shelf_expires_on:%Y-%m-%d}",
+        ),
     )
 
 
@@ -1009,14 +1073,14 @@ def declare_lost(*, actor, loan_id) -> Fee | None:
     try:
         lid = uuid.UUID(str(loan_id))
     except (ValueError, TypeError):
-        raise NotFound("No such loan.", code="loan_not_found") from None
+        raise NotFound(gettext_noop("No such loan."), code="loan_not_found") from None
     item_id = Loan.objects.filter(pk=lid).values_list("item_id", flat=True).first()
     if item_id is None:
-        raise NotFound("No such loan.", code="loan_not_found")
+        raise NotFound(gettext_noop("No such loan."), code="loan_not_found")
     item = _lock_item_by_pk(item_id)
     loan = _for_update(Loan.objects.select_related("patron", "rule")).filter(pk=lid).first()
     if loan is None or loan.returned_at is not None or loan.patron is None:
-        raise Conflict("This loan is closed.", code="loan_closed")
+        raise Conflict(gettext_noop("This loan is closed."), code="loan_closed")
     _require(actor, "circulation.manage_fees", branch_id=item.branch_id)
     now = _now()
     _accrue_fine(loan, item, _local_date(now), now, by=_staff(actor))
@@ -1141,14 +1205,14 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
     try:
         lid = uuid.UUID(str(loan_id))
     except (ValueError, TypeError):
-        raise NotFound("No such loan.", code="loan_not_found") from None
+        raise NotFound(gettext_noop("No such loan."), code="loan_not_found") from None
     item_id = Loan.objects.filter(pk=lid).values_list("item_id", flat=True).first()
     if item_id is None:
-        raise NotFound("No such loan.", code="loan_not_found")
+        raise NotFound(gettext_noop("No such loan."), code="loan_not_found")
     item = _lock_item_by_pk(item_id)
     loan = _for_update(Loan.objects.select_related("rule")).filter(pk=lid).first()
     if loan is None or loan.returned_at is not None or loan.patron_id is None:
-        raise Conflict("This loan is closed.", code="loan_closed")
+        raise Conflict(gettext_noop("This loan is closed."), code="loan_closed")
     _require(actor, "circulation.checkout", branch_id=loan.branch_id, patron_id=loan.patron_id)
     patron = _patron(loan.patron_id)
     now = _now()
@@ -1175,11 +1239,14 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
         refusals.append(
             Refusal(
                 "renewal_limit",
-                f"The loan was renewed the most times allowed ({rule.renewals_allowed}).",
+                gettext_noop("The loan was renewed the most times allowed (%(max)s)."),
+                params={"max": rule.renewals_allowed},
             )
         )
     elif code == "hold_by_other":
-        refusals.append(Refusal("hold_by_other", "Another patron is waiting for this title."))
+        refusals.append(
+            Refusal("hold_by_other", gettext_noop("Another patron is waiting for this title."))
+        )
     audit_reason = ""
     if refusals:
         if not override_reason or _is_patron_self(actor, patron.pk):
@@ -1278,7 +1345,7 @@ def hold_place(
         raise Conflict("This title has no copies to hold.", code="no_items")
     refusals = _patron_refusals(patron, today)
     if refusals:
-        _refuse([Refusal(r.code, r.message, False) for r in refusals])
+        _refuse([Refusal(r.code, r.template, False, r.params) for r in refusals])
     if Hold.objects.filter(patron=patron, record=record, status__in=OPEN_HOLD).exists():
         raise Conflict("The patron already has a hold on this title.", code="duplicate_hold")
     on_loan_here = Loan.objects.filter(patron=patron, returned_at__isnull=True, item__record=record)
@@ -1414,10 +1481,10 @@ def _locked_fee(fee_id) -> Fee:
     try:
         fid = uuid.UUID(str(fee_id))
     except (ValueError, TypeError):
-        raise NotFound("No such fee.", code="fee_not_found") from None
+        raise NotFound(gettext_noop("No such fee."), code="fee_not_found") from None
     fee = Fee.objects.select_for_update().filter(pk=fid).first()
     if fee is None:
-        raise NotFound("No such fee.", code="fee_not_found")
+        raise NotFound(gettext_noop("No such fee."), code="fee_not_found")
     return fee
 
 

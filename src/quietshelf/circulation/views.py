@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from quietshelf.accounts.authz import has_perm
 from quietshelf.accounts.decorators import staff_page
-from quietshelf.catalog.models import Branch
+from quietshelf.catalog.models import Branch, ItemStatus
 from quietshelf.circulation import policy, selectors, services
 from quietshelf.core.errors import DomainError
 
@@ -29,6 +29,32 @@ PATRON = "desk_patron"
 BRANCH = "desk_branch"
 RECEIPT = "desk_receipt"
 REFUSED = "desk_refused"
+
+
+def _error_text(exc: DomainError) -> str:
+    """A service's message in the reader's language: the services keep English and mark
+    their messages (gettext_noop), refusals carry their template and values."""
+    refusals = getattr(exc, "refusals", None)
+    if not refusals:
+        if exc.code == "overpayment" and "balance_minor" in exc.details:
+            owed = policy.format_minor(exc.details["balance_minor"], settings.QUIETSHELF_CURRENCY)
+            return _("That is more than is owed (%(owed)s).") % {"owed": owed}
+        return _(exc.message)
+    texts = []
+    for r in refusals:
+        params = dict(r.params)
+        if "code" in params:  # an item status: its label in the reader's language
+            params["status"] = str(ItemStatus(params["code"]).label).lower()
+        texts.append(_(r.template) % params if params else _(r.template))
+    if exc.details.get("overridable"):
+        texts.append(_(services.OVERRIDE_HINT))
+    return " ".join(texts)
+
+
+def _routing_text(result) -> str:
+    if not result.template:
+        return result.message
+    return _(result.template) % result.params if result.params else _(result.template)
 
 
 def _branch_id(request) -> int | None:
@@ -158,7 +184,7 @@ def checkout(request):
             override_reason=reason or None,
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, _error_text(exc))
         if exc.details.get("overridable"):
             request.session[REFUSED] = {"item": barcode, "codes": exc.details["refusals"]}
         return redirect("circulation_desk:patron")
@@ -185,7 +211,7 @@ def renew(request):
         due = timezone.localtime(r.due_at)
         messages.success(request, _("Renewed, now due %(due)s.") % {"due": f"{due:%Y-%m-%d}"})
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, _error_text(exc))
     return redirect("circulation_desk:patron")
 
 
@@ -203,7 +229,7 @@ def pay(request):
         )
         messages.success(request, _("Payment recorded."))
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, _error_text(exc))
     return redirect("circulation_desk:patron")
 
 
@@ -233,7 +259,7 @@ def _send_receipt(request, patron_id, ids):
     try:
         notice = send_checkout_receipt(actor=request.user, patron_id=patron_id, loan_ids=ids)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, _error_text(exc))
     else:
         if notice is None:
             messages.warning(request, _("This patron receives no notices: no receipt was sent."))
@@ -254,8 +280,8 @@ def checkin(request):
             actor=request.user, item_barcode=barcode, branch_id=_branch_id(request)
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    ctx = _context(request, result=result)
+        messages.error(request, _error_text(exc))
+    ctx = _context(request, result=result, routing=_routing_text(result) if result else "")
     if result is not None and result.fine_minor:
         ctx["fine"] = policy.format_minor(result.fine_minor, settings.QUIETSHELF_CURRENCY)
     return render(request, "circulation/desk.html", ctx)
@@ -295,7 +321,7 @@ def rules(request):
         try:
             explanation = selectors.explain(**ids)
         except DomainError as exc:
-            explain_form.add_error(None, exc.message)
+            explain_form.add_error(None, _error_text(exc))
     rule_form = forms.RuleForm(request.POST or None, prefix="r")
     if request.method == "POST":
         if not has_perm(request.user, "circulation.manage_rules"):
@@ -310,7 +336,7 @@ def rules(request):
                 messages.success(request, _("Loan rule saved."))
                 return redirect("circulation_desk:rules")
             except DomainError as exc:
-                rule_form.add_error(None, exc.message)
+                rule_form.add_error(None, _error_text(exc))
     ctx = _context(
         request,
         rules=LoanRule.objects.select_related("patron_group", "item_type", "branch").order_by(
@@ -356,7 +382,7 @@ def calendar(request):
                 messages.success(request, _("Closed days added."))
                 return redirect("circulation_desk:calendar")
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, _error_text(exc))
     ctx = _context(
         request,
         calendars=BranchCalendar.objects.select_related("branch").order_by("branch__name"),
