@@ -88,26 +88,40 @@ def test_cir5_a_notice_taken_back_mid_batch_is_skipped_by_the_old_holder(smtp, r
     assert claim.holds(batch[2].pk)
 
 
-def test_claim_lost_race_looks_again_instead_of_seeing_an_empty_queue_cir5(
-    monkeypatch, reader, loan
-):
-    """CIR-5: a worker whose candidates were all taken by another one meanwhile claims
-    the next ones (a lost race is not an empty queue for send-notices or a second process)."""
+def test_claims_racing_from_many_threads_share_nothing_and_miss_nothing_cir5(reader, loan):
+    """CIR-5: workers claiming at the same moment, each on its own connection, take
+    disjoint notices, and none mistakes a race for an empty queue: together they take
+    every queued notice."""
     from django.utils import timezone
 
     from quietshelf.notices import services
 
-    for _ in range(4):
+    for _ in range(24):
         loan(reader(), TODAY + dt.timedelta(days=2))
-    assert services.queue_due_soon_notices(today=TODAY) == 4
+    assert services.queue_due_soon_notices(today=TODAY) == 24
     now = timezone.now()
-    other = services._claim("other-worker", now, 2)  # the race's winner took these two
-    assert len(other) == 2
-    real = services._candidates
-    stale = iter([[n.pk for n in other]])  # what this worker had read before the winner's UPDATE
-    monkeypatch.setattr(
-        services, "_candidates", lambda now, size: next(stale, None) or real(now, size)
-    )
-    mine = services._claim("this-worker", now, 2)
-    assert len(mine) == 2
-    assert not {n.pk for n in mine} & {n.pk for n in other}
+    start = threading.Barrier(4)
+    taken: dict = {}
+    errors: list = []
+
+    def claim(name: str) -> None:
+        try:
+            start.wait(10)
+            mine = []
+            while batch := services._claim(name, now, 2):
+                mine += [n.pk for n in batch]
+            taken[name] = mine
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    every = [pk for pks in taken.values() for pk in pks]
+    assert len(every) == len(set(every)) == 24
+    assert set(Notice.objects.values_list("state", flat=True)) == {"sending"}

@@ -187,19 +187,25 @@ def test_prv_not_1_nightly_reduction_strips_the_markers_of_kept_notices_too(read
     assert NoticeDailyCount.objects.get().count == 1
 
 
-def test_prv_not_1_a_worker_that_died_before_counting_its_batch_is_counted_once_at_night(
+def test_prv_not_1_a_worker_that_died_before_settling_its_batch_is_counted_once_at_night(
     reader, loan
 ):
-    """The acceptance is recorded per message; the count per batch. If the worker dies in
-    between, the nightly job counts those notices, and a late count adds nothing."""
+    """CIR-5, PRV-NOT-1: the server's acceptance is recorded per message, the batch settled
+    (emptied and counted) at its end. If the worker dies in between, the notice is not sent
+    again: once its claim times out it becomes sent, the nightly job counts it, and a late
+    settle by the old worker adds nothing."""
     p = reader()
     loan(p, TODAY + dt.timedelta(days=3))
     services.queue_due_soon_notices(today=TODAY)
     [notice] = services._claim("worker-a", timezone.now(), 10)
-    assert services._mark_sent(notice, "worker-a", "email")  # then the worker died
+    assert services._mark_accepted(notice, "worker-a", "email")  # then the worker died
+    assert services.deliver_queued_notices() == 0  # still claimed
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=901), tick=True):
+        assert services.deliver_queued_notices() == 0  # taken over as sent, not sent again
+    assert Notice.objects.get().state == "sent"
     assert not NoticeDailyCount.objects.exists()
     assert services.reduce_notice_history(today=TODAY) == 1
-    services._count_delivered([notice.pk])
+    assert services._settle("worker-a", {notice.pk: ("due_soon", "email")}) == 0
     [count] = NoticeDailyCount.objects.all()
     assert (count.notice_type, count.channel, count.outcome, count.count) == (
         "due_soon",

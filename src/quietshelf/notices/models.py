@@ -119,6 +119,8 @@ class Notice(models.Model):
     subject_line = EncryptedTextField(null=True, blank=True)
     body = EncryptedTextField(null=True, blank=True)
     counted = models.BooleanField(default=False)  # content stripped, counted per day
+    # the server (or gateway) took it: recorded per message, settled per batch (CIR-5)
+    accepted = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
@@ -157,6 +159,7 @@ class Notice(models.Model):
             "attempts": _p("technical", "low", "delivery attempts"),
             "next_attempt_at": _p("technical", "low", "when delivery is tried again"),
             "claimed_at": _p("technical", "low", "when a worker took the notice"),
+            "accepted": _p("technical", "low", "whether the mail server or gateway took it"),
             "last_error": _p("technical", "low", "why delivery failed (no addresses)"),
             "created_at": _p("circulation", "low", "when the notice was queued"),
             "sent_at": _p("circulation", "low", "when the notice was sent"),

@@ -2,23 +2,25 @@
 
 Queueing (the queue_* jobs) is idempotent through Notice.dedupe_key: one row
 per patron and occasion; a second run finds the key taken and inserts
-nothing. Delivery claims its work with a conditional UPDATE
+nothing. Delivery claims its work with one conditional UPDATE
 (state queued -> sending, stamped with the worker's id), so two workers never
-take the same notice. A worker killed after the SMTP server accepted a
-message but before the row was marked sent leaves a "sending" claim that is
-put back in the queue after QUIETSHELF_NOTICE_CLAIM_TIMEOUT_SECONDS; that one
-message then goes a second time with the same Message-ID (at least once, never
-lost). Rows are marked sent one by one, so that window is one message wide.
-A live worker keeps its claim fresh while it works through a batch (_Claim):
-before each message it re-stamps the rest of its batch whenever the stamp is a
-quarter of the timeout old, and skips any notice it no longer holds, so a slow
-server never lets another run take back a notice that is still being sent.
+take the same notice. Right after the server accepts a message, one UPDATE
+records it on that row (`accepted`, two columns without an index); a worker
+killed after the server's acceptance but before that UPDATE leaves a
+"sending" claim that is put back in the queue after
+QUIETSHELF_NOTICE_CLAIM_TIMEOUT_SECONDS, and that one message then goes a
+second time with the same Message-ID (at least once, never lost; the window
+is one message wide). A claim that timed out with `accepted` set is not sent
+again: it becomes sent. A live worker keeps its claim fresh while it works
+through a batch (_Claim): before each message it re-stamps the rest of its
+batch whenever the stamp is a quarter of the timeout old, and skips any notice
+it no longer holds, so a slow server never lets another run take back a
+notice that is still being sent.
 
-Without the notification-history consent, the UPDATE that records the
-server's acceptance also strips the row to a marker, and at the end of the
-batch one transaction adds the batch's notices to NoticeDailyCount and clears
-their channel (PRV-NOT-1): no channel, time of sending or attempt count is
-left on a row about the patron.
+Without the notification-history consent, at the end of each batch one
+transaction turns the accepted rows into bare markers and adds them to
+NoticeDailyCount (PRV-NOT-1): no content, channel, time of sending or attempt
+count is left on a row about the patron.
 
 Every job here is run by the scheduler (jobs app) or `quietshelf send-notices`.
 """
@@ -56,6 +58,7 @@ from quietshelf.notices.models import (
     NoticeType,
 )
 from quietshelf.privacy import audit, consent
+from quietshelf.privacy.fields import sealed
 
 log = logging.getLogger("quietshelf.notices")
 
@@ -110,21 +113,89 @@ def _common() -> dict:
     return {"library": conf.library_name(), "account_url": f"{conf.site_url()}/account/"}
 
 
-def _insert(rows: list[Notice]) -> int:
+class _NoticeWriter:
+    """Inserts queued notices as one prepared INSERT for many rows (queueing at 100k).
+
+    Each row is what Notice.save() would write: the template values sealed through
+    the privacy kernel under the patron's data key with the field's own associated
+    data ("table|column|row id"), the other columns as Django's backend stores them.
+    ON CONFLICT DO NOTHING on the dedupe key keeps queueing idempotent when two runs
+    race (the rows they both built are written once)."""
+
+    VARIABLE = (
+        "id",
+        "subject_id",
+        "patron_id",
+        "notice_type",
+        "level",
+        "dedupe_key",
+        "ref_date",
+        "ref_id",
+        "data",
+        "has_titles",
+        "kept",
+        "next_attempt_at",
+        "created_at",
+    )
+
+    def __init__(self):
+        from django.db import connections, router
+
+        self.conn = conn = connections[router.db_for_write(Notice)]
+        fields = Notice._meta.concrete_fields
+        by_name = {f.attname: (i, f) for i, f in enumerate(fields)}
+        # the columns every new notice has alike, in the form the backend stores them
+        self.template = [f.get_db_prep_save(f.get_default(), conn) for f in fields]
+        self.variable = [by_name[a] for a in self.VARIABLE if a != "data"]
+        self.data_pos, self.data = by_name["data"]
+        q = conn.ops.quote_name
+        self.sql = (
+            f"INSERT INTO {q(Notice._meta.db_table)} "  # noqa: S608 - names from the model, values are parameters
+            f"({', '.join(q(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({q('dedupe_key')}) DO NOTHING"
+        )
+
+    def row(self, spec: dict, key) -> list:
+        spec["id"] = pk = uuid.uuid4()
+        row = self.template.copy()
+        conn = self.conn
+        for i, field in self.variable:
+            row[i] = field.get_db_prep_save(spec[field.attname], conn)
+        row[self.data_pos] = sealed(self.data, key, pk, spec["data"])
+        return row
+
+    def write(self, rows: list) -> int:
+        # one transaction for the chunk (in autocommit each row would commit on its own)
+        with transaction.atomic(using=self.conn.alias), self.conn.cursor() as cursor:
+            cursor.executemany(self.sql, rows)
+            return max(cursor.rowcount, 0)
+
+
+def _insert(rows: list[dict]) -> int:
     """Insert what is not queued yet; a taken dedupe_key means already queued (idempotent)."""
     from quietshelf.patrons.selectors import warm_keys
+    from quietshelf.privacy import keys
 
+    writer = None
     inserted = 0
     for chunk in _chunks(rows):
-        keys = [n.dedupe_key for n in chunk]
-        taken = set(Notice.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
-        fresh = [n for n in chunk if n.dedupe_key not in taken]
+        dedupe = [n["dedupe_key"] for n in chunk]
+        taken = set(
+            Notice.objects.filter(dedupe_key__in=dedupe).values_list("dedupe_key", flat=True)
+        )
+        fresh = [n for n in chunk if n["dedupe_key"] not in taken]
         if not fresh:
             continue
-        warm_keys({n.subject_id for n in fresh})
-        Notice.objects.bulk_create(fresh, ignore_conflicts=True)
-        # a concurrent run may have won some keys: count only our own rows
-        inserted += Notice.objects.filter(pk__in=[n.pk for n in fresh]).count()
+        warm_keys({n["subject_id"] for n in fresh})
+        writer = writer or _NoticeWriter()
+        sealed_rows = []
+        for spec in fresh:
+            key = keys.data_key(spec["subject_id"])
+            if key is not None:  # a patron forgotten meanwhile gets no notice
+                sealed_rows.append(writer.row(spec, key))
+        # a concurrent run may have won some keys: the count is of our own rows
+        inserted += writer.write(sealed_rows) if sealed_rows else 0
     return inserted
 
 
@@ -138,7 +209,7 @@ def _build(
     ref_id=None,
     level=None,
     with_titles: bool = True,
-) -> list[Notice]:
+) -> list[dict]:
     """Notice rows for `groups` {(patron id, group key): {"data": ..., "titles": [...]}}."""
     facts = _patron_facts({pid for pid, _g in groups})
     titles_ok = conf.titles_allowed() and with_titles
@@ -154,20 +225,20 @@ def _build(
         show = subject_id in with_title and bool(spec.get("titles"))
         data["titles"] = sorted(t for t in spec.get("titles", ()) if t) if show else []
         rows.append(
-            Notice(
-                subject_id=subject_id,
-                patron_id=pid,
-                notice_type=notice_type,
-                level=level(group) if level else 0,
-                dedupe_key=key(pid, group),
-                ref_date=ref_date(group) if ref_date else None,
-                ref_id=ref_id(group) if ref_id else None,
-                data=data,
-                has_titles=show,
-                kept=subject_id in kept,
-                next_attempt_at=now,
-                created_at=now,
-            )
+            {
+                "subject_id": subject_id,
+                "patron_id": pid,
+                "notice_type": notice_type,
+                "level": level(group) if level else 0,
+                "dedupe_key": key(pid, group),
+                "ref_date": ref_date(group) if ref_date else None,
+                "ref_id": ref_id(group) if ref_id else None,
+                "data": data,
+                "has_titles": show,
+                "kept": subject_id in kept,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
         )
     return rows
 
@@ -567,46 +638,104 @@ def _worker_id() -> str:
 
 
 def requeue_stale_claims(*, now: dt.datetime | None = None) -> int:
-    """Claims older than the timeout belong to a worker that died: back in the queue."""
+    """Claims older than the timeout belong to a worker that died.
+
+    What the server had already accepted (recorded per message) was delivered: it
+    becomes a sent notice that reduce_notice_history counts, and is never sent again.
+    The rest goes back in the queue; returns how many."""
     now = now or clock.now()
     cutoff = now - dt.timedelta(seconds=conf.claim_timeout_seconds())
-    return Notice.objects.filter(state=NoticeState.SENDING, claimed_at__lt=cutoff).update(
+    stale = Notice.objects.filter(state=NoticeState.SENDING, claimed_at__lt=cutoff)
+    stale.filter(accepted=True).update(
+        state=NoticeState.SENT,
+        data=None,
+        has_titles=False,
+        attempts=0,
+        sent_at=None,
+        last_error="",
+        next_attempt_at=F("created_at"),
+        claimed_by="",
+        claimed_at=None,
+    )
+    return stale.filter(accepted=False).update(
         state=NoticeState.QUEUED, claimed_by="", claimed_at=None, next_attempt_at=now
     )
 
 
-def _candidates(now: dt.datetime, size: int) -> list:
-    return list(
-        Notice.objects.filter(state=NoticeState.QUEUED, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:size]
-    )
+_SQL: dict = {}
 
 
-CLAIM_TRIES = 5
+def _sql(name: str) -> tuple:
+    """(connection, statement) for one of the delivery's hot statements, built once per
+    database vendor from the model's own table and column names."""
+    from django.db import connections, router
+
+    conn = connections[router.db_for_write(Notice)]
+    key = (name, conn.vendor)
+    if key not in _SQL:
+        q = conn.ops.quote_name
+        t = q(Notice._meta.db_table)
+        if name == "claim":
+            # one statement: the oldest due notices, taken by this worker. On PostgreSQL
+            # rows another worker is taking are skipped, not waited for.
+            lock = " FOR UPDATE SKIP LOCKED" if conn.vendor == "postgresql" else ""
+            _SQL[key] = (
+                f"UPDATE {t} SET {q('state')} = %s, {q('claimed_by')} = %s, "  # noqa: S608 - names from the model, values are parameters
+                f"{q('claimed_at')} = %s WHERE {q('id')} IN (SELECT {q('id')} FROM {t} "
+                f"WHERE {q('state')} = %s AND {q('next_attempt_at')} <= %s "
+                f"ORDER BY {q('next_attempt_at')} LIMIT %s{lock}) AND {q('state')} = %s "
+                f"RETURNING {q('id')}"
+            )
+        elif name == "accepted":
+            # columns without an index: the cheapest durable write there is per message
+            _SQL[key] = (
+                f"UPDATE {t} SET {q('accepted')} = %s, {q('channel')} = %s "  # noqa: S608 - names from the model, values are parameters
+                f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s AND {q('state')} = %s"
+            )
+        elif name == "settle":
+            _SQL[key] = (
+                f"UPDATE {t} SET {q('state')} = %s, {q('counted')} = %s, {q('channel')} = '', "  # noqa: S608 - names from the model, values are parameters
+                f"{q('attempts')} = 0, {q('sent_at')} = NULL, {q('last_error')} = '', "
+                f"{q('next_attempt_at')} = {q('created_at')}, {q('has_titles')} = %s, "
+                f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL "
+                f"WHERE {q('claimed_by')} = %s AND {q('state')} = %s AND {q('accepted')} = %s "
+                f"AND {q('kept')} = %s AND {q('id')} IN ({{ids}}) RETURNING {q('id')}"
+            )
+    return conn, _SQL[key]
+
+
+def _as_uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _claim(worker: str, now: dt.datetime, size: int) -> list[Notice]:
-    """Take up to `size` due notices; [] only when none is left to take.
+    """Take up to `size` due notices, the longest waiting first; [] when none is due.
 
-    The conditional UPDATE is the claim: of two workers racing for a row, one sees it
-    still queued and takes it, the other's WHERE no longer matches (DESIGN Rules 3).
-    A worker that lost the race for every candidate looks again (a few times), so
-    a lost race is not mistaken for an empty queue by a caller looping until none
-    is taken (send-notices, several delivering processes)."""
-    for _try in range(CLAIM_TRIES):
-        candidates = _candidates(now, size)
-        if not candidates:
-            return []
-        taken = Notice.objects.filter(pk__in=candidates, state=NoticeState.QUEUED).update(
-            state=NoticeState.SENDING, claimed_by=worker, claimed_at=now
+    The claim is one conditional UPDATE (queued -> sending, stamped with the worker):
+    of two workers racing for a row exactly one takes it (DESIGN Rules 3), and a
+    worker never mistakes a lost race for an empty queue."""
+    conn, sql = _sql("claim")
+    stamp = conn.ops.adapt_datetimefield_value(now)
+    with conn.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                NoticeState.SENDING,
+                worker,
+                stamp,
+                NoticeState.QUEUED,
+                stamp,
+                int(size),
+                NoticeState.QUEUED,
+            ],
         )
-        if taken:
-            break
-    else:
+        pks = [row[0] for row in cursor.fetchall()]
+    if not pks:
         return []
     return list(
-        Notice.objects.filter(pk__in=candidates, claimed_by=worker, state=NoticeState.SENDING).only(
+        Notice.objects.filter(pk__in=pks, claimed_by=worker, state=NoticeState.SENDING)
+        .order_by("next_attempt_at")
+        .only(
             "pk", "subject_id", "patron_id", "notice_type", "data", "kept", "attempts", "created_at"
         )
     )
@@ -709,25 +838,20 @@ def _finish(notice: Notice, worker: str, **changes) -> bool:
     )
 
 
-def _mark_sent(notice: Notice, worker: str, channel: str) -> bool:
-    """The hot path for a notice without kept history (PRV-NOT-1, CIR-5).
+def _mark_accepted(notice: Notice, worker: str, channel: str) -> bool:
+    """The server took this notice (sent without kept history): record it at once.
 
     One statement per message, right after the server's acceptance, so a crash re-sends
-    at most the one in flight: the row becomes a bare marker (dedupe key, type, level,
-    what it was about, "sent") with no content, time of sending, attempts or error, and
-    only while this worker still holds it. The channel stays until _count_delivered adds
-    the notice to the day's count at the end of the batch (seconds later) and clears it.
-    """
-    from django.db import connection
-
-    with connection.cursor() as cursor:
+    at most the one in flight (CIR-5). It writes two columns no index covers; the
+    row is settled (stripped and counted) with the rest of its batch in _settle."""
+    conn, sql = _sql("accepted")
+    with conn.cursor() as cursor:
         cursor.execute(
-            _sent_sql(connection.vendor),
+            sql,
             [
-                NoticeState.SENT,
+                True,
                 channel,
-                False,
-                Notice._meta.pk.get_db_prep_value(notice.pk, connection),
+                Notice._meta.pk.get_db_prep_value(notice.pk, conn),
                 worker,
                 NoticeState.SENDING,
             ],
@@ -735,47 +859,34 @@ def _mark_sent(notice: Notice, worker: str, channel: str) -> bool:
         return cursor.rowcount == 1
 
 
-_SENT_SQL: dict = {}
+def _settle(worker: str, accepted: dict) -> int:
+    """The accepted notices of one batch {pk: (notice type, channel)} become sent
+    markers, counted per type, channel and day (PRV-NOT-1), in one transaction.
 
-
-def _sent_sql(vendor: str) -> str:
-    """The UPDATE of _mark_sent, written once per database vendor."""
-    if vendor not in _SENT_SQL:
-        from django.db import connection
-
-        q = connection.ops.quote_name
-        _SENT_SQL[vendor] = (
-            f"UPDATE {q(Notice._meta.db_table)} SET {q('state')} = %s, {q('channel')} = %s, "  # noqa: S608 - names from the model, values are parameters
-            f"{q('attempts')} = 0, {q('sent_at')} = NULL, {q('last_error')} = '', "
-            f"{q('next_attempt_at')} = {q('created_at')}, {q('has_titles')} = %s, "
-            f"{q('data')} = NULL, {q('claimed_by')} = '', {q('claimed_at')} = NULL "
-            f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s AND {q('state')} = %s"
-        )
-    return _SENT_SQL[vendor]
-
-
-def _count_delivered(pks: list) -> None:
-    """Notices of one batch sent without kept history: into today's counts, and the
-    channel off their rows (PRV-NOT-1). One transaction per batch; `counted` makes it
-    happen once (should it fail, reduce_notice_history counts them the same night)."""
-    if not pks:
-        return
+    The row is emptied (no content, channel, time of sending or attempts) and counted
+    once: only rows this worker still holds match, so a batch already settled by
+    requeue_stale_claims (the worker was thought dead) is not counted twice."""
+    if not accepted:
+        return 0
+    conn, sql = _sql("settle")
+    prep = Notice._meta.pk.get_db_prep_value
+    pks = list(accepted)
     now = clock.now()
-    with transaction.atomic():
-        rows = list(
-            Notice.objects.select_for_update()
-            .filter(pk__in=pks, state=NoticeState.SENT, kept=False, counted=False)
-            .values_list("pk", "notice_type", "channel")
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        cursor.execute(
+            sql.format(ids=", ".join(["%s"] * len(pks))),
+            [NoticeState.SENT, True, False, worker, NoticeState.SENDING, True, False]
+            + [prep(pk, conn) for pk in pks],
         )
-        if not rows:
-            return
+        settled = [_as_uuid(row[0]) for row in cursor.fetchall()]
         _count(
             [
-                (notice_type, channel, NoticeState.SENT, now, now)
-                for _pk, notice_type, channel in rows
+                (accepted[pk][0], accepted[pk][1], NoticeState.SENT, now, now)
+                for pk in settled
+                if pk in accepted
             ]
         )
-        Notice.objects.filter(pk__in=[r[0] for r in rows]).update(counted=True, channel="")
+    return len(settled)
 
 
 def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime) -> None:
@@ -802,15 +913,15 @@ def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime)
 def _deliver_batch(
     batch: list[Notice], worker: str, email: EmailChannel, sms, *, stamped: float
 ) -> int:
-    delivered: list = []
+    accepted: dict = {}
     try:
-        return _send_batch(batch, worker, email, sms, stamped=stamped, delivered=delivered)
+        return _send_batch(batch, worker, email, sms, stamped=stamped, accepted=accepted)
     finally:
-        _count_delivered(delivered)
+        _settle(worker, accepted)
 
 
 def _send_batch(
-    batch: list[Notice], worker: str, email: EmailChannel, sms, *, stamped: float, delivered: list
+    batch: list[Notice], worker: str, email: EmailChannel, sms, *, stamped: float, accepted: dict
 ) -> int:
     claim = _Claim(worker, [n.pk for n in batch], stamped=stamped)
     routes = _Routes({n.patron_id for n in batch})
@@ -868,8 +979,8 @@ def _send_batch(
             _failed(notice, worker, error, now)
             continue
         if not notice.kept:
-            if _mark_sent(notice, worker, channel):
-                delivered.append(notice.pk)
+            if _mark_accepted(notice, worker, channel):
+                accepted[notice.pk] = (notice.notice_type, channel)
             sent += 1
             continue
         changes = {
@@ -886,37 +997,48 @@ def _send_batch(
     return sent
 
 
-def deliver_queued_notices(*, limit: int = 500) -> int:
-    """Send up to `limit` queued notices that are due; returns how many were sent.
+def deliver_queued_notices(*, limit: int | None = 500, seconds: float | None = None) -> int:
+    """Send queued notices that are due; returns how many were sent.
 
-    One SMTP connection serves a whole batch. Safe to run in several workers
-    at once (each notice is claimed by exactly one).
+    Stops when nothing due is left, `limit` notices were taken (None: no limit) or
+    `seconds` have passed (the scheduled job: the next minute's run goes on where
+    this one stopped). One SMTP connection serves every batch of a run. Safe to
+    run in several workers and processes at once (each notice is claimed by one).
     """
-    return deliver_round(limit=limit)[1]
+    return deliver_round(limit=limit, seconds=seconds)[1]
 
 
-def deliver_round(*, limit: int = 500) -> tuple[int, int]:
+def deliver_round(*, limit: int | None = 500, seconds: float | None = None) -> tuple[int, int]:
     """(notices taken, notices sent): what `send-notices` loops on until nothing is taken."""
     requeue_stale_claims(now=clock.now())
     worker = _worker_id()
     email = EmailChannel()
     sms = sms_gateway()
     taken = sent = 0
-    remaining = max(0, int(limit))
+    remaining = None if limit is None else max(0, int(limit))
+    until = None if seconds is None else time.monotonic() + seconds
     try:
-        while remaining > 0:
+        while remaining is None or remaining > 0:
+            if until is not None and time.monotonic() >= until:
+                break
             stamped = time.monotonic()
-            batch = _claim(worker, clock.now(), min(BATCH, remaining))
+            size = BATCH if remaining is None else min(BATCH, remaining)
+            batch = _claim(worker, clock.now(), size)
             if not batch:
                 break
-            remaining -= len(batch)
+            if remaining is not None:
+                remaining -= len(batch)
             taken += len(batch)
             try:
                 sent += _deliver_batch(batch, worker, email, sms, stamped=stamped)
             finally:
-                # anything this worker still holds (an unexpected error) goes back at once
+                # anything this worker still holds and the server did not take (an
+                # unexpected error) goes back at once
                 Notice.objects.filter(
-                    pk__in=[n.pk for n in batch], claimed_by=worker, state=NoticeState.SENDING
+                    pk__in=[n.pk for n in batch],
+                    claimed_by=worker,
+                    state=NoticeState.SENDING,
+                    accepted=False,
                 ).update(state=NoticeState.QUEUED, claimed_by="", claimed_at=None)
     finally:
         email.close()
@@ -1012,8 +1134,9 @@ def reduce_notice_history(*, today: dt.date | None = None) -> int:
     now = clock.now()
     history_cutoff = now - dt.timedelta(days=conf.history_days())
     failed_cutoff = now - dt.timedelta(days=conf.failed_keep_days())
-    # Sent without consent: counted at delivery (_mark_sent); this only catches rows
-    # sent by an older version, and counted=False keeps anything from counting twice.
+    # Sent without consent: counted at delivery (_settle); this catches the rows of a
+    # worker that died before settling its batch (requeue_stale_claims made them sent),
+    # and counted=False keeps anything from counting twice.
     reduced = _strip(Notice.objects.filter(state=NoticeState.SENT, kept=False))
     reduced += _strip(Notice.objects.filter(state=NoticeState.SENT, sent_at__lt=history_cutoff))
     reduced += _strip(

@@ -84,6 +84,13 @@ def decrypt_value(key, blob: bytes, ad: bytes) -> bytes:
     return key.decrypt(blob[1:13], blob[13:], ad)
 
 
+def sealed(field: EncryptedField, key, row_id, value) -> bytes:
+    """What `field` stores for `value` in row `row_id` under the subject's data `key`:
+    the same bytes as saving the model (writers of many rows at once use it)."""
+    ad = associated_data(field.model._meta.db_table, field.column, row_id)
+    return encrypt_value(key, field.to_bytes(value), ad)
+
+
 class _EncryptedAttribute(DeferredAttribute):
     """Decrypts on first read, caches the plain value on the instance."""
 
@@ -239,7 +246,7 @@ class EncryptedField(models.Field):
             raise exceptions.FieldError(
                 f"{self.model._meta.label}.{self.name}: the data subject was forgotten"
             )
-        blob = encrypt_value(key, self.to_bytes(value), self._ad(model_instance))
+        blob = sealed(self, key, model_instance.pk, value)
         model_instance.__dict__[self.raw_attr] = (Sealed(blob), value)
         return blob
 
