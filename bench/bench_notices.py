@@ -300,6 +300,7 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
 
         profiler = cProfile.Profile()
         profiler.runcall(deliver)
+        profiler.dump_stats(str(Path(tempfile.gettempdir()) / "bench_notices_delivery.prof"))
         stats = pstats.Stats(profiler).sort_stats("tottime")
         stats.print_stats(20)
         stats.sort_stats("cumulative").print_stats("quietshelf", 25)
