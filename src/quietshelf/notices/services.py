@@ -58,7 +58,7 @@ from quietshelf.notices.models import (
     NoticeType,
 )
 from quietshelf.privacy import audit, consent
-from quietshelf.privacy.fields import sealed
+from quietshelf.privacy.fields import open_sealed, sealed
 
 log = logging.getLogger("quietshelf.notices")
 
@@ -684,7 +684,8 @@ def _sql(name: str) -> tuple:
                 f"{q('claimed_at')} = %s WHERE {q('id')} IN (SELECT {q('id')} FROM {t} "
                 f"WHERE {q('state')} = %s AND {q('next_attempt_at')} <= %s "
                 f"ORDER BY {q('next_attempt_at')} LIMIT %s{lock}) AND {q('state')} = %s "
-                f"RETURNING {q('id')}"
+                f"RETURNING {q('id')}, {q('subject_id')}, {q('patron_id')}, "
+                f"{q('notice_type')}, {q('data')}, {q('kept')}, {q('attempts')}"
             )
         elif name == "accepted":
             # columns without an index: the cheapest durable write there is per message
@@ -708,12 +709,36 @@ def _as_uuid(value) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _claim(worker: str, now: dt.datetime, size: int) -> list[Notice]:
+class _Claimed:
+    """A claimed notice as delivery needs it: plain values, its template values opened."""
+
+    __slots__ = ("pk", "subject_id", "patron_id", "notice_type", "data", "kept", "attempts")
+
+    def __init__(self, pk, subject_id, patron_id, notice_type, sealed_data, kept, attempts):
+        self.pk = _as_uuid(pk)
+        self.subject_id = _as_uuid(subject_id)
+        self.patron_id = _as_uuid(patron_id)
+        self.notice_type = notice_type
+        self.kept = bool(kept)
+        self.attempts = attempts
+        data = None
+        if sealed_data is not None:
+            data = open_sealed(_DATA_FIELD, self.subject_id, self.pk, sealed_data)
+        self.data = data if isinstance(data, dict) else {}
+
+
+_DATA_FIELD = Notice._meta.get_field("data")
+
+
+def _claim(worker: str, now: dt.datetime, size: int) -> list[_Claimed]:
     """Take up to `size` due notices, the longest waiting first; [] when none is due.
 
     The claim is one conditional UPDATE (queued -> sending, stamped with the worker):
     of two workers racing for a row exactly one takes it (DESIGN Rules 3), and a
-    worker never mistakes a lost race for an empty queue."""
+    worker never mistakes a lost race for an empty queue. It returns what delivery
+    reads of each notice."""
+    from quietshelf.patrons.selectors import warm_keys
+
     conn, sql = _sql("claim")
     stamp = conn.ops.adapt_datetimefield_value(now)
     with conn.cursor() as cursor:
@@ -729,16 +754,9 @@ def _claim(worker: str, now: dt.datetime, size: int) -> list[Notice]:
                 NoticeState.QUEUED,
             ],
         )
-        pks = [row[0] for row in cursor.fetchall()]
-    if not pks:
-        return []
-    return list(
-        Notice.objects.filter(pk__in=pks, claimed_by=worker, state=NoticeState.SENDING)
-        .order_by("next_attempt_at")
-        .only(
-            "pk", "subject_id", "patron_id", "notice_type", "data", "kept", "attempts", "created_at"
-        )
-    )
+        rows = cursor.fetchall()
+    warm_keys({_as_uuid(row[1]) for row in rows})
+    return [_Claimed(*row) for row in rows]
 
 
 class _Claim:
@@ -778,24 +796,28 @@ class _Claim:
 
 
 class _Routes:
-    """Contact points of the patrons in one batch, read once."""
+    """Notice settings and contact points of the patrons in one batch, read once."""
 
     def __init__(self, patron_ids):
         from quietshelf.patrons.models import ContactPoint, Patron
         from quietshelf.patrons.selectors import warm_keys
 
         self.patrons = {
-            p.pk: p
-            for p in Patron.objects.filter(pk__in=patron_ids).only(
-                "pk", "subject_id", "notification_channel", "preferred_language", "status"
+            pk: _Recipient(channel, language)
+            for pk, channel, language in Patron.objects.filter(pk__in=patron_ids).values_list(
+                "pk", "notification_channel", "preferred_language"
             )
         }
-        warm_keys({p.subject_id for p in self.patrons.values()})
+        contacts = list(
+            ContactPoint.objects.filter(patron_id__in=patron_ids, kind__in=("email", "phone"))
+            .order_by("-preferred", "created_at")
+            .values_list("pk", "subject_id", "patron_id", "kind", "value")
+        )
+        warm_keys({row[1] for row in contacts})
+        value_field = ContactPoint._meta.get_field("value")
         self.contacts: dict = defaultdict(list)
-        for c in ContactPoint.objects.filter(
-            patron_id__in=patron_ids, kind__in=("email", "phone")
-        ).order_by("-preferred", "created_at"):
-            self.contacts[(c.patron_id, c.kind)].append(c.value)
+        for pk, subject_id, patron_id, kind, value in contacts:
+            self.contacts[(patron_id, kind)].append(open_sealed(value_field, subject_id, pk, value))
 
     def address(self, patron_id, channel: str) -> str | None:
         kind = "email" if channel == "email" else "phone"
@@ -809,27 +831,36 @@ class _Routes:
         return None
 
 
+class _Recipient:
+    __slots__ = ("notification_channel", "preferred_language")
+
+    def __init__(self, channel: str, language: str):
+        self.notification_channel = channel
+        self.preferred_language = language
+
+
 def _message_domain() -> str:
     domain = conf.mail_from().rpartition("@")[2] or "localhost"
     return policy.one_line(domain).replace(" ", "") or "localhost"
 
 
-def _message_id(notice: Notice, domain: str | None = None) -> str:
+def _message_id(notice: _Claimed, domain: str | None = None) -> str:
     return f"<notice-{notice.pk}@{domain or _message_domain()}>"
 
 
-def _finish(notice: Notice, worker: str, **changes) -> bool:
+def _finish(notice: _Claimed, worker: str, **changes) -> bool:
     """Write the outcome of a notice this worker still holds."""
     changes.setdefault("claimed_by", "")
     changes.setdefault("claimed_at", None)
     plain = {k: v for k, v in changes.items() if k not in ("subject_line", "body")}
     if "subject_line" in changes or "body" in changes:
-        # encrypted values go through the model; guard the claim first
-        if not Notice.objects.filter(pk=notice.pk, claimed_by=worker).exists():
+        # encrypted values go through the model (sealed under the patron's key)
+        row = Notice.objects.filter(pk=notice.pk, claimed_by=worker).first()
+        if row is None:
             return False
         for k, v in changes.items():
-            setattr(notice, k, v)
-        notice.save(update_fields=list(changes))
+            setattr(row, k, v)
+        row.save(update_fields=list(changes))
         return True
     return bool(
         Notice.objects.filter(pk=notice.pk, claimed_by=worker, state=NoticeState.SENDING).update(
@@ -838,7 +869,7 @@ def _finish(notice: Notice, worker: str, **changes) -> bool:
     )
 
 
-def _mark_accepted(notice: Notice, worker: str, channel: str) -> bool:
+def _mark_accepted(notice: _Claimed, worker: str, channel: str) -> bool:
     """The server took this notice (sent without kept history): record it at once.
 
     One statement per message, right after the server's acceptance, so a crash re-sends
@@ -889,7 +920,7 @@ def _settle(worker: str, accepted: dict) -> int:
     return len(settled)
 
 
-def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime) -> None:
+def _failed(notice: _Claimed, worker: str, error: DeliveryError, now: dt.datetime) -> None:
     attempts = notice.attempts + 1
     if error.temporary and attempts < conf.max_attempts():
         delay = policy.backoff_seconds(
@@ -911,7 +942,7 @@ def _failed(notice: Notice, worker: str, error: DeliveryError, now: dt.datetime)
 
 
 def _deliver_batch(
-    batch: list[Notice], worker: str, email: EmailChannel, sms, *, stamped: float
+    batch: list[_Claimed], worker: str, email: EmailChannel, sms, *, stamped: float
 ) -> int:
     accepted: dict = {}
     try:
@@ -921,7 +952,7 @@ def _deliver_batch(
 
 
 def _send_batch(
-    batch: list[Notice], worker: str, email: EmailChannel, sms, *, stamped: float, accepted: dict
+    batch: list[_Claimed], worker: str, email: EmailChannel, sms, *, stamped: float, accepted: dict
 ) -> int:
     claim = _Claim(worker, [n.pk for n in batch], stamped=stamped)
     routes = _Routes({n.patron_id for n in batch})

@@ -91,6 +91,29 @@ def sealed(field: EncryptedField, key, row_id, value) -> bytes:
     return encrypt_value(key, field.to_bytes(value), ad)
 
 
+def open_sealed(field: EncryptedField, subject_id, row_id, blob: bytes):
+    """The plain value `field` holds in row `row_id` of the subject, as reading the model
+    attribute gives it (ERASED or UNREADABLE when it cannot be read); for readers of many
+    rows as plain values (values_list) that skip building model instances."""
+    where = f"{field.model._meta.label}.{field.name} row {row_id}"
+    if subject_id is None:
+        log.warning("unreadable value (no subject): %s", where)
+        return UNREADABLE
+    try:
+        key = keys.data_key(_as_uuid(subject_id))
+    except (InvalidTag, keys.MasterKeyError):
+        log.warning("unreadable value (data key does not unwrap): %s", where)
+        return UNREADABLE
+    if key is None:
+        return ERASED
+    ad = associated_data(field.model._meta.db_table, field.column, row_id)
+    try:
+        return field.from_bytes(decrypt_value(key, bytes(blob), ad))
+    except (InvalidTag, ValueError, UnicodeDecodeError):
+        log.warning("unreadable value (ciphertext altered, truncated or moved): %s", where)
+        return UNREADABLE
+
+
 class _EncryptedAttribute(DeferredAttribute):
     """Decrypts on first read, caches the plain value on the instance."""
 
@@ -250,28 +273,10 @@ class EncryptedField(models.Field):
         model_instance.__dict__[self.raw_attr] = (Sealed(blob), value)
         return blob
 
-    def _ad(self, instance) -> bytes:
-        return associated_data(self.model._meta.db_table, self.column, instance.pk)
-
     def open(self, instance, blob: Sealed):
         # getattr, not __dict__: a deferred subject column is loaded on demand
         subject_id = getattr(instance, instance._meta.get_field(self.subject_field).attname)
-        where = f"{self.model._meta.label}.{self.name} row {instance.pk}"
-        if subject_id is None:
-            log.warning("unreadable value (no subject): %s", where)
-            return UNREADABLE
-        try:
-            key = keys.data_key(_as_uuid(subject_id))
-        except (InvalidTag, keys.MasterKeyError):
-            log.warning("unreadable value (data key does not unwrap): %s", where)
-            return UNREADABLE
-        if key is None:
-            return ERASED
-        try:
-            return self.from_bytes(decrypt_value(key, bytes(blob), self._ad(instance)))
-        except (InvalidTag, ValueError, UnicodeDecodeError):
-            log.warning("unreadable value (ciphertext altered, truncated or moved): %s", where)
-            return UNREADABLE
+        return open_sealed(self, subject_id, instance.pk, blob)
 
     def formfield(self, **kwargs):
         from django import forms
