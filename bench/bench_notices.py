@@ -257,7 +257,7 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
 
     engine = django.db.connection.vendor
     before = rss_mb()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     if args.profile:
         import cProfile
         import pstats
@@ -268,9 +268,10 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     else:
         queued = services.queue_overdue_notices(today=today)
-    t_queue = time.perf_counter() - t1
+    t_queue, cpu_queue = time.perf_counter() - t1, time.process_time() - c1
     print(f"queue_overdue_notices: {queued:,} notices in {t_queue:.1f} s "
-          f"({queued / t_queue:,.0f}/s); rss {before:.0f} -> {rss_mb():.0f} MB")  # fmt: skip
+          f"({queued / t_queue:,.0f}/s, {cpu_queue:.1f} CPU-s); "
+          f"rss {before:.0f} -> {rss_mb():.0f} MB")  # fmt: skip
 
     import threading
 
@@ -287,13 +288,15 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
                 with lock:
                     sent[0] += n
                     if sent[0] // 10_000 > len(samples):
-                        samples.append((sent[0], rss_mb()))
+                        samples.append((sent[0], rss_mb(), time.perf_counter() - t2))
                 if taken == 0:
                     return
         finally:
             connections.close_all()
 
     t2 = time.perf_counter()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c2 = time.process_time()
     if args.profile:
         import cProfile
         import pstats
@@ -315,7 +318,7 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
             with done.get_lock():
                 done.value += sent[0]
             if samples:
-                rss = ", ".join(f"{s // 1000}k {m:.0f}" for s, m in samples)
+                rss = ", ".join(f"{s // 1000}k {m:.0f} ({t:.0f} s)" for s, m, t in samples)
                 print(f"  pid {os.getpid()}: rss while sending (MB): {rss}", flush=True)
 
         children = [ctx.Process(target=child) for _ in range(args.processes)]
@@ -334,6 +337,11 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
             t.join()
     sent = sent[0]
     t_send = time.perf_counter() - t2
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # this process's CPU, and that of the delivering children (the sink is still running)
+    cpu_send = (time.process_time() - c2) + (
+        children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
+    )
     # the floor: the same sink, one connection, a prebuilt message, nothing else
     import smtplib
 
@@ -348,11 +356,16 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
     stop.set()
     server.join(10)
     left = Notice.objects.exclude(state="sent").count()
-    print(f"deliver_queued_notices: {sent:,} sent in {t_send:.1f} s ({sent / t_send:,.0f}/s); "
+    print(f"deliver_queued_notices: {sent:,} sent in {t_send:.1f} s ({sent / t_send:,.0f}/s; "
+          f"{cpu_send:.1f} CPU-s in the delivering process(es), "
+          f"{1e6 * cpu_send / max(sent, 1):.0f} us a notice); "
           f"sink received {count.value - floor_n:,}; not sent {left}")  # fmt: skip
     print(f"bare smtplib to the same sink: {floor:,.0f} messages/s "
           f"(100k would take {100_000 / floor:.0f} s for the SMTP dialogue alone)")  # fmt: skip
-    print("rss while sending (MB): " + ", ".join(f"{s // 1000}k {m:.0f}" for s, m in samples))
+    print(
+        "rss while sending (MB, seconds since the start): "
+        + ", ".join(f"{s // 1000}k {m:.0f} ({t:.0f} s)" for s, m, t in samples)
+    )
     total = t_queue + t_send
     print(
         f"RESULT {engine}, {args.workers} worker(s) x {args.processes} process(es), "

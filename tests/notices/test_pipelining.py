@@ -22,6 +22,8 @@ from tests.notices.conftest import TODAY, point_django_at
 class PipeliningServer:
     def __init__(self, refuse: str = ""):
         self.refuse = refuse  # RCPT of this address gets 550
+        self.refuse_data = ""  # the text of a message to this address gets 550 after the dot
+        self.chunks: list = []  # every read, as it arrived
         self.messages: list = []  # (rcpt, bytes)
         self.groups: list = []  # commands that arrived in one read, while not in DATA
         self.sock = socket.socket()
@@ -37,7 +39,13 @@ class PipeliningServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._session_or_drop, args=(conn,), daemon=True).start()
+
+    def _session_or_drop(self, conn):
+        try:
+            self._session(conn)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client dropped the connection (what a dropped envelope does)
 
     def _session(self, conn):  # noqa: C901 - a whole SMTP server session
         conn.sendall(b"220 test ESMTP\r\n")
@@ -48,6 +56,7 @@ class PipeliningServer:
                 if not chunk:
                     return
                 buf += chunk
+                self.chunks.append(chunk)
                 if not in_data:
                     self.groups.append(buf.count(b"\r\n"))
                 while True:
@@ -56,6 +65,9 @@ class PipeliningServer:
                         if end < 0:
                             break
                         data, buf, in_data = buf[2 : end + 2], buf[end + 5 :], False
+                        if rcpt == self.refuse_data:
+                            conn.sendall(b"550 5.7.1 Message rejected\r\n")
+                            continue
                         self.messages.append((rcpt, data))
                         conn.sendall(b"250 OK queued\r\n")
                         continue
@@ -149,3 +161,72 @@ def test_smtp_transaction_dot_stuffs_and_pipelines_cir5(pipelining_server):
     ]
     # the server un-stuffs nothing here: the stuffed form is what went over the wire
     assert pipelining_server.messages[0][1] == b"Subject: x\r\n\r\n..hidden\r\n...two\r\nend\r\n"
+
+
+def test_next_envelope_goes_with_the_text_one_round_trip_a_message_cir5(
+    pipelining_server, reader, loan
+):
+    """CIR-5: with PIPELINING the next message's MAIL, RCPT and DATA travel in the same
+    write as this message's text and final dot; every message still arrives whole, to
+    its own recipient, and each is recorded as sent."""
+    readers = [reader() for _ in range(4)]
+    for r in readers:
+        loan(r, TODAY + dt.timedelta(days=2))
+    assert services.queue_due_soon_notices(today=TODAY) == 4
+    assert services.deliver_queued_notices() == 4
+    together = [c for c in pipelining_server.chunks if b"\r\n.\r\nMAIL FROM:<" in c]
+    assert len(together) == 3  # every message but the last carried the next envelope
+    addresses = {r.contacts.get(kind="email").value for r in readers}
+    assert {to for to, _m in pipelining_server.messages} == addresses
+    for to, raw in pipelining_server.messages:
+        assert email.message_from_bytes(raw)["To"] == to
+    assert set(Notice.objects.values_list("state", flat=True)) == {"sent"}
+
+
+def test_refused_text_with_the_next_envelope_ahead_fails_only_that_notice_cir5(
+    pipelining_server, reader, loan
+):
+    """CIR-5: a 550 for a message's text while the next envelope is already on its way:
+    that notice fails, the session carries on with the next one (no RSET inside its
+    DATA), and nothing else is lost or sent twice."""
+    readers = [reader() for _ in range(3)]
+    for r in readers:
+        loan(r, TODAY + dt.timedelta(days=2))
+    assert services.queue_due_soon_notices(today=TODAY) == 3
+    refused = readers[0].contacts.get(kind="email").value
+    pipelining_server.refuse_data = refused
+    assert services.deliver_queued_notices() == 2
+    failed = Notice.objects.get(patron=readers[0])
+    assert (failed.state, failed.last_error) == ("failed", "SMTP 550: DataError")
+    sent = [to for to, _m in pipelining_server.messages]
+    assert sorted(sent) == sorted(r.contacts.get(kind="email").value for r in readers[1:])
+
+
+def test_an_envelope_sent_ahead_and_not_followed_delivers_nothing_cir5(pipelining_server):
+    """CIR-5: when the message announced ahead does not come (another recipient next, or
+    the channel closed), the connection is dropped without a text or QUIT for it: the
+    server never gets a message for that address."""
+    channel = channels.EmailChannel()
+    try:
+        channel.send(
+            to="a@fjordvik.example",
+            subject="s",
+            body="one",
+            message_id="<1@fjordvik.example>",
+            next_to="b@fjordvik.example",
+        )
+        channel.send(to="c@fjordvik.example", subject="s", body="two", message_id="<2@x>")
+        channel.send(
+            to="d@fjordvik.example",
+            subject="s",
+            body="three",
+            message_id="<3@x>",
+            next_to="e@fjordvik.example",
+        )
+    finally:
+        channel.close()
+    assert [to for to, _m in pipelining_server.messages] == [
+        "a@fjordvik.example",
+        "c@fjordvik.example",
+        "d@fjordvik.example",
+    ]

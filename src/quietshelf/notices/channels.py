@@ -64,6 +64,7 @@ class EmailChannel:
 
     def __init__(self):
         self._conn = None
+        self._pipe: SmtpPipeline | None = None
         # the sender is the same for every message of a run: parse and encode it once
         sender = conf.mail_from()
         self._sender = sender
@@ -82,13 +83,26 @@ class EmailChannel:
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001, S110 - a broken connection is being dropped
-                pass
+        pipe, self._pipe = self._pipe, None
+        if conn is None:
+            return
+        if pipe is not None and pipe.ahead is not None and conn.connection is not None:
+            # the server waits for the text of a message that will not come: drop the
+            # connection without QUIT (it would be read as that text), the server discards it
+            conn.connection.close()
+            conn.connection = None
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001, S110 - a broken connection is being dropped
+            pass
 
-    def send(self, *, to: str, subject: str, body: str, message_id: str) -> None:
+    def send(
+        self, *, to: str, subject: str, body: str, message_id: str, next_to: str | None = None
+    ) -> None:
+        """Send one message. `next_to`: the address of the message the caller sends next
+        on this channel, if it knows; its envelope may go with this message's text."""
+        if self._pipe is not None and self._pipe.ahead not in (None, to):
+            self.close()  # an envelope went ahead for a message that is not coming
         conn = self._open()
         sender = self._sender
         try:
@@ -105,7 +119,10 @@ class EmailChannel:
                     from_header=self._from_header,
                 )
                 if self._envelope_from.isascii() and to.isascii():
-                    smtp_transaction(session, self._envelope_from, to, message)
+                    if self._pipe is None or self._pipe.session is not session:
+                        self._pipe = SmtpPipeline(session)
+                    ahead = next_to if next_to and next_to.isascii() else None
+                    self._pipe.send(self._envelope_from, to, message, next_to=ahead)
                 else:  # SMTPUTF8 negotiation and its errors: smtplib's own
                     session.sendmail(self._envelope_from, [to], message)
             else:  # console, file or locmem back-ends (development, tests)
@@ -131,57 +148,94 @@ class EmailChannel:
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
-def smtp_transaction(session: smtplib.SMTP, sender: str, to: str, message: bytes) -> None:
-    """One message to one recipient on an open smtplib session, like session.sendmail.
+class SmtpPipeline:
+    """Messages one after another on an open smtplib session, one recipient each.
 
-    Raises the same smtplib exceptions as sendmail (SMTPSenderRefused,
+    Raises the same smtplib exceptions as session.sendmail (SMTPSenderRefused,
     SMTPRecipientsRefused, SMTPDataError, SMTPServerDisconnected), so a refusal is
-    classified the same way. When the server offers PIPELINING (RFC 2920) MAIL,
-    RCPT and DATA go in one write and their three replies are read together: two
-    round trips per message instead of four. The message itself is never sent
-    before the server's 354, and its acceptance (the 250 after the final dot) is
-    read before this returns, so the caller can record it before the next message.
-    `sender` and `to` are plain ASCII addresses (checked by the caller and by
-    policy.usable_email); `message` is ASCII with CRLF line ends.
+    classified the same way. When the server offers PIPELINING (RFC 2920) the
+    envelope (MAIL, RCPT, DATA) goes in one write, and, when the caller names the
+    next recipient, in the same write as this message's text and final dot: one
+    round trip a message. A message's text is never sent before the server's 354
+    for it, and its acceptance (the 250 after the final dot) is read before send()
+    returns, so the caller can record it before the next message's text goes; a
+    crash can therefore repeat at most that one message. An envelope sent ahead
+    and never followed by its text is dropped with the connection (EmailChannel).
+    `sender` and the recipients are plain ASCII addresses (checked by the caller
+    and by policy.usable_email); `message` is ASCII with CRLF line ends.
     """
-    session.ehlo_or_helo_if_needed()
-    mail = b"MAIL FROM:<" + sender.encode("ascii") + b">\r\n"
-    rcpt = b"RCPT TO:<" + to.encode("ascii") + b">\r\n"
-    if session.does_esmtp and "pipelining" in session.esmtp_features:
-        session.send(mail + rcpt + b"DATA\r\n")
-        replies = [session.getreply() for _ in range(3)]
-    else:
-        replies = []
-        for command in (mail, rcpt, b"DATA\r\n"):
-            session.send(command)
-            replies.append(session.getreply())
-            if replies[-1][0] not in (250, 251, 354):
-                break
-    (mail_code, mail_text), *rest = replies
-    rcpt_code, rcpt_text = rest[0] if rest else (503, b"not sent")
-    data_code, data_text = rest[1] if len(rest) > 1 else (503, b"not sent")
-    if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
-        # a pipelining server said go ahead without a sender or recipient: end the
-        # (empty) message at once; whatever it answers, nothing was accepted for `to`
-        session.send(b".\r\n")
-        session.getreply()
-    if mail_code != 250:
-        _reset(session, mail_code)
-        raise smtplib.SMTPSenderRefused(mail_code, mail_text, sender)
-    if rcpt_code not in (250, 251):
-        _reset(session, rcpt_code)
-        raise smtplib.SMTPRecipientsRefused({to: (rcpt_code, rcpt_text)})
-    if data_code != 354:
-        _reset(session, data_code)
-        raise smtplib.SMTPDataError(data_code, data_text)
-    data = _LEADING_DOT.sub(b"..", message)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    session.send(data + b".\r\n")
-    code, text = session.getreply()
-    if code != 250:
-        _reset(session, code)
-        raise smtplib.SMTPDataError(code, text)
+
+    def __init__(self, session: smtplib.SMTP):
+        self.session = session
+        self.ahead: str | None = None  # whose envelope went with the last message
+
+    @staticmethod
+    def _envelope(sender: str, to: str) -> bytes:
+        return b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (
+            sender.encode("ascii"),
+            to.encode("ascii"),
+        )
+
+    def send(self, sender: str, to: str, message: bytes, *, next_to: str | None = None) -> None:
+        session = self.session
+        session.ehlo_or_helo_if_needed()
+        pipelining = session.does_esmtp and "pipelining" in session.esmtp_features
+        if self.ahead is not None:
+            if self.ahead != to:
+                raise ValueError("an envelope went ahead for another recipient")
+            self.ahead = None
+            replies = [session.getreply() for _ in range(3)]
+        elif pipelining:
+            session.send(self._envelope(sender, to))
+            replies = [session.getreply() for _ in range(3)]
+        else:
+            replies = []
+            for command in self._envelope(sender, to).split(b"\r\n")[:3]:
+                session.send(command + b"\r\n")
+                replies.append(session.getreply())
+                if replies[-1][0] not in (250, 251, 354):
+                    break
+        (mail_code, mail_text), *rest = replies
+        rcpt_code, rcpt_text = rest[0] if rest else (503, b"not sent")
+        data_code, data_text = rest[1] if len(rest) > 1 else (503, b"not sent")
+        if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+            # a pipelining server said go ahead without a sender or recipient: end the
+            # (empty) message at once; whatever it answers, nothing was accepted for `to`
+            session.send(b".\r\n")
+            session.getreply()
+        if mail_code != 250:
+            _reset(session, mail_code)
+            raise smtplib.SMTPSenderRefused(mail_code, mail_text, sender)
+        if rcpt_code not in (250, 251):
+            _reset(session, rcpt_code)
+            raise smtplib.SMTPRecipientsRefused({to: (rcpt_code, rcpt_text)})
+        if data_code != 354:
+            _reset(session, data_code)
+            raise smtplib.SMTPDataError(data_code, data_text)
+        data = _LEADING_DOT.sub(b"..", message)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        following = b""
+        if pipelining and next_to is not None:
+            following = self._envelope(sender, next_to)
+        session.send(data + b".\r\n" + following)
+        if following:
+            self.ahead = next_to
+        code, text = session.getreply()
+        if code != 250:
+            if code == 421:
+                self.ahead = None
+                session.close()
+            elif not following:
+                _reset(session, code)
+            # with an envelope ahead the session goes on with it: no RSET in its DATA
+            raise smtplib.SMTPDataError(code, text)
+
+
+def smtp_transaction(session: smtplib.SMTP, sender: str, to: str, message: bytes) -> None:
+    """One message to one recipient on an open smtplib session, like session.sendmail
+    (SmtpPipeline without a next recipient)."""
+    SmtpPipeline(session).send(sender, to, message)
 
 
 def _reset(session: smtplib.SMTP, code: int) -> None:

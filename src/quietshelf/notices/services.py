@@ -951,22 +951,18 @@ def _deliver_batch(
         _settle(worker, accepted)
 
 
-def _send_batch(
-    batch: list[_Claimed], worker: str, email: EmailChannel, sms, *, stamped: float, accepted: dict
-) -> int:
-    claim = _Claim(worker, [n.pk for n in batch], stamped=stamped)
+def _ready(batch: list[_Claimed], worker: str, claim: _Claim, sms) -> Iterable[tuple]:
+    """The notices of a batch this worker still holds, routed and rendered, one at a time:
+    (notice, channel, address, subject, body). One without a usable address is recorded
+    as undeliverable on the way."""
     routes = _Routes({n.patron_id for n in batch})
     overrides = _overrides()
-    domain = _message_domain()
     rendered: dict = {}
     default_language = policy.notice_language(settings.LANGUAGE_CODE[:2], "en")
-    sent = 0
-    down: dict[str, DeliveryError] = {}
     for notice in batch:
         if not claim.holds(notice.pk):
             continue  # taken back or retried meanwhile: the other holder sends it
         claim.done(notice.pk)
-        now = clock.now()
         patron = routes.patrons.get(notice.patron_id)
         preferred = patron.notification_channel if patron else "none"
         route = None
@@ -987,20 +983,40 @@ def _send_batch(
             )
             continue
         channel, address = route
+        language = policy.notice_language(patron.preferred_language, default_language)
+        # many notices in a batch say the same thing (one item, same due date): render once
+        key = (notice.notice_type, language, channel, json.dumps(notice.data, sort_keys=True))
+        if key not in rendered:
+            rendered[key] = render_notice(
+                notice.notice_type, language, channel, notice.data, overrides
+            )
+        yield (notice, channel, address, *rendered[key])
+
+
+def _send_batch(
+    batch: list[_Claimed], worker: str, email: EmailChannel, sms, *, stamped: float, accepted: dict
+) -> int:
+    claim = _Claim(worker, [n.pk for n in batch], stamped=stamped)
+    domain = _message_domain()
+    sent = 0
+    down: dict[str, DeliveryError] = {}
+    ready = _ready(batch, worker, claim, sms)
+    following = next(ready, None)
+    while following is not None:
+        # one ahead: the next e-mail's envelope can go with this one's text (one round trip)
+        (notice, channel, address, subject, body), following = following, next(ready, None)
+        now = clock.now()
         if channel in down:  # the server is unreachable: do not hammer it for every notice
             _failed(notice, worker, down[channel], now)
             continue
-        data = notice.data if isinstance(notice.data, dict) else {}
-        language = policy.notice_language(patron.preferred_language, default_language)
-        # many notices in a batch say the same thing (one item, same due date): render once
-        key = (notice.notice_type, language, channel, json.dumps(data, sort_keys=True))
-        if key not in rendered:
-            rendered[key] = render_notice(notice.notice_type, language, channel, data, overrides)
-        subject, body = rendered[key]
         try:
             if channel == "email":
                 email.send(
-                    to=address, subject=subject, body=body, message_id=_message_id(notice, domain)
+                    to=address,
+                    subject=subject,
+                    body=body,
+                    message_id=_message_id(notice, domain),
+                    next_to=following[2] if following and following[1] == "email" else None,
                 )
             else:
                 sms.send(to=address, text=body.strip(), message_id=str(notice.pk))
