@@ -205,3 +205,22 @@ def test_norwegian_text_arrives_intact_over_smtp_cir5(smtp, reader, loan):
     assert "Du har 1 lån som skulle vært levert 22. februar." in smtp.bodies()[0]
     assert message["Auto-Submitted"] == "auto-generated"
     assert message.get_content_type() == "text/plain"
+
+
+def test_the_scheduled_delivery_drains_the_queue_in_one_run_cir5(smtp, reader, loan, monkeypatch):
+    """CIR-5: the deliver-notices job (no limit, a time budget) sends batch after batch
+    until nothing is left, on one SMTP connection; a spent budget stops it before it
+    claims anything, and the next run goes on."""
+    from quietshelf.jobs import registry
+
+    monkeypatch.setattr(services, "BATCH", 2)  # several batches from a handful of notices
+    for _ in range(7):
+        loan(reader(), TODAY + dt.timedelta(days=2))
+    assert services.queue_due_soon_notices(today=TODAY) == 7
+    spec = registry.get("deliver-notices")
+    assert spec.kwargs == {"limit": None, "seconds": 50}
+    assert services.deliver_queued_notices(limit=None, seconds=0) == 0
+    assert set(Notice.objects.values_list("state", flat=True)) == {"queued"}
+    assert services.deliver_queued_notices(**spec.kwargs) == 7
+    assert len(smtp.messages) == 7
+    assert set(Notice.objects.values_list("state", flat=True)) == {"sent"}
