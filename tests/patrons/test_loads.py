@@ -244,3 +244,79 @@ def test_parallel_load_reports_a_bad_header_INT_3(files, monkeypatch):
         loads.run_load(
             actor=None, stream=fh, fmt="csv", mapping=loads.parse_mapping(MAPPING), parallel=True
         )
+
+
+def test_a_transaction_takes_several_batches_all_or_nothing_INT_3(files, monkeypatch):
+    """INT-3: rows are written rows_per_transaction() at a time (several read batches
+    on SQLite, one on PostgreSQL), each in one transaction: a failure while writing
+    one undoes all of its rows, never an earlier transaction's."""
+    mapping, write = files
+    monkeypatch.setattr(loads, "BATCH", 4)
+    monkeypatch.setattr(loads, "SQLITE_TX_ROWS", 12)
+    per = loads.rows_per_transaction()
+    real_write = loads.load_rows.write
+    written = []
+
+    def failing_second_write(plans):
+        written.append(len(plans))
+        real_write(plans)
+        if len(written) == 2:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(loads.load_rows, "write", failing_second_write)
+    path = write(_many(30))
+    with open(path, "rb") as fh, pytest.raises(RuntimeError, match="disk full"):
+        loads.run_load(actor=None, stream=fh, fmt="csv", mapping=loads.parse_mapping(MAPPING))
+    assert written == [per, per]
+    assert Patron.objects.count() == per
+    assert AuditEntry.objects.filter(action="created", object_type="patrons.patron").count() == per
+    assert selectors.patron_by_identifier("institutional_id", f"S{per - 1}") is not None
+    assert selectors.patron_by_identifier("institutional_id", f"S{per}") is None
+
+
+def test_grouped_transaction_reports_like_single_batches_INT_3(files, monkeypatch):
+    """INT-3: the same report whether rows are written 4 or 12 to a transaction."""
+    mapping, write = files
+    monkeypatch.setattr(loads, "BATCH", 4)
+    text = _many(26, {12: ("id", 1), 20: ("card", 3)})
+    reports = []
+    for per_transaction in (4, 12):
+        monkeypatch.setattr(loads, "SQLITE_TX_ROWS", per_transaction)
+        path = write(text, f"p{per_transaction}.csv")
+        with open(path, "rb") as fh:
+            report = loads.run_load(
+                actor=None, stream=fh, fmt="csv", mapping=loads.parse_mapping(MAPPING),
+                dry_run=True, keep_all=True,
+            )  # fmt: skip
+        reports.append([(r.number, r.status, r.message) for r in report.results])
+    assert reports[0] == reports[1]
+    assert (14, "error", "the same identifier as row 3") in reports[0]
+    assert (22, "error", "the same card number as row 5") in reports[0]
+    assert sum(1 for r in reports[0] if r[1] == "created") == 24
+
+
+def test_another_patrons_identifier_is_a_row_error_INT_3(files, monkeypatch, tmp_path):
+    """INT-3: a new row carrying a second identifier that another patron holds is
+    reported, the other rows of its transaction are stored."""
+    mapping, write = files
+    monkeypatch.setattr(loads, "BATCH", 2)
+    two_ids = dict(MAPPING, columns=dict(MAPPING["columns"], Emp="identifier:employee_number"))
+    header = HEADER.rstrip("\n") + ",Emp\n"
+    first = write(header + "S1,Ann,Berg,a@example.org,C-1,student,E1\n", "first.csv")
+    with open(first, "rb") as fh:
+        loads.run_load(actor=None, stream=fh, fmt="csv", mapping=loads.parse_mapping(two_ids))
+    second = write(
+        header
+        + "S2,Bo,Dahl,b@example.org,C-2,student,E2\n"
+        + "S3,Cy,Eek,c@example.org,C-3,student,E1\n"
+        + "S4,Di,Fos,d@example.org,C-4,student,E4\n",
+        "second.csv",
+    )
+    with open(second, "rb") as fh:
+        report = loads.run_load(
+            actor=None, stream=fh, fmt="csv", mapping=loads.parse_mapping(two_ids)
+        )
+    assert [(r.number, r.message) for r in report.results] == [
+        (3, "identifier:employee_number belongs to another patron")
+    ]
+    assert report.created == 2 and Patron.objects.count() == 3

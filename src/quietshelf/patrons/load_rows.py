@@ -310,7 +310,8 @@ class Encoder:
             if text:
                 tokens = [f"{d}\t{sid}\t{NAME_SCOPE}\n" for d in digests]
             else:
-                tokens = [(d, sid.hex, NAME_SCOPE) for d in digests]
+                sid_hex = sid.hex  # one string for all the tokens (pickled once)
+                tokens = [(d, sid_hex, NAME_SCOPE) for d in digests]
             audit = t["audit"].row(None, dict(audit_values, object_id=str(pid)))
             plan.patron_id = pid
             plan.sealed = (
@@ -353,6 +354,9 @@ def write(plans: list) -> None:
         else:
             model = MODELS[name]
         conn = connections[router.db_for_write(model)]
+        if name in SORT_BY and conn.vendor == "sqlite":
+            at = _position(model, SORT_BY[name])
+            rows.sort(key=lambda row: row[at])
         if name == "token":
             table = conn.ops.quote_name(NameToken._meta.db_table)
             cols = ", ".join(conn.ops.quote_name(c) for c in TOKEN_COLUMNS)
@@ -363,6 +367,21 @@ def write(plans: list) -> None:
                 _insert(conn, table, cols, rows)
         else:
             _insert(conn, table, cols, rows)
+
+
+# SQLite: each table's rows in the order of its largest random-key index (the
+# name tokens by digest above), so that index is filled page after page while
+# a transaction's dirty pages outgrow the page cache
+SORT_BY = {"card": "barcode_index", "identifier": "value_index", "contact": "lookup_index"}
+
+
+def _position(model, attname: str) -> int:
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if not (f.primary_key and getattr(f, "db_returning", False))
+    ]
+    return [f.attname for f in fields].index(attname)
 
 
 def _insert(conn, table: str, columns: str, rows: list) -> None:
@@ -382,7 +401,10 @@ def _insert(conn, table: str, columns: str, rows: list) -> None:
 
 # batches done in this process before a child takes over (small loads never fork)
 PARALLEL_AFTER = 2
-QUEUE_DEPTH = 4  # batches the child may run ahead: bounds the memory of both
+# batches the child may run ahead (bounds the memory of both); a caller that
+# writes several batches in one transaction asks for that many more, so the
+# child keeps encoding while this process writes
+QUEUE_DEPTH = 4
 
 
 class _Failed:
@@ -412,8 +434,9 @@ def _child(batches: Iterator, out) -> None:
         out.put(_Failed(f"{type(exc).__name__}: {exc}", False))
 
 
-def in_parallel(batches: Iterator, enabled: bool) -> Iterator:
-    """The items of `batches`; after PARALLEL_AFTER of them, produced by a forked child."""
+def in_parallel(batches: Iterator, enabled: bool, depth: int = QUEUE_DEPTH) -> Iterator:
+    """The items of `batches`; after PARALLEL_AFTER of them, produced by a forked child
+    that may run up to `depth` items ahead."""
     if not enabled or not hasattr(os, "fork"):
         yield from batches
         return
@@ -425,7 +448,7 @@ def in_parallel(batches: Iterator, enabled: bool) -> Iterator:
     from quietshelf.patrons.loads import LoadError
 
     ctx = multiprocessing.get_context("fork")
-    channel = ctx.Queue(maxsize=QUEUE_DEPTH)
+    channel = ctx.Queue(maxsize=max(1, depth))
     child = ctx.Process(target=_child, args=(batches, channel), daemon=True)
     child.start()
     try:

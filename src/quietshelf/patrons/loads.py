@@ -10,8 +10,10 @@ defaults for group and branch::
      "default_group": "student", "default_branch": "MAIN"}
 
 A row whose identifier matches a patron updates only the mapped fields;
-otherwise a patron is created (it needs a name). Rows are taken in batches of
-BATCH rows, each batch in one transaction; a bad row is reported with its
+otherwise a patron is created (it needs a name). Rows are read, checked and
+encrypted in batches of BATCH rows and written in batches of
+rows_per_transaction() rows (BATCH on PostgreSQL, SQLITE_TX_ROWS on SQLite),
+each written batch in one transaction; a bad row is reported with its
 number and reason and skipped, never half-written. A cell that looks like a
 spreadsheet formula (`=cmd|...`, `@SUM(...)`) is a row error: it is never
 evaluated, never stored, and any report quotes it with a leading apostrophe.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import io
 import json
 import uuid
@@ -52,7 +55,14 @@ from quietshelf.privacy.audit import as_actor, request_id_var
 from quietshelf.privacy.fields import BlindIndexField, EncryptedField, SubjectField
 from quietshelf.privacy.models import AuditEntry
 
-BATCH = 500
+BATCH = 500  # rows read, checked and encrypted together (handed between processes)
+# Rows written in one transaction on SQLite. Every SQLite commit writes each
+# page it dirtied to the WAL (and a checkpoint writes it again): with ~30
+# random-key index entries per patron (blind indexes, name tokens, UUID keys)
+# nearly every entry of a 500-row batch dirtied its own 4 KiB page once the
+# indexes outgrew the page cache, so the cost per row grew with the tables.
+# More rows per commit share those pages. PostgreSQL keeps BATCH.
+SQLITE_TX_ROWS = 4000
 MAX_CELL = 1000
 MAX_ERRORS_KEPT = 10_000
 
@@ -477,7 +487,7 @@ def run_load(
     progress=None,
     parallel: bool = False,
 ) -> LoadReport:
-    """Load every row; batches of BATCH rows, each in its own transaction.
+    """Load every row; batches of rows_per_transaction() rows, each in its own transaction.
 
     `parallel`: a large load reads, checks and encrypts its rows in a second
     process while this one writes (load_rows.in_parallel; the command line
@@ -495,17 +505,56 @@ def run_load(
     report = LoadReport(dry_run=dry_run)
     encoder = None if dry_run else load_rows.Encoder(actor, mapping, lookups)
     batches = _batches(stream, fmt, mapping, lookups, encoder)
-    with _load_page_cache(), _SeenRows() as seen:
-        for read, errors, plans in load_rows.in_parallel(batches, parallel):
+    per_transaction = rows_per_transaction()
+    with _load_page_cache(), _frozen_gc(parallel), _SeenRows() as seen:
+        pending: list[RowPlan] = []
+        pending_rows = 0
+        # the encoding process runs a whole transaction's batches ahead
+        depth = load_rows.QUEUE_DEPTH + -(-per_transaction // BATCH) - 1
+        for read, errors, plans in load_rows.in_parallel(batches, parallel, depth):
             if progress is not None:
                 progress.update(read)
             for result in errors:
                 report.add(result, keep_all)
-            plans = seen.drop_repeats(plans, report, keep_all)
-            if plans:
-                _run_batch(actor, plans, mapping, lookups, report, dry_run, keep_all)
+            pending.extend(seen.drop_repeats(plans, report, keep_all))
+            pending_rows += read
+            if pending_rows >= per_transaction:
+                if pending:
+                    _run_batch(actor, pending, mapping, lookups, report, dry_run, keep_all)
+                pending, pending_rows = [], 0
+        if pending:
+            _run_batch(actor, pending, mapping, lookups, report, dry_run, keep_all)
     report.results.sort(key=lambda r: r.number)
     return report
+
+
+def rows_per_transaction() -> int:
+    """Rows written in one transaction: SQLITE_TX_ROWS on SQLite, else BATCH."""
+    conn = connections[router.db_for_write(Patron)]
+    return max(BATCH, SQLITE_TX_ROWS) if conn.vendor == "sqlite" else BATCH
+
+
+@contextlib.contextmanager
+def _frozen_gc(enabled: bool):
+    """A large load (the command line's, `parallel`) with the objects that exist
+    before it moved out of the garbage collector's reach (gc.freeze).
+
+    The load allocates millions of short-lived tuples, so the collector runs
+    often, and each full collection walked every object of the process
+    (Django, the models, the kernel) again: about a tenth of the writing
+    process's time. New objects are still collected as before; unfreeze at
+    the end hands the old ones back. Not used for a web request's load (a
+    server's other threads share the collector).
+    """
+    if not enabled:
+        yield
+        return
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 # SQLite page cache while a load runs, in KiB. The blind indexes and name
@@ -652,6 +701,7 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
     }
     # every identifier and card number a new row would take must be free
     other_ids = {}
+    others_of: dict[int, list[tuple[str, str]]] = {}  # id(plan) -> its other identifiers
     barcodes = {}
     for p in batch:
         for target, value in p.values.items():
@@ -660,14 +710,16 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
                 and value
                 and target != f"identifier:{mapping.match_type}"
             ):
-                other_ids[(target.split(":", 1)[1], services.identifier_digest(value))] = p
+                key = (target.split(":", 1)[1], services.identifier_digest(value))
+                other_ids[key] = p
+                others_of.setdefault(id(p), []).append(key)
         if p.values.get("barcode"):
             barcodes[p.barcode_digest or services.barcode_digest(p.values["barcode"])] = p
-    taken_ids = set(
-        PatronIdentifier.objects.filter(value_index__in=[d for _, d in other_ids]).values_list(
-            "type", "value_index", "patron_id"
-        )
-    )
+    owners_of: dict[tuple[str, str], set] = {}
+    for t, dd, pid in PatronIdentifier.objects.filter(
+        value_index__in=[d for _, d in other_ids]
+    ).values_list("type", "value_index", "patron_id"):
+        owners_of.setdefault((t, dd), set()).add(pid)
     taken_cards = dict(
         Card.objects.filter(barcode_index__in=list(barcodes)).values_list(
             "barcode_index", "patron_id"
@@ -684,11 +736,12 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
     for d, plan in digests.items():
         patron = existing.get(d)
         try:
-            for (id_type, idd), p in other_ids.items():
-                if p is plan:
-                    owners = {pid for t, dd, pid in taken_ids if t == id_type and dd == idd}
-                    if owners and (patron is None or owners != {patron.pk}):
-                        raise RowError(f"identifier:{id_type} belongs to another patron")
+            for key in others_of.get(id(plan), ()):
+                if other_ids[key] is not plan:
+                    continue  # a later row of the batch with the same value took the entry
+                owners = owners_of.get(key)
+                if owners and (patron is None or owners != {patron.pk}):
+                    raise RowError(f"identifier:{key[0]} belongs to another patron")
             if plan.values.get("barcode"):
                 bd = plan.barcode_digest or services.barcode_digest(plan.values["barcode"])
                 owner = taken_cards.get(bd)
