@@ -137,7 +137,10 @@ def main() -> None:
     parser.add_argument("--notices", type=int, default=100_000)
     parser.add_argument("--pg", action="store_true", help="on PostgreSQL (throw-away databases)")
     parser.add_argument(
-        "--workers", type=int, default=1, help="delivering threads, each with its own connections"
+        "--threads",
+        type=int,
+        default=None,
+        help="QUIETSHELF_NOTICE_DELIVERY_THREADS for the run (default: the product's, 2)",
     )
     parser.add_argument(
         "--processes",
@@ -175,6 +178,8 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
         QUIETSHELF_SMS_GATEWAY="none",
         QUIETSHELF_MAIL_FROM="library@bench.example",
     )
+    if args.threads is not None:
+        os.environ["QUIETSHELF_NOTICE_DELIVERY_THREADS"] = str(args.threads)
     sys.path.insert(0, str(REPO / "src"))
 
     ctx = multiprocessing.get_context("fork")  # before Django: no connections to share
@@ -200,7 +205,7 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
     call_command("migrate", database="keystore", verbosity=0)
     from quietshelf.catalog.models import BibRecord, Branch, Item, ItemType
     from quietshelf.circulation.models import Loan
-    from quietshelf.notices import services
+    from quietshelf.notices import conf, services
     from quietshelf.notices.models import Notice
     from quietshelf.patrons.models import ContactPoint, Patron, PatronGroup
     from quietshelf.patrons.selectors import warm_keys
@@ -299,11 +304,11 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
-            while True:  # one scheduled run after another, until one takes nothing
-                taken, n = services.deliver_round(**job.kwargs)
+            while True:  # one scheduled run after another, until one sends nothing
+                n = services.deliver_queued_notices(**job.kwargs)
                 with lock:
                     sent[0] += n
-                if taken == 0:
+                if n == 0:
                     return
         finally:
             finished.set()
@@ -346,14 +351,8 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
         for c in children:
             c.join()
         sent[0] = done.value
-    elif args.workers == 1:
-        deliver()  # in this thread
     else:
-        threads = [threading.Thread(target=deliver) for _ in range(args.workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        deliver()  # in this thread (the run's own threads: QUIETSHELF_NOTICE_DELIVERY_THREADS)
     sent = sent[0]
     t_send = time.perf_counter() - t2
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -387,7 +386,7 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
     )
     total = t_queue + t_send
     print(
-        f"RESULT {engine}, {args.workers} worker(s) x {args.processes} process(es), "
+        f"RESULT {engine}, {conf.delivery_threads()} thread(s) x {args.processes} process(es), "
         f"{args.sink} sink: {queued:,} overdue "
         f"notices queued, rendered and handed to SMTP in "
         f"{total:.1f} s (queue {t_queue:.1f} + send {t_send:.1f}); target <= {TARGET_SECONDS} s; "

@@ -207,20 +207,26 @@ def test_norwegian_text_arrives_intact_over_smtp_cir5(smtp, reader, loan):
     assert message.get_content_type() == "text/plain"
 
 
-def test_the_scheduled_delivery_drains_the_queue_in_one_run_cir5(smtp, reader, loan, monkeypatch):
-    """CIR-5: the deliver-notices job (no limit, a time budget) sends batch after batch
-    until nothing is left, on one SMTP connection; a spent budget stops it before it
-    claims anything, and the next run goes on."""
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_the_scheduled_delivery_drains_the_queue_in_one_run_cir5(
+    smtp, settings, reader, loan, monkeypatch
+):
+    """CIR-5: the deliver-notices job (no limit, a time budget, QUIETSHELF_NOTICE_DELIVERY_
+    THREADS threads with their own connections) sends batch after batch until nothing is
+    left, each notice once; a spent budget stops it before it claims anything."""
     from quietshelf.jobs import registry
 
+    settings.QUIETSHELF_NOTICE_DELIVERY_THREADS = 3
     monkeypatch.setattr(services, "BATCH", 2)  # several batches from a handful of notices
-    for _ in range(7):
+    for _ in range(11):
         loan(reader(), TODAY + dt.timedelta(days=2))
-    assert services.queue_due_soon_notices(today=TODAY) == 7
+    assert services.queue_due_soon_notices(today=TODAY) == 11
     spec = registry.get("deliver-notices")
-    assert spec.kwargs == {"limit": None, "seconds": 50}
+    assert spec.kwargs == {"limit": None, "seconds": 50, "threads": None}
     assert services.deliver_queued_notices(limit=None, seconds=0) == 0
     assert set(Notice.objects.values_list("state", flat=True)) == {"queued"}
-    assert services.deliver_queued_notices(**spec.kwargs) == 7
-    assert len(smtp.messages) == 7
+    assert services.deliver_queued_notices(**spec.kwargs) == 11
+    ids = smtp.ids()
+    assert len(ids) == len(set(ids)) == 11
     assert set(Notice.objects.values_list("state", flat=True)) == {"sent"}
+    assert NoticeDailyCount.objects.get().count == 11

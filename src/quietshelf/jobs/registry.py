@@ -89,7 +89,7 @@ _FREQUENT = [
     ("hold-ready-notices", "quietshelf.notices.services:queue_hold_ready_notices",
      "every 5 minutes", {}, _("Queues notices for holds waiting on the shelf.")),
     ("deliver-notices", "quietshelf.notices.services:deliver_queued_notices",
-     "every minute", {"limit": None, "seconds": 50},
+     "every minute", {"limit": None, "seconds": 50, "threads": None},
      _("Sends queued notices (e-mail, SMS) until none is left or 50 seconds have passed.")),
     ("audit-seal", "quietshelf.privacy.audit:seal", "every minute", {},
      _("Chains new audit log entries (PRV-ACC-1).")),

@@ -67,6 +67,12 @@ def claim_timeout_seconds() -> int:
     return _int("QUIETSHELF_NOTICE_CLAIM_TIMEOUT_SECONDS", 900)
 
 
+def delivery_threads() -> int:
+    """Delivering threads of the scheduled deliver-notices run, each with its own database
+    and SMTP connections (1..16): one waits on the relay while another works."""
+    return max(1, min(16, _int("QUIETSHELF_NOTICE_DELIVERY_THREADS", 2)))
+
+
 def failed_keep_days() -> int:
     """How long a failed or undeliverable notice keeps its content for staff."""
     return _int("QUIETSHELF_NOTICE_FAILED_KEEP_DAYS", 30)
