@@ -230,3 +230,31 @@ def test_the_scheduled_delivery_drains_the_queue_in_one_run_cir5(
     assert len(ids) == len(set(ids)) == 11
     assert set(Notice.objects.values_list("state", flat=True)) == {"sent"}
     assert NoticeDailyCount.objects.get().count == 11
+
+
+def test_postgresql_delivery_commits_without_waiting_for_disk_then_resets_cir5(
+    smtp, reader, loan, monkeypatch
+):
+    """CIR-5: on PostgreSQL the acceptances are committed with synchronous_commit off while
+    a run delivers (a killed worker loses nothing), and the connection gets its setting back
+    afterwards, so the next job on it commits as usual."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting; SQLite's WAL commits never wait for the disk")
+
+    def show() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    seen = []
+    real = services._mark_accepted
+    monkeypatch.setattr(
+        services, "_mark_accepted", lambda *a, **k: seen.append(show()) or real(*a, **k)
+    )
+    _queue_one(reader, loan)
+    before = show()
+    assert services.deliver_queued_notices() == 1
+    assert seen == ["off"]
+    assert show() == before == "on"
