@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gc
 import io
 import json
 import uuid
@@ -506,7 +505,7 @@ def run_load(
     encoder = None if dry_run else load_rows.Encoder(actor, mapping, lookups)
     batches = _batches(stream, fmt, mapping, lookups, encoder)
     per_transaction = rows_per_transaction()
-    with _load_page_cache(), _frozen_gc(parallel), _SeenRows() as seen:
+    with _load_page_cache(), _SeenRows() as seen:
         pending: list[RowPlan] = []
         pending_rows = 0
         # the encoding process runs a whole transaction's batches ahead
@@ -532,29 +531,6 @@ def rows_per_transaction() -> int:
     """Rows written in one transaction: SQLITE_TX_ROWS on SQLite, else BATCH."""
     conn = connections[router.db_for_write(Patron)]
     return max(BATCH, SQLITE_TX_ROWS) if conn.vendor == "sqlite" else BATCH
-
-
-@contextlib.contextmanager
-def _frozen_gc(enabled: bool):
-    """A large load (the command line's, `parallel`) with the objects that exist
-    before it moved out of the garbage collector's reach (gc.freeze).
-
-    The load allocates millions of short-lived tuples, so the collector runs
-    often, and each full collection walked every object of the process
-    (Django, the models, the kernel) again: about a tenth of the writing
-    process's time. New objects are still collected as before; unfreeze at
-    the end hands the old ones back. Not used for a web request's load (a
-    server's other threads share the collector).
-    """
-    if not enabled:
-        yield
-        return
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 # SQLite page cache while a load runs, in KiB. The blind indexes and name
