@@ -2,8 +2,10 @@
 
 In a fresh instance (QUIETSHELF_HOME from scripts/bench.sh, SQLite unless
 DATABASE_URL is set): writes a CSV of N fictional patrons, loads it with the
-patron-load service (`quietshelf load-patrons`'s code path, batches of 500
-rows per transaction), then times look-ups through the selectors:
+patron-load service (`quietshelf load-patrons`'s code path: rows read and
+encrypted 500 at a time in a second process, written 4,000 rows per
+transaction on SQLite and 500 on PostgreSQL), then times look-ups through
+the selectors:
 
 - by card barcode (`selectors.patron_by_card_barcode`, a blind-index look-up),
 - by name prefix (`selectors.patron_search(kind="name")`, the token/prefix blind
