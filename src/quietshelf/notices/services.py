@@ -48,6 +48,7 @@ from django.utils import timezone
 from quietshelf.accounts.authz import branch_scope, require
 from quietshelf.core import clock
 from quietshelf.core.errors import Conflict, InvalidInput, NotFound
+from quietshelf.core.ids import as_uuid
 from quietshelf.notices import conf, defaults, policy, sandbox
 from quietshelf.notices.channels import DeliveryError, EmailChannel, sms_gateway
 from quietshelf.notices.models import (
@@ -705,19 +706,15 @@ def _sql(name: str) -> tuple:
     return conn, _SQL[key]
 
 
-def _as_uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
 class _Claimed:
     """A claimed notice as delivery needs it: plain values, its template values opened."""
 
     __slots__ = ("pk", "subject_id", "patron_id", "notice_type", "data", "kept", "attempts")
 
     def __init__(self, pk, subject_id, patron_id, notice_type, sealed_data, kept, attempts):
-        self.pk = _as_uuid(pk)
-        self.subject_id = _as_uuid(subject_id)
-        self.patron_id = _as_uuid(patron_id)
+        self.pk = as_uuid(pk)
+        self.subject_id = as_uuid(subject_id)
+        self.patron_id = as_uuid(patron_id)
         self.notice_type = notice_type
         self.kept = bool(kept)
         self.attempts = attempts
@@ -755,7 +752,7 @@ def _claim(worker: str, now: dt.datetime, size: int) -> list[_Claimed]:
             ],
         )
         rows = cursor.fetchall()
-    warm_keys({_as_uuid(row[1]) for row in rows})
+    warm_keys({as_uuid(row[1]) for row in rows})
     return [_Claimed(*row) for row in rows]
 
 
@@ -909,7 +906,7 @@ def _settle(worker: str, accepted: dict) -> int:
             [NoticeState.SENT, True, False, worker, NoticeState.SENDING, True, False]
             + [prep(pk, conn) for pk in pks],
         )
-        settled = [_as_uuid(row[0]) for row in cursor.fetchall()]
+        settled = [as_uuid(row[0]) for row in cursor.fetchall()]
         _count(
             [
                 (accepted[pk][0], accepted[pk][1], NoticeState.SENT, now, now)

@@ -23,13 +23,13 @@ import json
 import logging
 import os
 import unicodedata
-import uuid
 
 from cryptography.exceptions import InvalidTag
 from django.core import checks, exceptions
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
+from quietshelf.core.ids import as_uuid
 from quietshelf.privacy import keys
 
 log = logging.getLogger("quietshelf.privacy")
@@ -100,7 +100,7 @@ def open_sealed(field: EncryptedField, subject_id, row_id, blob: bytes):
         log.warning("unreadable value (no subject): %s", where)
         return UNREADABLE
     try:
-        key = keys.data_key(_as_uuid(subject_id))
+        key = keys.data_key(as_uuid(subject_id))
     except (InvalidTag, keys.MasterKeyError):
         log.warning("unreadable value (data key does not unwrap): %s", where)
         return UNREADABLE
@@ -264,7 +264,7 @@ class EncryptedField(models.Field):
             raise exceptions.FieldError(
                 f"{self.model._meta.label}.{self.name}: the row has no data subject"
             )
-        key = keys.data_key(_as_uuid(subject_id))
+        key = keys.data_key(as_uuid(subject_id))
         if key is None:
             raise exceptions.FieldError(
                 f"{self.model._meta.label}.{self.name}: the data subject was forgotten"
@@ -288,10 +288,6 @@ class EncryptedField(models.Field):
     def value_to_string(self, obj):
         value = self.value_from_object(obj)
         return "" if value is None else str(value)
-
-
-def _as_uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 class EncryptedTextField(EncryptedField):

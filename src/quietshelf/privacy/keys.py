@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from quietshelf.core.ids import as_uuid
+
 KEYSTORE_DB = "keystore"
 _CHECK_LABEL = b"quietshelf master key check v1"
 
@@ -441,13 +443,9 @@ def rewrap_batch(rows: list[tuple[uuid.UUID | bytes, int, bytes]], current: Mast
     out = []
     target = current.current_version
     for subject_id, version, wrapped in rows:
-        raw_id = subject_id if isinstance(subject_id, bytes) else _as_uuid(subject_id).bytes
+        raw_id = subject_id if isinstance(subject_id, bytes) else as_uuid(subject_id).bytes
         label = b"qs-data-key|" + raw_id
         raw = current.unwrap(version, wrapped, label=label)
         _, new = current.wrap(raw, label=label, version=target)
         out.append((subject_id, version, new))
     return out
-
-
-def _as_uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
