@@ -11,9 +11,14 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=0
 need_pkg() {  # need_pkg COMMAND PACKAGE
   if ! command -v "$1" >/dev/null 2>&1; then
-    if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+    # Another apt-get (unattended upgrades, a second make test) may hold the
+    # dpkg lock: wait for it up to 10 minutes instead of failing on dpkg's error.
+    if [ "$apt_updated" = 0 ]; then
+      as_root apt-get -o DPkg::Lock::Timeout=600 update -qq; apt_updated=1
+    fi
     echo "installing Debian package $2 …"
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$2" >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 \
+      install -y -qq "$2" >/dev/null
   fi
 }
 need_pkg chromium chromium

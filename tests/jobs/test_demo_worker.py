@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -64,8 +63,7 @@ def test_cir5_demo_runs_the_worker_beside_the_server_and_stops_it(tmp_path, sett
                  what="the worker's first scheduled run")  # fmt: skip
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(timeout=90) == 0, "".join(lines)
-        time.sleep(0.2)
-        assert not _alive(pid)
+        wait_for(lambda: not _alive(pid), timeout=30, what="the worker to exit")
         assert any("Job worker stopped." in x for x in lines)
     finally:
         if demo.poll() is None:

@@ -59,7 +59,12 @@ def test_cir5_batch_slower_than_the_claim_timeout_is_not_sent_twice(settings, re
 
     first = threading.Thread(target=run)
     first.start()
-    time.sleep(3)  # the first worker is mid-batch; its first stamp is now older than 2 s
+    # Wait until the first worker is mid-batch with its claim older than the 2 s timeout:
+    # four messages at 0.6 s each have gone, the other four have not.
+    deadline = time.monotonic() + 60
+    while len(inbox.messages) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert 4 <= len(inbox.messages) < 8, "the first worker did not reach mid-batch"
     second = threading.Thread(target=run)
     second.start()
     first.join(60)

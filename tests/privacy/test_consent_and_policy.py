@@ -113,11 +113,14 @@ def test_material_change_must_be_acknowledged_at_next_sign_in_PRV_POL_1(db):
     done = client.post("/privacy/acknowledge/", {"next": "/staff/", "csrfmiddlewaretoken": token})
     assert done.status_code == 302 and done["Location"] == "/staff/"
     assert PolicyAcknowledgement.objects.filter(actor_id=str(staff.pk)).count() == 1
-    assert client.get("/staff/").status_code == 200
+    home = client.get("/staff/")
+    assert home.status_code == 200 and b"Staff home" in home.content
     # the next sign-in does not ask again
     client.logout()
     client.login(username="policyreader", password="correct-horse-battery-9")
-    assert client.get("/staff/").status_code == 200
+    home = client.get("/staff/")
+    assert home.status_code == 200 and b"Staff home" in home.content
+    assert b"Shorter retention" not in home.content
 
 
 def test_non_material_change_is_not_asked_for(db):
@@ -131,4 +134,6 @@ def test_non_material_change_is_not_asked_for(db):
     )
     client = Client()
     client.login(username="calm", password="correct-horse-battery-9")
-    assert client.get("/staff/").status_code == 200
+    home = client.get("/staff/")
+    assert home.status_code == 200 and b"Staff home" in home.content
+    assert PolicyAcknowledgement.objects.count() == 0

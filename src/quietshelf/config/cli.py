@@ -40,8 +40,9 @@ def _one_line_error(self, message):
 
 
 def _usage() -> str:
+    width = max(len(name) for name in COMMANDS) + 2
     lines = ["usage: quietshelf COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<14}{text}" for name, text in COMMANDS.items()]
+    lines += [f"  {name:<{width}}{text}" for name, text in COMMANDS.items()]
     lines += ["", "Run 'quietshelf COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
@@ -50,9 +51,13 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
     args = argv[1:]
-    if not args or args[0] in {"-h", "--help", "help"}:
+    if not args:
+        # No command is a usage error: the help goes to stderr, the status is 2.
+        sys.stderr.write(_usage() + "\n")
+        sys.exit(2)
+    if args[0] in {"-h", "--help", "help"}:
         print(_usage())
-        sys.exit(0 if args else 2)
+        sys.exit(0)
     command = args[0]
     if command.startswith("-"):
         sys.stderr.write(f"quietshelf: error: unknown option {command!r} (see --help)\n")

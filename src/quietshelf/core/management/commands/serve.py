@@ -45,6 +45,7 @@ class Command(QuietshelfCommand):
     def handle(self, *args, host: str, port: int, threads: int, processes: int = 1, **options):
         if not (0 < port < 65536):
             raise UsageError(f"--port must be between 1 and 65535, not {port}")
+        _check_host(host, port)
         if threads < 1:
             raise UsageError("--threads must be at least 1")
         if not (1 <= processes <= 64):
@@ -71,6 +72,23 @@ class Command(QuietshelfCommand):
             )
         else:
             serve(host=host, port=port, threads=threads, stdout=self.stdout)
+
+
+def _check_host(host: str, port: int) -> None:
+    """Refuse an address that cannot be one before any name look-up.
+
+    "999.1.1.1" is not an IPv4 address, so the resolver would take it for a
+    host name and wait for DNS to answer (tens of seconds on a closed network)
+    before the operator hears that it is impossible.
+    """
+    import ipaddress
+    import re
+
+    if re.fullmatch(r"[0-9.]+", host) or ":" in host:
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            raise UsageError(f"cannot listen on {host}:{port}: not an IP address") from None
 
 
 def _application():
