@@ -26,7 +26,9 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -66,7 +68,11 @@ def main() -> None:
 
 def run(args) -> None:  # noqa: PLR0915 - a linear script
     os.environ.setdefault("QUIETSHELF_ENV", "test")
-    os.environ.setdefault("QUIETSHELF_HOME", tempfile.mkdtemp(prefix="qs-bench-circ-"))
+    if "QUIETSHELF_HOME" not in os.environ:
+        # a folder of our own: removed at exit (it holds keys), never the caller's
+        home = tempfile.mkdtemp(prefix="qs-bench-circ-")
+        os.environ["QUIETSHELF_HOME"] = home
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
     sys.path.insert(0, str(REPO / "src"))
     import django

@@ -21,10 +21,12 @@ printing median and p95 for each. Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import atexit
 import itertools
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -51,11 +53,17 @@ FORMATS = ["book"] * 70 + ["video"] * 8 + ["music"] * 8 + ["serial"] * 6 + ["map
 LANGS = ["nor"] * 50 + ["eng"] * 30 + ["swe", "dan", "ger", "fre", "nep", "sme"] * 3
 
 
-def setup_django(home: str | None) -> None:
+def setup_django(home: str | None, keep: bool = False) -> None:
     if home:
         os.environ["QUIETSHELF_HOME"] = home
-    else:
-        os.environ.setdefault("QUIETSHELF_HOME", tempfile.mkdtemp(prefix="qs-bench-search-"))
+    elif "QUIETSHELF_HOME" not in os.environ:
+        # a fresh folder holds ~800 MB at 1M records: removed at exit unless --keep
+        fresh = tempfile.mkdtemp(prefix="qs-bench-search-")
+        os.environ["QUIETSHELF_HOME"] = fresh
+        if keep:
+            print(f"keeping the instance in {fresh} (reuse it with --home)", file=sys.stderr)
+        else:
+            atexit.register(shutil.rmtree, fresh, ignore_errors=True)
     os.environ.setdefault("QUIETSHELF_ENV", "test")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
     sys.path.append(str(REPO / "src"))
@@ -265,9 +273,12 @@ def main() -> None:
     parser.add_argument(
         "--query", action="append", help="run only this query of the mix (repeatable)"
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep a fresh instance folder (default: removed)"
+    )
     args = parser.parse_args()
     queries = args.query or QUERIES
-    setup_django(args.home)
+    setup_django(args.home, keep=args.keep)
     home = os.environ["QUIETSHELF_HOME"]
     from django.core.management import call_command
     from django.db import connection

@@ -28,6 +28,7 @@ import csv
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -270,6 +271,8 @@ def main() -> None:  # noqa: PLR0915 - a linear script
             stop_server(proc, out)
         if not args.keep:
             pg_databases(name, create=False)
+            # the folder holds a master key, a secret key and an API token
+            shutil.rmtree(home, ignore_errors=True)
 
     print()
     print(
