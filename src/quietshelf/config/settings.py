@@ -342,6 +342,12 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 QUIETSHELF_SESSION_IDLE_SECONDS = env_int("QUIETSHELF_SESSION_IDLE_SECONDS", 30 * 60)
 QUIETSHELF_REAUTH_SECONDS = env_int("QUIETSHELF_REAUTH_SECONDS", 10 * 60)
 OTP_TOTP_ISSUER = env_str("QUIETSHELF_TOTP_ISSUER", "Quietshelf")
+# Second factor (SEC-AUTH-1): wrong codes are counted per account in the database; after
+# this many the second factor locks, first for QUIETSHELF_MFA_LOCK_SECONDS, each further lock
+# in a row twice as long, at most QUIETSHELF_MFA_LOCK_MAX_SECONDS (accounts/policy.py).
+QUIETSHELF_MFA_MAX_FAILURES = env_int("QUIETSHELF_MFA_MAX_FAILURES", 10)
+QUIETSHELF_MFA_LOCK_SECONDS = env_int("QUIETSHELF_MFA_LOCK_SECONDS", 15 * 60)
+QUIETSHELF_MFA_LOCK_MAX_SECONDS = env_int("QUIETSHELF_MFA_LOCK_MAX_SECONDS", 24 * 60 * 60)
 
 # --- sign-in throttling (django-axes): lockout by address and account together.
 # The tried name reaches axes only as a keyed digest (accounts/axes_support.py);
