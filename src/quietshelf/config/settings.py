@@ -326,7 +326,11 @@ elif PRODUCTION:
     # Never print patrons' mail into the service's journal (core/mail.py).
     EMAIL_BACKEND = "quietshelf.core.mail.NoMailServerBackend"
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # One 0600 file per message in <instance>/outgoing/, never the console or a log
+    # (core/outgoing.py, PRV-LOG-1); the outgoing-purge job deletes them after a day.
+    EMAIL_BACKEND = "quietshelf.core.outgoing.FolderEmailBackend"
+QUIETSHELF_OUTGOING_DIR = INSTANCE_DIR / "outgoing"
+QUIETSHELF_OUTGOING_HOURS = env_int("QUIETSHELF_OUTGOING_HOURS", 24)
 DEFAULT_FROM_EMAIL = env_str("QUIETSHELF_MAIL_FROM", "library@localhost")
 
 # --- sessions and cookies (SEC-SES-1) ----------------------------------------
