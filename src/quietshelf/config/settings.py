@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "quietshelf.core.middleware.RequestIdMiddleware",
+    "quietshelf.core.middleware.RetryAfterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -376,6 +377,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "quietshelf.accounts.axes_support.lockout_response"  # + Retry-After
 # The public catalogue sets no cookie before sign-in (PRV-PUB-1): the language
 # is chosen from the URL parameter or the browser, never from a cookie.
 LANGUAGE_COOKIE_NAME = "qs_lang"

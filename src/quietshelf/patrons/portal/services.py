@@ -65,6 +65,11 @@ def looks_like_pin(password: str) -> bool:
 # --- sign-in --------------------------------------------------------------------------
 
 
+def sign_in_lockout_seconds() -> int:
+    """How long a locked sign-in stays locked at most (QUIETSHELF_PATRON_LOCKOUT_MINUTES)."""
+    return 60 * int(getattr(settings, "QUIETSHELF_PATRON_LOCKOUT_MINUTES", 15))
+
+
 def patron_authenticate(*, identifier: str, password: str, ip: str) -> Patron:
     """Check a card number or e-mail address and a password (PRV-AUTH-1).
 

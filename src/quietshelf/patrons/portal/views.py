@@ -101,7 +101,7 @@ def sign_in(request):
             return redirect(safe_next(request, data.get("next")))
     elif request.method == "POST":
         status = 400
-    return render(
+    response = render(
         request,
         "portal/sign_in.html",
         {
@@ -111,6 +111,9 @@ def sign_in(request):
         },
         status=status,
     )
+    if status == 429:  # locked: try again when the lock-out window has passed
+        response["Retry-After"] = str(services.sign_in_lockout_seconds())
+    return response
 
 
 @require_http_methods(["GET", "POST"])
