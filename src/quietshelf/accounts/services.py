@@ -33,6 +33,7 @@ from quietshelf.accounts.models import (
     TrainingText,
     WebAuthnCredential,
 )
+from quietshelf.core import after_response
 from quietshelf.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from quietshelf.privacy import audit
 
@@ -435,7 +436,7 @@ def _alert_locked(guard: SecondFactorGuard, user: StaffUser) -> None:
                 "second-factor lock alert for staff %s failed: %s", user_id, type(exc).__name__
             )
 
-    transaction.on_commit(deliver)
+    transaction.on_commit(lambda: after_response.defer(deliver))
 
 
 @transaction.atomic

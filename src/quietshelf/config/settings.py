@@ -96,6 +96,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "quietshelf.core.middleware.RequestIdMiddleware",
     "quietshelf.core.middleware.RetryAfterMiddleware",
+    "quietshelf.core.after_response.AfterResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
