@@ -45,6 +45,12 @@ def test_demo_creates_instance_loads_catalogue_and_prints_logins_once(tmp_path, 
     passwords = {pw for _, pw in logins}
     assert len(passwords) == len(logins)  # no shared or default password
     assert (tmp_path / "master.key").stat().st_mode & 0o077 == 0
+    # PRV-LOG-1: the demo says where its mail goes; nothing in the instance is readable by others
+    assert f"one file each in {tmp_path / 'outgoing'}" in out
+    for root, dirs, files in os.walk(tmp_path):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            assert os.stat(path).st_mode & 0o077 == 0, path
 
     second = _demo(tmp_path)
     assert second.returncode == 0, second.stderr

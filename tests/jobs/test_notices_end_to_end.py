@@ -51,6 +51,7 @@ OTHER_JOBS_OFF = [
     "prune-job-runs",
     "audit-seal",
     "audit-checkpoint",
+    "outgoing-purge",
 ]
 NIGHT_HOUR = 0
 
@@ -162,10 +163,14 @@ def _emails_of(people) -> dict:
 
 
 def _sms_lines(home: Path) -> list[dict]:
-    path = home / "sms-outbox.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The demo gateway's text messages: one 0600 file each in <home>/outgoing/ (PRV-LOG-1)."""
+    found = []
+    for path in sorted((home / "outgoing").glob("*-sms-*.txt")):
+        assert path.stat().st_mode & 0o777 == 0o600
+        head, _blank, text = path.read_text(encoding="utf-8").partition("\n\n")
+        fields = dict(line.split(": ", 1) for line in head.splitlines())
+        found.append({"to": fields["To"], "reference": fields["Reference"], "text": text})
+    return found
 
 
 def _notices_settled() -> bool:

@@ -181,16 +181,19 @@ def test_sms_gateway_500_or_time_out_is_retried_and_400_fails_cir5(
     assert sms_gateway.received == []
 
 
-def test_file_sms_gateway_writes_to_the_instance_folder_for_the_demo(settings, tmp_path):
-    import json
-
+def test_file_sms_gateway_writes_one_private_file_per_message_prv_log_1(settings, tmp_path):
     from quietshelf.notices.channels import FileSmsGateway
 
-    gateway = FileSmsGateway(tmp_path / "sms.jsonl")
+    settings.QUIETSHELF_OUTGOING_DIR = tmp_path / "outgoing"
+    gateway = FileSmsGateway()
     gateway.send(to="+4791234567", text="Hello", message_id="n1")
-    line = json.loads((tmp_path / "sms.jsonl").read_text())
-    assert line == {"to": "+4791234567", "text": "Hello", "reference": "n1"}
-    assert (tmp_path / "sms.jsonl").stat().st_mode & 0o777 == 0o600
+    gateway.send(to="+4791234568", text="Hei", message_id="n2")
+    files = sorted((tmp_path / "outgoing").iterdir())
+    assert len(files) == 2 and all("4791234567" not in f.name for f in files)
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    assert (tmp_path / "outgoing").stat().st_mode & 0o777 == 0o700
+    texts = sorted(f.read_text() for f in files)
+    assert texts[0] == "To: +4791234567\nReference: n1\n\nHello\n"
 
 
 def test_norwegian_text_arrives_intact_over_smtp_cir5(smtp, reader, loan):

@@ -155,3 +155,16 @@ def test_notices_page_needs_a_signed_in_patron_prv_con_1(client, circ):
     response = client.get("/account/notices/")
     assert response.status_code == 302
     assert "/account/sign-in/" in response["Location"]
+
+
+def test_template_preview_shows_markup_as_escaped_text_in_an_inert_pane_sec_xss_1(circ):
+    admin = make_staff("admin-tpl-xss", roles=["administrator"])
+    client = signed_in_client(admin)
+    url = "/staff/notices/templates/hold_ready/en/email/"
+    body = '<div hx-post="/staff/accounts/new/" hx-trigger="load">Ready</div>'
+    r = client.post(url, {"subject": "Ready", "body": body, "action": "preview"})
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert '<div hx-post="/staff/accounts/new/"' not in html
+    assert "&lt;div hx-post=&quot;/staff/accounts/new/&quot;" in html
+    assert 'id="preview" hx-disable' in html

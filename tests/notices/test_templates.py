@@ -145,3 +145,18 @@ def test_no_credential_or_identifier_is_a_template_variable_prv_auth_1(name):
             sandbox.check(
                 "{{ " + name + " }}", variables=defaults.sample(notice_type), language="en"
             )
+
+
+def test_rendered_text_is_plain_text_never_marked_safe_html_sec_xss_1():
+    """A page that shows a rendered notice (the preview) escapes it like any text."""
+    from django.utils.html import conditional_escape
+    from django.utils.safestring import SafeData
+
+    body = '<div hx-post="/staff/accounts/new/" hx-trigger="load">{{ pickup_branch }}</div>'
+    out = sandbox.render(body, {"pickup_branch": "North"}, language="en")
+    assert not isinstance(out, SafeData) and type(out) is str
+    assert conditional_escape(out).startswith("&lt;div hx-post=")
+    subject, text = services.template_preview(
+        notice_type="hold_ready", language="en", channel="email", subject="<b>x</b>", body=body
+    )
+    assert not isinstance(subject, SafeData) and not isinstance(text, SafeData)

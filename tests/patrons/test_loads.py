@@ -163,10 +163,19 @@ def test_bad_mapping_and_files_are_usage_errors(files, tmp_path):
         run(broken, "--mapping", mapping)
 
 
-def test_csv_safe_quotes_formula_starts():
-    assert loads.csv_safe("=1+1") == "'=1+1"
-    assert loads.csv_safe("@x") == "'@x"
-    assert loads.csv_safe("plain") == "plain"
+def test_load_report_csv_goes_through_the_core_writer_sec_csv_1():
+    report = loads.LoadReport(
+        results=[
+            loads.RowResult(1, "error", "=1+1"),
+            loads.RowResult(2, "error", "\uff1dHYPERLINK(1)"),
+            loads.RowResult(3, "error", " @x"),
+            loads.RowResult(4, "created", "plain"),
+        ]
+    )
+    out = io.StringIO()
+    report.write_csv(out)
+    messages = [row[2] for row in csv.reader(io.StringIO(out.getvalue()))][1:]
+    assert messages == ["'=1+1", "'\uff1dHYPERLINK(1)", "' @x", "plain"]
     assert loads.looks_like_formula("=cmd|' /C calc'!A0")
     assert not loads.looks_like_formula("+47 912 34 567")
     assert loads.looks_like_formula("+cmd")

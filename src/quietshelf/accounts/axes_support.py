@@ -32,3 +32,16 @@ def username_digest(request, credentials) -> str | None:
 def client_str(username, ip_address, user_agent, path_info, request) -> str:
     """AXES_CLIENT_STR_CALLABLE: what axes writes in its log lines (no name, no address)."""
     return f"{{user: {(username or '')[:8]}…, path: {path_info}}}"
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """AXES_LOCKOUT_CALLABLE: the lock-out page, 429 with Retry-After (the cool-off left)."""
+    from axes.helpers import get_cool_off
+    from django.conf import settings
+    from django.shortcuts import render
+
+    response = render(request, settings.AXES_LOCKOUT_TEMPLATE, {}, status=429)
+    cool_off = get_cool_off(request)
+    seconds = int(cool_off.total_seconds()) if cool_off else 15 * 60
+    response["Retry-After"] = str(max(1, seconds))
+    return response

@@ -118,3 +118,12 @@ class OrgUnitForm(forms.Form):
 class TrainingForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     body = forms.CharField(label=_("Training text"), widget=forms.Textarea(attrs={"rows": 12}))
+
+
+class AlertEmailForm(forms.Form):
+    email = forms.EmailField(
+        label=_("E-mail address for security alerts"),
+        required=False,
+        max_length=254,
+        help_text=_("We write here when your two-step sign-in is locked. Leave empty for none."),
+    )

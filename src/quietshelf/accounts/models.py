@@ -437,6 +437,85 @@ class WebAuthnCredential(models.Model):
         return f"security-key:{self.pk}"
 
 
+class SecondFactorGuard(models.Model):
+    """Wrong second-factor answers for one staff account and the lock they lead to (SEC-AUTH-1).
+
+    Kept in the database, one row per account, so the count holds across
+    sign-ins, sessions and devices: TOTP codes, recovery codes and security-key
+    assertions all count. After `QUIETSHELF_MFA_MAX_FAILURES` wrong answers the
+    second factor is locked; each lock in a row lasts twice the one before
+    (accounts.policy.lock_seconds). The row also holds the address the account
+    holder gave for security alerts (encrypted under their key).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(
+        StaffUser, on_delete=models.CASCADE, related_name="second_factor_guard"
+    )
+    subject = SubjectField(kind="staff")
+    failures = models.PositiveIntegerField(default=0)  # wrong answers since the last success/lock
+    locks = models.PositiveIntegerField(default=0)  # locks in a row: the back-off doubles
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    alert_email = EncryptedTextField(null=True, blank=True)
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "user": _DEVICE_USER,
+            "subject": _DEVICE_SUBJECT,
+            "failures": personal(
+                category="technical",
+                risk="low",
+                purpose="locking a second factor someone is guessing",
+                legal_basis="legitimate_interest",
+                source="counted at sign-in",
+                retention="staff_account",
+                readers=("administrator",),
+            ),
+            "locks": personal(
+                category="technical",
+                risk="low",
+                purpose="making each lock of a guessed second factor longer",
+                legal_basis="legitimate_interest",
+                source="counted at sign-in",
+                retention="staff_account",
+                readers=("administrator",),
+            ),
+            "locked_until": personal(
+                category="technical",
+                risk="low",
+                purpose="showing administrators a locked second factor",
+                legal_basis="legitimate_interest",
+                source="set at sign-in",
+                retention="staff_account",
+                readers=("administrator",),
+            ),
+            "last_failure_at": personal(
+                category="technical",
+                risk="low",
+                purpose="showing administrators when a wrong code was last given",
+                legal_basis="legitimate_interest",
+                source="set at sign-in",
+                retention="staff_account",
+                readers=("administrator",),
+            ),
+            "alert_email": personal(
+                category="contact",
+                risk="medium",
+                purpose="telling the staff member that their second factor was locked",
+                legal_basis="legitimate_interest",
+                source="the staff member",
+                retention="staff_account",
+                readers=("system",),
+            ),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"second-factor-guard:{self.pk}"
+
+
 # --- sessions (SEC-SES-1) ------------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, F
+from django.utils import timezone
 
 from quietshelf.accounts import authz
 from quietshelf.accounts.models import (
@@ -10,6 +11,7 @@ from quietshelf.accounts.models import (
     RecoveryCode,
     Role,
     RoleGrant,
+    SecondFactorGuard,
     StaffTOTPDevice,
     StaffUser,
     TrainingAcknowledgement,
@@ -55,7 +57,36 @@ def recovery_codes_left(user) -> int:
 
 def staff_list(*, actor):
     authz.require(actor, "accounts.manage_staff")
-    return list(StaffUser.objects.annotate(grant_count=Count("role_grants")).order_by("created_at"))
+    now = timezone.now()
+    rows = list(
+        StaffUser.objects.annotate(
+            grant_count=Count("role_grants"),
+            mfa_locked_until=F("second_factor_guard__locked_until"),
+        ).order_by("created_at")
+    )
+    for row in rows:  # a lock past its time is shown as none
+        if row.mfa_locked_until is not None and row.mfa_locked_until <= now:
+            row.mfa_locked_until = None
+    return rows
+
+
+def second_factor_lock(user) -> SecondFactorGuard | None:
+    """The account's guard while its second factor is locked (SEC-AUTH-1), else None."""
+    return SecondFactorGuard.objects.filter(
+        user_id=user.pk, locked_until__gt=timezone.now()
+    ).first()
+
+
+def alert_email(user) -> str:
+    """The account holder's own address for security alerts ("" if none)."""
+    guard = SecondFactorGuard.objects.filter(user_id=user.pk).first()
+    value = guard.alert_email if guard is not None else None
+    return value if isinstance(value, str) else ""
+
+
+def second_factor_guard(user) -> SecondFactorGuard | None:
+    """Wrong answers and lock of the account's second factor (None: never a wrong one)."""
+    return SecondFactorGuard.objects.filter(user_id=user.pk).first()
 
 
 def staff_get(*, actor, user_id) -> StaffUser:

@@ -7,15 +7,18 @@ entry through the privacy kernel (ids and short codes only).
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from quietshelf.accounts import authz, mfa, roles, sessions
+from quietshelf.accounts import authz, mfa, policy, roles, sessions
 from quietshelf.accounts.builtin import BUILTIN_ROLES, sync_builtin_roles
 from quietshelf.accounts.models import (
     OrgUnit,
@@ -23,14 +26,18 @@ from quietshelf.accounts.models import (
     RecoveryCode,
     Role,
     RoleGrant,
+    SecondFactorGuard,
     StaffTOTPDevice,
     StaffUser,
     TrainingAcknowledgement,
     TrainingText,
     WebAuthnCredential,
 )
-from quietshelf.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from quietshelf.core import after_response
+from quietshelf.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from quietshelf.privacy import audit
+
+log = logging.getLogger(__name__)
 
 _WORDS = (
     "amber birch cedar delta ember fjord glade harbor island juniper kestrel lantern meadow "
@@ -344,9 +351,109 @@ def recovery_codes_regenerate(*, actor: StaffUser) -> list[str]:
     return codes
 
 
+class SecondFactorLocked(RateLimited):
+    """Too many wrong second-factor answers: nothing is checked until `locked_until`."""
+
+    code = "second_factor_locked"
+
+
+def _guard(user: StaffUser) -> SecondFactorGuard:
+    """The account's guard row, locked for this transaction (made on first use)."""
+    guard = SecondFactorGuard.objects.select_for_update().filter(user_id=user.pk).first()
+    if guard is not None:
+        return guard
+    try:
+        with transaction.atomic():  # a savepoint: another sign-in may make it at the same time
+            SecondFactorGuard.objects.create(user_id=user.pk, subject_id=user.subject_id)
+    except IntegrityError:
+        pass
+    return SecondFactorGuard.objects.select_for_update().get(user_id=user.pk)
+
+
+def _refuse_if_locked(guard: SecondFactorGuard) -> None:
+    if guard.locked_until is not None and guard.locked_until > timezone.now():
+        raise SecondFactorLocked(
+            "Too many wrong codes: two-step sign-in for this account is locked for a while.",
+            details={"locked_until": guard.locked_until.isoformat()},
+        )
+
+
+def _second_factor_succeeded(guard: SecondFactorGuard) -> None:
+    if guard.failures or guard.locks or guard.locked_until:
+        guard.failures = 0
+        guard.locks = 0
+        guard.locked_until = None
+        guard.save(update_fields=["failures", "locks", "locked_until"])
+
+
+def _second_factor_failed(guard: SecondFactorGuard, user: StaffUser, kind: str) -> None:
+    """Count one wrong answer; lock (and tell the account holder) at the limit."""
+    now = timezone.now()
+    guard.failures += 1
+    guard.last_failure_at = now
+    if not policy.lock_due(
+        failures=guard.failures, max_failures=settings.QUIETSHELF_MFA_MAX_FAILURES
+    ):
+        guard.save(update_fields=["failures", "last_failure_at"])
+        return
+    seconds = policy.lock_seconds(
+        locks_before=guard.locks,
+        base=settings.QUIETSHELF_MFA_LOCK_SECONDS,
+        cap=settings.QUIETSHELF_MFA_LOCK_MAX_SECONDS,
+    )
+    guard.failures = 0
+    guard.locks += 1
+    guard.locked_until = now + dt.timedelta(seconds=seconds)
+    guard.save(update_fields=["failures", "locks", "locked_until", "last_failure_at"])
+    audit.record(actor=None, action="locked", obj=user, reason=f"second factor, {kind}")
+    _alert_locked(guard, user)
+
+
+def _alert_locked(guard: SecondFactorGuard, user: StaffUser) -> None:
+    """Mail the account holder after commit (never inside the transaction, never logged)."""
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    address = guard.alert_email
+    if not address or not isinstance(address, str):
+        return  # no address given (or unreadable): administrators see the lock on the staff page
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {
+            "locked_until": timezone.localtime(guard.locked_until),
+            "site": settings.QUIETSHELF_SITE_URL.rstrip("/"),
+        }
+        subject = render_to_string("accounts/email/mfa_locked_subject.txt", context).strip()
+        body = render_to_string("accounts/email/mfa_locked.txt", context)
+    user_id = user.pk
+
+    def deliver() -> None:
+        try:
+            send_mail(subject, body, None, [address])
+        except Exception as exc:  # noqa: BLE001 - the lock holds whether or not mail goes
+            # the type only: an SMTP error can quote the address (PRV-LOG-1)
+            log.error(
+                "second-factor lock alert for staff %s failed: %s", user_id, type(exc).__name__
+            )
+
+    transaction.on_commit(lambda: after_response.defer(deliver))
+
+
+@transaction.atomic
+def second_factor_open(*, user: StaffUser) -> None:
+    """Raise SecondFactorLocked while the account's second factor is locked."""
+    _refuse_if_locked(_guard(user))
+
+
 @transaction.atomic
 def second_factor_verify(*, user: StaffUser, token: str) -> str | None:
-    """Check a TOTP code or a recovery code; returns 'totp', 'recovery' or None."""
+    """Check a TOTP code or a recovery code; returns 'totp', 'recovery' or None.
+
+    Every wrong answer counts against the account in the database (SEC-AUTH-1);
+    while the second factor is locked nothing is checked: SecondFactorLocked.
+    """
+    guard = _guard(user)
+    _refuse_if_locked(guard)
     token = (token or "").strip()
     if mfa.looks_like_recovery_code(token):
         code = (
@@ -355,15 +462,52 @@ def second_factor_verify(*, user: StaffUser, token: str) -> str | None:
             .first()
         )
         if code is None:
+            _second_factor_failed(guard, user, "recovery code")
             return None
         code.used_at = timezone.now()
         code.save(update_fields=["used_at"])
         audit.record(actor=user, action="changed", obj=user, reason="mfa recovery code used")
+        _second_factor_succeeded(guard)
         return "recovery"
     for device in StaffTOTPDevice.objects.select_for_update().filter(user=user, confirmed=True):
         if mfa.totp_verify(device, token):
+            _second_factor_succeeded(guard)
             return "totp"
+    _second_factor_failed(guard, user, "code")
     return None
+
+
+@transaction.atomic
+def second_factor_assertion(*, user: StaffUser, accepted: bool) -> None:
+    """Count a security-key assertion (WebAuthn) like a code: a failure counts, a success
+    clears. Raises SecondFactorLocked while locked (checked before the key is asked)."""
+    guard = _guard(user)
+    _refuse_if_locked(guard)
+    if accepted:
+        _second_factor_succeeded(guard)
+    else:
+        _second_factor_failed(guard, user, "security key")
+
+
+@transaction.atomic
+def second_factor_unlock(*, actor, user: StaffUser) -> None:
+    """An administrator lifts a lock (after talking to the staff member)."""
+    authz.require(actor, "accounts.manage_staff")
+    guard = _guard(user)
+    guard.failures = 0
+    guard.locks = 0
+    guard.locked_until = None
+    guard.save(update_fields=["failures", "locks", "locked_until"])
+    audit.record(actor=actor, action="changed", obj=user, reason="second factor unlocked")
+
+
+@transaction.atomic
+def second_factor_alert_email_set(*, actor: StaffUser, email: str) -> None:
+    """The staff member's own address for security alerts (empty: none)."""
+    guard = _guard(actor)
+    guard.alert_email = (email or "").strip() or None
+    guard.save(update_fields=["alert_email"])
+    audit.record(actor=actor, action="changed", obj=actor, reason="security alert address")
 
 
 @transaction.atomic

@@ -24,12 +24,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from quietshelf.accounts import authz, mfa, passkeys, roles, selectors, services, sessions
 from quietshelf.accounts.decorators import staff_page
 from quietshelf.accounts.forms import (
+    AlertEmailForm,
     CodeForm,
     ConfirmTOTPForm,
     GrantForm,
@@ -159,17 +161,53 @@ def _pending_user(request):
     return pending, user
 
 
+def _locked_text(locked_until) -> str:
+    return _(
+        "Too many wrong codes were given for this account: two-step sign-in is locked until "
+        "%(time)s. Try again then, or ask an administrator."
+    ) % {"time": timezone.localtime(locked_until).strftime("%Y-%m-%d %H:%M")}
+
+
+def _retry_after(locked_until) -> str:
+    return str(max(1, int((locked_until - timezone.now()).total_seconds()) + 1))
+
+
+def _verify_locked(request, user, guard):
+    """The verify page while the account's second factor is locked (SEC-AUTH-1): 429."""
+    response = render(
+        request,
+        "accounts/verify.html",
+        {"form": None, "has_keys": False, "locked": _locked_text(guard.locked_until)},
+        status=429 if request.method == "POST" else 200,
+    )
+    response["Retry-After"] = _retry_after(guard.locked_until)
+    return response
+
+
 def verify(request):
-    """Step two: a code from the authenticator app, a recovery code or a security key."""
+    """Step two: a code from the authenticator app, a recovery code or a security key.
+
+    Wrong answers count against the account in the database, across sign-ins
+    and devices; at the limit the second factor locks (accounts.services).
+    """
     pending, user = _pending_user(request)
     if user is None:
         messages.info(request, _("Please sign in again."))
         return redirect("staff:login")
+    guard = selectors.second_factor_lock(user)
+    if guard is not None:
+        return _verify_locked(request, user, guard)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        kind = services.second_factor_verify(user=user, token=form.cleaned_data["code"])
+        try:
+            kind = services.second_factor_verify(user=user, token=form.cleaned_data["code"])
+        except services.SecondFactorLocked:
+            kind = None
         if kind:
             return _finish_sign_in(request, user, pending, kind)
+        guard = selectors.second_factor_lock(user)
+        if guard is not None:  # this wrong code was the last one allowed
+            return _verify_locked(request, user, guard)
         pending["tries"] = int(pending.get("tries", 0)) + 1
         if pending["tries"] >= MAX_CODE_TRIES:
             request.session.pop(sessions.PENDING, None)
@@ -207,9 +245,17 @@ def reauth(request):
     if request.method == "POST" and form.is_valid():
         ok = request.user.check_password(form.cleaned_data["password"])
         if ok and needs_code:
-            ok = bool(
-                services.second_factor_verify(user=request.user, token=form.cleaned_data["code"])
-            )
+            try:
+                ok = bool(
+                    services.second_factor_verify(
+                        user=request.user, token=form.cleaned_data["code"]
+                    )
+                )
+            except services.SecondFactorLocked:
+                ok = False
+            guard = selectors.second_factor_lock(request.user)
+            if guard is not None:
+                form.add_error(None, _locked_text(guard.locked_until))
         if ok:
             request.session.pop("qs_reauth_tries", None)
             if needs_code:
@@ -250,8 +296,22 @@ def security(request):
             "trained": selectors.training_acknowledged(user),
             "grants": selectors.grants_for(user),
             "usable": roles.actor_permissions(user),
+            "alert_form": AlertEmailForm(initial={"email": selectors.alert_email(user)}),
         },
     )
+
+
+@require_POST
+@reauth_required
+def security_alert_email(request):
+    """Where the account holder is told about a locked second factor (SEC-AUTH-1)."""
+    form = AlertEmailForm(request.POST)
+    if form.is_valid():
+        services.second_factor_alert_email_set(actor=request.user, email=form.cleaned_data["email"])
+        messages.success(request, _("The address for security alerts is saved."))
+    else:
+        messages.error(request, " ".join(form.errors.get("email", [])))
+    return redirect("staff_accounts:security")
 
 
 @require_POST
@@ -443,8 +503,19 @@ def staff_detail(request, user_id):
             "form": form,
             "has_factor": selectors.has_second_factor(user),
             "trained": selectors.training_acknowledged(user),
+            "guard": selectors.second_factor_guard(user),
+            "locked": selectors.second_factor_lock(user),
         },
     )
+
+
+@require_POST
+@manager_required
+def staff_mfa_unlock(request, user_id):
+    user = selectors.staff_get(actor=request.user, user_id=user_id)
+    services.second_factor_unlock(actor=request.user, user=user)
+    messages.success(request, _("Two-step sign-in is unlocked."))
+    return redirect("staff_accounts:staff_detail", user_id=user.pk)
 
 
 @require_POST
@@ -574,6 +645,11 @@ def webauthn_login_options(request):
     pending, user = _pending_user(request)
     if user is None:
         return _json_error(_("Please sign in again."), 403, redirect=reverse("staff:login"))
+    guard = selectors.second_factor_lock(user)
+    if guard is not None:
+        response = _json_error(_locked_text(guard.locked_until), 429)
+        response["Retry-After"] = _retry_after(guard.locked_until)
+        return response
     return HttpResponse(
         passkeys.authentication_options(request, user), content_type="application/json"
     )
@@ -588,7 +664,17 @@ def webauthn_login_verify(request):
         body = passkeys.parse_body(request)
     except DomainError as exc:
         return _json_error(exc.message)
-    if not passkeys.authenticate(request, user, body):
+    accepted = passkeys.authenticate(request, user, body)
+    try:
+        services.second_factor_assertion(user=user, accepted=accepted)
+    except services.SecondFactorLocked:
+        accepted = False
+    guard = selectors.second_factor_lock(user)
+    if guard is not None:
+        response = _json_error(_locked_text(guard.locked_until), 429)
+        response["Retry-After"] = _retry_after(guard.locked_until)
+        return response
+    if not accepted:
         pending["tries"] = int(pending.get("tries", 0)) + 1
         request.session[sessions.PENDING] = pending
         return _json_error(_("The security key was not accepted."))

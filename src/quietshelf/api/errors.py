@@ -6,6 +6,7 @@ is a 500, and then with a generic message and no trace (SEC-ERR-1).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import traceback
 
@@ -43,6 +44,20 @@ def json_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status)
 
 
+def retry_after_seconds(details: dict, default: int = 60) -> int:
+    """Seconds to wait, from a rate-limit error's details (`retry_after` or `locked_until`)."""
+    if isinstance(details.get("retry_after"), int):
+        return max(1, details["retry_after"])
+    until = details.get("locked_until")
+    if isinstance(until, str):
+        try:
+            left = dt.datetime.fromisoformat(until) - dt.datetime.now(dt.UTC)
+        except (ValueError, TypeError):
+            return default
+        return max(1, int(left.total_seconds()) + 1)
+    return default
+
+
 def _clean_validation_errors(errors) -> list[dict]:
     # Location, message and type only: never echo the caller's input back.
     cleaned = []
@@ -58,7 +73,10 @@ def install(api) -> None:
 
     @api.exception_handler(DomainError)
     def domain_error(request, exc: DomainError):
-        return render(request, exc.status_hint, exc.code, exc.message, exc.details or None)
+        response = render(request, exc.status_hint, exc.code, exc.message, exc.details or None)
+        if exc.status_hint == 429:
+            response["Retry-After"] = str(retry_after_seconds(exc.details or {}))
+        return response
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):

@@ -99,6 +99,10 @@ MARC_BODY_DOC = {
             "application/marc": {"schema": {"type": "string", "format": "binary"}},
             "application/marcxml+xml": {"schema": {"type": "string"}},
             "application/json": {"schema": s.MarcXmlIn.json_schema()},
+            # also taken (api/uploads.py); any other type is 415 (api/media.py)
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/xml": {"schema": {"type": "string"}},
+            "text/xml": {"schema": {"type": "string"}},
         },
     }
 }

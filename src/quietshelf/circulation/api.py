@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 
+from django.http import HttpResponse
 from ninja import Router, Status
 
 from quietshelf.api.auth import staff_auth
 from quietshelf.circulation import schemas as s
 from quietshelf.circulation import selectors, services
+from quietshelf.core.csvfile import csv_text
 from quietshelf.core.errors import Conflict, InvalidInput, NotFound
 
 router = Router(tags=["circulation"], auth=staff_auth)
@@ -395,17 +397,12 @@ def my_history(request, format: str = "json"):  # noqa: A002 - the query paramet
     actor, pid = _me(request)
     rows = selectors.reading_history(actor=actor, patron_id=pid)
     if format == "csv":
-        import csv
-        import io
-
-        from django.http import HttpResponse
-
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["title", "borrowed", "returned"])
-        for r in rows:
-            w.writerow([r.get("title", ""), r.get("borrowed", ""), r.get("returned", "")])
-        response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
+        body = csv_text(
+            ["title", "borrowed", "returned"],
+            ([r.get("title", ""), r.get("borrowed", ""), r.get("returned", "")] for r in rows),
+        )
+        services.reading_history_exported(actor=actor, patron_id=pid, fmt="csv")
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="reading-history.csv"'
         response["Cache-Control"] = "no-store"
         return response

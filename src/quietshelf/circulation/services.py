@@ -1667,6 +1667,15 @@ def reading_history_delete(*, actor, patron_id) -> int:
     return n
 
 
+@transaction.atomic
+def reading_history_exported(*, actor, patron_id, fmt: str) -> None:
+    """Record that the reading history left the system as a download (PRV-ACC-1, SEC-CSV-1):
+    the API's export writes the same `exported` entry as the portal's."""
+    _require(actor, "circulation.checkout", patron_id=patron_id)
+    patron = _patron(patron_id)
+    audit.record(actor=actor, action="exported", obj=patron, reason=f"reading history {fmt}")
+
+
 # --- last-borrower escrow (PRV-HIST-4, off by default) ------------------------------------------
 
 

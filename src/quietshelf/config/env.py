@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -42,11 +43,34 @@ def env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 
 
+PRIVATE_UMASK = 0o077
+
+
 def instance_dir() -> Path:
-    """The instance folder: SQLite files, the key store, media and logs."""
+    """The instance folder: SQLite files, the key store, media, logs and outgoing mail.
+
+    Everything in it is private to the account that runs Quietshelf (PRV-LOG-1,
+    PRV-ENC-1): the process's umask makes every file it creates 0600 and every
+    folder 0700 (SQLite's -wal and -shm files too, which no open() call of ours
+    makes), and what an older version left readable by others is tightened.
+    """
+    os.umask(PRIVATE_UMASK)
     home = Path(os.environ.get("QUIETSHELF_HOME", "instance")).expanduser().resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tighten(home)
     return home
+
+
+def tighten(home: Path) -> None:
+    """Take group and other permissions off the instance folder and everything in it."""
+    for root, dirs, files in os.walk(home):
+        for name in (root, *(os.path.join(root, f) for f in files + dirs)):
+            try:
+                mode = os.lstat(name).st_mode
+            except FileNotFoundError:
+                continue
+            if mode & 0o077 and not stat.S_ISLNK(mode):
+                os.chmod(name, mode & ~0o077)
 
 
 def private_file_secret(path: Path, nbytes: int = 48) -> str:

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "quietshelf.core.middleware.RequestIdMiddleware",
+    "quietshelf.core.middleware.RetryAfterMiddleware",
+    "quietshelf.core.after_response.AfterResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -326,7 +328,11 @@ elif PRODUCTION:
     # Never print patrons' mail into the service's journal (core/mail.py).
     EMAIL_BACKEND = "quietshelf.core.mail.NoMailServerBackend"
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # One 0600 file per message in <instance>/outgoing/, never the console or a log
+    # (core/outgoing.py, PRV-LOG-1); the outgoing-purge job deletes them after a day.
+    EMAIL_BACKEND = "quietshelf.core.outgoing.FolderEmailBackend"
+QUIETSHELF_OUTGOING_DIR = INSTANCE_DIR / "outgoing"
+QUIETSHELF_OUTGOING_HOURS = env_int("QUIETSHELF_OUTGOING_HOURS", 24)
 DEFAULT_FROM_EMAIL = env_str("QUIETSHELF_MAIL_FROM", "library@localhost")
 
 # --- sessions and cookies (SEC-SES-1) ----------------------------------------
@@ -342,6 +348,12 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 QUIETSHELF_SESSION_IDLE_SECONDS = env_int("QUIETSHELF_SESSION_IDLE_SECONDS", 30 * 60)
 QUIETSHELF_REAUTH_SECONDS = env_int("QUIETSHELF_REAUTH_SECONDS", 10 * 60)
 OTP_TOTP_ISSUER = env_str("QUIETSHELF_TOTP_ISSUER", "Quietshelf")
+# Second factor (SEC-AUTH-1): wrong codes are counted per account in the database; after
+# this many the second factor locks, first for QUIETSHELF_MFA_LOCK_SECONDS, each further lock
+# in a row twice as long, at most QUIETSHELF_MFA_LOCK_MAX_SECONDS (accounts/policy.py).
+QUIETSHELF_MFA_MAX_FAILURES = env_int("QUIETSHELF_MFA_MAX_FAILURES", 10)
+QUIETSHELF_MFA_LOCK_SECONDS = env_int("QUIETSHELF_MFA_LOCK_SECONDS", 15 * 60)
+QUIETSHELF_MFA_LOCK_MAX_SECONDS = env_int("QUIETSHELF_MFA_LOCK_MAX_SECONDS", 24 * 60 * 60)
 
 # --- sign-in throttling (django-axes): lockout by address and account together.
 # The tried name reaches axes only as a keyed digest (accounts/axes_support.py);
@@ -366,6 +378,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "quietshelf.accounts.axes_support.lockout_response"  # + Retry-After
 # The public catalogue sets no cookie before sign-in (PRV-PUB-1): the language
 # is chosen from the URL parameter or the browser, never from a cookie.
 LANGUAGE_COOKIE_NAME = "qs_lang"

@@ -49,6 +49,25 @@ def _path_shape(request) -> str:
     return request.path if len(request.path) < 200 else request.path[:200]
 
 
+class RetryAfterMiddleware:
+    """Every 429 says when to try again (RFC 9110, 10.2.3).
+
+    The views that know their lock set the exact time (search rate limit,
+    sign-in and second-factor locks); this is the floor for any other 429.
+    """
+
+    DEFAULT_SECONDS = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 429 and not response.has_header("Retry-After"):
+            response["Retry-After"] = str(self.DEFAULT_SECONDS)
+        return response
+
+
 class PrivateCacheMiddleware:
     """Signed-in pages and the API never go into any cache (SEC-URL-1)."""
 

@@ -95,6 +95,9 @@ _FREQUENT = [
      _("Chains new audit log entries (PRV-ACC-1).")),
     ("audit-checkpoint", "quietshelf.privacy.audit:seal", "hourly :00", {"checkpoint": True},
      _("Chains the audit log and signs a checkpoint (PRV-ACC-1).")),
+    ("outgoing-purge", "quietshelf.core.outgoing:purge_outgoing", "hourly :15", {},
+     _("Deletes mail and text messages kept in the instance folder (no mail server or SMS "
+       "gateway set) once they are a day old (PRV-LOG-1).")),
 ]  # fmt: skip
 
 

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import quopri
 import re
 import smtplib
-import threading
 import urllib.error
 import urllib.request
 from email.header import Header
 from typing import Protocol
 
-from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
+from quietshelf.core.outgoing import write_text_message
 from quietshelf.notices import conf
 
 
@@ -322,19 +320,16 @@ class HttpSmsGateway:
 
 
 class FileSmsGateway:
-    """Appends each message as a JSON line to a file in the instance folder (demo only)."""
-
-    _lock = threading.Lock()
-
-    def __init__(self, path=None):
-        self.path = path or (settings.INSTANCE_DIR / "sms-outbox.jsonl")
+    """The demo's gateway: each message is one 0600 file in the instance's outgoing folder
+    (core.outgoing), purged after a day and never logged (PRV-LOG-1)."""
 
     def send(self, *, to: str, text: str, message_id: str) -> None:
-        line = json.dumps({"to": to, "text": text, "reference": message_id}, ensure_ascii=False)
-        with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                handle.write(line + "\n")
+        try:
+            write_text_message(to=to, text=text, reference=message_id)
+        except OSError as exc:
+            raise DeliveryError(
+                f"SMS file error ({type(exc).__name__})", temporary=True, connection=True
+            ) from None
 
 
 def sms_gateway() -> SmsGateway | None:

@@ -433,7 +433,7 @@ _BUILT_IN = frozenset(text for pair in defaults.DEFAULTS.values() for text in pa
 
 
 def render(text: str, context: dict, *, language: str, limit: int | None = None) -> str:
-    """Render `text` in the sandbox.
+    """Render `text` in the sandbox, as plain text (a `str`, never Django's `SafeString`).
 
     A library's text may put out at most `limit` characters (default: an
     e-mail text, `EMAIL_BODY_MAX`; see `limit_for`); beyond it, or beyond
@@ -451,9 +451,14 @@ def render(text: str, context: dict, *, language: str, limit: int | None = None)
     token = _meter.set(meter)
     try:
         with translation.override(language):
-            return compiled.template.render(Context(values, autoescape=False))
+            out = compiled.template.render(Context(values, autoescape=False))
     finally:
         _meter.reset(token)
+    # Django marks what a template makes as safe HTML. This is plain text (e-mail, SMS,
+    # receipts), so it must not stay marked: a page showing it (the preview) escapes it like
+    # any other text, and markup typed into a template can never run there (SEC-XSS-1).
+    # `+ ""` on a SafeString gives a plain str.
+    return out + ""
 
 
 def _tags_used(text: str) -> list[str]:

@@ -34,6 +34,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from quietshelf.catalog.models import Branch
+from quietshelf.core.csvfile import safe_cell, write_csv
 from quietshelf.core.errors import DomainError, InvalidInput
 from quietshelf.patrons import load_rows, policy, services
 from quietshelf.patrons.access import PATRON_TYPE, require
@@ -196,14 +197,6 @@ def mapping_save(*, actor, name: str, data: dict) -> PatronLoadMapping:
 # --- reading --------------------------------------------------------------------------
 
 
-def csv_safe(value) -> str:
-    """A value for a CSV report: never starts like a formula a spreadsheet would run."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def looks_like_formula(value: str) -> bool:
     if not value:
         return False
@@ -256,9 +249,9 @@ def _read_csv(stream, mapping: Mapping):
     if missing:
         raise LoadError(
             "The file's header lacks column(s) the mapping names: "
-            + ", ".join(csv_safe(m) for m in missing[:10])
+            + ", ".join(safe_cell(m) for m in missing[:10])
             + ". Header found: "
-            + ", ".join(csv_safe(h) for h in header[:20])
+            + ", ".join(safe_cell(h) for h in header[:20])
         )
     width = len(header)
     number = 1
@@ -347,25 +340,25 @@ def _clean_row(number: int, row: dict, mapping: Mapping, lookups: dict) -> RowPl
             continue  # JSON objects may leave keys out: field untouched
         raw = row[column]
         if isinstance(raw, dict):
-            raise RowError(f"column {csv_safe(column)}: a nested value, not text")
+            raise RowError(f"column {safe_cell(column)}: a nested value, not text")
         raw = raw.strip()
         if looks_like_formula(raw):
             raise RowError(
-                f"column {csv_safe(column)}: looks like a spreadsheet formula; not loaded"
+                f"column {safe_cell(column)}: looks like a spreadsheet formula; not loaded"
             )
         if len(raw) > MAX_CELL:
-            raise RowError(f"column {csv_safe(column)}: longer than {MAX_CELL} characters")
+            raise RowError(f"column {safe_cell(column)}: longer than {MAX_CELL} characters")
         try:
             values[target] = _clean_value(target, raw, lookups)
         except DomainError as exc:
-            raise RowError(f"column {csv_safe(column)}: {exc.message}") from None
+            raise RowError(f"column {safe_cell(column)}: {exc.message}") from None
     if "name" in values:
         given, family = _split_name(values.pop("name"))
         values.setdefault("given_name", given)
         values.setdefault("family_name", family)
     match_value = values.get(f"identifier:{mapping.match_type}", "")
     if not match_value:
-        raise RowError(f"no value in the match column {csv_safe(mapping.match_column)}")
+        raise RowError(f"no value in the match column {safe_cell(mapping.match_column)}")
     return RowPlan(number, values, match_value)
 
 
@@ -394,11 +387,11 @@ def _clean_value(target: str, raw: str, lookups: dict):
         return services._date(raw, target.replace("_", " "))
     if target == "group":
         if raw not in lookups["groups"]:
-            raise InvalidInput(f"unknown patron group {csv_safe(raw)!r}")
+            raise InvalidInput(f"unknown patron group {safe_cell(raw)!r}")
         return raw
     if target == "home_branch":
         if raw not in lookups["branches"]:
-            raise InvalidInput(f"unknown branch {csv_safe(raw)!r}")
+            raise InvalidInput(f"unknown branch {safe_cell(raw)!r}")
         return raw
     if target == "preferred_language":
         return services._choice(raw, Language, "language")
@@ -469,10 +462,11 @@ class LoadReport:
         }
 
     def write_csv(self, out) -> None:
-        w = csv.writer(out)
-        w.writerow(["row", "status", "message", "patron_id"])
-        for r in self.results:
-            w.writerow([r.number, r.status, csv_safe(r.message), r.patron_id or ""])
+        write_csv(
+            out,
+            ["row", "status", "message", "patron_id"],
+            ([r.number, r.status, r.message, r.patron_id] for r in self.results),
+        )
 
 
 def run_load(

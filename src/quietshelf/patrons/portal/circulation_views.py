@@ -11,8 +11,6 @@ hold, in the page's language (the services' own English text is the fallback).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from django.conf import settings
@@ -27,10 +25,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from quietshelf.circulation import selectors, services
 from quietshelf.circulation.models import HoldStatus
+from quietshelf.core.csvfile import csv_text
 from quietshelf.core.errors import DomainError
 from quietshelf.patrons.portal import forms
 from quietshelf.patrons.portal import services as portal_services
-from quietshelf.patrons.portal.mydata import _cell
 from quietshelf.patrons.portal.views import patron_required
 from quietshelf.privacy import consent
 from quietshelf.privacy.audit import Actor
@@ -338,12 +336,11 @@ def reading_history_csv(request):
         return redirect("account:reading_history")
     rows = _history_rows(request)
     portal_services.own_data_exported(patron=request.patron, fmt="reading history csv")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["title", "borrowed", "returned"])
-    for r in rows:
-        writer.writerow([_cell(str(r["title"] or "")), r["borrowed"] or "", r["returned"] or ""])
-    return _download(buffer.getvalue(), "text/csv; charset=utf-8", "reading-history.csv")
+    body = csv_text(
+        ["title", "borrowed", "returned"],
+        ([r["title"], r["borrowed"], r["returned"]] for r in rows),
+    )
+    return _download(body, "text/csv; charset=utf-8", "reading-history.csv")
 
 
 @patron_required

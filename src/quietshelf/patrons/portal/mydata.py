@@ -273,12 +273,8 @@ def as_json(*, patron, held: list[HeldModel]) -> dict:
     }
 
 
-def _cell(text: str) -> str:
-    """No spreadsheet formulas from our export (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def as_csv_rows(held: list[HeldModel]):
+    """Rows for `core.csvfile` (which neutralises formulas, SEC-CSV-1); the header first."""
     yield ["table", "row", "field", "value", "purpose", "legal_basis", "retention", "who_sees"]
     for h in held:
         if not h.rows:
@@ -300,7 +296,7 @@ def as_csv_rows(held: list[HeldModel]):
                     h.label,
                     str(i),
                     f.name,
-                    _cell(row.get(f.name, "")),
+                    row.get(f.name, ""),
                     f.purpose,
                     f.legal_basis,
                     f.retention,

@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from quietshelf.accounts import authz
+from quietshelf.core import after_response
 from quietshelf.core.errors import InvalidInput, NotFound, RateLimited
 from quietshelf.patrons.models import ContactKind, ContactPoint, Patron, PatronStatus
 from quietshelf.patrons.portal import lockout, selectors
@@ -63,6 +64,11 @@ def looks_like_pin(password: str) -> bool:
 
 
 # --- sign-in --------------------------------------------------------------------------
+
+
+def sign_in_lockout_seconds() -> int:
+    """How long a locked sign-in stays locked at most (QUIETSHELF_PATRON_LOCKOUT_MINUTES)."""
+    return 60 * int(getattr(settings, "QUIETSHELF_PATRON_LOCKOUT_MINUTES", 15))
 
 
 def patron_authenticate(*, identifier: str, password: str, ip: str) -> Patron:
@@ -183,7 +189,9 @@ def _issue_link(*, patron: Patron, purpose: str, base_url: str | None, by_staff:
                 "password link e-mail for patron %s failed: %s", patron_id, type(exc).__name__
             )
 
-    transaction.on_commit(deliver)
+    # after the commit and after the response: a request takes the same time whether or
+    # not a link is mailed, and a slow mail server holds no page up (SEC-AUTH-1)
+    transaction.on_commit(lambda: after_response.defer(deliver))
     return True
 
 

@@ -10,9 +10,7 @@ middleware).
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 from urllib.parse import urlencode
 
@@ -24,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from quietshelf.core.csvfile import csv_text
 from quietshelf.core.errors import DomainError
 from quietshelf.core.netutil import client_ip
 from quietshelf.patrons import auth
@@ -102,7 +101,7 @@ def sign_in(request):
             return redirect(safe_next(request, data.get("next")))
     elif request.method == "POST":
         status = 400
-    return render(
+    response = render(
         request,
         "portal/sign_in.html",
         {
@@ -112,6 +111,9 @@ def sign_in(request):
         },
         status=status,
     )
+    if status == 429:  # locked: try again when the lock-out window has passed
+        response["Retry-After"] = str(services.sign_in_lockout_seconds())
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -290,10 +292,9 @@ def my_data_csv(request):
     patron = request.patron
     held = mydata.everything_held(patron=patron, session_key=request.session.session_key)
     services.own_data_exported(patron=patron, fmt="csv")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerows(mydata.as_csv_rows(held))
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(
+        csv_text(None, mydata.as_csv_rows(held)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = 'attachment; filename="my-library-data.csv"'
     return response
 

@@ -75,6 +75,7 @@ class Command(QuietshelfCommand):
         self.stdout.write(f"  Public catalogue: {url}")
         self.stdout.write(f"  Staff interface:  {url}staff/")
         self.stdout.write(login)
+        self.stdout.write(self._mail_note())
         self.stdout.write("")
         if no_serve:
             return
@@ -160,6 +161,18 @@ class Command(QuietshelfCommand):
         from quietshelf.circulation.demo import create_demo_circulation
 
         self.stdout.write(f"Created demo circulation: {create_demo_circulation()}")
+
+    def _mail_note(self) -> str:
+        """Where the demo's mail goes (password links included): files, not the console."""
+        from quietshelf.core.outgoing import FolderEmailBackend, outgoing_dir
+
+        backend = f"{FolderEmailBackend.__module__}.{FolderEmailBackend.__name__}"
+        if settings.EMAIL_BACKEND != backend:
+            return "  Mail goes to the mail server set by QUIETSHELF_SMTP_HOST."
+        return (
+            f"  Mail and text messages (no mail server set): one file each in {outgoing_dir()}\n"
+            "  (readable only by you; deleted after a day)"
+        )
 
     def _demo_login(self, instance: Path) -> str:
         from quietshelf.accounts.demo import MFA_NOTE, create_demo_staff
