@@ -41,7 +41,9 @@ def _status(port: int, headers: dict | None = None) -> int:
     """POST on a new connection (redirects are not followed)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
-        conn.request("POST", "/api/v1/circulation/checkin", b"{}", headers or {})
+        # a JSON body says so: any other type is 415 before authentication (SEC-ERR-1)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        conn.request("POST", "/api/v1/circulation/checkin", b"{}", headers)
         return conn.getresponse().status
     finally:
         conn.close()

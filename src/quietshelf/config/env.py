@@ -62,9 +62,15 @@ def instance_dir() -> Path:
 
 
 def tighten(home: Path) -> None:
-    """Take group and other permissions off the instance folder and everything in it."""
+    """Take group and other permissions off the instance folder and everything in it.
+
+    Key files (`*.key`) are left as they are: a master key others could read
+    may have leaked, so the privacy kernel refuses to start and says so
+    rather than have it quietly fixed here.
+    """
     for root, dirs, files in os.walk(home):
-        for name in (root, *(os.path.join(root, f) for f in files + dirs)):
+        kept = [f for f in files if not f.endswith(".key")]
+        for name in (root, *(os.path.join(root, f) for f in kept + dirs)):
             try:
                 mode = os.lstat(name).st_mode
             except FileNotFoundError:
