@@ -5,45 +5,85 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0003_search_facet_values'),
+        ("catalog", "0003_search_facet_values"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Sip2Failure',
+            name="Sip2Failure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('login', 'Terminal login'), ('pin', 'Patron PIN')], max_length=8)),
-                ('account_digest', models.CharField(max_length=64)),
-                ('source', models.CharField(max_length=64)),
-                ('at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("login", "Terminal login"), ("pin", "Patron PIN")], max_length=8
+                    ),
+                ),
+                ("account_digest", models.CharField(max_length=64)),
+                ("source", models.CharField(max_length=64)),
+                ("at", models.DateTimeField()),
             ],
             options={
-                'indexes': [models.Index(fields=['kind', 'account_digest', 'source', 'at'], name='sip2_fail_acct'), models.Index(fields=['kind', 'source', 'at'], name='sip2_fail_source')],
+                "indexes": [
+                    models.Index(
+                        fields=["kind", "account_digest", "source", "at"], name="sip2_fail_acct"
+                    ),
+                    models.Index(fields=["kind", "source", "at"], name="sip2_fail_source"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Terminal',
+            name="Terminal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True, verbose_name='login name')),
-                ('password_hash', models.CharField(max_length=200)),
-                ('institution_id', models.CharField(blank=True, max_length=64)),
-                ('allowed_messages', models.CharField(default='23,63,11,09,29,65,17,37,15,35,01', max_length=64)),
-                ('patron_name', models.CharField(choices=[('full', 'Full name'), ('first', 'First name only'), ('none', 'No name')], default='first', max_length=8)),
-                ('send_titles', models.BooleanField(default=False)),
-                ('require_pin', models.BooleanField(default=True)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_login_at', models.DateTimeField(blank=True, null=True)),
-                ('branch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.branch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, unique=True, verbose_name="login name")),
+                ("password_hash", models.CharField(max_length=200)),
+                ("institution_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "allowed_messages",
+                    models.CharField(default="23,63,11,09,29,65,17,37,15,35,01", max_length=64),
+                ),
+                (
+                    "patron_name",
+                    models.CharField(
+                        choices=[
+                            ("full", "Full name"),
+                            ("first", "First name only"),
+                            ("none", "No name"),
+                        ],
+                        default="first",
+                        max_length=8,
+                    ),
+                ),
+                ("send_titles", models.BooleanField(default=False)),
+                ("require_pin", models.BooleanField(default=True)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_login_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "branch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.branch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]
