@@ -24,6 +24,14 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.db import connection, connections
 
+# The circulation fixtures (branches, rules, patrons, items) for the database-only tests.
+from tests.circulation import conftest as _circulation  # noqa: E402
+
+_fresh_config_cache = _circulation._fresh_config_cache
+circ = _circulation.circ
+item = _circulation.item
+patron = _circulation.patron
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIN = "4826"
 TERMINAL_PASSWORD = "kiosk-password-0001"
@@ -136,17 +144,17 @@ class World:
         yield
 
     def setup(self):
-        from quietshelf.circulation import services as circ
+        from quietshelf.circulation import services as circ_services
         from quietshelf.patrons.models import PatronGroup
         from quietshelf.sip2.models import Terminal
         from tests.factories import BranchFactory, ItemTypeFactory
 
-        circ.config_changed()
+        circ_services.config_changed()
         self.north = BranchFactory(code="SNORTH", name="North")
         self.south = BranchFactory(code="SSOUTH", name="South")
         self.book = ItemTypeFactory(code="BOOK", name="Book")
         self.group = PatronGroup.objects.get_or_create(code="adult", defaults={"name": "Adult"})[0]
-        circ.rule_save(
+        circ_services.rule_save(
             actor=None,
             loan_period=21,
             renewals_allowed=2,
@@ -200,9 +208,9 @@ class World:
 
     def lend(self, patron, item, branch=None):
         """A loan made at the desk (the system), for renew and check-in tests."""
-        from quietshelf.circulation import services as circ
+        from quietshelf.circulation import services as circ_services
 
-        return circ.checkout(
+        return circ_services.checkout(
             actor=None,
             item_barcode=item.barcode,
             patron_id=patron.pk,
