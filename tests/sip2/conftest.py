@@ -236,6 +236,7 @@ def sip2_server(django_db_setup, django_db_blocker, sip2_home):
         env = server_env(sip2_home, settings, QUIETSHELF_CIRC_CONFIG_CACHE_SECONDS=0)
         # The instance secrets (blind-index root...) both processes cache: made once here
         # and put back after every test's flush, so the two processes keep agreeing.
+        keys.reset_caches()  # a secret cached from a rolled-back test has no row
         keys.instance_secret("blind-index-root")
         secrets = list(WrappedSecret.objects.using("keystore").all())
     server = ServerProcess(env).start()
