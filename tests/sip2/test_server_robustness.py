@@ -176,10 +176,10 @@ def test_half_message_then_kill_does_nothing_and_commits_survive_int_1(world):
 
 @pytest.fixture
 def limited(world, sip2_home):
-    """A second server with tight limits: 1 s idle, 2 connections, 5 messages a second."""
+    """A second server with tight limits: 2 s idle, 2 connections, 5 messages a second."""
     env = dict(
         world.server.env,
-        QUIETSHELF_SIP2_IDLE_SECONDS="1",
+        QUIETSHELF_SIP2_IDLE_SECONDS="2",
         QUIETSHELF_SIP2_MAX_CONNECTIONS="2",
         QUIETSHELF_SIP2_RATE_PER_SECOND="5",
     )
@@ -192,23 +192,23 @@ def test_idle_timeout_connection_limit_and_rate_limit_int_1(world, limited):
     async def go():
         async with client(limited.port) as idle:
             t0 = time.monotonic()
-            idle_closed = await idle.closed(timeout=10)
+            idle_closed = await idle.closed(timeout=15)
             idle_after = time.monotonic() - t0
-        async with client(limited.port) as a, client(limited.port) as b:
-            await a.login("sorter1", TERMINAL_PASSWORD)
-            await b.login("sorter1", TERMINAL_PASSWORD)
+        async with client(limited.port), client(limited.port):  # two open: the limit
             async with client(limited.port) as third:
                 third_closed = await third.closed(timeout=5)
+        async with client(limited.port) as c:
+            await c.login("sorter1", TERMINAL_PASSWORD)
             t0 = time.monotonic()
             for _ in range(25):
-                await a.item_information("x")
+                await c.item_information("x")
             burst = time.monotonic() - t0
         return idle_closed, idle_after, third_closed, burst
 
     idle_closed, idle_after, third_closed, burst = run(go())
-    assert idle_closed and idle_after < 5
+    assert idle_closed and 1.5 < idle_after < 10
     assert third_closed
-    # 25 messages at 5 a second with a burst of 10 (two logins spent 2): at least ~3 s
+    # 25 messages at 5 a second with a burst of 10: at least ~3 s
     assert burst >= 2.5
 
 
