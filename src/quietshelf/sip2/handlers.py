@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -63,6 +64,7 @@ MESSAGE_PERMISSIONS: dict[str, frozenset[str]] = {
     "01": frozenset({"patrons.manage_block"}),
 }
 MAX_LIST_ITEMS = 50
+TERMINAL_RECHECK_SECONDS = 2.0
 _AMOUNT = re.compile(r"^\s*(\d{1,9})(?:[.,](\d{1,2}))?\s*$")
 
 
@@ -76,6 +78,7 @@ class Session:
     patron_card: str | None = None
     language: str = ""
     last_reply: bytes | None = None
+    terminal_checked: float = 0.0
 
 
 @dataclass
@@ -266,6 +269,7 @@ def login(session: Session, msg: Message) -> Reply:
         session.terminal = None
         return Reply("94", ["0"], close=result.locked)
     session.terminal = result.terminal
+    session.terminal_checked = time.monotonic()
     session.patron_id = session.patron_card = None
     log.info("sip2 terminal %s logged in", result.terminal.pk)
     return Reply("94", ["1"])
@@ -901,11 +905,17 @@ def dispatch(session: Session, msg: Message) -> Reply:
     if session.terminal is None:
         # Nothing but a login before a login: drop the connection.
         return Reply("", [], close=True)
-    terminal = Terminal.objects.select_related("branch").filter(pk=session.terminal.pk).first()
-    if terminal is None or not terminal.active:
-        session.terminal = None
-        return Reply("", [], close=True)
-    session.terminal = terminal  # changes by staff apply from the next message on
+    if time.monotonic() - session.terminal_checked > TERMINAL_RECHECK_SECONDS:
+        # Changes by staff (disabled, messages, branch) apply within seconds.
+        terminal = (
+            Terminal.objects.select_related("branch").filter(pk=session.terminal.pk).first()
+        )
+        if terminal is None or not terminal.active:
+            session.terminal = None
+            return Reply("", [], close=True)
+        session.terminal = terminal
+        session.terminal_checked = time.monotonic()
+    terminal = session.terminal
     if msg.command not in F.ALWAYS_ALLOWED and msg.command not in terminal.allowed:
         return refused(session, msg)
     return HANDLERS[msg.command](session, msg)
