@@ -65,6 +65,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--sorter", type=int, default=300)
     parser.add_argument("--threads", type=int, default=8, help="the server's database threads")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds a session waits between messages, ±50%% at random (a patron scanning "
+        "the next item); 0: back to back, which measures the server's saturation instead",
+    )
     parser.add_argument("--pg", action="store_true", help="on PostgreSQL (throw-away databases)")
     args = parser.parse_args()
     if args.pg:
@@ -182,8 +189,8 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
     spare = list(pool)
     print(
         f"engine: {connection.vendor}; {len(items):,} items; {args.sessions} sessions x "
-        f"{args.rounds} rounds of 11/17/09; sorter: {args.sorter} check-ins; "
-        f"server threads {args.threads}"
+        f"{args.rounds} rounds of 11/17/09, {args.think:g} s (±50%) between messages; "
+        f"sorter: {args.sorter} check-ins back to back; server threads {args.threads}"
     )
 
     # 1. the services called directly, one after another
@@ -255,6 +262,14 @@ def run(args) -> None:  # noqa: PLR0915 - a linear script
 
 
 async def _sessions(port: int, args, patrons, session_items) -> dict:
+    import random
+
+    rng = random.Random(19)  # noqa: S311 - pacing, not security
+
+    async def think() -> None:
+        if args.think > 0:
+            await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
+
     lat: dict[str, list[float]] = {"checkout": [], "item": [], "checkin": []}
     errors = 0
     t_setup = time.perf_counter()
@@ -277,6 +292,8 @@ async def _sessions(port: int, args, patrons, session_items) -> dict:
         nonlocal errors
         card = f"P{n:08d}"
         for item in items:
+            if record:
+                await think()
             reply, ms = await c.call(
                 "11", ["N", "N", NOW, " " * 18],
                 [("AO", "MAIN"), ("AA", card), ("AB", item.barcode)],
@@ -284,10 +301,14 @@ async def _sessions(port: int, args, patrons, session_items) -> dict:
             errors += reply.fixed["ok"] != "1"
             if record:
                 lat["checkout"].append(ms)
+            if record:
+                await think()
             reply, ms = await c.call("17", [NOW], [("AO", "MAIN"), ("AB", item.barcode)])
             errors += reply.fixed["circulation_status"] != "04"
             if record:
                 lat["item"].append(ms)
+            if record:
+                await think()
             reply, ms = await c.call(
                 "09", ["N", NOW, NOW], [("AP", "MAIN"), ("AO", "MAIN"), ("AB", item.barcode)]
             )

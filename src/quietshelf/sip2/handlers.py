@@ -907,9 +907,7 @@ def dispatch(session: Session, msg: Message) -> Reply:
         return Reply("", [], close=True)
     if time.monotonic() - session.terminal_checked > TERMINAL_RECHECK_SECONDS:
         # Changes by staff (disabled, messages, branch) apply within seconds.
-        terminal = (
-            Terminal.objects.select_related("branch").filter(pk=session.terminal.pk).first()
-        )
+        terminal = Terminal.objects.select_related("branch").filter(pk=session.terminal.pk).first()
         if terminal is None or not terminal.active:
             session.terminal = None
             return Reply("", [], close=True)

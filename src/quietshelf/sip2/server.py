@@ -33,7 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.db import close_old_connections, connections
+from django.db import connections
 
 from quietshelf.sip2 import handlers
 from quietshelf.sip2.protocol import codec
@@ -82,6 +82,22 @@ class Config:
         return context
 
 
+def _keep_connections_healthy() -> None:
+    """Each pool thread keeps its database connections open between messages (a
+    new one per message would cost more than most messages); one that failed and
+    is no longer usable is closed here, and the next query opens a fresh one."""
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None:
+            continue
+        if conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"]:
+            conn.close()
+        elif conn.errors_occurred:
+            if conn.is_usable():
+                conn.errors_occurred = False
+            else:
+                conn.close()
+
+
 class TokenBucket:
     """Messages a second per terminal account, with bursts of twice that."""
 
@@ -117,7 +133,7 @@ class Sip2Server:
     # --- the blocking part, in the pool -------------------------------------------------
 
     def _handle_blocking(self, session: handlers.Session, msg: codec.Message) -> handlers.Reply:
-        close_old_connections()  # a connection the database dropped is replaced
+        _keep_connections_healthy()
         try:
             return handlers.dispatch(session, msg)
         except Exception as exc:  # noqa: BLE001 - one session's error stays in that session
