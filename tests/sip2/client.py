@@ -163,7 +163,12 @@ class SipClient:
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """asyncio.run in a thread of its own: Playwright's sync API (the browser tests) keeps
+    an event loop running in the main thread for the rest of the session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def local_now() -> dt.datetime:
