@@ -18,7 +18,10 @@ PERMISSIONS below.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from quietshelf.core.errors import PermissionDenied
+from quietshelf.privacy.audit import Actor
 
 # Every permission the system knows, with what it allows. Those marked True
 # reach patron personal data: they need MFA and acknowledged privacy training.
@@ -51,6 +54,37 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
 }
 
 
+@dataclass(frozen=True)
+class TerminalActor(Actor):
+    """A SIP2 terminal (self-check machine, sorter) acting through the services.
+
+    Built by the SIP2 server for one message: `permissions` follow the
+    messages the terminal account is allowed, and `patron_id` is the one
+    patron the terminal authenticated in its session ("" for none). Services
+    that act on a patron refuse any other patron (SEC-ACC-1); audit entries
+    name the terminal (actor type "terminal").
+    """
+
+    permissions: frozenset = frozenset()
+    patron_id: str = ""
+
+    @classmethod
+    def for_terminal(cls, terminal_id, *, permissions, patron_id=None) -> TerminalActor:
+        return cls(
+            "terminal",
+            str(terminal_id),
+            permissions=frozenset(permissions),
+            patron_id="" if patron_id is None else str(patron_id),
+        )
+
+
+def terminal_acts_for(actor, patron_id) -> bool:
+    """False when `actor` is a terminal and `patron_id` is not the patron it authenticated."""
+    if not isinstance(actor, TerminalActor):
+        return True
+    return bool(actor.patron_id) and actor.patron_id == str(patron_id)
+
+
 def reaches_personal_data(perm: str) -> bool:
     return PERMISSIONS.get(perm, ("", True))[1]
 
@@ -60,6 +94,9 @@ def has_perm(actor, perm: str, *, branch_id: int | None = None) -> bool:
         raise ValueError(f"unknown permission {perm!r}")
     if actor is None:
         return True
+    if isinstance(actor, TerminalActor):
+        # A terminal's rights are its account's messages, wherever the loan was made.
+        return perm in actor.permissions
     if not getattr(actor, "is_active", False):
         return False
     from quietshelf.accounts import roles
@@ -77,6 +114,8 @@ def branch_scope(actor, perm: str) -> set[int] | None:
         raise ValueError(f"unknown permission {perm!r}")
     if actor is None:
         return None
+    if isinstance(actor, TerminalActor):
+        return None if perm in actor.permissions else set()
     if not getattr(actor, "is_active", False):
         return set()
     from quietshelf.accounts import roles

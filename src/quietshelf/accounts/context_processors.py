@@ -19,6 +19,7 @@ def _menu(user) -> dict[str, bool]:
         "notice_templates": held("notices.manage_templates"),
         "jobs": held("jobs.view_jobs"),
         "privacy_office": held("privacy.view_privacy_office"),
+        "sip2_terminals": held("accounts.manage_staff"),
     }
 
 

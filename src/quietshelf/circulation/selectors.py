@@ -33,7 +33,7 @@ def patron_balance_and_overdue(patron_id, today: dt.date) -> tuple[int, int]:
 def patron_loans(*, actor, patron_id):
     """The patron's open loans, soonest due first."""
     if not _is_patron_self(actor, patron_id):
-        _require(actor, "circulation.checkout")
+        _require(actor, "circulation.checkout", acting_for=patron_id)
     return list(
         Loan.objects.filter(patron_id=patron_id, returned_at__isnull=True)
         .select_related("item", "item__record", "item__branch")
@@ -50,7 +50,7 @@ class FeeLine:
 def patron_fees(*, actor, patron_id) -> list[FeeLine]:
     """Unresolved fees with their balances (one query for fees, one for sums)."""
     if not _is_patron_self(actor, patron_id):
-        _require(actor, "circulation.manage_fees")
+        _require(actor, "circulation.manage_fees", acting_for=patron_id)
     fees = list(
         Fee.objects.filter(patron_id=patron_id, resolved_at__isnull=True)
         .select_related("record", "item", "branch")
@@ -81,7 +81,7 @@ def queue_position(hold: Hold, *, today: dt.date | None = None) -> int | None:
 
 def patron_holds(*, actor, patron_id) -> list[tuple[Hold, int | None]]:
     if not _is_patron_self(actor, patron_id):
-        _require(actor, "circulation.checkout")
+        _require(actor, "circulation.checkout", acting_for=patron_id)
     holds = list(
         Hold.objects.filter(patron_id=patron_id, status__in=OPEN_HOLD)
         .select_related("record", "pickup_branch")
@@ -118,7 +118,7 @@ def reading_history(*, actor, patron_id) -> list[dict]:
     from quietshelf.circulation.models import ReadingHistoryEntry
 
     if not _is_patron_self(actor, patron_id):
-        _require(actor, "circulation.checkout")
+        _require(actor, "circulation.checkout", acting_for=patron_id)
     rows = [e.data for e in ReadingHistoryEntry.objects.filter(patron_id=patron_id)]
     rows = [r for r in rows if isinstance(r, dict)]
     return sorted(rows, key=lambda r: (r.get("returned", ""), r.get("borrowed", "")), reverse=True)
@@ -194,7 +194,7 @@ def patron_fee_history(*, actor, patron_id, limit: int = 100) -> list[FeeTransac
     The staff member who wrote a line and its reason stay out (staff data and free text).
     """
     if not _is_patron_self(actor, patron_id):
-        _require(actor, "circulation.manage_fees")
+        _require(actor, "circulation.manage_fees", acting_for=patron_id)
     return list(
         FeeTransaction.objects.filter(fee__patron_id=patron_id)
         .select_related("fee")
@@ -215,7 +215,7 @@ class PatronSummary:
 def patron_summary(*, actor, patron_id) -> PatronSummary:
     """Counts for the My account home page: four small queries, no titles."""
     if not _is_patron_self(actor, patron_id):
-        _require(actor, "circulation.checkout")
+        _require(actor, "circulation.checkout", acting_for=patron_id)
     now = clock.now()
     loans = Loan.objects.filter(patron_id=patron_id, returned_at__isnull=True).aggregate(
         n=Count("id"), late=Count("id", filter=Q(due_at__lt=now))
@@ -349,7 +349,7 @@ def patron_holds_positioned(*, actor, patron_id) -> list[tuple[Hold, int | None]
     from django.db.models.functions import Coalesce
 
     if not _is_patron_self(actor, patron_id):
-        _require(actor, "circulation.checkout")
+        _require(actor, "circulation.checkout", acting_for=patron_id)
     today = clock.today()
     ahead = (
         Hold.objects.filter(record_id=OuterRef("record_id"), status=HoldStatus.WAITING)

@@ -24,7 +24,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from quietshelf.accounts.authz import require
+from quietshelf.accounts.authz import TerminalActor, require, terminal_acts_for
 from quietshelf.catalog.models import BibRecord, Branch, Item, ItemStatus
 from quietshelf.catalog.search import refresh_availability
 from quietshelf.circulation import compiled, policy
@@ -115,7 +115,18 @@ def _is_patron_self(actor, patron_id) -> bool:
     return isinstance(actor, Actor) and actor.type == "patron" and actor.id == str(patron_id)
 
 
-def _require(actor, perm: str, *, branch_id=None, patron_id=None) -> None:
+def _require(actor, perm: str, *, branch_id=None, patron_id=None, acting_for=None) -> None:
+    """`patron_id`: the patron may do this themself; `acting_for`: the patron concerned,
+    which a SIP2 terminal must have authenticated (SEC-ACC-1)."""
+    if isinstance(actor, TerminalActor):
+        for pid in (patron_id, acting_for):
+            if pid is not None and not terminal_acts_for(actor, pid):
+                raise PermissionDenied(
+                    "This terminal acts only for the patron it authenticated.",
+                    details={"permission": perm},
+                )
+        require(actor, perm, branch_id=branch_id)
+        return
     if patron_id is not None and _is_patron_self(actor, patron_id):
         return
     if isinstance(actor, Actor):
@@ -576,7 +587,7 @@ def checkout(
     *, actor, item_barcode: str, patron_id, branch_id, override_reason: str | None = None
 ) -> CheckoutResult:
     """Lend an item (CIR-2). Every check runs; overridable refusals need a permitted reason."""
-    _require(actor, "circulation.checkout", branch_id=branch_id)
+    _require(actor, "circulation.checkout", branch_id=branch_id, acting_for=patron_id)
     branch = _branch(branch_id)
     item = _locked_item(item_barcode)
     now = _now()
@@ -1575,7 +1586,9 @@ def fee_charge(
 @transaction.atomic
 def fee_pay(*, actor, fee_id, amount) -> FeeTransaction:
     fee = _locked_fee(fee_id)
-    _require(actor, "circulation.manage_fees", branch_id=fee.branch_id)
+    _require(
+        actor, "circulation.manage_fees", branch_id=fee.branch_id, acting_for=fee.patron_id or ""
+    )
     amount = policy.parse_amount(amount)
     balance = fee_balance(fee.pk)
     if amount > balance:
@@ -1623,7 +1636,7 @@ def fee_refund(*, actor, fee_id, amount, reason: str) -> FeeTransaction:
 @transaction.atomic
 def fee_pay_patron(*, actor, patron_id, amount, branch_id) -> list[FeeTransaction]:
     """A payment at the desk spread over the patron's fees, oldest first."""
-    _require(actor, "circulation.manage_fees", branch_id=branch_id)
+    _require(actor, "circulation.manage_fees", branch_id=branch_id, acting_for=patron_id)
     amount = policy.parse_amount(amount)
     patron = _patron(patron_id)
     fees = list(

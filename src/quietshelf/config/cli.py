@@ -29,6 +29,8 @@ COMMANDS = {
     "run-job": "Run one job now: run-job NAME [--date YYYY-MM-DD].",
     "send-notices": "Queue and send the due notices now (what the worker does on schedule).",
     "circulation-daily": "Run the nightly circulation jobs by hand (fines, hold expiry, ...).",
+    "sip2": "Serve SIP2 to self-check machines and sorters (docs/sip2.md).",
+    "sip2-terminal": "Add, list, change or disable SIP2 terminal accounts.",
 }
 
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("staff/desk/", include("quietshelf.circulation.urls")),
     path("staff/notices/", include("quietshelf.notices.staff_urls")),
     path("staff/jobs/", include("quietshelf.jobs.staff_urls")),
+    path("staff/sip2/", include("quietshelf.sip2.staff_urls")),
     path("account/notices/", include("quietshelf.notices.account_urls")),
     path("account/", include("quietshelf.patrons.account_urls")),
     path("staff/", include("quietshelf.staff.urls")),

@@ -46,3 +46,7 @@ class RegistrationClosed(NotFound):
 class ReauthenticationFailed(DomainError):
     code = "reauthentication_failed"
     status_hint = 403
+
+
+class PinRejected(DomainError):
+    code = "pin_rejected"

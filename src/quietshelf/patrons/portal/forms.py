@@ -63,6 +63,35 @@ class ChangePasswordForm(NewPasswordForm):
     field_order = ["old_password", "password1", "password2"]
 
 
+class PinForm(forms.Form):
+    """Set the self-check PIN: the current password first (SEC-AUTH-1), the PIN twice."""
+
+    password = forms.CharField(
+        label=_("Current password"),
+        max_length=256,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    pin1 = forms.CharField(
+        label=_("New PIN"),
+        max_length=8,
+        min_length=4,
+        help_text=_("4 to 8 digits, for the self-check machines only."),
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    pin2 = forms.CharField(
+        label=_("New PIN again"),
+        max_length=8,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("pin1") and data.get("pin2") and data["pin1"] != data["pin2"]:
+            self.add_error("pin2", _("The two PINs differ."))
+        return data
+
+
 class RegisterForm(forms.Form):
     given_name = forms.CharField(label=_("Given name"), max_length=200)
     family_name = forms.CharField(label=_("Family name"), max_length=200)

@@ -273,6 +273,50 @@ def password_change(*, patron: Patron, old_password: str, new_password: str, ip:
     return fresh
 
 
+# --- self-check PIN (INT-1, PRV-AUTH-1) --------------------------------------------------
+
+PIN_MIN, PIN_MAX = 4, 8
+
+
+def check_new_pin(pin: str) -> str:
+    """4-8 digits, not one digit repeated, not a run like 1234 or 9876 (PinRejected)."""
+    from quietshelf.patrons.portal.errors import PinRejected
+
+    pin = (pin or "").strip()
+    if not pin.isdigit() or not (PIN_MIN <= len(pin) <= PIN_MAX):
+        raise PinRejected(f"A PIN is {PIN_MIN} to {PIN_MAX} digits.")
+    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:], strict=False)}
+    if steps in ({0}, {1}, {9}):
+        raise PinRejected("That PIN is too easy to guess: avoid repeated digits and runs.")
+    return pin
+
+
+def pin_set(*, patron: Patron, pin: str, password: str, ip: str) -> None:
+    """The patron sets (or changes) their own self-check PIN, knowing their password.
+
+    Staff can never set one (they can only send a password link, after which
+    the patron sets the PIN here). Stored as an Argon2id hash; accepted only by
+    the SIP2 server (docs/sip2.md), never for web sign-in.
+    """
+    patron_reauthenticate(patron=patron, password=password, ip=ip)
+    pin = check_new_pin(pin)
+    with transaction.atomic():
+        fresh = Patron.objects.select_for_update().get(pk=patron.pk)
+        fresh.set_pin(pin)
+        fresh.save(update_fields=["pin_hash", "updated_at"])
+        audit.record(actor=audit.Actor.patron(fresh.pk), action="pin_set", obj=fresh)
+
+
+def pin_remove(*, patron: Patron, password: str, ip: str) -> None:
+    """No PIN: self-check machines then refuse the card (when they ask for a PIN)."""
+    patron_reauthenticate(patron=patron, password=password, ip=ip)
+    with transaction.atomic():
+        fresh = Patron.objects.select_for_update().get(pk=patron.pk)
+        fresh.set_pin(None)
+        fresh.save(update_fields=["pin_hash", "updated_at"])
+        audit.record(actor=audit.Actor.patron(fresh.pk), action="pin_removed", obj=fresh)
+
+
 # --- self-registration (PRV-MIN-1) ----------------------------------------------------
 
 

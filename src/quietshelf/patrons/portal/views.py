@@ -381,6 +381,41 @@ def password_change(request):
 
 @patron_required
 @require_http_methods(["GET", "POST"])
+def pin(request):
+    """Set the self-check PIN (INT-1): the patron only, with their password."""
+    patron = request.patron
+    form = forms.PinForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.pin_set(
+                patron=patron, pin=data["pin1"], password=data["password"], ip=client_ip(request)
+            )
+        except ReauthenticationFailed as exc:
+            form.add_error("password", _(exc.message))
+            status = 403
+        except SignInLocked as exc:
+            form.add_error("password", _(exc.message))
+            status = 429
+        except DomainError as exc:
+            form.add_error("pin1", _(exc.message))
+            status = 400
+        else:
+            messages.success(request, _("Your PIN is set. Use it with your card at the machines."))
+            return redirect("account:home")
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "portal/pin.html",
+        {"form": form, "has_pin": bool(patron.pin_hash)},
+        status=status,
+    )
+
+
+@patron_required
+@require_http_methods(["GET", "POST"])
 def consents(request):
     patron = request.patron
     if request.method == "POST":

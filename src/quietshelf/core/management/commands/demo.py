@@ -51,6 +51,9 @@ class Command(QuietshelfCommand):
         parser.add_argument(
             "--marc", type=Path, default=None, help="a MARC file to load instead of the default"
         )
+        parser.add_argument(
+            "--sip2-port", type=int, default=6001, help="port of the SIP2 server (0: none)"
+        )
 
     def handle(
         self,
@@ -60,6 +63,7 @@ class Command(QuietshelfCommand):
         no_serve: bool,
         no_worker: bool = False,
         marc: Path | None,
+        sip2_port: int = 6001,
         **options,
     ):
         if marc is not None and not marc.is_file():
@@ -76,12 +80,15 @@ class Command(QuietshelfCommand):
         self.stdout.write(f"  Staff interface:  {url}staff/")
         self.stdout.write(login)
         self.stdout.write(self._mail_note())
+        if sip2_port:
+            self.stdout.write(self._demo_terminal(instance, host=host, port=sip2_port))
         self.stdout.write("")
         if no_serve:
             return
         from quietshelf.core.management.commands.serve import serve
 
         worker = None if no_worker else self._start_worker(instance, site_url=url.rstrip("/"))
+        sip2 = self._start_sip2(instance, host=host, port=sip2_port) if sip2_port else None
         # SIGTERM (systemd, docker stop, kill) and SIGHUP (terminal closed) end the
         # demo like Ctrl-C does, so the worker is stopped too and not left behind.
         for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -93,6 +100,8 @@ class Command(QuietshelfCommand):
         finally:
             if worker is not None:
                 self._stop_worker(worker)
+            if sip2 is not None:
+                self._stop_sip2(sip2)
 
     def _start_worker(self, instance: Path, *, site_url: str) -> subprocess.Popen:
         """`quietshelf worker` as a child with this environment, logging to a file."""
@@ -127,6 +136,57 @@ class Command(QuietshelfCommand):
                 worker.kill()
                 worker.wait()
         self.stdout.write("Job worker stopped.")
+
+    def _start_sip2(self, instance: Path, *, host: str, port: int) -> subprocess.Popen:
+        """`quietshelf sip2` beside the server (docs/sip2.md), logging to a file."""
+        logs = instance / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_path = logs / "sip2.log"
+        env = dict(os.environ, QUIETSHELF_HOME=str(instance))
+        with open(log_path, "ab") as log:
+            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "quietshelf", "sip2", "--host", host, "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        self.stdout.write(
+            f"Started the SIP2 server beside it on {host}:{port} (pid {child.pid}; log {log_path})."
+        )
+        return child
+
+    def _stop_sip2(self, child: subprocess.Popen) -> None:
+        if child.poll() is None:
+            child.terminate()  # SIGTERM: messages being handled commit first
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.stdout.write("SIP2 server stopped.")
+
+    def _demo_terminal(self, instance: Path, *, host: str, port: int) -> str:
+        """A self-check terminal account for trying SIP2, its password shown once."""
+        from quietshelf.catalog.models import Branch
+        from quietshelf.sip2.models import Terminal
+        from quietshelf.sip2.services import terminal_create
+
+        if Terminal.objects.filter(name="demo-kiosk").exists():
+            return (
+                f"  SIP2 ({host}:{port}): terminal demo-kiosk (password printed when this "
+                "instance was created; new one: quietshelf sip2-terminal password demo-kiosk)"
+            )
+        branch = Branch.objects.order_by("pk").first()
+        if branch is None:
+            return "  SIP2: no branch yet, so no demo terminal"
+        _terminal, password = terminal_create(actor=None, name="demo-kiosk", branch=branch)
+        return (
+            f"  SIP2 ({host}:{port}, plain TCP for the demo): terminal demo-kiosk, "
+            f"password {password} (shown only once)\n"
+            "  Patrons set their self-check PIN in My account."
+        )
 
     def _load_catalogue(self, marc: Path | None) -> None:
         from quietshelf.catalog.models import BibRecord

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class Sip2Config(AppConfig):
+    name = "quietshelf.sip2"
+    label = "sip2"
+    verbose_name = "SIP2 self-check"
