@@ -16,10 +16,13 @@ def subject(text: str) -> Field:
     return Field(tag="650", indicators=Indicators(" ", "0"), subfields=[Subfield("a", text)])
 
 
-def create(title: str, *, control: str, branch: str | None = None, extra=(), **kw):
+def create(
+    title: str, *, control: str, branch: str | None = None, extra=(), year: int | None = None, **kw
+):
     items = []
     if branch:
         items = [{"a": branch, "b": branch, "p": f"BC-{control}", "y": "BOOK", "g": "199.00"}]
-    return services.record_create_from_marc(
-        marc=make_record(title, control=control, items=items, extra=extra, **kw)
-    )
+    marc = make_record(title, control=control, items=items, extra=extra, **kw)
+    if year is not None:
+        marc["008"].data = f"240101s{year}    no            000 1 nob d"
+    return services.record_create_from_marc(marc=marc)

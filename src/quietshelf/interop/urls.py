@@ -6,4 +6,5 @@ app_name = "interop"
 
 urlpatterns = [
     path("oai", views.oai, name="oai"),
+    path("sru", views.sru, name="sru"),
 ]

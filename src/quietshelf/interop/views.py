@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from quietshelf.catalog.search import ratelimit
 from quietshelf.core.errors import RateLimited
 from quietshelf.interop.oai import provider
+from quietshelf.interop.sru import server
 
 XML_TYPE = "text/xml; charset=utf-8"
 
@@ -39,3 +40,15 @@ def oai(request):
         return _too_many(exc)
     base_url = request.build_absolute_uri(request.path)
     return HttpResponse(provider.respond(_pairs(request), base_url=base_url), content_type=XML_TYPE)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def sru(request):
+    try:
+        ratelimit.check(request, scope="sru")
+    except RateLimited as exc:
+        return _too_many(exc)
+    base_url = request.build_absolute_uri(request.path)
+    answer = server.respond(_pairs(request), base_url=base_url)
+    return HttpResponse(answer.body, status=answer.status, content_type=XML_TYPE)
