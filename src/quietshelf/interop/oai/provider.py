@@ -99,7 +99,7 @@ def _dispatch(request: OAIRequest, *, base_url: str, now: dt.datetime) -> str:
         identifier = request.arguments.get("identifier")
         if identifier is None:
             return xml.metadata_formats(list(xml.METADATA_FORMATS))
-        entry = _entry(identifier, with_marc=True)
+        entry = _entry(identifier, columns=(*repository.RECORD_COLUMNS, "marc_json"))
         prefixes = list(xml.METADATA_FORMATS) if entry.deleted else _formats_of(entry)
         if not prefixes:
             raise OAIError("noMetadataFormats", "The record cannot be disseminated.")
@@ -112,7 +112,9 @@ def _dispatch(request: OAIRequest, *, base_url: str, now: dt.datetime) -> str:
     if verb == "GetRecord":
         prefix = request.arguments["metadataPrefix"]
         _check_prefix(prefix)
-        entry = _entry(request.arguments["identifier"], with_marc=prefix == "marc21")
+        entry = _entry(
+            request.arguments["identifier"], columns=repository.columns_for("GetRecord", prefix)
+        )
         metadata = None if entry.deleted else _metadata(entry, prefix)
         if not entry.deleted and metadata is None:
             raise OAIError("cannotDisseminateFormat", f"The record is not available as {prefix}.")
@@ -131,9 +133,9 @@ def _check_prefix(prefix: str) -> None:
         )
 
 
-def _entry(identifier: str, *, with_marc: bool) -> repository.Entry:
+def _entry(identifier: str, *, columns: tuple[str, ...]) -> repository.Entry:
     record_id = record_id_of(identifier)
-    entry = repository.get_entry(record_id, with_marc=with_marc) if record_id else None
+    entry = repository.get_entry(record_id, columns=columns) if record_id else None
     if entry is None:
         raise OAIError("idDoesNotExist", f"No record has the identifier {identifier[:200]}.")
     return entry
@@ -164,9 +166,8 @@ def _list(harvest: Harvest, *, now: dt.datetime) -> str:
         raise OAIError("noSetHierarchy", "This repository has no sets.")
     records = harvest.verb == "ListRecords"
     limit = max(1, settings.QUIETSHELF_OAI_PAGE_SIZE)
-    page = repository.list_page(
-        harvest, limit=limit, with_marc=records and harvest.prefix == "marc21"
-    )
+    columns = repository.columns_for(harvest.verb, harvest.prefix)
+    page = repository.list_page(harvest, limit=limit, columns=columns)
     if page is None:
         raise OAIError("noRecordsMatch", f"There is no set {harvest.set_spec[:100]}.")
     entries, more, total = page
