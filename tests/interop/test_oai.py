@@ -225,6 +225,8 @@ def test_from_and_until_in_both_granularities_int_3(oai):
         f"{uri}{new.pk}",
     ]
     assert ids(("from", "2030-02-01")) == "noRecordsMatch"
+    assert ids(("until", "9999-12-31")) == [f"{uri}{old.pk}", f"{uri}{new.pk}"]
+    assert ids(("from", "0001-01-01T00:00:00Z")) == [f"{uri}{old.pk}", f"{uri}{new.pk}"]
 
 
 @pytest.mark.parametrize(

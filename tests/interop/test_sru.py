@@ -271,3 +271,11 @@ def test_rate_limit_answers_429_with_retry_after_sec_dos_1(client, settings):
 def test_deleted_record_is_no_longer_found_int_3(sru, catalogue):
     services.record_delete(record_id=catalogue["fjord"])
     assert total(search(sru, "fjord")) == 0
+
+
+def test_post_is_answered_like_get_int_3(client, catalogue):
+    response = client.post(
+        "/sru", {"version": "1.2", "operation": "searchRetrieve", "query": "dc.subject = fishing"}
+    )
+    tree = etree.fromstring(response.content)
+    assert response.status_code == 200 and controls(tree) == ["S3"]

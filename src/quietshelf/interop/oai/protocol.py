@@ -122,6 +122,8 @@ def parse_request(pairs: list[tuple[str, str]], *, max_age_days: int) -> OAIRequ
         start = parse_datestamp(args["from"], "from")
     if "until" in args:
         end = parse_datestamp(args["until"], "until", until=True)
+        if end == dt.datetime.max.replace(tzinfo=dt.UTC):
+            end = None  # until the end of 9999: no upper bound
     if "from" in args and "until" in args:
         if _granularity(args["from"]) != _granularity(args["until"]):
             raise OAIError("badArgument", "from and until must have the same granularity.")
@@ -146,11 +148,19 @@ def parse_datestamp(value: str, name: str, *, until: bool = False) -> dt.datetim
     try:
         if _DAY.match(value):
             day = dt.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=dt.UTC)
-            return day + dt.timedelta(days=1) if until else day
-        if _SECOND.match(value):
-            moment = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-            return moment + dt.timedelta(seconds=1) if until else moment
-    except (ValueError, OverflowError):
+            step = dt.timedelta(days=1)
+        elif _SECOND.match(value):
+            day = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+            step = dt.timedelta(seconds=1)
+        else:
+            raise ValueError(value)
+        if not until:
+            return day
+        try:
+            return day + step
+        except OverflowError:
+            return dt.datetime.max.replace(tzinfo=dt.UTC)
+    except ValueError:
         pass
     raise OAIError(
         "badArgument",
