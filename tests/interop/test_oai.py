@@ -380,3 +380,17 @@ def test_rate_limit_answers_429_with_retry_after_sec_dos_1(client, settings):
     response = client.get("/oai?verb=Identify")
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
+
+
+def test_a_page_costs_the_same_queries_whatever_its_size_int_3_perf_oai_1(
+    client, django_assert_max_num_queries, settings
+):
+    """Counts, one range read each of records and tombstones, one for the copies' branches."""
+    for i in range(12):
+        create(f"Counted {i}", control=f"QC{i}", branch="MAIN" if i % 2 else "WEST")
+    for size in (3, 12):
+        settings.QUIETSHELF_OAI_PAGE_SIZE = size
+        cache.clear()
+        with django_assert_max_num_queries(6):
+            response = client.get("/oai?verb=ListRecords&metadataPrefix=marc21")
+        assert response.content.count(b"<record>") == size

@@ -279,3 +279,16 @@ def test_post_is_answered_like_get_int_3(client, catalogue):
     )
     tree = etree.fromstring(response.content)
     assert response.status_code == 200 and controls(tree) == ["S3"]
+
+
+def test_a_search_costs_the_same_queries_whatever_the_page_int_3(
+    client, catalogue, django_assert_max_num_queries
+):
+    for size in ("1", "4"):
+        cache.clear()
+        with django_assert_max_num_queries(4):
+            response = client.get(
+                "/sru?version=1.2&operation=searchRetrieve&query=dc.creator%3Dnordvik"
+                f"&maximumRecords={size}"
+            )
+        assert response.content.count(b"<zs:record>") == int(size)
