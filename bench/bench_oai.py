@@ -12,7 +12,7 @@ printed, never asserted. Run it under flock /tmp/bench.lock.
 
     python bench/bench_oai.py                   # 100,000 records, SQLite
     python bench/bench_oai.py --records 20000   # a quick run
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/qs_bench_oai python bench/bench_oai.py
+    python bench/bench_oai.py --pg              # on a throw-away PostgreSQL database
 """
 
 from __future__ import annotations
@@ -157,7 +157,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--pg", action="store_true", help="a throw-away PostgreSQL database")
     args = parser.parse_args()
+    if args.pg:
+        sys.path.insert(0, str(REPO / "bench"))
+        from pgtemp import run_on_throwaway_postgres
+
+        run_on_throwaway_postgres("qs_bench_oai", lambda: run(args))
+    else:
+        run(args)
+
+
+def run(args) -> None:
     setup(args.records)
     from django.db import connection
     from django.test import Client
