@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from pymarc import Field, Indicators, Record, Subfield
 
-from quietshelf.catalog import search
+from quietshelf.catalog import hooks, search
 from quietshelf.catalog.marc.extract import extract
 from quietshelf.catalog.marc.holdings import (
     HoldingItem,
@@ -637,6 +637,8 @@ def record_delete(*, actor=None, record_id: int) -> None:
             "The record has items on loan, in transit or on the hold shelf.",
             code="record_items_in_circulation",
         )
+    branch_codes = sorted(set(record_obj.items.values_list("branch__code", flat=True)))
+    hooks.record_deleted(record_obj, branch_codes)
     search.remove_records([record_id])
     record_obj.items.all().delete()
     record_obj.delete()

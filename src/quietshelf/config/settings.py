@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "quietshelf.notices",
     "quietshelf.jobs",
     "quietshelf.sip2",
+    "quietshelf.interop",
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",
@@ -465,6 +466,19 @@ AXES_CLIENT_IP_CALLABLE = "quietshelf.core.netutil.client_ip"
 # --- public search limits (SEC-DOS-1) ---------------------------------------
 QUIETSHELF_SEARCH_MAX_QUERY_CHARS = env_int("QUIETSHELF_SEARCH_MAX_QUERY_CHARS", 500)
 QUIETSHELF_SEARCH_RATE_PER_MINUTE = env_int("QUIETSHELF_SEARCH_RATE_PER_MINUTE", 120)
+
+# --- metadata exchange: OAI-PMH and SRU (INT-3, docs/oai-pmh.md, docs/sru.md) ---
+# The repository identifier is the domain-like part of oai:<id>:<record>.
+QUIETSHELF_OAI_REPOSITORY_ID = env_str("QUIETSHELF_OAI_REPOSITORY_ID", "quietshelf.local")
+QUIETSHELF_OAI_REPOSITORY_NAME = env_str("QUIETSHELF_OAI_REPOSITORY_NAME", "Quietshelf catalogue")
+# Empty: DEFAULT_FROM_EMAIL if it has a dotted domain, else library@<repository id>.
+QUIETSHELF_OAI_ADMIN_EMAIL = env_str("QUIETSHELF_OAI_ADMIN_EMAIL", "")
+QUIETSHELF_OAI_PAGE_SIZE = env_int("QUIETSHELF_OAI_PAGE_SIZE", 100)
+QUIETSHELF_OAI_TOKEN_DAYS = env_int("QUIETSHELF_OAI_TOKEN_DAYS", 7)
+# Extra sets: [{"spec": "music", "name": "Music", "format": ["music", "score"],
+#               "language": [...], "branch": [...]}]
+QUIETSHELF_OAI_SETS = json.loads(env_str("QUIETSHELF_OAI_SETS", "[]") or "[]")
+QUIETSHELF_SRU_MAX_RECORDS = env_int("QUIETSHELF_SRU_MAX_RECORDS", 50)
 
 # Rate limits, lock-outs and SAML replay checks live in the cache: several
 # server processes need a shared one (QUIETSHELF_CACHE_URL=redis://host:6379/1).

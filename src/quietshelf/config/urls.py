@@ -13,6 +13,7 @@ urlpatterns = [
     path("staff/", include("quietshelf.staff.urls")),
     path("api/v1/", include("quietshelf.api.urls")),
     path("privacy/", include("quietshelf.privacy.urls")),
+    path("", include("quietshelf.interop.urls")),
     path("", include("quietshelf.opac.urls")),
 ]
 

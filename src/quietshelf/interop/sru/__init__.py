@@ -1,0 +1,1 @@
+"""SRU 1.2 and 2.0 server."""
