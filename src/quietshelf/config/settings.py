@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "quietshelf.circulation",
     "quietshelf.notices",
     "quietshelf.jobs",
+    "quietshelf.reports",
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",

@@ -1,0 +1,159 @@
+"""Report pages: /staff/reports/ (staff, reports.view_reports) and /statistics/ (public).
+
+Thin: parse the query into a report request, call one service, render. Bad
+input (a range ending before it starts, an unknown grouping, k below 2, ε not
+above 0) is shown as a form error with status 400, never a 500.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from quietshelf.accounts.decorators import staff_page
+from quietshelf.core.errors import InvalidInput, NotFound, PermissionDenied
+from quietshelf.reports import services
+from quietshelf.reports.specs import PERIOD_LABELS, REPORTS
+
+VIEW = "reports.view_reports"
+
+
+def _csv_response(result) -> HttpResponse:
+    response = HttpResponse(services.report_csv(result), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{services.csv_filename(result)}"'
+    return response
+
+
+def _form_context(spec, data) -> dict:
+    """What the report form shows: the choices and what was asked (echoed as typed)."""
+    return {
+        "spec": spec,
+        "periods": [(p, PERIOD_LABELS[p]) for p in spec.periods],
+        "dims": list(spec.dims.items()),
+        "asked": {
+            "from": (data.get("from") or "")[:10],
+            "to": (data.get("to") or "")[:10],
+            "period": data.get("period", spec.default_period or "none"),
+            "by": data.getlist("by") if "by" in data else list(spec.default_groups),
+            "form": data.get("form", "staff"),
+            "k": (data.get("k") or "")[:6],
+            "epsilon": (data.get("epsilon") or "")[:12],
+        },
+    }
+
+
+@staff_page(perm=VIEW)
+@require_GET
+def index(request):
+    return render(
+        request,
+        "reports/index.html",
+        {
+            "reports": list(REPORTS.values()),
+            "publications": services.publications(actor=request.user),
+        },
+    )
+
+
+@staff_page(perm=VIEW)
+@require_GET
+def report(request, slug: str):
+    spec = services.get_spec(slug)
+    context = _form_context(spec, request.GET)
+    status = 200
+    try:
+        req = services.parse_request(slug, request.GET)
+        result = services.run_report(actor=request.user, request=req)
+    except InvalidInput as exc:
+        context["error"] = exc.message
+        status = 400
+    else:
+        rows, totals = services.display_rows(result)
+        context.update(
+            rows=rows,
+            totals=totals,
+            result=result,
+            charts=services.charts(result),
+            query=urlencode(req.params(), doseq=True),
+        )
+    return render(request, "reports/report.html", context, status=status)
+
+
+@staff_page(perm=VIEW)
+@require_GET
+def report_csv(request, slug: str):
+    try:
+        req = services.parse_request(slug, request.GET)
+    except InvalidInput as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    return _csv_response(services.run_report(actor=request.user, request=req))
+
+
+@staff_page(perm=VIEW)
+@require_POST
+def publish(request, slug: str):
+    back = reverse("staff_reports:report", args=[slug])
+    try:
+        req = services.parse_request(slug, request.POST)
+        pub = services.publish(
+            actor=request.user, request=req, public=request.POST.get("public") == "on"
+        )
+    except (InvalidInput, PermissionDenied) as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    if pub.public:
+        messages.success(request, _("Published; it is on the public statistics page."))
+    else:
+        messages.success(request, _("Published for staff; it is not on the public page."))
+    return redirect(f"{back}?{urlencode(pub.params, doseq=True)}")
+
+
+@staff_page(perm=VIEW)
+@require_POST
+def unpublish(request, publication_id):
+    services.unpublish(actor=request.user, publication_id=publication_id)
+    return redirect("staff_reports:index")
+
+
+# --- public (PRV-AGG-1: the stored publication form only) ---------------------------------
+
+
+@require_GET
+def public_index(request):
+    return render(
+        request, "reports/public_index.html", {"publications": services.public_publications()}
+    )
+
+
+@require_GET
+def public_report(request, slug: str):
+    try:
+        result = services.public_publication(slug)
+    except NotFound:
+        raise Http404 from None
+    rows, totals = services.display_rows(result)
+    return render(
+        request,
+        "reports/public_report.html",
+        {
+            "result": result,
+            "rows": rows,
+            "totals": totals,
+            "charts": services.charts(result),
+            "publication": result.publication,
+        },
+    )
+
+
+@require_GET
+def public_csv(request, slug: str):
+    try:
+        result = services.public_publication(slug)
+    except NotFound:
+        raise Http404 from None
+    return _csv_response(result)
