@@ -155,3 +155,21 @@ def test_unpublish_takes_it_off_the_public_page_prv_agg_1(data):
     client = signed_in_client(director)
     assert client.post(f"/staff/reports/publications/{pub.pk}/unpublish/").status_code == 302
     assert Client().get("/statistics/circulation/").status_code == 404
+
+
+def test_report_page_in_norwegian_bokmal_rpt_1(data, reader):
+    client = signed_in_client(reader)
+    r = client.get(
+        "/staff/reports/circulation/",
+        {**RANGE, "period": "month", "by": "branch", "lang": "nb"},
+        HTTP_ACCEPT_LANGUAGE="nb",
+    )
+    body = r.content.decode()
+    assert r.status_code == 200, body[-3000:]
+    assert "Grupper etter" in body, (
+        body[body.find("<main") :][:1500] and "Last ned CSV" in body and "Filial" in body
+    )
+    csv = client.get(
+        "/staff/reports/circulation/csv/", {**RANGE, "by": "branch"}, HTTP_ACCEPT_LANGUAGE="nb"
+    )
+    assert csv.content.decode().startswith("Måned,Avdeling,Utlån")
