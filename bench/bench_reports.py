@@ -80,7 +80,7 @@ def _generate(connection, n: int) -> None:
                        {t0} + ((i / 7) % {TYPES}),
                        {b0} + ((i / 84) % {BRANCHES}),
                        {g0} + ((i / 1680) % {GROUPS})
-                FROM generate_series(0, {n - 1}) AS s(i)
+                FROM generate_series(0::bigint, {n - 1}) AS s(i)
                 """  # noqa: S608 - numbers only
             )
             cur.execute("VACUUM ANALYZE circulation_circulationevent")

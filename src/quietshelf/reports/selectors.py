@@ -434,3 +434,89 @@ def merge(facts: list[Fact]) -> dict[tuple[str, ...], list[int]]:
         for i, v in enumerate(values):
             row[i] += v
     return dict(out)
+
+
+# --- reports with personal data (reports.view_personal_reports) ----------------------------
+
+
+def _patron_bits(patron_ids) -> dict:
+    """Name and preferred phone of each patron, their keys fetched in one query."""
+    from django.db.models import Prefetch
+
+    from quietshelf.patrons.models import ContactPoint
+    from quietshelf.patrons.selectors import warm_keys
+
+    patrons = list(
+        Patron.objects.filter(pk__in=set(patron_ids)).prefetch_related(
+            Prefetch(
+                "contacts",
+                queryset=ContactPoint.objects.filter(kind="phone").order_by(
+                    "-preferred", "created_at"
+                ),
+                to_attr="phones",
+            )
+        )
+    )
+    warm_keys([p.subject_id for p in patrons])
+    return {
+        p.pk: {"name": p.sort_name, "phone": p.phones[0].value if p.phones else ""} for p in patrons
+    }
+
+
+def overdue_list(*, branch_ids: set[int] | None, now: dt.datetime, min_days: int) -> list[dict]:
+    """Open loans overdue by at least `min_days`, with whom to phone (staff only)."""
+    from quietshelf.circulation.models import Loan
+
+    qs = (
+        Loan.objects.filter(
+            returned_at__isnull=True,
+            patron__isnull=False,
+            due_at__lt=now - dt.timedelta(days=min_days),
+        )
+        .select_related("item__record", "branch")
+        .defer("item__record__marc_json")
+        .order_by("due_at")
+    )
+    if branch_ids is not None:
+        qs = qs.filter(branch_id__in=branch_ids)
+    loans = list(qs[:5000])
+    people = _patron_bits(loan.patron_id for loan in loans)
+    today = timezone.localtime(now).date()
+    return [
+        {
+            "patron": people.get(loan.patron_id, {}).get("name", ""),
+            "phone": people.get(loan.patron_id, {}).get("phone", ""),
+            "title": loan.item.record.title,
+            "barcode": loan.item.barcode,
+            "branch": loan.branch.name,
+            "due": timezone.localtime(loan.due_at).date(),
+            "days_overdue": (today - timezone.localtime(loan.due_at).date()).days,
+        }
+        for loan in loans
+    ]
+
+
+def fees_above(*, branch_ids: set[int] | None, limit_minor: int) -> list[dict]:
+    """Patrons whose unresolved fees add up to more than the limit (staff only)."""
+    from quietshelf.circulation.models import Fee
+
+    qs = Fee.objects.filter(resolved_at__isnull=True, patron__isnull=False)
+    if branch_ids is not None:
+        qs = qs.filter(branch_id__in=branch_ids)
+    rows = (
+        qs.values("patron_id")
+        .annotate(balance=Sum("transactions__amount_minor"), fees=Count("pk", distinct=True))
+        .filter(balance__gt=limit_minor)
+        .order_by("-balance")[:5000]
+    )
+    rows = list(rows)
+    people = _patron_bits(r["patron_id"] for r in rows)
+    return [
+        {
+            "patron": people.get(r["patron_id"], {}).get("name", ""),
+            "phone": people.get(r["patron_id"], {}).get("phone", ""),
+            "fees": r["fees"],
+            "balance_minor": int(r["balance"] or 0),
+        }
+        for r in rows
+    ]

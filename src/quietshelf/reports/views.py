@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from quietshelf.accounts.authz import has_perm
 from quietshelf.accounts.decorators import staff_page
 from quietshelf.core.errors import InvalidInput, NotFound, PermissionDenied
 from quietshelf.reports import services
@@ -55,6 +56,9 @@ def index(request):
         "reports/index.html",
         {
             "reports": list(REPORTS.values()),
+            "personal": services.personal_titles().items()
+            if has_perm(request.user, services.PERSONAL)
+            else (),
             "publications": services.publications(actor=request.user),
         },
     )
@@ -118,6 +122,36 @@ def publish(request, slug: str):
 def unpublish(request, publication_id):
     services.unpublish(actor=request.user, publication_id=publication_id)
     return redirect("staff_reports:index")
+
+
+# --- reports with personal data (PRV-ACC-1: permission, audited per run) ----------------
+
+
+@staff_page
+@require_GET
+def personal(request, slug: str):
+    context = {"slug": slug, "title": services.personal_titles().get(slug), "asked": request.GET}
+    try:
+        filters = services.parse_personal(slug, request.GET)
+    except InvalidInput as exc:
+        context["error"] = exc.message
+        return render(request, "reports/personal.html", context, status=400)
+    report = services.run_personal(actor=request.user, slug=slug, filters=filters)
+    context.update(report=report, query=urlencode(filters))
+    return render(request, "reports/personal.html", context)
+
+
+@staff_page
+@require_GET
+def personal_csv(request, slug: str):
+    try:
+        filters = services.parse_personal(slug, request.GET)
+    except InvalidInput as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    report = services.run_personal(actor=request.user, slug=slug, filters=filters, download=True)
+    response = HttpResponse(services.personal_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slug}.csv"'
+    return response
 
 
 # --- public (PRV-AGG-1: the stored publication form only) ---------------------------------
