@@ -42,3 +42,52 @@ class Publication(models.Model):
 
     def __str__(self) -> str:
         return f"publication {self.report} {self.published_at:%Y-%m-%d}"
+
+
+class SearchDailyCount(models.Model):
+    """How many public catalogue searches were made on a day, and how many found nothing.
+
+    Counts only (PRV-SEP-1): no session, no patron, no time of day, nothing that
+    could be joined with circulation.
+    """
+
+    day = models.DateField(unique=True)
+    searches = models.PositiveIntegerField(default=0)
+    zero_results = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+
+    class Privacy:  # reviewed: counts, about no one
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"{self.searches} searches {self.day}"
+
+
+class ZeroResultTerm(models.Model):
+    """A normalised search text that found nothing, counted per day (PRV-SEP-1).
+
+    Not linked to any session or person. Reports show a term only when at
+    least k searches used it (small-cell suppression); rows older than
+    QUIETSHELF_SEARCH_TERMS_DAYS (default 90) are deleted when a new day's
+    counts begin.
+    """
+
+    day = models.DateField()
+    term = models.CharField(max_length=100)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "term"], name="reports_zero_term_day")
+        ]
+
+    class Privacy:  # reviewed: a text typed by someone unknown, never linked to anyone
+        not_personal = {
+            "term": "a search text that found nothing, kept without session or person, shown "
+            "only when k or more searches used it, deleted after 90 days"
+        }
+
+    def __str__(self) -> str:
+        return f"zero-result term {self.day}"

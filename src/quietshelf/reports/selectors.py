@@ -520,3 +520,50 @@ def fees_above(*, branch_ids: set[int] | None, limit_minor: int) -> list[dict]:
         }
         for r in rows
     ]
+
+
+# --- search statistics (PRV-SEP-1) --------------------------------------------------------
+
+
+def search_facts(
+    *, branch_ids: set[int] | None, start: dt.date, end: dt.date, period: str | None, dims
+) -> list[Fact]:
+    """Searches and searches that found nothing, per period (library-wide counts)."""
+    from quietshelf.reports.models import SearchDailyCount
+
+    del branch_ids, dims  # searches belong to no branch and have no other grouping
+    qs = SearchDailyCount.objects.filter(day__gte=start, day__lte=end)
+    out: list[Fact] = []
+    for keys, _m, row in _grouped(
+        qs,
+        period=period,
+        period_expr=_period_of_date("day", period) if period else None,
+        dims=[],
+        fields={},
+        aggregate={"_s": Sum("searches"), "_z": Sum("zero_results")},
+    ):
+        out.append((keys, [int(row["_s"] or 0), int(row["_z"] or 0)], None))
+    return out
+
+
+def zero_result_terms(*, start: dt.date, end: dt.date, k: int, limit: int = 25):
+    """The commonest texts that found nothing, each used at least k times (the rest
+    are only counted): ([(term, count)], how many searches the hidden terms made)."""
+    from quietshelf.reports.models import ZeroResultTerm
+
+    rows = (
+        ZeroResultTerm.objects.filter(day__gte=start, day__lte=end)
+        .values("term")
+        .annotate(n=Sum("count"))
+        .order_by("-n", "term")
+    )
+    shown, hidden = [], 0
+    for row in rows:
+        if row["n"] >= k and len(shown) < limit:
+            shown.append((row["term"], int(row["n"])))
+        else:
+            hidden += int(row["n"])
+    return shown, hidden
+
+
+FACTS["search"] = search_facts

@@ -321,6 +321,13 @@ def result_from_json(data: dict) -> ReportResult:
     return ReportResult(spec, req, table, list(data["header"]))
 
 
+def search_terms(*, actor, request: ReportRequest) -> tuple[list[tuple[str, int]], int]:
+    """The commonest search texts that found nothing in the range, each used by at least
+    k searches (k of the request, default 5); the rest only as a count (PRV-SEP-1)."""
+    require(actor, VIEW)
+    return selectors.zero_result_terms(start=request.start, end=request.end, k=request.k)
+
+
 # --- charts ------------------------------------------------------------------------------
 
 

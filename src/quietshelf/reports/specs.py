@@ -146,5 +146,16 @@ REPORTS: dict[str, ReportSpec] = {
             ),
             default_groups=("type",),
         ),
+        ReportSpec(
+            "search",
+            _("Catalogue searches"),
+            _(
+                "Public catalogue searches per day and how many found nothing; counts only, "
+                "never per person or session."
+            ),
+            {},
+            (Measure("searches", _("Searches")), Measure("zero", _("Found nothing"))),
+            default_groups=(),
+        ),
     )
 }

@@ -85,6 +85,10 @@ def report(request, slug: str):
             charts=services.charts(result),
             query=urlencode(req.params(), doseq=True),
         )
+        if slug == "search":
+            context["terms"], context["hidden_terms"] = services.search_terms(
+                actor=request.user, request=req
+            )
     return render(request, "reports/report.html", context, status=status)
 
 
