@@ -14,6 +14,8 @@ import uuid
 
 from django.db import models
 
+from quietshelf.privacy.inventory import personal
+
 
 class Publication(models.Model):
     """One report published in its publication form: the parameters and the frozen table."""
@@ -91,3 +93,45 @@ class ZeroResultTerm(models.Model):
 
     def __str__(self) -> str:
         return f"zero-result term {self.day}"
+
+
+class SavedReport(models.Model):
+    """A report with its grouping and range, saved by a staff member for their own list."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey("accounts.StaffUser", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    report = models.CharField(max_length=40)
+    params = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["owner", "name"], name="reports_saved_owner")]
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "owner": personal(
+                category="identifier",
+                risk="low",
+                purpose="whose list of saved reports it is",
+                legal_basis="contract",
+                source="system",
+                retention="staff_account",
+                readers=("staff",),
+            ),
+            "name": personal(
+                category="free_text",
+                risk="low",
+                purpose="the name a staff member gave a saved report",
+                legal_basis="contract",
+                source="the staff member",
+                retention="staff_account",
+                readers=("staff",),
+            ),
+        }
+        not_personal = {"report": "a report name", "params": "dates and grouping names"}
+
+    def __str__(self) -> str:
+        return f"saved report {self.pk}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -24,7 +25,7 @@ from quietshelf.core.csvfile import csv_text
 from quietshelf.core.errors import InvalidInput, NotFound, PermissionDenied
 from quietshelf.privacy import audit
 from quietshelf.reports import policy, selectors
-from quietshelf.reports.models import Publication
+from quietshelf.reports.models import Publication, SavedReport
 from quietshelf.reports.specs import PERIOD_LABELS, REPORTS, ReportSpec
 
 VIEW = "reports.view_reports"
@@ -414,8 +415,6 @@ def unpublish(*, actor, publication_id) -> Publication:
 
 
 def _uuid(value):
-    import uuid
-
     try:
         return uuid.UUID(str(value))
     except (ValueError, TypeError):
@@ -439,6 +438,52 @@ def public_publication(slug: str) -> ReportResult:
 def publications(*, actor) -> list[Publication]:
     require(actor, VIEW)
     return list(Publication.objects.defer("table").order_by("-published_at")[:50])
+
+
+# --- saved reports ------------------------------------------------------------------------
+
+MAX_SAVED = 200
+
+
+@transaction.atomic(durable=True)
+def save_report(*, actor, name: str, request: ReportRequest) -> SavedReport:
+    """Keep a report with its grouping and range in the actor's own list."""
+    require(actor, VIEW)
+    name = " ".join((name or "").split())[:100]
+    if not name:
+        raise InvalidInput("Give the saved report a name.", code="invalid_name")
+    if SavedReport.objects.filter(owner_id=actor.pk).count() >= MAX_SAVED:
+        raise InvalidInput(f"At most {MAX_SAVED} saved reports each.", code="too_many")
+    return SavedReport.objects.create(
+        owner_id=actor.pk,
+        name=name,
+        report=request.slug,
+        params=request.params(),
+        created_at=clock.now(),
+    )
+
+
+def saved_reports(*, actor) -> list[SavedReport]:
+    """The actor's own saved reports (nobody sees another's list)."""
+    require(actor, VIEW)
+    return list(SavedReport.objects.filter(owner_id=actor.pk).order_by("name"))
+
+
+@transaction.atomic(durable=True)
+def delete_saved(*, actor, saved_id) -> None:
+    require(actor, VIEW)
+    try:
+        pk = uuid.UUID(str(saved_id))
+    except (ValueError, TypeError):
+        raise NotFound("No such saved report.", code="saved_not_found") from None
+    if not SavedReport.objects.filter(pk=pk, owner_id=actor.pk).delete()[0]:
+        raise NotFound("No such saved report.", code="saved_not_found")
+
+
+def saved_url_query(saved: SavedReport) -> str:
+    from django.utils.http import urlencode
+
+    return urlencode(saved.params, doseq=True)
 
 
 # --- reports with personal data (PRV-ACC-1) ----------------------------------------------

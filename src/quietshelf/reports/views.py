@@ -60,6 +60,10 @@ def index(request):
             if has_perm(request.user, services.PERSONAL)
             else (),
             "publications": services.publications(actor=request.user),
+            "saved": [
+                (saved, services.saved_url_query(saved))
+                for saved in services.saved_reports(actor=request.user)
+            ],
         },
     )
 
@@ -119,6 +123,27 @@ def publish(request, slug: str):
     else:
         messages.success(request, _("Published for staff; it is not on the public page."))
     return redirect(f"{back}?{urlencode(pub.params, doseq=True)}")
+
+
+@staff_page(perm=VIEW)
+@require_POST
+def save(request, slug: str):
+    back = reverse("staff_reports:report", args=[slug])
+    try:
+        req = services.parse_request(slug, request.POST)
+        services.save_report(actor=request.user, name=request.POST.get("name", ""), request=req)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(request, _("Saved to your reports."))
+    return redirect("staff_reports:index")
+
+
+@staff_page(perm=VIEW)
+@require_POST
+def delete_saved(request, saved_id):
+    services.delete_saved(actor=request.user, saved_id=saved_id)
+    return redirect("staff_reports:index")
 
 
 @staff_page(perm=VIEW)
