@@ -135,3 +135,45 @@ class SavedReport(models.Model):
 
     def __str__(self) -> str:
         return f"saved report {self.pk}"
+
+
+class CirculationMonth(models.Model):
+    """Circulation events of a closed month, counted per kind, branch, item type, patron
+    group and format (the nightly rollup; RPT-1). Reports over whole months read these
+    instead of scanning every event; the days not yet rolled up are read from the events."""
+
+    month = models.DateField()  # the first day of the month
+    kind = models.CharField(max_length=16)
+    branch = models.ForeignKey(
+        "catalog.Branch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    item_type = models.ForeignKey(
+        "catalog.ItemType", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    patron_group = models.ForeignKey(
+        "patrons.PatronGroup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    format = models.CharField(max_length=16, blank=True)
+    n = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["month", "kind"], name="reports_circ_month")]
+
+    class Privacy:  # reviewed: counts of de-identified facts (PRV-HIST-2)
+        not_personal = {"kind": "enumeration", "format": "enumeration"}
+
+    def __str__(self) -> str:
+        return f"{self.n} {self.kind} {self.month:%Y-%m}"
+
+
+class RollupState(models.Model):
+    """How far a rollup has gone: every day up to `through` is counted in it."""
+
+    name = models.CharField(max_length=40, unique=True)
+    through = models.DateField()
+
+    class Privacy:  # reviewed: a rollup name and a date
+        not_personal = {"name": "the name of a rollup"}
+
+    def __str__(self) -> str:
+        return f"{self.name} through {self.through}"

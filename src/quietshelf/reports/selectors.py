@@ -160,27 +160,87 @@ CIRCULATION_FIELDS = {
 }
 
 
+ROLLUP_FIELDS = {
+    "branch": "branch_id",
+    "item_type": "item_type_id",
+    "patron_group": "patron_group_id",
+    "format": "format",
+}
+CIRCULATION_MEASURES = ["checkout", "renewal", "checkin", "hold_placed", "hold_filled"]
+
+
+def _month_end(day: dt.date) -> dt.date:
+    from quietshelf.reports.rollup import next_month
+
+    return next_month(day) - dt.timedelta(days=1)
+
+
+def _rolled_span(start: dt.date, end: dt.date, period: str | None):
+    """The whole months of [start, end] the rollup covers, or None."""
+    from quietshelf.reports.rollup import next_month, rolled_through
+
+    if period not in (None, "month", "year"):
+        return None  # days and weeks cut through months
+    through = rolled_through()
+    if through is None:
+        return None
+    first = start if start.day == 1 else next_month(start)
+    last = min(through, end if end == _month_end(end) else end.replace(day=1) - dt.timedelta(1))
+    return (first, last) if first <= last else None
+
+
 def circulation_facts(
     *, branch_ids: set[int] | None, start: dt.date, end: dt.date, period: str | None, dims
 ) -> list[Fact]:
-    """Counts of circulation events by kind (RPT-1: counted when they happened)."""
-    measures = ["checkout", "renewal", "checkin", "hold_placed", "hold_filled"]
-    qs = CirculationEvent.objects.filter(day__gte=start, day__lte=end, kind__in=measures)
-    if branch_ids is not None:
-        qs = qs.filter(branch_id__in=branch_ids)
+    """Counts of circulation events by kind (RPT-1: counted when they happened).
+
+    Whole months already rolled up are read from the month counts (rollup.py);
+    the rest of the range from the events themselves."""
+    from quietshelf.reports.models import CirculationMonth
+
     out: list[Fact] = []
+    span = _rolled_span(start, end, period)
+    raw_ranges = [(start, end)]
+    if span is not None:
+        first, last = span
+        raw_ranges = [
+            (a, b)
+            for a, b in ((start, first - dt.timedelta(days=1)), (last + dt.timedelta(days=1), end))
+            if a <= b
+        ]
+        qs = CirculationMonth.objects.filter(
+            month__gte=first, month__lte=last, kind__in=CIRCULATION_MEASURES
+        )
+        if branch_ids is not None:
+            qs = qs.filter(branch_id__in=branch_ids)
+        out.extend(
+            _circulation_rows(
+                qs, "month", period, dims, ROLLUP_FIELDS, {"_n": Sum("n")}, fmt_kind=True
+            )
+        )
+    for a, b in raw_ranges:
+        qs = CirculationEvent.objects.filter(day__gte=a, day__lte=b, kind__in=CIRCULATION_MEASURES)
+        if branch_ids is not None:
+            qs = qs.filter(branch_id__in=branch_ids)
+        out.extend(_circulation_rows(qs, "day", period, dims, CIRCULATION_FIELDS, None))
+    return out
+
+
+def _circulation_rows(qs, date_field, period, dims, fields, aggregate, *, fmt_kind=False):
+    kinds = {"format": "format"}
     for keys, kind, row in _grouped(
         qs,
         period=period,
-        period_expr=_period_of_date("day", period) if period else None,
+        period_expr=_period_of_date(date_field, period) if period else None,
         dims=dims,
-        fields=CIRCULATION_FIELDS,
+        fields=fields,
+        kinds=kinds,
         measure_field="kind",
+        aggregate=aggregate,
     ):
-        values = [0] * len(measures)
-        values[measures.index(kind)] = row["_n"]
-        out.append((keys, values, None))
-    return out
+        values = [0] * len(CIRCULATION_MEASURES)
+        values[CIRCULATION_MEASURES.index(kind)] = int(row["_n"] or 0)
+        yield keys, values, None
 
 
 # --- collection --------------------------------------------------------------------------

@@ -35,10 +35,6 @@ def default_k() -> int:
     return policy.parse_k(getattr(settings, "QUIETSHELF_REPORTS_K", policy.DEFAULT_K))
 
 
-def default_epsilon() -> float | None:
-    return policy.parse_epsilon(getattr(settings, "QUIETSHELF_REPORTS_EPSILON", None))
-
-
 @dataclass
 class ReportRequest:
     slug: str
@@ -483,7 +479,10 @@ def delete_saved(*, actor, saved_id) -> None:
 def saved_url_query(saved: SavedReport) -> str:
     from django.utils.http import urlencode
 
-    return urlencode(saved.params, doseq=True)
+    # a fixed order (PostgreSQL's jsonb keeps keys in its own order)
+    order = ["from", "to", "period", "by", "form", "k", "epsilon"]
+    items = [(key, saved.params[key]) for key in order if key in saved.params]
+    return urlencode(items, doseq=True)
 
 
 # --- reports with personal data (PRV-ACC-1) ----------------------------------------------
