@@ -138,3 +138,19 @@ def test_notices_report_reads_the_day_counts_rpt_1(circ, reader):
         ("2026-05", "Overdue", "Text message"): [0, 2, 0],
         ("2026-06", "Hold ready", "E-mail"): [9, 0, 0],
     }
+
+
+def test_hold_queue_lengths_now_rpt_1(circ, item, patron, reader):
+    busy, quiet = item(), item()
+    for _ in range(3):
+        circ_services.hold_place(
+            actor=None, patron_id=patron().pk, record_id=busy.record_id,
+            pickup_branch_id=circ["north"].pk,
+        )  # fmt: skip
+    circ_services.hold_place(
+        actor=None, patron_id=patron().pk, record_id=quiet.record_id,
+        pickup_branch_id=circ["south"].pk,
+    )  # fmt: skip
+    rows, result = _rows(reader, "hold-queues")
+    assert rows == {("1",): [1, 1], ("2–4",): [1, 3]}
+    assert result.table.grand_total().values == [2, 4]

@@ -627,3 +627,57 @@ def zero_result_terms(*, start: dt.date, end: dt.date, k: int, limit: int = 25):
 
 
 FACTS["search"] = search_facts
+
+
+# --- weeding candidates (collection) ------------------------------------------------------
+
+
+def weeding_candidates(
+    *, branch_ids: set[int] | None, before: dt.date, limit: int = 5000
+) -> list[dict]:
+    """Items that have not circulated since `before` (by the day kept on the item, never
+    from loans), oldest activity first; items never lent count when added before it."""
+    tz = timezone.get_current_timezone()
+    added_before = dt.datetime.combine(before, dt.time(), tzinfo=tz)
+    qs = (
+        Item.objects.filter(
+            Q(last_activity_on__lt=before)
+            | Q(last_activity_on__isnull=True, created_at__lt=added_before)
+        )
+        .exclude(status__in=[ItemStatus.WITHDRAWN, ItemStatus.LOST])
+        .select_related("record", "branch", "item_type")
+        .defer("record__marc_json")
+        .order_by(F("last_activity_on").asc(nulls_first=True), "branch__name", "call_number")
+    )
+    if branch_ids is not None:
+        qs = qs.filter(branch_id__in=branch_ids)
+    return [
+        {
+            "branch": item.branch.name,
+            "call_number": item.call_number,
+            "title": item.record.title,
+            "barcode": item.barcode,
+            "item_type": item.item_type.name,
+            "last_activity": item.last_activity_on,
+        }
+        for item in qs[:limit]
+    ]
+
+
+# --- hold queues (now) --------------------------------------------------------------------
+
+QUEUE_BUCKETS = ((1, "1"), (2, "2–4"), (5, "5–9"), (10, "10+"))
+
+
+def hold_queue_facts(*, branch_ids: set[int] | None, today: dt.date, dims) -> list[Fact]:
+    """Titles by how many holds wait for them now, and those holds (no patron read)."""
+    del today
+    qs = Hold.objects.filter(status=HoldStatus.WAITING)
+    if branch_ids is not None:
+        qs = qs.filter(pickup_branch_id__in=branch_ids)
+    out: list[Fact] = []
+    for row in qs.values("record_id").annotate(n=Count("pk")).order_by():
+        label = next(lab for low, lab in reversed(QUEUE_BUCKETS) if row["n"] >= low)
+        keys = (label,) if "length" in dims else ()
+        out.append((keys, [1, row["n"]], None))
+    return out

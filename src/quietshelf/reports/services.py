@@ -147,6 +147,8 @@ def parse_request(slug: str, data, *, today: dt.date | None = None) -> ReportReq
 def _facts(spec: ReportSpec, req: ReportRequest, branch_ids, today: dt.date):
     if spec.slug == "collection":
         return selectors.collection_facts(branch_ids=branch_ids, today=today, dims=req.groups)
+    if spec.slug == "hold-queues":
+        return selectors.hold_queue_facts(branch_ids=branch_ids, today=today, dims=req.groups)
     return selectors.FACTS[spec.slug](
         branch_ids=branch_ids, start=req.start, end=req.end, period=req.period, dims=req.groups
     )
@@ -434,6 +436,41 @@ def public_publication(slug: str) -> ReportResult:
 def publications(*, actor) -> list[Publication]:
     require(actor, VIEW)
     return list(Publication.objects.defer("table").order_by("-published_at")[:50])
+
+
+# --- weeding candidates -----------------------------------------------------------------
+
+
+def parse_before(data, *, today: dt.date | None = None) -> dt.date:
+    """The `before` date of the weeding list (default: three years ago)."""
+    today = today or clock.today()
+    before = policy.parse_date(_one(data, "before"), what="'not since'")
+    if before is None:
+        try:
+            return today.replace(year=today.year - 3)
+        except ValueError:  # 29 February
+            return today.replace(year=today.year - 3, day=28)
+    if before > today:
+        raise InvalidInput("The date must not be in the future.", code="invalid_date")
+    return before
+
+
+def weeding(*, actor, before: dt.date) -> PersonalReport:
+    """Items not circulated since `before` (no personal data: items only)."""
+    require(actor, VIEW)
+    rows = selectors.weeding_candidates(branch_ids=branch_scope(actor, VIEW), before=before)
+    columns = [
+        _("Branch"), _("Call number"), _("Title"), _("Item barcode"), _("Item type"),
+        _("Last circulated"),
+    ]  # fmt: skip
+    keys = ["branch", "call_number", "title", "barcode", "item_type", "last_activity"]
+    return PersonalReport(
+        "weeding",
+        _("Weeding candidates"),
+        columns,
+        [[r[k] if r[k] is not None else "—" for k in keys] for r in rows],
+        {"before": before},
+    )
 
 
 # --- saved reports ------------------------------------------------------------------------

@@ -106,6 +106,17 @@ REPORTS: dict[str, ReportSpec] = {
             ),
         ),
         ReportSpec(
+            "hold-queues",
+            _("Hold queues"),
+            _("Titles by how many holds are waiting for them now."),
+            {"length": _("Queue length")},
+            (Measure("titles", _("Titles")), Measure("waiting", _("Holds waiting"))),
+            periods=(),
+            default_period=None,
+            default_groups=("length",),
+            dated=False,
+        ),
+        ReportSpec(
             "fees",
             _("Fees"),
             _("Amounts charged, paid, waived and refunded, by fee type and branch."),

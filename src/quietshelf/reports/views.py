@@ -153,6 +153,36 @@ def unpublish(request, publication_id):
     return redirect("staff_reports:index")
 
 
+# --- weeding candidates (items only) ----------------------------------------------------
+
+
+@staff_page(perm=VIEW)
+@require_GET
+def weeding(request):
+    context = {"asked": request.GET}
+    try:
+        before = services.parse_before(request.GET)
+    except InvalidInput as exc:
+        context["error"] = exc.message
+        return render(request, "reports/weeding.html", context, status=400)
+    report = services.weeding(actor=request.user, before=before)
+    context.update(report=report, before=before, query=urlencode({"before": before}))
+    return render(request, "reports/weeding.html", context)
+
+
+@staff_page(perm=VIEW)
+@require_GET
+def weeding_csv(request):
+    try:
+        before = services.parse_before(request.GET)
+    except InvalidInput as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    report = services.weeding(actor=request.user, before=before)
+    response = HttpResponse(services.personal_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="weeding-{before:%Y%m%d}.csv"'
+    return response
+
+
 # --- reports with personal data (PRV-ACC-1: permission, audited per run) ----------------
 
 
