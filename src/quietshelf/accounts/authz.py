@@ -51,6 +51,10 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
     "privacy.manage_policy": ("publish privacy policy versions", False),
     "accounts.manage_staff": ("create staff accounts and grant roles", False),
     "reports.view_reports": ("see de-identified reports", False),
+    "reports.view_personal_reports": (
+        "run reports that list patrons (overdue lists, patrons owing fees); audited",
+        True,
+    ),
 }
 
 

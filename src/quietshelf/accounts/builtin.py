@@ -20,6 +20,8 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
             "circulation.checkout",
             "circulation.manage_fees",
             "notices.view_outbox",
+            "reports.view_reports",
+            "reports.view_personal_reports",
         ],
     ),
     "cataloguer": (
@@ -46,6 +48,8 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
             "patrons.send_password_link",
             "circulation.override",
             "notices.view_outbox",
+            "reports.view_reports",
+            "reports.view_personal_reports",
         ],
     ),
     "privacy-officer": (

@@ -18,6 +18,7 @@ def _menu(user) -> dict[str, bool]:
         "outbox": held("notices.view_outbox"),
         "notice_templates": held("notices.manage_templates"),
         "jobs": held("jobs.view_jobs"),
+        "reports": held("reports.view_reports"),
         "privacy_office": held("privacy.view_privacy_office"),
         "sip2_terminals": held("accounts.manage_staff"),
     }

@@ -35,3 +35,5 @@ api.add_router("/patrons", "quietshelf.patrons.api.router")  # staff patron API
 api.add_router("/circulation/me", "quietshelf.circulation.api.me_router")  # own loans
 api.add_router("/circulation", "quietshelf.circulation.api.router")  # desk, self-check
 api.add_router("/jobs", "quietshelf.jobs.api.router")  # scheduled jobs (staff)
+api.add_router("/reports", "quietshelf.reports.api.router")  # reports (staff)
+api.add_router("/statistics", "quietshelf.reports.api.public_router")  # published, anonymous

@@ -218,6 +218,9 @@ class Item(models.Model):
     currency = models.CharField(max_length=3, default="NOK")
     public_note = models.TextField(blank=True)
     staff_note = models.TextField(blank=True)
+    # The day of its last check-out, renewal or check-in (written by circulation),
+    # for weeding and never-circulated reports without keeping any loan (RPT-1).
+    last_activity_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -249,6 +252,7 @@ class Item(models.Model):
             "call_number": "shelf mark",
             "currency": "currency code",
             "public_note": "public note about the copy",
+            "last_activity_on": "the day the copy last circulated (no borrower)",
         }
 
     def __str__(self) -> str:

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "quietshelf.jobs",
     "quietshelf.sip2",
     "quietshelf.interop",
+    "quietshelf.reports",
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",
@@ -449,6 +450,10 @@ QUIETSHELF_LAST_BORROWER_ESCROW_DAYS = env_int("QUIETSHELF_LAST_BORROWER_ESCROW_
 # automatic blocks (PAT-3): 0 switches a limit off
 QUIETSHELF_FINE_BLOCK_LIMIT_MINOR = env_int("QUIETSHELF_FINE_BLOCK_LIMIT_MINOR", 20000)
 QUIETSHELF_OVERDUE_BLOCK_LIMIT = env_int("QUIETSHELF_OVERDUE_BLOCK_LIMIT", 10)
+# reports (PRV-AGG-1, PRV-SEP-1): the default k of small-cell suppression, and how
+# long the search texts that found nothing are kept (days)
+QUIETSHELF_REPORTS_K = env_int("QUIETSHELF_REPORTS_K", 5)
+QUIETSHELF_SEARCH_TERMS_DAYS = env_int("QUIETSHELF_SEARCH_TERMS_DAYS", 90)
 
 # --- reverse proxies and the shared cache -----------------------------------
 # Addresses (or CIDR networks) of the reverse proxies whose X-Forwarded-For is

@@ -8,6 +8,8 @@ urlpatterns = [
     path("staff/notices/", include("quietshelf.notices.staff_urls")),
     path("staff/jobs/", include("quietshelf.jobs.staff_urls")),
     path("staff/sip2/", include("quietshelf.sip2.staff_urls")),
+    path("staff/reports/", include("quietshelf.reports.staff_urls")),
+    path("statistics/", include("quietshelf.reports.public_urls")),
     path("account/notices/", include("quietshelf.notices.account_urls")),
     path("account/", include("quietshelf.patrons.account_urls")),
     path("staff/", include("quietshelf.staff.urls")),

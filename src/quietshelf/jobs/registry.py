@@ -83,6 +83,8 @@ _NIGHTLY = [
      _("Deletes notice history past its retention (PRV-NOT-1).")),
     ("prune-job-runs", "quietshelf.jobs.services:prune_runs", 55,
      _("Deletes old job run records (QUIETSHELF_JOBS_KEEP_DAYS).")),
+    ("reports-rollup", "quietshelf.reports.rollup:rollup_circulation", 58,
+     _("Counts the circulation events of closed months for the reports (RPT-1).")),
 ]  # fmt: skip
 
 _FREQUENT = [

@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from quietshelf.catalog.search import FACETS, SearchQuery, ratelimit, search
+from quietshelf.catalog.search import FACETS, SearchQuery, public_search_done, ratelimit, search
 from quietshelf.core.errors import InvalidInput, NotFound, RateLimited
 from quietshelf.opac import labels, selectors
 from quietshelf.opac.i18n import query_language
@@ -117,6 +117,8 @@ def search_page(request):
     except InvalidInput as exc:
         context["error"] = exc.message
         return render(request, "opac/search.html", context, status=400)
+    if query.page == 1:  # a new search, not the next page of one (counted in aggregate)
+        public_search_done(query, result)
 
     facets = []
     for name in ("available", "format", "language", "era", "branch"):

@@ -117,6 +117,9 @@ class Patron(models.Model):
     # SIP2 / self-check PIN (hashed); never for web sign-in.
     pin_hash = models.CharField(max_length=200, null=True, blank=True)
     last_login = models.DateTimeField(null=True, blank=True)
+    # The first day of the month of the patron's last loan or renewal (RPT-1):
+    # active-borrower counts come from this marker, not from kept loans.
+    last_active_month = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -159,6 +162,12 @@ class Patron(models.Model):
             ),
             "last_login": _p(
                 "account", "low", "spotting unused accounts", source="system", readers=("system",)
+            ),
+            "last_active_month": _p(
+                "account",
+                "low",
+                "counting active borrowers for library statistics (the month only)",
+                source="system",
             ),
             "created_at": _p("account", "low", "since when the account exists", source="system"),
             "updated_at": _p("account", "low", "when the record last changed", source="system"),

@@ -75,6 +75,28 @@ def search(query: SearchQuery) -> SearchResult:
         return backend.search(query, parsed)
 
 
+# Who wants to hear of public searches (a higher layer registers here: the search
+# statistics count them in aggregate, PRV-SEP-1); catalog itself imports none of them.
+_search_listeners: list = []
+
+
+def on_public_search(listener) -> None:
+    """Call `listener(query, result)` after each public catalogue search (once each)."""
+    if listener not in _search_listeners:
+        _search_listeners.append(listener)
+
+
+def public_search_done(query: SearchQuery, result: SearchResult) -> None:
+    """Tell the listeners of a finished public search; a failing listener never fails it."""
+    import logging
+
+    for listener in list(_search_listeners):
+        try:
+            listener(query, result)
+        except Exception:  # noqa: BLE001 - statistics must never break a search
+            logging.getLogger("quietshelf.search").exception("search listener failed")
+
+
 def _clean(value: str) -> str:
     # NUL and other control characters are never part of a word or a facet
     # value, and PostgreSQL refuses NUL in text outright.

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class ReportsConfig(AppConfig):
+    name = "quietshelf.reports"
+    label = "reports"
+    verbose_name = "Reports and statistics"
+
+    def ready(self) -> None:
+        from quietshelf.catalog.search import on_public_search
+        from quietshelf.reports.searchstats import count_search
+
+        on_public_search(count_search)
