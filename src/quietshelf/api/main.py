@@ -35,3 +35,4 @@ api.add_router("/patrons", "quietshelf.patrons.api.router")  # staff patron API
 api.add_router("/circulation/me", "quietshelf.circulation.api.me_router")  # own loans
 api.add_router("/circulation", "quietshelf.circulation.api.router")  # desk, self-check
 api.add_router("/jobs", "quietshelf.jobs.api.router")  # scheduled jobs (staff)
+api.add_router("/privacy-office", "quietshelf.privacyoffice.api.router")  # DSR, canary

@@ -29,6 +29,8 @@ COMMANDS = {
     "run-job": "Run one job now: run-job NAME [--date YYYY-MM-DD].",
     "send-notices": "Queue and send the due notices now (what the worker does on schedule).",
     "circulation-daily": "Run the nightly circulation jobs by hand (fines, hold expiry, ...).",
+    "erase-patron": "Erase a patron account; the exceptions are shown first.",
+    "canary": "Sign (canary sign --valid-days N) or verify the warrant canary.",
 }
 
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "quietshelf.circulation",
     "quietshelf.notices",
     "quietshelf.jobs",
+    "quietshelf.privacyoffice",
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",
@@ -266,6 +267,11 @@ QUIETSHELF_RETENTION = {
         "days": env_int("QUIETSHELF_RETENTION_NOTICE_HISTORY_DAYS", 90),
         "after": "the notice is sent, if you asked to keep notification history",
     },
+    # the privacy office: requests from data subjects, disclosures, breach incidents
+    "privacy_case": {
+        "days": env_int("QUIETSHELF_RETENTION_PRIVACY_CASE_DAYS", 1095),
+        "after": "the request is closed (what it was about goes with an erased account)",
+    },
 }
 # --- patrons (PRV-MNR-1) --------------------------------------------------------
 QUIETSHELF_MINOR_AGE = env_int("QUIETSHELF_MINOR_AGE", 18)
@@ -277,6 +283,22 @@ QUIETSHELF_CONTROLLER = {
     "contact": env_str("QUIETSHELF_PRIVACY_CONTACT", ""),
 }
 QUIETSHELF_PROCESSORS = json.loads(env_str("QUIETSHELF_PROCESSORS", "[]") or "[]")
+# --- the privacy office (docs/privacy-office.md) ----------------------------------
+# Requests from data subjects: the legal deadline and when to remind (PRV-DSR-6).
+QUIETSHELF_REQUEST_DEADLINE_DAYS = env_int("QUIETSHELF_REQUEST_DEADLINE_DAYS", 30)
+QUIETSHELF_REQUEST_REMIND_DAYS = env_int("QUIETSHELF_REQUEST_REMIND_DAYS", 7)
+# Erasure with unresolved fees (PRV-DSR-4): "wait" (erasure waits until they are settled)
+# or "keep" (the fees stay as financial records without the rest of the account).
+QUIETSHELF_ERASURE_UNRESOLVED_FEES = env_str("QUIETSHELF_ERASURE_UNRESOLVED_FEES", "wait")
+if QUIETSHELF_ERASURE_UNRESOLVED_FEES not in {"wait", "keep"}:
+    raise ImproperlyConfigured("QUIETSHELF_ERASURE_UNRESOLVED_FEES must be wait or keep")
+# Extra erasure exceptions (legal holds, do-not-contact): dotted paths of callables
+# `f(patron) -> list[privacyoffice.policy.ErasureException]`.
+QUIETSHELF_ERASURE_EXCEPTION_PROVIDERS = env_list("QUIETSHELF_ERASURE_EXCEPTION_PROVIDERS")
+QUIETSHELF_SUPERVISORY_AUTHORITY = env_str(
+    "QUIETSHELF_SUPERVISORY_AUTHORITY", "the national data protection authority"
+)
+QUIETSHELF_SUPERVISORY_AUTHORITY_URL = env_str("QUIETSHELF_SUPERVISORY_AUTHORITY_URL", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- passwords -----------------------------------------------------------------

@@ -7,10 +7,13 @@ urlpatterns = [
     path("staff/desk/", include("quietshelf.circulation.urls")),
     path("staff/notices/", include("quietshelf.notices.staff_urls")),
     path("staff/jobs/", include("quietshelf.jobs.staff_urls")),
+    path("staff/privacy-office/", include("quietshelf.privacyoffice.staff_urls")),
     path("account/notices/", include("quietshelf.notices.account_urls")),
+    path("account/privacy/", include("quietshelf.privacyoffice.account_urls")),
     path("account/", include("quietshelf.patrons.account_urls")),
     path("staff/", include("quietshelf.staff.urls")),
     path("api/v1/", include("quietshelf.api.urls")),
+    path("privacy/", include("quietshelf.privacyoffice.public_urls")),
     path("privacy/", include("quietshelf.privacy.urls")),
     path("", include("quietshelf.opac.urls")),
 ]

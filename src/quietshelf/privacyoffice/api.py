@@ -1,0 +1,138 @@
+"""The privacy office API, mounted at /api/v1/privacy-office.
+
+Staff token or staff session. Permissions and branch scope are checked in the
+services and selectors (403 without the permission, 404 for a patron outside
+the caller's branches, 409 for an erasure that an exception blocks or a
+patron already erased). The canary is public to read.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from ninja import Router, Status
+
+from quietshelf.api.auth import staff_auth
+from quietshelf.core import clock
+from quietshelf.core.errors import NotFound
+from quietshelf.privacyoffice import policy, selectors, services
+from quietshelf.privacyoffice import schemas as s
+
+router = Router(tags=["privacy office"], auth=staff_auth)
+
+ERRORS = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 409: s.ErrorOut}
+
+
+def _exc(e: policy.ErasureException) -> dict:
+    return {"code": e.code, "blocking": e.blocking, "message": e.message}
+
+
+def _case(case, today=None) -> dict:
+    today = today or clock.today()
+    return {
+        "id": case.pk,
+        "kind": case.kind,
+        "channel": case.channel,
+        "status": case.status,
+        "patron_id": case.patron_id,
+        "received_on": case.received_on,
+        "due_on": case.due_on,
+        "urgency": policy.case_urgency(
+            due_on=case.due_on, today=today, remind_days=settings.QUIETSHELF_REQUEST_REMIND_DAYS
+        )
+        if case.status == "open"
+        else "ok",
+        "identity_method": case.identity_method,
+        "recipients_told": list(case.recipients_told or []),
+    }
+
+
+@router.get("/patrons/{patron_id}/erasure", response={200: s.ErasurePreviewOut, **ERRORS})
+def erasure_preview(request, patron_id: uuid.UUID):
+    """What erasing this patron would keep or wait for (PRV-DSR-4), blocking items first."""
+    preview = selectors.erasure_preview(actor=request.auth, patron_id=patron_id)
+    return {
+        "patron_id": preview.patron_id,
+        "blocked": preview.blocked,
+        "exceptions": [_exc(e) for e in preview.exceptions],
+        "recipients": preview.recipients,
+    }
+
+
+@router.post("/patrons/{patron_id}/erase", response={200: s.ErasureOut, **ERRORS})
+def erase(request, patron_id: uuid.UUID, body: s.EraseIn):
+    """Erase the patron; 409 with the reason while a loan is out or fees wait, or if erased."""
+    result = services.patron_erasure_execute(
+        actor=request.auth, patron_id=patron_id, reason=body.reason, case_id=body.case_id
+    )
+    return {
+        "patron_id": result.patron_id,
+        "case_id": result.case_id,
+        "erased": True,
+        "kept": [_exc(e) for e in result.kept],
+        "recipients": result.recipients,
+        "holds_cancelled": result.holds_cancelled,
+    }
+
+
+@router.get("/cases", response={200: list[s.CaseOut], **ERRORS})
+def cases(request, status: str = "open"):
+    """Cases by legal deadline; overdue ones are marked, never closed."""
+    rows = selectors.case_rows(actor=request.auth, status="" if status == "all" else status)
+    return [_case(r.case) for r in rows]
+
+
+@router.post("/cases", response={201: s.CaseOut, **ERRORS})
+def case_open(request, body: s.CaseIn):
+    case = services.case_open(actor=request.auth, **body.dict())
+    return Status(201, _case(case))
+
+
+@router.get("/cases/{case_id}", response={200: s.CaseOut, **ERRORS})
+def case_get(request, case_id: uuid.UUID):
+    return _case(selectors.case_get(actor=request.auth, case_id=case_id))
+
+
+@router.post("/cases/{case_id}/identity", response={200: s.CaseOut, **ERRORS})
+def case_identity(request, case_id: uuid.UUID, body: s.IdentityIn):
+    return _case(
+        services.case_verify_identity(actor=request.auth, case_id=case_id, method=body.method)
+    )
+
+
+@router.post("/cases/{case_id}/close", response={200: s.CaseOut, **ERRORS})
+def case_close(request, case_id: uuid.UUID, body: s.CloseIn):
+    return _case(
+        services.case_close(actor=request.auth, case_id=case_id, status=body.status, note=body.note)
+    )
+
+
+def _canary_out() -> dict:
+    view = selectors.canary_current()
+    if view.statement is None:
+        raise NotFound("No warrant canary has been signed yet.", code="no_canary")
+    st = view.statement
+    return {
+        "text": st.text,
+        "signed_at": st.signed_at,
+        "valid_until": st.valid_until,
+        "stale": view.stale,
+        "signature_valid": view.signature_ok,
+        "signature_hex": st.signature,
+        "public_key_hex": st.public_key,
+        "public_key_pem": view.public_key_pem,
+    }
+
+
+@router.get("/canary", response={200: s.CanaryOut, 404: s.ErrorOut}, auth=None)
+def canary(request):
+    """The current warrant canary (public)."""
+    return _canary_out()
+
+
+@router.post("/canary", response={201: s.CanaryOut, **ERRORS})
+def canary_sign(request, body: s.CanarySignIn):
+    """Sign a new canary valid for 1 to 366 days."""
+    services.canary_sign(actor=request.auth, valid_days=body.valid_days)
+    return Status(201, _canary_out())

@@ -1,0 +1,77 @@
+"""Forms of the privacy office pages (staff) and of My account's privacy requests."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from quietshelf.privacyoffice import policy
+from quietshelf.privacyoffice.models import CaseChannel, CaseKind, IdentityMethod
+
+REASON_LABELS = {
+    "patron_request": _("The patron asked for it"),
+    "account_expired": _("The account expired and was not renewed"),
+    "duplicate": _("Duplicate registration"),
+    "deceased": _("The patron has died"),
+    "other": _("Another reason (recorded in the case)"),
+}
+
+
+class EraseForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=_("Reason"), choices=[(k, REASON_LABELS[k]) for k in policy.ERASURE_REASONS]
+    )
+    confirm = forms.BooleanField(
+        label=_("I have read the exceptions above; erase this account for good"), required=True
+    )
+
+
+class CaseOpenForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What the person asks for"), choices=CaseKind.choices)
+    channel = forms.ChoiceField(
+        label=_("How the request came"),
+        choices=[c for c in CaseChannel.choices if c[0] not in ("self_service", "staff")],
+    )
+    received_on = forms.DateField(
+        label=_("Received on"), widget=forms.DateInput(attrs={"type": "date"}), required=False
+    )
+    patron_id = forms.UUIDField(label=_("Patron id (if registered)"), required=False)
+    details = forms.CharField(
+        label=_("What was asked"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+
+
+class IdentityForm(forms.Form):
+    method = forms.ChoiceField(label=_("How identity was checked"), choices=IdentityMethod.choices)
+
+
+class CloseForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=[("done", _("Done")), ("refused", _("Refused")), ("withdrawn", _("Withdrawn"))],
+    )
+    note = forms.CharField(
+        label=_("What was done and why"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+
+class CanarySignForm(forms.Form):
+    valid_days = forms.IntegerField(label=_("Valid for (days)"), initial=90)
+
+
+class PatronEraseRequestForm(forms.Form):
+    details = forms.CharField(
+        label=_("Anything you want to tell us (optional)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=2000,
+    )
+    password = forms.CharField(label=_("Your password"), widget=forms.PasswordInput)
+
+
+class RectificationForm(forms.Form):
+    details = forms.CharField(
+        label=_("What is wrong, and what should it be?"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=2000,
+    )

@@ -1,0 +1,172 @@
+"""The privacy office's records: requests from data subjects and the warrant canary.
+
+A RequestCase is one request a person made about their data (PRV-DSR-3..6):
+to see it, correct it, erase it, restrict or object to its use. What was
+asked and the outcome note are encrypted under the patron's own key, so an
+erased patron's case stays as an accountability record (kind, dates, who
+checked identity and how, outcome) whose content reads "erased".
+
+A CanaryStatement is one signed, dated warrant canary (PRV-GOV-2).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from quietshelf.privacy.fields import EncryptedTextField, SubjectField
+from quietshelf.privacy.inventory import personal
+
+
+def _p(category: str, risk: str, purpose: str, **kw):
+    kw.setdefault("legal_basis", "legal_obligation")
+    kw.setdefault("retention", "privacy_case")
+    kw.setdefault("readers", ("privacy_office",))
+    kw.setdefault("source", "system")
+    return personal(category=category, risk=risk, purpose=purpose, **kw)
+
+
+class CaseKind(models.TextChoices):
+    ACCESS = "access", _("See my data")
+    RECTIFICATION = "rectification", _("Correct my data")
+    ERASURE = "erasure", _("Erase my account")
+    RESTRICTION = "restriction", _("Restrict use of my data")
+    OBJECTION = "objection", _("Object to a use of my data")
+    COMPLAINT = "complaint", _("Complaint")
+
+
+class CaseChannel(models.TextChoices):
+    SELF_SERVICE = "self_service", _("My account")
+    DESK = "desk", _("At the desk")
+    LETTER = "letter", _("Letter")
+    EMAIL = "email", _("E-mail")
+    PHONE = "phone", _("Phone")
+    STAFF = "staff", _("Staff action")
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class IdentityMethod(models.TextChoices):
+    """How a person proved who they are. Never the document itself (PRV-MIN-1)."""
+
+    SIGNED_IN = "signed_in", _("Signed in to My account and gave the password again")
+    DOCUMENT_SEEN = "document_seen", _("Photo identity document shown at the desk (not copied)")
+    CARD_AND_PIN = "card_and_pin", _("Library card and PIN")
+    KNOWN_CONTACT = "known_contact", _("Reply from the e-mail address or phone on record")
+    OTHER = "other", _("Other (explained in the note)")
+
+
+class RequestCase(models.Model):
+    """One request from a data subject, with its legal deadline and outcome (PRV-DSR-6)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The patron's own subject (a new one for a person not in the register): what was
+    # asked goes with that key when the person is erased.
+    subject = SubjectField(kind="patron", null=True, blank=True, on_delete=models.SET_NULL)
+    patron = models.ForeignKey(
+        "patrons.Patron", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=CaseKind.choices)
+    channel = models.CharField(max_length=16, choices=CaseChannel.choices)
+    status = models.CharField(max_length=12, choices=CaseStatus.choices, default="open")
+    details = EncryptedTextField(_("what was asked"), null=True, blank=True)
+    received_on = models.DateField()
+    due_on = models.DateField(db_index=True)
+    identity_method = models.CharField(max_length=16, choices=IdentityMethod.choices, blank=True)
+    identity_checked_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    identity_checked_at = models.DateTimeField(null=True, blank=True)
+    outcome_note = EncryptedTextField(_("outcome"), null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Names of the processors (recipients) told of an erasure or correction.
+    recipients_told = models.JSONField(default=list, blank=True)
+    last_reminded_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_on", "created_at"]
+        indexes = [models.Index(fields=["status", "due_on"], name="po_case_open_due")]
+
+    class Privacy:
+        subject = "patron"
+        _staff = {"subject": "staff", "readers": ("privacy_office",)}
+        fields = {
+            "subject": _p("identifier", "low", "the key that encrypts what was asked"),
+            "patron": _p("identifier", "medium", "whose request it is, while the account exists"),
+            "details": _p(
+                "free_text",
+                "medium",
+                "what the person asked for (for example which detail to correct)",
+                source="the person or library staff",
+            ),
+            "received_on": _p("account", "low", "when the request arrived (the legal deadline)"),
+            "due_on": _p("account", "low", "the legal deadline for the answer"),
+            "identity_checked_by": _p("identifier", "low", "who checked identity", **_staff),
+            "identity_checked_at": _p("account", "low", "when identity was checked"),
+            "outcome_note": _p(
+                "free_text", "medium", "what was done and why", source="library staff"
+            ),
+            "closed_at": _p("account", "low", "when the request was answered"),
+            "closed_by": _p("identifier", "low", "who answered the request", **_staff),
+            "created_at": _p("account", "low", "when the case was opened"),
+        }
+        not_personal = {
+            "kind": "an enumeration of request kinds",
+            "channel": "an enumeration of ways to ask",
+            "identity_method": "an enumeration of ways to prove identity (never the document)",
+            "recipients_told": "names of the library's processors (companies)",
+        }
+
+    def __str__(self) -> str:
+        return f"request case:{self.pk}"
+
+
+class CanaryStatement(models.Model):
+    """One dated warrant canary, signed with the instance's Ed25519 canary key (PRV-GOV-2).
+
+    `text` is exactly the signed bytes (UTF-8); anyone can check the signature
+    with the published public key and a stock tool (docs/privacy-office.md).
+    """
+
+    text = models.TextField()
+    signed_at = models.DateTimeField()
+    valid_until = models.DateField()
+    signature = models.CharField(max_length=128)  # hex, 64 bytes
+    public_key = models.CharField(max_length=64)  # hex, raw 32-byte Ed25519 key
+    signed_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "signed_by": _p(
+                "identifier",
+                "low",
+                "who signed the canary",
+                legal_basis="legitimate_interest",
+                retention="audit_log",
+            ),
+        }
+        not_personal = {
+            "text": "the public canary statement, about the library, no person",
+            "signature": "an Ed25519 signature",
+            "public_key": "the instance's canary public key",
+        }
+
+    def __str__(self) -> str:
+        return f"canary {self.signed_at:%Y-%m-%d}"

@@ -1,0 +1,84 @@
+"""In/Out schemas of the privacy office API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from ninja import Schema
+from pydantic import StringConstraints
+
+from quietshelf.patrons.schemas import ErrorOut  # noqa: F401 - the one error shape
+
+
+class ExceptionOut(Schema):
+    code: str
+    blocking: bool
+    message: str
+
+
+class ErasurePreviewOut(Schema):
+    patron_id: uuid.UUID
+    blocked: bool
+    exceptions: list[ExceptionOut]
+    recipients: list[str]
+
+
+class EraseIn(Schema):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+    case_id: uuid.UUID | None = None
+
+
+class ErasureOut(Schema):
+    patron_id: uuid.UUID
+    case_id: uuid.UUID
+    erased: bool
+    kept: list[ExceptionOut]
+    recipients: list[str]
+    holds_cancelled: int
+
+
+class CaseIn(Schema):
+    kind: str
+    channel: str
+    patron_id: uuid.UUID | None = None
+    details: Annotated[str, StringConstraints(max_length=4000)] = ""
+    received_on: dt.date | None = None
+
+
+class CaseOut(Schema):
+    id: uuid.UUID
+    kind: str
+    channel: str
+    status: str
+    patron_id: uuid.UUID | None
+    received_on: dt.date
+    due_on: dt.date
+    urgency: str
+    identity_method: str
+    recipients_told: list[str]
+
+
+class IdentityIn(Schema):
+    method: str
+
+
+class CloseIn(Schema):
+    status: str
+    note: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class CanarySignIn(Schema):
+    valid_days: int
+
+
+class CanaryOut(Schema):
+    text: str
+    signed_at: dt.datetime
+    valid_until: dt.date
+    stale: bool
+    signature_valid: bool
+    signature_hex: str
+    public_key_hex: str
+    public_key_pem: str

@@ -1,0 +1,378 @@
+"""State changes of the privacy office: erasure, request cases, the warrant canary.
+
+Every function is one durable transaction with its audit entry. Erasure goes
+through the kernel by way of `patrons.services.patron_erase` (cards retired,
+rows deleted, the data key shredded); this module decides whether it may
+happen and records the case around it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from quietshelf.accounts import authz
+from quietshelf.circulation import services as circulation_services
+from quietshelf.circulation.models import OPEN_HOLD, Hold
+from quietshelf.core import clock
+from quietshelf.core.errors import InvalidInput
+from quietshelf.patrons import services as patron_services
+from quietshelf.patrons.access import audited_denials, check_patron, is_trusted
+from quietshelf.patrons.models import Patron
+from quietshelf.privacy import audit
+from quietshelf.privacy.audit import Actor
+from quietshelf.privacyoffice import canary, policy, selectors
+from quietshelf.privacyoffice.errors import (
+    AlreadyRequested,
+    CaseClosed,
+    CaseNotFound,
+    ErasureRefused,
+)
+from quietshelf.privacyoffice.models import (
+    CanaryStatement,
+    CaseChannel,
+    CaseKind,
+    CaseStatus,
+    IdentityMethod,
+    RequestCase,
+)
+
+MAX_TEXT = 4000
+
+
+def _staff(actor):
+    return actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") else None
+
+
+def _text(value, label: str) -> str:
+    value = (value or "").strip()
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"The {label} has at most {MAX_TEXT} characters.", code="too_long")
+    return value
+
+
+def _choice(value, choices, label: str) -> str:
+    if value not in choices.values:
+        raise InvalidInput(f"Choose a {label}.", code=f"invalid_{label.replace(' ', '_')}")
+    return value
+
+
+def _date(value, label: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(
+            f"The {label} must be a date (YYYY-MM-DD).", code="invalid_date"
+        ) from None
+
+
+def _due(received_on: dt.date) -> dt.date:
+    return policy.case_due_on(received_on, deadline_days=settings.QUIETSHELF_REQUEST_DEADLINE_DAYS)
+
+
+# --- erasure (PRV-DSR-4) --------------------------------------------------------------
+
+
+@dataclass
+class ErasureResult:
+    patron_id: uuid.UUID
+    case_id: uuid.UUID
+    kept: list[policy.ErasureException] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)
+    holds_cancelled: int = 0
+
+
+@audited_denials
+def patron_erasure_execute(*, actor, patron_id, reason: str, case_id=None) -> ErasureResult:
+    """Erase a patron after checking the exceptions; refused (409) while one blocks.
+
+    Open holds are cancelled first. A case records the erasure (the one given,
+    or a new staff-action case) with the recipients to be told; the case keeps
+    no personal value that outlives the patron's key.
+    """
+    if reason not in policy.ERASURE_REASONS:
+        raise InvalidInput(
+            "Choose a reason: " + ", ".join(policy.ERASURE_REASONS) + ".", code="invalid_reason"
+        )
+    pid = selectors.parse_id(patron_id)
+    with transaction.atomic(durable=True):
+        patron = Patron.objects.select_for_update().filter(pk=pid).first()
+        if patron is None:
+            raise selectors.missing_patron_error(pid)
+        check_patron(actor, patron, "patrons.delete_patron")
+        case = None
+        if case_id:
+            case = _locked_case(case_id)
+            if case.kind != CaseKind.ERASURE or case.patron_id != patron.pk:
+                raise InvalidInput(
+                    "That case is not an erasure request from this patron.", code="wrong_case"
+                )
+            if case.status != CaseStatus.OPEN:
+                raise CaseClosed("That case is already closed.")
+        exceptions = selectors.erasure_exceptions_for(patron)
+        blocking = [e for e in exceptions if e.blocking]
+        if blocking:
+            raise ErasureRefused(
+                "Erasure refused: " + " ".join(e.message for e in blocking),
+                details={"exceptions": [e.code for e in blocking]},
+            )
+        holds = list(
+            Hold.objects.filter(patron_id=patron.pk, status__in=OPEN_HOLD).values_list(
+                "pk", flat=True
+            )
+        )
+        for hold_id in holds:
+            circulation_services.hold_cancel(actor=None, hold_id=hold_id)
+        told = selectors.recipients()
+        now = timezone.now()
+        if case is None:
+            case = RequestCase.objects.create(
+                subject_id=patron.subject_id,
+                patron=patron,
+                kind=CaseKind.ERASURE,
+                channel=CaseChannel.STAFF,
+                received_on=clock.today(),
+                due_on=_due(clock.today()),
+            )
+        case.status = CaseStatus.DONE
+        case.closed_at = now
+        case.closed_by = _staff(actor)
+        case.recipients_told = told
+        case.save(update_fields=["status", "closed_at", "closed_by", "recipients_told"])
+        audit.record(actor=actor, action="case_closed", obj=case, reason=f"erasure:{reason}")
+        patron_services.patron_erase(actor=actor, patron_id=pid, reason=reason)
+    return ErasureResult(
+        patron_id=pid,
+        case_id=case.pk,
+        kept=[e for e in exceptions if not e.blocking],
+        recipients=told,
+        holds_cancelled=len(holds),
+    )
+
+
+def erasure_request_by_patron(*, patron_id, details: str = "") -> RequestCase:
+    """The patron asks in My account (signed in, password given again by the caller)."""
+    pid = selectors.parse_id(patron_id)
+    with transaction.atomic(durable=True):
+        patron = Patron.objects.select_for_update().filter(pk=pid).first()
+        if patron is None:
+            raise selectors.missing_patron_error(pid)
+        if selectors.own_open_case(patron_id=pid, kind=CaseKind.ERASURE) is not None:
+            raise AlreadyRequested(
+                "You have already asked for your account to be erased; the library is handling it."
+            )
+        today = clock.today()
+        case = RequestCase.objects.create(
+            subject_id=patron.subject_id,
+            patron=patron,
+            kind=CaseKind.ERASURE,
+            channel=CaseChannel.SELF_SERVICE,
+            details=_text(details, "message") or None,
+            received_on=today,
+            due_on=_due(today),
+            identity_method=IdentityMethod.SIGNED_IN,
+            identity_checked_at=timezone.now(),
+        )
+        audit.record(actor=Actor.patron(pid), action="case_opened", obj=case, reason="erasure")
+    return case
+
+
+# --- request cases (PRV-DSR-3, PRV-DSR-6) ------------------------------------------------
+
+
+def _locked_case(case_id) -> RequestCase:
+    cid = selectors.parse_id(case_id, CaseNotFound, "No such case.")
+    case = RequestCase.objects.select_for_update().filter(pk=cid).first()
+    if case is None:
+        raise CaseNotFound("No such case.")
+    return case
+
+
+@audited_denials
+def case_open(
+    *,
+    actor,
+    kind: str,
+    channel: str,
+    patron_id=None,
+    details: str = "",
+    received_on=None,
+) -> RequestCase:
+    """A request made outside self-service (letter, e-mail, desk), or a correction request.
+
+    The deadline runs from the day it was received (QUIETSHELF_REQUEST_DEADLINE_DAYS).
+    """
+    selectors.require_cases(actor)
+    kind = _choice(kind, CaseKind, "request kind")
+    channel = _choice(channel, CaseChannel, "channel")
+    received = _date(received_on, "date received") or clock.today()
+    if received > clock.today():
+        raise InvalidInput("A request cannot arrive in the future.", code="invalid_date")
+    details = _text(details, "description")
+    with transaction.atomic(durable=True):
+        patron = None
+        if patron_id:
+            pid = selectors.parse_id(patron_id)
+            patron = Patron.objects.filter(pk=pid).first()
+            if patron is None:
+                raise selectors.missing_patron_error(pid)
+            check_patron(actor, patron, "patrons.view_patron")
+        case = RequestCase.objects.create(
+            subject_id=patron.subject_id if patron else None,
+            patron=patron,
+            kind=kind,
+            channel=channel,
+            details=details or None,
+            received_on=received,
+            due_on=_due(received),
+        )
+        audit.record(actor=actor, action="case_opened", obj=case, reason=kind)
+    return case
+
+
+def rectification_request_by_patron(*, patron_id, details: str) -> RequestCase:
+    """PRV-DSR-3: anything but contact data is corrected by staff, on a case."""
+    pid = selectors.parse_id(patron_id)
+    details = _text(details, "description")
+    if not details:
+        raise InvalidInput("Say what is wrong and what it should be.", code="details_required")
+    with transaction.atomic(durable=True):
+        patron = Patron.objects.filter(pk=pid).first()
+        if patron is None:
+            raise selectors.missing_patron_error(pid)
+        today = clock.today()
+        case = RequestCase.objects.create(
+            subject_id=patron.subject_id,
+            patron=patron,
+            kind=CaseKind.RECTIFICATION,
+            channel=CaseChannel.SELF_SERVICE,
+            details=details,
+            received_on=today,
+            due_on=_due(today),
+            identity_method=IdentityMethod.SIGNED_IN,
+            identity_checked_at=timezone.now(),
+        )
+        audit.record(
+            actor=Actor.patron(pid), action="case_opened", obj=case, reason="rectification"
+        )
+    return case
+
+
+def case_verify_identity(*, actor, case_id, method: str) -> RequestCase:
+    """Record how identity was checked and by whom; never the document itself."""
+    selectors.require_cases(actor)
+    method = _choice(method, IdentityMethod, "identity check")
+    with transaction.atomic(durable=True):
+        case = _locked_case(case_id)
+        if case.status != CaseStatus.OPEN:
+            raise CaseClosed("That case is already closed.")
+        case.identity_method = method
+        case.identity_checked_by = _staff(actor)
+        case.identity_checked_at = timezone.now()
+        case.save(update_fields=["identity_method", "identity_checked_by", "identity_checked_at"])
+        audit.record(actor=actor, action="identity_checked", obj=case, reason=method)
+    return case
+
+
+CLOSING = (CaseStatus.DONE, CaseStatus.REFUSED, CaseStatus.WITHDRAWN)
+
+
+def case_close(*, actor, case_id, status: str, note: str = "") -> RequestCase:
+    """Answer a case (done, refused, withdrawn) with an outcome note.
+
+    An erasure case is closed as done only by the erasure itself. A correction
+    marked done lists the recipients in the processor register to be told.
+    """
+    selectors.require_cases(actor)
+    if status not in CLOSING:
+        raise InvalidInput("Choose done, refused or withdrawn.", code="invalid_status")
+    note = _text(note, "outcome")
+    with transaction.atomic(durable=True):
+        case = _locked_case(case_id)
+        if case.status != CaseStatus.OPEN:
+            raise CaseClosed("That case is already closed.")
+        if case.kind == CaseKind.ERASURE and status == CaseStatus.DONE:
+            raise InvalidInput(
+                "An erasure request is done when the account is erased: use Erase.",
+                code="use_erase",
+            )
+        if status == CaseStatus.REFUSED and not note:
+            raise InvalidInput("Say why the request is refused.", code="note_required")
+        case.status = status
+        case.closed_at = timezone.now()
+        case.closed_by = _staff(actor)
+        fields = ["status", "closed_at", "closed_by"]
+        if note and case.subject_id is not None:
+            case.outcome_note = note
+            fields.append("outcome_note")
+        if status == CaseStatus.DONE and case.kind == CaseKind.RECTIFICATION:
+            case.recipients_told = selectors.recipients()
+            fields.append("recipients_told")
+        case.save(update_fields=fields)
+        audit.record(actor=actor, action="case_closed", obj=case, reason=f"{case.kind}:{status}")
+    return case
+
+
+def case_reminders(*, today: dt.date | None = None) -> int:
+    """The daily job: mark open cases due soon or overdue as reminded (an audit entry each).
+
+    Overdue cases stay open and on the dashboard: nothing here closes a case.
+    """
+    today = today or clock.today()
+    count = 0
+    with transaction.atomic(durable=True):
+        for case in RequestCase.objects.select_for_update().filter(status=CaseStatus.OPEN):
+            if policy.remind_today(
+                due_on=case.due_on,
+                today=today,
+                remind_days=settings.QUIETSHELF_REQUEST_REMIND_DAYS,
+                last_reminded_on=case.last_reminded_on,
+            ):
+                case.last_reminded_on = today
+                case.save(update_fields=["last_reminded_on"])
+                urgency = policy.case_urgency(
+                    due_on=case.due_on,
+                    today=today,
+                    remind_days=settings.QUIETSHELF_REQUEST_REMIND_DAYS,
+                )
+                audit.record(actor=None, action="case_reminder", obj=case, reason=urgency)
+                count += 1
+    return count
+
+
+# --- the warrant canary (PRV-GOV-2) -----------------------------------------------------
+
+
+def canary_sign(*, actor, valid_days, today: dt.date | None = None) -> CanaryStatement:
+    """Sign a new dated statement valid for 1..366 days with the canary key."""
+    if not is_trusted(actor):
+        authz.require(actor, "privacyoffice.manage_canary")
+    problem = policy.canary_validity_error(valid_days)
+    if problem:
+        raise InvalidInput(problem, code="invalid_validity")
+    today = today or clock.today()
+    valid_until = today + dt.timedelta(days=int(valid_days))
+    text = policy.canary_text(
+        controller=settings.QUIETSHELF_CONTROLLER["name"], signed_on=today, valid_until=valid_until
+    )
+    signature, public = canary.sign(text)
+    with transaction.atomic(durable=True):
+        statement = CanaryStatement.objects.create(
+            text=text,
+            signed_at=timezone.now(),
+            valid_until=valid_until,
+            signature=signature,
+            public_key=public,
+            signed_by=_staff(actor),
+        )
+        audit.record(actor=actor, action="canary_signed", obj=statement)
+    return statement

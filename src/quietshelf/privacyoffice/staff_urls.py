@@ -1,0 +1,15 @@
+"""/staff/privacy-office/: requests by deadline, erasure, the warrant canary."""
+
+from django.urls import path
+
+from quietshelf.privacyoffice import staff_views as v
+
+app_name = "privacyoffice"
+
+urlpatterns = [
+    path("", v.dashboard, name="dashboard"),
+    path("cases/new/", v.case_new, name="case_new"),
+    path("cases/<uuid:case_id>/", v.case_detail, name="case"),
+    path("patrons/<uuid:patron_id>/erase/", v.erase, name="erase"),
+    path("canary/", v.canary_page, name="canary"),
+]

@@ -1,0 +1,171 @@
+"""Privacy office pages under /staff/privacy-office/: cases by deadline, erasure, canary.
+
+Thin: a form shapes the input, one service or selector does the work, domain
+errors become form errors (and a 4xx status).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from quietshelf.accounts.decorators import staff_page
+from quietshelf.core.errors import DomainError
+from quietshelf.privacyoffice import forms, selectors, services
+from quietshelf.privacyoffice.models import CaseKind, CaseStatus
+
+CASES = "privacyoffice.manage_cases"
+
+
+@staff_page(perm=CASES)
+def dashboard(request):
+    show = request.GET.get("status", "open")
+    if show not in CaseStatus.values and show != "all":
+        show = "open"
+    rows = selectors.case_rows(actor=request.user, status="" if show == "all" else show)
+    return render(
+        request,
+        "privacyoffice/dashboard.html",
+        {
+            "rows": rows,
+            "show": show,
+            "statuses": CaseStatus.choices,
+            "canary": selectors.canary_current(),
+            "overdue": sum(1 for r in rows if r.urgency == "overdue"),
+        },
+    )
+
+
+@staff_page(perm=CASES)
+def case_new(request):
+    initial = {}
+    if request.GET.get("patron"):
+        initial["patron_id"] = request.GET["patron"]
+    form = forms.CaseOpenForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                case = services.case_open(actor=request.user, **data)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status_hint
+            else:
+                messages.success(request, _("The case is open."))
+                return redirect("privacyoffice:case", case_id=case.pk)
+        else:
+            status = 400
+    return render(request, "privacyoffice/case_new.html", {"form": form}, status=status)
+
+
+@staff_page(perm=CASES)
+def case_detail(request, case_id):
+    case = selectors.case_get(actor=request.user, case_id=case_id)
+    identity_form = forms.IdentityForm(prefix="id")
+    close_form = forms.CloseForm(prefix="close")
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "identity":
+                identity_form = forms.IdentityForm(request.POST, prefix="id")
+                if identity_form.is_valid():
+                    services.case_verify_identity(
+                        actor=request.user, case_id=case.pk, **identity_form.cleaned_data
+                    )
+                    messages.success(request, _("Identity check recorded."))
+                    return redirect("privacyoffice:case", case_id=case.pk)
+            elif action == "close":
+                close_form = forms.CloseForm(request.POST, prefix="close")
+                if close_form.is_valid():
+                    services.case_close(
+                        actor=request.user, case_id=case.pk, **close_form.cleaned_data
+                    )
+                    messages.success(request, _("The case is closed."))
+                    return redirect("privacyoffice:case", case_id=case.pk)
+            status = 400
+        except DomainError as exc:
+            target = identity_form if action == "identity" else close_form
+            target.add_error(None, exc.message)
+            status = exc.status_hint
+    preview = None
+    if case.kind == CaseKind.ERASURE and case.patron_id and case.status == CaseStatus.OPEN:
+        preview = selectors.erasure_preview(actor=request.user, patron_id=case.patron_id)
+    return render(
+        request,
+        "privacyoffice/case_detail.html",
+        {
+            "case": case,
+            "identity_form": identity_form,
+            "close_form": close_form,
+            "preview": preview,
+            "erase_form": forms.EraseForm(initial={"reason": "patron_request"}),
+        },
+        status=status,
+    )
+
+
+@staff_page(perm="patrons.delete_patron")
+def erase(request, patron_id):
+    """Show the exceptions first; erase on a confirmed POST (PRV-DSR-4)."""
+    case_id = request.POST.get("case_id") or request.GET.get("case") or ""
+    form = forms.EraseForm(request.POST or None, initial={"reason": "patron_request"})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result = services.patron_erasure_execute(
+                    actor=request.user,
+                    patron_id=patron_id,
+                    reason=form.cleaned_data["reason"],
+                    case_id=case_id or None,
+                )
+            except DomainError as exc:
+                if exc.status_hint == 404:
+                    raise
+                form.add_error(None, exc.message)
+                status = exc.status_hint
+            else:
+                return render(request, "privacyoffice/erased.html", {"result": result})
+        else:
+            status = 400
+    try:
+        preview = selectors.erasure_preview(actor=request.user, patron_id=patron_id)
+    except DomainError as exc:
+        if exc.status_hint == 404:
+            raise
+        return render(
+            request, "privacyoffice/erase.html", {"gone": exc.message, "form": None}, status=409
+        )
+    return render(
+        request,
+        "privacyoffice/erase.html",
+        {"preview": preview, "form": form, "case_id": case_id},
+        status=status,
+    )
+
+
+@staff_page(perm="privacyoffice.manage_canary")
+def canary_page(request):
+    form = forms.CanarySignForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.canary_sign(actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error("valid_days", exc.message)
+                status = exc.status_hint
+            else:
+                messages.success(request, _("The canary is signed and published."))
+                return redirect("privacyoffice:canary")
+        else:
+            status = 400
+    return render(
+        request,
+        "privacyoffice/canary_sign.html",
+        {"form": form, "canary": selectors.canary_current()},
+        status=status,
+    )
