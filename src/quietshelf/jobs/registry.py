@@ -83,6 +83,8 @@ _NIGHTLY = [
      _("Deletes notice history past its retention (PRV-NOT-1).")),
     ("prune-job-runs", "quietshelf.jobs.services:prune_runs", 55,
      _("Deletes old job run records (QUIETSHELF_JOBS_KEEP_DAYS).")),
+    ("privacy-request-reminders", "quietshelf.privacyoffice.services:case_reminders", 5,
+     _("Reminds the privacy office of requests near or past their legal deadline (PRV-DSR-6).")),
 ]  # fmt: skip
 
 _FREQUENT = [

@@ -346,7 +346,32 @@ def case_reminders(*, today: dt.date | None = None) -> int:
                 )
                 audit.record(actor=None, action="case_reminder", obj=case, reason=urgency)
                 count += 1
+        if count:
+            transaction.on_commit(lambda: _mail_reminder(count))
     return count
+
+
+def _mail_reminder(count: int) -> None:
+    """Tell the privacy contact how many requests need attention: a count and a link only."""
+    import logging
+
+    from django.core.mail import send_mail
+
+    contact = settings.QUIETSHELF_CONTROLLER.get("contact", "")
+    if "@" not in contact:
+        return
+    try:
+        send_mail(
+            "Privacy requests near or past their deadline",
+            f"{count} request(s) to data subjects are due soon or overdue.\n"
+            f"See {settings.QUIETSHELF_SITE_URL}/staff/privacy-office/\n",
+            settings.DEFAULT_FROM_EMAIL,
+            [contact],
+        )
+    except OSError as exc:  # the dashboard still shows them; the next run mails again
+        logging.getLogger("quietshelf.privacyoffice").warning(
+            "privacy request reminder not sent: %s", type(exc).__name__
+        )
 
 
 # --- the warrant canary (PRV-GOV-2) -----------------------------------------------------
