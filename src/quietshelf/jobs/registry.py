@@ -85,6 +85,10 @@ _NIGHTLY = [
      _("Deletes old job run records (QUIETSHELF_JOBS_KEEP_DAYS).")),
     ("privacy-request-reminders", "quietshelf.privacyoffice.services:case_reminders", 5,
      _("Reminds the privacy office of requests near or past their legal deadline (PRV-DSR-6).")),
+    ("government-notice-reminders",
+     "quietshelf.privacyoffice.services:government_notice_reminders", 6,
+     _("Reminds the privacy office to tell patrons of a disclosure once a gag order ends "
+       "(PRV-GOV-1).")),
 ]  # fmt: skip
 
 _FREQUENT = [

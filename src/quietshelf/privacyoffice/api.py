@@ -136,3 +136,62 @@ def canary_sign(request, body: s.CanarySignIn):
     """Sign a new canary valid for 1 to 366 days."""
     services.canary_sign(actor=request.auth, valid_days=body.valid_days)
     return Status(201, _canary_out())
+
+
+# --- government requests (PRV-GOV-1) ---------------------------------------------------
+
+
+def _gov(req) -> dict:
+    return {
+        "id": req.pk,
+        "kind": req.kind,
+        "agency": req.agency,
+        "status": req.status,
+        "received_on": req.received_on,
+        "checklist_complete": req.checklist_complete,
+        "gag_until": req.gag_until,
+        "gag_indefinite": req.gag_indefinite,
+        "notify_due_on": req.notify_due_on,
+        "patron_notified_on": req.patron_notified_on,
+    }
+
+
+@router.post("/government", response={201: s.GovRequestOut, **ERRORS})
+def government_open(request, body: s.GovRequestIn):
+    """Record a government or law-enforcement request as it arrived."""
+    return Status(201, _gov(services.government_request_open(actor=request.auth, **body.dict())))
+
+
+@router.get("/government/{request_id}", response={200: s.GovRequestOut, **ERRORS})
+def government_get(request, request_id: uuid.UUID):
+    return _gov(selectors.government_request_get(actor=request.auth, request_id=request_id))
+
+
+@router.post("/government/{request_id}/checklist", response={200: s.GovRequestOut, **ERRORS})
+def government_checklist(request, request_id: uuid.UUID, body: s.ChecklistIn):
+    """The ALA checklist, each answer recorded."""
+    req = services.government_checklist(actor=request.auth, request_id=request_id, **body.dict())
+    return _gov(req)
+
+
+@router.post("/government/{request_id}/release", response={200: list[s.DisclosureOut], **ERRORS})
+def government_release(request, request_id: uuid.UUID, body: s.ReleaseIn):
+    """Release (the authorised officer, with a second-factor code given now); 403 otherwise,
+    and the refused attempt is audited."""
+    entries = services.government_release(
+        actor=request.auth, request_id=request_id, code=body.code, categories=body.categories
+    )
+    return [
+        {"record_type": e.record_type, "record_id": e.record_id, "released_at": e.released_at}
+        for e in entries
+    ]
+
+
+@router.get("/government/{request_id}/disclosures", response={200: list[s.DisclosureOut], **ERRORS})
+def government_disclosures(request, request_id: uuid.UUID):
+    """The disclosure log of one request: the exact records released (types and ids)."""
+    entries = selectors.disclosure_log(actor=request.auth, request_id=request_id)
+    return [
+        {"record_type": e.record_type, "record_id": e.record_id, "released_at": e.released_at}
+        for e in entries
+    ]

@@ -6,7 +6,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from quietshelf.privacyoffice import policy
-from quietshelf.privacyoffice.models import CaseChannel, CaseKind, IdentityMethod
+from quietshelf.privacyoffice.models import (
+    CaseChannel,
+    CaseKind,
+    GovernmentRequestKind,
+    IdentityMethod,
+)
 
 REASON_LABELS = {
     "patron_request": _("The patron asked for it"),
@@ -74,4 +79,54 @@ class RectificationForm(forms.Form):
         label=_("What is wrong, and what should it be?"),
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=2000,
+    )
+
+
+class GovernmentRequestForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind of order"), choices=GovernmentRequestKind.choices)
+    agency = forms.CharField(label=_("Requesting authority"), max_length=200)
+    agency_reference = forms.CharField(label=_("Their reference"), max_length=100, required=False)
+    received_on = forms.DateField(
+        label=_("Received on"), widget=forms.DateInput(attrs={"type": "date"}), required=False
+    )
+    patron_id = forms.UUIDField(label=_("Patron id"), required=False)
+    scope = forms.CharField(
+        label=_("Records the order names"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    gag_until = forms.DateField(
+        label=_("The order forbids telling the patron until"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        required=False,
+    )
+    gag_indefinite = forms.BooleanField(
+        label=_("The order forbids telling the patron, with no end date"), required=False
+    )
+
+
+class ChecklistForm(forms.Form):
+    court_competent = forms.BooleanField(
+        label=_("Issued by a court of competent jurisdiction"), required=False
+    )
+    good_cause = forms.BooleanField(label=_("Shows good cause"), required=False)
+    proper_form = forms.BooleanField(label=_("In proper form"), required=False)
+    scope_limited = forms.BooleanField(
+        label=_("What we would release is no wider than the order"), required=False
+    )
+
+
+class ReleaseForm(forms.Form):
+    categories = forms.MultipleChoiceField(
+        label=_("Release"),
+        choices=[
+            ("account", _("Account: name, cards, contact details, identifiers")),
+            ("loans", _("Current loans")),
+            ("holds", _("Open holds")),
+            ("fees", _("Fees")),
+        ],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    code = forms.CharField(
+        label=_("Code from your authenticator app (asked again now)"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )

@@ -170,3 +170,133 @@ class CanaryStatement(models.Model):
 
     def __str__(self) -> str:
         return f"canary {self.signed_at:%Y-%m-%d}"
+
+
+class GovernmentRequestKind(models.TextChoices):
+    SUBPOENA = "subpoena", _("Subpoena")
+    SEARCH_WARRANT = "search_warrant", _("Search warrant")
+    COURT_ORDER = "court_order", _("Court order")
+    SECURITY_LETTER = "security_letter", _("National security letter")
+    INFORMAL = "informal", _("Request without a court order")
+
+
+class GovernmentRequestStatus(models.TextChoices):
+    RECEIVED = "received", _("Received, under review")
+    RELEASED = "released", _("Records released")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class GovernmentRequest(models.Model):
+    """A government or law-enforcement request for patron records (PRV-GOV-1).
+
+    The ALA checklist is four recorded answers; records are released only by
+    the authorised officer with a fresh second factor, and each released row
+    is listed in the disclosure log. The patron is told unless an order
+    forbids it, and then on the day it ends (`notify_due_on`).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = SubjectField(kind="patron", null=True, blank=True, on_delete=models.SET_NULL)
+    patron = models.ForeignKey(
+        "patrons.Patron", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=GovernmentRequestKind.choices)
+    agency = models.CharField(_("requesting authority"), max_length=200)
+    agency_reference = models.CharField(_("their reference"), max_length=100, blank=True)
+    received_on = models.DateField()
+    scope = EncryptedTextField(_("records the order names"), null=True, blank=True)
+    court_competent = models.BooleanField(default=False)
+    good_cause = models.BooleanField(default=False)
+    proper_form = models.BooleanField(default=False)
+    scope_limited = models.BooleanField(default=False)
+    checklist_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    checklist_at = models.DateTimeField(null=True, blank=True)
+    gag_until = models.DateField(null=True, blank=True)
+    gag_indefinite = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=12, choices=GovernmentRequestStatus.choices, default="received"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notify_due_on = models.DateField(null=True, blank=True)
+    patron_notified_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_on", "-created_at"]
+
+    class Privacy:
+        subject = "patron"
+        _staff = {"subject": "staff", "readers": ("privacy_office",)}
+        fields = {
+            "subject": _p("identifier", "low", "the key that encrypts the order's scope"),
+            "patron": _p("identifier", "high", "whose records a government request names"),
+            "scope": _p(
+                "free_text",
+                "high",
+                "which records the order asks for",
+                source="the requesting authority",
+            ),
+            "received_on": _p("account", "low", "when the request arrived"),
+            "checklist_by": _p("identifier", "low", "who reviewed the request", **_staff),
+            "checklist_at": _p("account", "low", "when it was reviewed"),
+            "decided_at": _p("account", "low", "when records were released or refused"),
+            "decided_by": _p("identifier", "low", "the authorised officer who decided", **_staff),
+            "notify_due_on": _p("account", "low", "when the patron may be told"),
+            "patron_notified_on": _p("account", "low", "when the patron was told"),
+            "created_at": _p("account", "low", "when the request was recorded"),
+        }
+        not_personal = {
+            "kind": "an enumeration of order kinds",
+            "agency": "the name of a public authority, not a person",
+            "agency_reference": "the authority's case number",
+            "status": "an enumeration",
+        }
+
+    def __str__(self) -> str:
+        return f"government request:{self.pk}"
+
+    @property
+    def checklist_complete(self) -> bool:
+        return self.court_competent and self.good_cause and self.proper_form and self.scope_limited
+
+
+class DisclosureEntry(models.Model):
+    """One record released to a third party (PRV-3P-1): its type and id, never its content."""
+
+    request = models.ForeignKey(
+        GovernmentRequest, on_delete=models.PROTECT, related_name="disclosures"
+    )
+    record_type = models.CharField(max_length=60)
+    record_id = models.CharField(max_length=64)
+    released_at = models.DateTimeField()
+    released_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["released_at", "id"]
+        verbose_name_plural = "disclosure entries"
+
+    class Privacy:
+        subject = "patron"
+        fields = {
+            "record_id": _p("identifier", "medium", "which record was disclosed (the log)"),
+            "released_at": _p("account", "low", "when it was disclosed"),
+            "released_by": _p(
+                "identifier",
+                "low",
+                "who disclosed it",
+                subject="staff",
+                readers=("privacy_office",),
+            ),
+        }
+        not_personal = {"record_type": "a model label"}
+
+    def __str__(self) -> str:
+        return f"disclosure:{self.pk}"

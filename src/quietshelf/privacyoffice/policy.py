@@ -199,3 +199,22 @@ def canary_text(*, controller: str, signed_on: dt.date, valid_until: dt.date) ->
 
 def canary_stale(*, valid_until: dt.date, today: dt.date) -> bool:
     return today > valid_until
+
+
+# --- government requests (PRV-GOV-1) -------------------------------------------------
+
+
+def notify_due_on(
+    *, today: dt.date, gag_until: dt.date | None, gag_indefinite: bool
+) -> dt.date | None:
+    """When the patron may be told of a release: at once, on the day the order ends, or
+    not until someone records that an indefinite order has been lifted (None)."""
+    if gag_indefinite:
+        return None
+    if gag_until is not None and gag_until > today:
+        return gag_until
+    return today
+
+
+def gag_in_force(*, today: dt.date, gag_until: dt.date | None, gag_indefinite: bool) -> bool:
+    return gag_indefinite or (gag_until is not None and gag_until >= today)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("canary.txt", v.canary_text, name="canary_txt"),
     path("canary.sig", v.canary_signature, name="canary_sig"),
     path("canary.pub", v.canary_public_key, name="canary_pub"),
+    path("transparency/", v.transparency, name="transparency"),
 ]

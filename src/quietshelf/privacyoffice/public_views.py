@@ -44,3 +44,15 @@ def canary_signature(request):
 
 def canary_public_key(request):
     return HttpResponse(_statement().public_key_pem, content_type="text/plain; charset=utf-8")
+
+
+def transparency(request):
+    """PRV-GOV-1: the yearly transparency report, counts only."""
+    from quietshelf.privacyoffice.models import GovernmentRequestKind
+
+    years = selectors.transparency_report()
+    rows = [
+        (y, [(label, y.by_kind.get(code, 0)) for code, label in GovernmentRequestKind.choices])
+        for y in years
+    ]
+    return render(request, "privacyoffice/transparency.html", {"rows": rows})

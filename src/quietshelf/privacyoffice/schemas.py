@@ -82,3 +82,45 @@ class CanaryOut(Schema):
     signature_hex: str
     public_key_hex: str
     public_key_pem: str
+
+
+class GovRequestIn(Schema):
+    kind: str
+    agency: Annotated[str, StringConstraints(max_length=200)]
+    agency_reference: Annotated[str, StringConstraints(max_length=100)] = ""
+    received_on: dt.date | None = None
+    patron_id: uuid.UUID | None = None
+    scope: Annotated[str, StringConstraints(max_length=4000)] = ""
+    gag_until: dt.date | None = None
+    gag_indefinite: bool = False
+
+
+class GovRequestOut(Schema):
+    id: uuid.UUID
+    kind: str
+    agency: str
+    status: str
+    received_on: dt.date
+    checklist_complete: bool
+    gag_until: dt.date | None
+    gag_indefinite: bool
+    notify_due_on: dt.date | None
+    patron_notified_on: dt.date | None
+
+
+class ChecklistIn(Schema):
+    court_competent: bool
+    good_cause: bool
+    proper_form: bool
+    scope_limited: bool
+
+
+class ReleaseIn(Schema):
+    code: Annotated[str, StringConstraints(max_length=20)]
+    categories: list[str]
+
+
+class DisclosureOut(Schema):
+    record_type: str
+    record_id: str
+    released_at: dt.datetime

@@ -25,7 +25,13 @@ from quietshelf.patrons.models import Patron
 from quietshelf.privacy.models import AuditEntry
 from quietshelf.privacyoffice import canary, policy
 from quietshelf.privacyoffice.errors import AlreadyErased, CaseNotFound
-from quietshelf.privacyoffice.models import CanaryStatement, CaseStatus, RequestCase
+from quietshelf.privacyoffice.models import (
+    CanaryStatement,
+    CaseStatus,
+    DisclosureEntry,
+    GovernmentRequest,
+    RequestCase,
+)
 
 CASES = "privacyoffice.manage_cases"
 
@@ -211,3 +217,92 @@ def canary_current(*, today: dt.date | None = None) -> CanaryView:
         ok,
         canary.public_key_pem(statement.public_key),
     )
+
+
+# --- government requests and the transparency report ------------------------------------
+
+
+def gag_order_in_force(*, today: dt.date) -> bool:
+    """A request not withdrawn or refused whose order forbids telling anyone stands."""
+    from django.db.models import Q
+
+    return (
+        GovernmentRequest.objects.exclude(status__in=("withdrawn", "refused"))
+        .filter(Q(gag_indefinite=True) | Q(gag_until__gte=today))
+        .exists()
+    )
+
+
+def government_requests(*, actor) -> list[GovernmentRequest]:
+    require_cases(actor)
+    return list(GovernmentRequest.objects.order_by("-received_on", "-created_at")[:500])
+
+
+def government_request_get(*, actor, request_id) -> GovernmentRequest:
+    require_cases(actor)
+    rid = parse_id(request_id, CaseNotFound, "No such request.")
+    req = GovernmentRequest.objects.filter(pk=rid).first()
+    if req is None:
+        raise CaseNotFound("No such request.")
+    return req
+
+
+def disclosure_log(*, actor, request_id=None) -> list[DisclosureEntry]:
+    require_cases(actor)
+    qs = DisclosureEntry.objects.select_related("request").order_by("-released_at", "id")
+    if request_id:
+        qs = qs.filter(request_id=request_id)
+    return list(qs[:2000])
+
+
+@dataclass
+class TransparencyYear:
+    year: int
+    received: int
+    by_kind: dict[str, int]
+    released: int
+    refused: int
+    withdrawn: int
+    patrons_notified: int
+    records_released: int
+
+
+def transparency_report() -> list[TransparencyYear]:
+    """Counts only, per calendar year (public: /privacy/transparency/)."""
+    from django.db.models import Count
+    from django.db.models.functions import ExtractYear
+
+    years: dict[int, TransparencyYear] = {}
+    rows = (
+        GovernmentRequest.objects.annotate(y=ExtractYear("received_on"))
+        .values("y", "kind", "status")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        year = years.setdefault(row["y"], TransparencyYear(row["y"], 0, {}, 0, 0, 0, 0, 0))
+        year.received += row["n"]
+        year.by_kind[row["kind"]] = year.by_kind.get(row["kind"], 0) + row["n"]
+        if row["status"] == "released":
+            year.released += row["n"]
+        elif row["status"] == "refused":
+            year.refused += row["n"]
+        elif row["status"] == "withdrawn":
+            year.withdrawn += row["n"]
+    notified = (
+        GovernmentRequest.objects.filter(patron_notified_on__isnull=False)
+        .annotate(y=ExtractYear("received_on"))
+        .values("y")
+        .annotate(n=Count("id"))
+    )
+    for row in notified:
+        if row["y"] in years:
+            years[row["y"]].patrons_notified = row["n"]
+    records = (
+        DisclosureEntry.objects.annotate(y=ExtractYear("request__received_on"))
+        .values("y")
+        .annotate(n=Count("id"))
+    )
+    for row in records:
+        if row["y"] in years:
+            years[row["y"]].records_released = row["n"]
+    return [years[y] for y in sorted(years, reverse=True)]

@@ -17,10 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from quietshelf.accounts import authz
+from quietshelf.accounts import services as account_services
 from quietshelf.circulation import services as circulation_services
 from quietshelf.circulation.models import OPEN_HOLD, Hold
 from quietshelf.core import clock
-from quietshelf.core.errors import InvalidInput
+from quietshelf.core.errors import Conflict, InvalidInput, PermissionDenied
 from quietshelf.patrons import services as patron_services
 from quietshelf.patrons.access import audited_denials, check_patron, is_trusted
 from quietshelf.patrons.models import Patron
@@ -38,6 +39,10 @@ from quietshelf.privacyoffice.models import (
     CaseChannel,
     CaseKind,
     CaseStatus,
+    DisclosureEntry,
+    GovernmentRequest,
+    GovernmentRequestKind,
+    GovernmentRequestStatus,
     IdentityMethod,
     RequestCase,
 )
@@ -385,6 +390,12 @@ def canary_sign(*, actor, valid_days, today: dt.date | None = None) -> CanarySta
     if problem:
         raise InvalidInput(problem, code="invalid_validity")
     today = today or clock.today()
+    if selectors.gag_order_in_force(today=today):
+        # The point of a canary: it is not renewed while a secret order stands.
+        raise Conflict(
+            "A request under a gag order stands: the canary must not be renewed.",
+            code="gag_order_in_force",
+        )
     valid_until = today + dt.timedelta(days=int(valid_days))
     text = policy.canary_text(
         controller=settings.QUIETSHELF_CONTROLLER["name"], signed_on=today, valid_until=valid_until
@@ -401,3 +412,254 @@ def canary_sign(*, actor, valid_days, today: dt.date | None = None) -> CanarySta
         )
         audit.record(actor=actor, action="canary_signed", obj=statement)
     return statement
+
+
+# --- government and law-enforcement requests (PRV-GOV-1) --------------------------------------
+
+RELEASE = "privacyoffice.release_records"
+RELEASE_CATEGORIES = ("account", "loans", "holds", "fees")
+
+
+def _locked_gov(request_id) -> GovernmentRequest:
+    rid = selectors.parse_id(request_id, CaseNotFound, "No such request.")
+    req = GovernmentRequest.objects.select_for_update().filter(pk=rid).first()
+    if req is None:
+        raise CaseNotFound("No such request.")
+    return req
+
+
+@audited_denials
+def government_request_open(
+    *,
+    actor,
+    kind: str,
+    agency: str,
+    received_on=None,
+    agency_reference: str = "",
+    patron_id=None,
+    scope: str = "",
+    gag_until=None,
+    gag_indefinite: bool = False,
+) -> GovernmentRequest:
+    """Record a request as it arrived; nothing is released by recording it."""
+    selectors.require_cases(actor)
+    kind = _choice(kind, GovernmentRequestKind, "kind of order")
+    agency = " ".join((agency or "").split())
+    if not agency or len(agency) > 200:
+        raise InvalidInput("Name the requesting authority.", code="agency_required")
+    received = _date(received_on, "date received") or clock.today()
+    if received > clock.today():
+        raise InvalidInput("A request cannot arrive in the future.", code="invalid_date")
+    gag = _date(gag_until, "end of the gag order")
+    with transaction.atomic(durable=True):
+        patron = None
+        if patron_id:
+            pid = selectors.parse_id(patron_id)
+            patron = Patron.objects.filter(pk=pid).first()
+            if patron is None:
+                raise selectors.missing_patron_error(pid)
+            check_patron(actor, patron, "patrons.view_patron")
+        req = GovernmentRequest.objects.create(
+            subject_id=patron.subject_id if patron else None,
+            patron=patron,
+            kind=kind,
+            agency=agency,
+            agency_reference=(agency_reference or "").strip()[:100],
+            received_on=received,
+            scope=_text(scope, "scope") or None,
+            gag_until=gag,
+            gag_indefinite=bool(gag_indefinite),
+        )
+        audit.record(actor=actor, action="gov_request_recorded", obj=req, reason=kind)
+    return req
+
+
+def government_checklist(
+    *,
+    actor,
+    request_id,
+    court_competent: bool,
+    good_cause: bool,
+    proper_form: bool,
+    scope_limited: bool,
+) -> GovernmentRequest:
+    """Record the ALA checklist: court of competent jurisdiction, good cause, proper form,
+    scope no wider than the order."""
+    selectors.require_cases(actor)
+    with transaction.atomic(durable=True):
+        req = _locked_gov(request_id)
+        if req.status != GovernmentRequestStatus.RECEIVED:
+            raise CaseClosed("That request is already decided.")
+        req.court_competent = bool(court_competent)
+        req.good_cause = bool(good_cause)
+        req.proper_form = bool(proper_form)
+        req.scope_limited = bool(scope_limited)
+        req.checklist_by = _staff(actor)
+        req.checklist_at = timezone.now()
+        req.save()
+        audit.record(
+            actor=actor,
+            action="gov_checklist",
+            obj=req,
+            reason="complete" if req.checklist_complete else "incomplete",
+        )
+    return req
+
+
+def _records_in_scope(patron_id, categories) -> list[tuple[str, str]]:
+    from quietshelf.circulation.models import Fee, Loan
+    from quietshelf.patrons.models import Card, ContactPoint, PatronIdentifier
+
+    rows: list[tuple[str, str]] = []
+    if "account" in categories:
+        rows.append(("patrons.patron", str(patron_id)))
+        for model in (Card, ContactPoint, PatronIdentifier):
+            label = model._meta.label_lower
+            rows += [
+                (label, str(pk))
+                for pk in model.objects.filter(patron_id=patron_id).values_list("pk", flat=True)
+            ]
+    if "loans" in categories:
+        ids = Loan.objects.filter(patron_id=patron_id, returned_at__isnull=True)
+        rows += [("circulation.loan", str(pk)) for pk in ids.values_list("pk", flat=True)]
+    if "holds" in categories:
+        ids = Hold.objects.filter(patron_id=patron_id, status__in=OPEN_HOLD)
+        rows += [("circulation.hold", str(pk)) for pk in ids.values_list("pk", flat=True)]
+    if "fees" in categories:
+        ids = Fee.objects.filter(patron_id=patron_id)
+        rows += [("circulation.fee", str(pk)) for pk in ids.values_list("pk", flat=True)]
+    return rows
+
+
+class ReleaseRefused(PermissionDenied):
+    code = "release_refused"
+
+
+def government_release(
+    *, actor, request_id, code: str, categories: list[str] | tuple[str, ...]
+) -> list[DisclosureEntry]:
+    """Release the records in scope: the authorised officer only, with a fresh second factor.
+
+    A refusal (no role, no fresh second factor) is audited and committed before
+    the error is raised, so the attempt stays on record.
+    """
+    categories = [c for c in categories or () if c]
+    unknown = set(categories) - set(RELEASE_CATEGORIES)
+    if not categories or unknown:
+        raise InvalidInput(
+            "Choose what to release: " + ", ".join(RELEASE_CATEGORIES) + ".",
+            code="invalid_categories",
+        )
+    staff = _staff(actor)
+    refused = ""
+    with transaction.atomic(durable=True):
+        req = _locked_gov(request_id)
+        if staff is None or not authz.has_perm(staff, RELEASE):
+            refused = "no_authorised_officer_role"
+        elif not account_services.second_factor_verify(user=staff, token=code or ""):
+            refused = "no_fresh_second_factor"
+        if refused:
+            audit.record(actor=actor, action="gov_release_refused", obj=req, reason=refused)
+        else:
+            if req.status != GovernmentRequestStatus.RECEIVED:
+                raise CaseClosed("That request is already decided.")
+            if not req.checklist_complete:
+                raise InvalidInput(
+                    "The checklist is not complete: records are released only for an order "
+                    "from a court of competent jurisdiction, showing good cause, in proper "
+                    "form and no wider than the order.",
+                    code="checklist_incomplete",
+                )
+            if req.patron_id is None:
+                raise InvalidInput("The request names no patron.", code="no_patron")
+            now = timezone.now()
+            entries = DisclosureEntry.objects.bulk_create(
+                [
+                    DisclosureEntry(
+                        request=req,
+                        record_type=t,
+                        record_id=i,
+                        released_at=now,
+                        released_by=staff,
+                    )
+                    for t, i in _records_in_scope(req.patron_id, categories)
+                ]
+            )
+            req.status = GovernmentRequestStatus.RELEASED
+            req.decided_at = now
+            req.decided_by = staff
+            req.notify_due_on = policy.notify_due_on(
+                today=clock.today(), gag_until=req.gag_until, gag_indefinite=req.gag_indefinite
+            )
+            req.save()
+            audit.record(actor=actor, action="disclosed", obj=req, reason=",".join(categories))
+            audit.record(
+                actor=actor,
+                action="disclosed",
+                object_type="patrons.patron",
+                object_id=req.patron_id,
+                reason="government request",
+            )
+    if refused:
+        raise ReleaseRefused(
+            "Only the authorised officer may release records, and only after giving a "
+            "second-factor code now."
+            if refused == "no_authorised_officer_role"
+            else "The second-factor code is not right: give a fresh code from your authenticator.",
+            details={"refused": refused},
+        )
+    return entries
+
+
+def government_refuse(*, actor, request_id, note: str = "") -> GovernmentRequest:
+    """Decline to release (for example: no court order)."""
+    selectors.require_cases(actor)
+    with transaction.atomic(durable=True):
+        req = _locked_gov(request_id)
+        if req.status != GovernmentRequestStatus.RECEIVED:
+            raise CaseClosed("That request is already decided.")
+        req.status = GovernmentRequestStatus.REFUSED
+        req.decided_at = timezone.now()
+        req.decided_by = _staff(actor)
+        req.save()
+        audit.record(actor=actor, action="gov_request_refused", obj=req)
+    return req
+
+
+def government_patron_notified(*, actor, request_id) -> GovernmentRequest:
+    """The patron was told (by letter or at the desk); refused while a gag order runs."""
+    selectors.require_cases(actor)
+    with transaction.atomic(durable=True):
+        req = _locked_gov(request_id)
+        if req.notify_due_on is None or req.notify_due_on > clock.today():
+            raise InvalidInput(
+                "An order still forbids telling the patron.", code="gag_order_in_force"
+            )
+        req.patron_notified_on = clock.today()
+        req.save(update_fields=["patron_notified_on"])
+        audit.record(actor=actor, action="gov_patron_notified", obj=req)
+    return req
+
+
+def government_notice_reminders(*, today: dt.date | None = None) -> int:
+    """Daily: released requests whose patron may now be told (the gag order ended today or
+    earlier) and has not been: one audit entry each, and a count mailed to the privacy contact."""
+    today = today or clock.today()
+    due = list(
+        GovernmentRequest.objects.filter(
+            status=GovernmentRequestStatus.RELEASED,
+            notify_due_on__lte=today,
+            patron_notified_on__isnull=True,
+        ).values_list("pk", flat=True)
+    )
+    with transaction.atomic(durable=True):
+        for pk in due:
+            audit.record(
+                actor=None,
+                action="gov_notice_due",
+                object_type="privacyoffice.governmentrequest",
+                object_id=pk,
+            )
+        if due:
+            transaction.on_commit(lambda: _mail_reminder(len(due)))
+    return len(due)

@@ -169,3 +169,86 @@ def canary_page(request):
         {"form": form, "canary": selectors.canary_current()},
         status=status,
     )
+
+
+# --- government requests (PRV-GOV-1) ------------------------------------------------------
+
+
+@staff_page(perm=CASES)
+def government_list(request):
+    form = forms.GovernmentRequestForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                req = services.government_request_open(actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status_hint
+            else:
+                return redirect("privacyoffice:government", request_id=req.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "privacyoffice/government_list.html",
+        {"requests": selectors.government_requests(actor=request.user), "form": form},
+        status=status,
+    )
+
+
+@staff_page(perm=CASES)
+def government_detail(request, request_id):
+    req = selectors.government_request_get(actor=request.user, request_id=request_id)
+    checklist = forms.ChecklistForm(
+        prefix="check",
+        initial={
+            "court_competent": req.court_competent,
+            "good_cause": req.good_cause,
+            "proper_form": req.proper_form,
+            "scope_limited": req.scope_limited,
+        },
+    )
+    release = forms.ReleaseForm(prefix="release")
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "checklist":
+                checklist = forms.ChecklistForm(request.POST, prefix="check")
+                if checklist.is_valid():
+                    services.government_checklist(
+                        actor=request.user, request_id=req.pk, **checklist.cleaned_data
+                    )
+                    return redirect("privacyoffice:government", request_id=req.pk)
+            elif action == "release":
+                release = forms.ReleaseForm(request.POST, prefix="release")
+                if release.is_valid():
+                    entries = services.government_release(
+                        actor=request.user, request_id=req.pk, **release.cleaned_data
+                    )
+                    messages.success(
+                        request, _("%(n)d records released and logged.") % {"n": len(entries)}
+                    )
+                    return redirect("privacyoffice:government", request_id=req.pk)
+            elif action == "refuse":
+                services.government_refuse(actor=request.user, request_id=req.pk)
+                return redirect("privacyoffice:government", request_id=req.pk)
+            elif action == "notified":
+                services.government_patron_notified(actor=request.user, request_id=req.pk)
+                return redirect("privacyoffice:government", request_id=req.pk)
+            status = 400
+        except DomainError as exc:
+            (release if action == "release" else checklist).add_error(None, exc.message)
+            status = exc.status_hint
+    return render(
+        request,
+        "privacyoffice/government_detail.html",
+        {
+            "req": req,
+            "checklist": checklist,
+            "release": release,
+            "log": selectors.disclosure_log(actor=request.user, request_id=req.pk),
+        },
+        status=status,
+    )
