@@ -31,6 +31,7 @@ COMMANDS = {
     "circulation-daily": "Run the nightly circulation jobs by hand (fines, hold expiry, ...).",
     "erase-patron": "Erase a patron account; the exceptions are shown first.",
     "canary": "Sign (canary sign --valid-days N) or verify the warrant canary.",
+    "privacy-audit": "Check configuration and data against the privacy requirements (read-only).",
 }
 
 

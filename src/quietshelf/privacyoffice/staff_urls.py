@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<uuid:case_id>/", v.case_detail, name="case"),
     path("patrons/<uuid:patron_id>/erase/", v.erase, name="erase"),
     path("canary/", v.canary_page, name="canary"),
+    path("audit/", v.self_audit, name="self_audit"),
     path("government/", v.government_list, name="government_list"),
     path("government/<uuid:request_id>/", v.government_detail, name="government"),
 ]

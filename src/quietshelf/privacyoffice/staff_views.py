@@ -252,3 +252,11 @@ def government_detail(request, request_id):
         },
         status=status,
     )
+
+
+@staff_page(perm="privacy.view_privacy_office")
+def self_audit(request):
+    """PRV-AUD-1 on a page: the same read-only report as `quietshelf privacy-audit`."""
+    from quietshelf.privacyoffice import selfaudit
+
+    return render(request, "privacyoffice/self_audit.html", {"report": selfaudit.run()})
