@@ -486,6 +486,24 @@ def send_checkout_receipt(*, actor, patron_id, loan_ids) -> Notice | None:
     return notice
 
 
+def queue_privacy_notices(*, patron_ids, key: str, headline: str, message: str) -> int:
+    """A privacy notice (breach, disclosure) with a text the privacy office reviewed, to each
+    patron who can get notices; idempotent per `key` and patron. Returns how many were queued."""
+    today = clock.today()
+    groups = {
+        (pid, key): {"data": {"headline": headline, "message": message}} for pid in patron_ids
+    }
+    rows = _build(
+        groups,
+        NoticeType.PRIVACY,
+        today=today,
+        key=lambda pid, k: f"privacy:{k}:{pid}"[:160],
+        ref_date=lambda _k: today,
+        with_titles=False,
+    )
+    return _insert(rows)
+
+
 # --- templates ------------------------------------------------------------------------
 
 

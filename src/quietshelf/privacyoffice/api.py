@@ -195,3 +195,52 @@ def government_disclosures(request, request_id: uuid.UUID):
         {"record_type": e.record_type, "record_id": e.record_id, "released_at": e.released_at}
         for e in entries
     ]
+
+
+# --- breach incidents (PRV-BRE-1) ------------------------------------------------------------
+
+
+def _breach(view) -> dict:
+    i = view.incident
+    return {
+        "id": i.pk,
+        "title": i.title,
+        "status": i.status,
+        "discovered_at": i.discovered_at,
+        "deadline": view.deadline,
+        "hours_left": view.hours_left,
+        "authority_notified_at": i.authority_notified_at,
+        "affected": view.affected,
+        "notice_reviewed": i.notice_reviewed_at is not None,
+        "notices_queued": i.notices_queued,
+    }
+
+
+@router.post("/breaches", response={201: s.BreachOut, **ERRORS})
+def breach_record(request, body: s.BreachIn):
+    """Record an incident with its scope; the answer carries the affected count and clock."""
+    incident = services.breach_record(actor=request.auth, **body.dict())
+    return Status(201, _breach(selectors.breach_get(actor=request.auth, incident_id=incident.pk)))
+
+
+@router.get("/breaches/{incident_id}", response={200: s.BreachOut, **ERRORS})
+def breach_get(request, incident_id: uuid.UUID):
+    return _breach(selectors.breach_get(actor=request.auth, incident_id=incident_id))
+
+
+@router.post("/breaches/{incident_id}/notice", response={200: s.BreachOut, **ERRORS})
+def breach_notice(request, incident_id: uuid.UUID, body: s.BreachNoticeIn):
+    services.breach_review_notice(actor=request.auth, incident_id=incident_id, **body.dict())
+    return _breach(selectors.breach_get(actor=request.auth, incident_id=incident_id))
+
+
+@router.post("/breaches/{incident_id}/send", response={200: s.BreachSendOut, **ERRORS})
+def breach_send(request, incident_id: uuid.UUID):
+    """Queue the approved notice for every affected patron; "0 patrons" sends nothing."""
+    result = services.breach_send_notices(actor=request.auth, incident_id=incident_id)
+    message = (
+        f"{result.queued} notices queued for {result.affected} affected patrons."
+        if result.affected
+        else "0 patrons: the scope matches nobody, nothing sent."
+    )
+    return {"affected": result.affected, "queued": result.queued, "message": message}

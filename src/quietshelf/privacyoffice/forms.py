@@ -130,3 +130,54 @@ class ReleaseForm(forms.Form):
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+def _data_category_choices():
+    from quietshelf.privacy.inventory import DATA_CATEGORIES
+
+    return [(k, f"{k}: {v}") for k, v in DATA_CATEGORIES.items()]
+
+
+class BreachForm(forms.Form):
+    title = forms.CharField(label=_("Short name"), max_length=200)
+    what_happened = forms.CharField(
+        label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+    discovered_at = forms.DateTimeField(
+        label=_("Discovered at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    data_categories = forms.MultipleChoiceField(
+        label=_("Data involved"),
+        choices=_data_category_choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    branch_ids = forms.ModelMultipleChoiceField(
+        label=_("Branches (none: all)"), queryset=None, required=False
+    )
+    systems = forms.CharField(label=_("Systems (comma-separated)"), required=False)
+    window_start = forms.DateTimeField(
+        label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    window_end = forms.DateTimeField(
+        label=_("To"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        from quietshelf.catalog.models import Branch
+
+        super().__init__(*args, **kwargs)
+        self.fields["branch_ids"].queryset = Branch.objects.order_by("name")
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["branch_ids"] = [b.pk for b in data["branch_ids"]]
+        data["systems"] = [s for s in data["systems"].split(",") if s.strip()]
+        return data
+
+
+class BreachNoticeForm(forms.Form):
+    headline = forms.CharField(label=_("Headline"), max_length=200)
+    text = forms.CharField(
+        label=_("Notice: what happened, what data, what we are doing, whom to contact"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )

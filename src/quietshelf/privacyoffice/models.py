@@ -300,3 +300,65 @@ class DisclosureEntry(models.Model):
 
     def __str__(self) -> str:
         return f"disclosure:{self.pk}"
+
+
+class BreachStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    NOTIFIED = "notified", _("Patrons notified")
+    CLOSED = "closed", _("Closed")
+
+
+class BreachIncident(models.Model):
+    """A personal-data breach (PRV-BRE-1): its scope, the 72-hour clock, the reviewed notice.
+
+    Affected patrons are computed from the scope when needed, never stored as a
+    list; only the counts are kept.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=200)
+    what_happened = models.TextField()
+    discovered_at = models.DateTimeField()
+    data_categories = models.JSONField(default=list)
+    branches = models.ManyToManyField("catalog.Branch", blank=True, related_name="+")
+    systems = models.JSONField(default=list, blank=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=BreachStatus.choices, default="open")
+    authority_notified_at = models.DateTimeField(null=True, blank=True)
+    notice_headline = models.CharField(max_length=200, blank=True)
+    notice_text = models.TextField(blank=True)
+    notice_reviewed_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notice_reviewed_at = models.DateTimeField(null=True, blank=True)
+    affected_count = models.PositiveIntegerField(null=True, blank=True)
+    notices_queued = models.PositiveIntegerField(null=True, blank=True)
+    notices_sent_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-discovered_at"]
+
+    class Privacy:
+        subject = "staff"
+        _staff = {"legal_basis": "legal_obligation", "retention": "privacy_case"}
+        fields = {
+            "notice_reviewed_by": _p("identifier", "low", "who approved the notice text", **_staff),
+            "recorded_by": _p("identifier", "low", "who recorded the incident", **_staff),
+        }
+        not_personal = {
+            "title": "a name for the incident, about systems, not people",
+            "what_happened": "an account of the incident without personal values",
+            "data_categories": "inventory data categories",
+            "systems": "names of systems",
+            "status": "an enumeration",
+            "notice_headline": "the notice text sent to everyone affected alike",
+            "notice_text": "the notice text sent to everyone affected alike",
+        }
+
+    def __str__(self) -> str:
+        return f"breach:{self.pk}"

@@ -218,3 +218,18 @@ def notify_due_on(
 
 def gag_in_force(*, today: dt.date, gag_until: dt.date | None, gag_indefinite: bool) -> bool:
     return gag_indefinite or (gag_until is not None and gag_until >= today)
+
+
+# --- breach incidents (PRV-BRE-1) ----------------------------------------------------
+
+BREACH_HOURS = 72
+
+
+def breach_deadline(discovered_at: dt.datetime) -> dt.datetime:
+    """The supervisory authority must hear within 72 hours of discovery (GDPR Art. 33)."""
+    return discovered_at + dt.timedelta(hours=BREACH_HOURS)
+
+
+def breach_hours_left(*, discovered_at: dt.datetime, now: dt.datetime) -> float:
+    """Hours left on the 72-hour clock (negative once past)."""
+    return round((breach_deadline(discovered_at) - now).total_seconds() / 3600, 1)

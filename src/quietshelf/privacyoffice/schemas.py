@@ -124,3 +124,38 @@ class DisclosureOut(Schema):
     record_type: str
     record_id: str
     released_at: dt.datetime
+
+
+class BreachIn(Schema):
+    title: Annotated[str, StringConstraints(max_length=200)]
+    what_happened: Annotated[str, StringConstraints(max_length=4000)]
+    discovered_at: dt.datetime
+    window_start: dt.datetime
+    window_end: dt.datetime
+    data_categories: list[str]
+    branch_ids: list[int] = []
+    systems: list[str] = []
+
+
+class BreachOut(Schema):
+    id: uuid.UUID
+    title: str
+    status: str
+    discovered_at: dt.datetime
+    deadline: dt.datetime
+    hours_left: float
+    authority_notified_at: dt.datetime | None
+    affected: int
+    notice_reviewed: bool
+    notices_queued: int | None
+
+
+class BreachNoticeIn(Schema):
+    headline: Annotated[str, StringConstraints(max_length=200)]
+    text: Annotated[str, StringConstraints(max_length=4000)]
+
+
+class BreachSendOut(Schema):
+    affected: int
+    queued: int
+    message: str

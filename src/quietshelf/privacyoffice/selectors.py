@@ -26,6 +26,7 @@ from quietshelf.privacy.models import AuditEntry
 from quietshelf.privacyoffice import canary, policy
 from quietshelf.privacyoffice.errors import AlreadyErased, CaseNotFound
 from quietshelf.privacyoffice.models import (
+    BreachIncident,
     CanaryStatement,
     CaseStatus,
     DisclosureEntry,
@@ -306,3 +307,73 @@ def transparency_report() -> list[TransparencyYear]:
         if row["y"] in years:
             years[row["y"]].records_released = row["n"]
     return [years[y] for y in sorted(years, reverse=True)]
+
+
+# --- breach incidents (PRV-BRE-1) ----------------------------------------------------------
+
+BREACHES = "privacyoffice.manage_breaches"
+
+
+def require_breaches(actor) -> None:
+    if not is_trusted(actor):
+        authz.require(actor, BREACHES)
+
+
+def affected_patrons(incident: BreachIncident):
+    """The patrons the incident's scope reaches, as a queryset (count it, or list its ids).
+
+    Registered by the end of the window, at the scope's branches (all when none).
+    A scope of only circulation or only financial data narrows it to patrons
+    with a loan or a fee that overlaps the window.
+    """
+    from django.db.models import Q
+
+    qs = Patron.objects.filter(created_at__lte=incident.window_end)
+    branch_ids = [b.pk for b in incident.branches.all()]
+    if branch_ids:
+        qs = qs.filter(home_branch_id__in=branch_ids)
+    categories = set(incident.data_categories or [])
+    if categories == {"circulation"}:
+        loans = Loan.objects.filter(checked_out_at__lte=incident.window_end).filter(
+            Q(returned_at__isnull=True) | Q(returned_at__gte=incident.window_start)
+        )
+        qs = qs.filter(pk__in=loans.values("patron_id"))
+    elif categories == {"financial"}:
+        fees = Fee.objects.filter(created_at__lte=incident.window_end).filter(
+            Q(resolved_at__isnull=True) | Q(resolved_at__gte=incident.window_start)
+        )
+        qs = qs.filter(pk__in=fees.values("patron_id"))
+    return qs
+
+
+def breaches(*, actor) -> list[BreachIncident]:
+    require_breaches(actor)
+    return list(BreachIncident.objects.order_by("-discovered_at")[:200])
+
+
+@dataclass
+class BreachView:
+    incident: BreachIncident
+    affected: int
+    hours_left: float
+    deadline: dt.datetime
+
+    @property
+    def overdue(self) -> bool:
+        return self.hours_left < 0 and self.incident.authority_notified_at is None
+
+
+def breach_get(*, actor, incident_id) -> BreachView:
+    from django.utils import timezone
+
+    require_breaches(actor)
+    iid = parse_id(incident_id, CaseNotFound, "No such incident.")
+    incident = BreachIncident.objects.filter(pk=iid).prefetch_related("branches").first()
+    if incident is None:
+        raise CaseNotFound("No such incident.")
+    return BreachView(
+        incident,
+        affected_patrons(incident).count(),
+        policy.breach_hours_left(discovered_at=incident.discovered_at, now=timezone.now()),
+        policy.breach_deadline(incident.discovered_at),
+    )

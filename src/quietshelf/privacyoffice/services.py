@@ -35,6 +35,7 @@ from quietshelf.privacyoffice.errors import (
     ErasureRefused,
 )
 from quietshelf.privacyoffice.models import (
+    BreachIncident,
     CanaryStatement,
     CaseChannel,
     CaseKind,
@@ -663,3 +664,159 @@ def government_notice_reminders(*, today: dt.date | None = None) -> int:
         if due:
             transaction.on_commit(lambda: _mail_reminder(len(due)))
     return len(due)
+
+
+# --- breach incidents (PRV-BRE-1) ------------------------------------------------------------
+
+
+def _aware(value, label: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value or ""))
+        except ValueError:
+            raise InvalidInput(
+                f"The {label} must be a date and time (YYYY-MM-DDTHH:MM).", code="invalid_date"
+            ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def breach_record(
+    *,
+    actor,
+    title: str,
+    what_happened: str,
+    discovered_at,
+    window_start,
+    window_end,
+    data_categories: list[str] | tuple[str, ...] = (),
+    branch_ids: list[int] | tuple[int, ...] = (),
+    systems: list[str] | tuple[str, ...] = (),
+) -> BreachIncident:
+    """Record an incident with its scope; the 72-hour clock starts at discovery."""
+    from quietshelf.catalog.models import Branch
+    from quietshelf.privacy.inventory import DATA_CATEGORIES
+
+    selectors.require_breaches(actor)
+    title = " ".join((title or "").split())
+    if not title or len(title) > 200:
+        raise InvalidInput("Give the incident a short name.", code="title_required")
+    what = _text(what_happened, "description")
+    if not what:
+        raise InvalidInput("Say what happened.", code="description_required")
+    categories = sorted(set(data_categories or ()))
+    unknown = set(categories) - set(DATA_CATEGORIES)
+    if not categories or unknown:
+        raise InvalidInput(
+            "Choose the data categories involved: " + ", ".join(DATA_CATEGORIES) + ".",
+            code="invalid_categories",
+        )
+    discovered = _aware(discovered_at, "time of discovery")
+    start, end = _aware(window_start, "start"), _aware(window_end, "end")
+    if end < start:
+        raise InvalidInput("The time window ends before it starts.", code="invalid_window")
+    if discovered > timezone.now() + dt.timedelta(minutes=5):
+        raise InvalidInput("An incident cannot be discovered in the future.", code="invalid_date")
+    branches = list(Branch.objects.filter(pk__in=[int(b) for b in branch_ids or ()]))
+    if len(branches) != len(set(branch_ids or ())):
+        raise InvalidInput("Unknown branch in the scope.", code="invalid_branch")
+    with transaction.atomic(durable=True):
+        incident = BreachIncident.objects.create(
+            title=title,
+            what_happened=what,
+            discovered_at=discovered,
+            data_categories=categories,
+            systems=[str(s).strip()[:100] for s in systems or () if str(s).strip()],
+            window_start=start,
+            window_end=end,
+            recorded_by=_staff(actor),
+        )
+        incident.branches.set(branches)
+        audit.record(actor=actor, action="breach_recorded", obj=incident)
+    return incident
+
+
+def breach_review_notice(*, actor, incident_id, headline: str, text: str) -> BreachIncident:
+    """Approve the notice text: what happened, what data, what is being done, whom to contact."""
+    selectors.require_breaches(actor)
+    headline = " ".join((headline or "").split())
+    text = _text(text, "notice")
+    if not headline or len(headline) > 200 or not text:
+        raise InvalidInput("The notice needs a headline and a text.", code="notice_required")
+    with transaction.atomic(durable=True):
+        incident = _locked_breach(incident_id)
+        if incident.notices_sent_at is not None:
+            raise CaseClosed("The notices were already sent.")
+        incident.notice_headline = headline
+        incident.notice_text = text
+        incident.notice_reviewed_by = _staff(actor)
+        incident.notice_reviewed_at = timezone.now()
+        incident.save()
+        audit.record(actor=actor, action="breach_notice_reviewed", obj=incident)
+    return incident
+
+
+def _locked_breach(incident_id) -> BreachIncident:
+    iid = selectors.parse_id(incident_id, CaseNotFound, "No such incident.")
+    incident = BreachIncident.objects.select_for_update().filter(pk=iid).first()
+    if incident is None:
+        raise CaseNotFound("No such incident.")
+    return incident
+
+
+@dataclass
+class BreachSendResult:
+    affected: int
+    queued: int
+
+
+def breach_send_notices(*, actor, incident_id) -> BreachSendResult:
+    """Queue the reviewed notice through the notices outbox to every affected patron.
+
+    A scope that reaches nobody sends nothing and says "0 patrons"; sending twice
+    queues nothing new (the outbox is idempotent per incident and patron).
+    """
+    from quietshelf.notices import services as notice_services
+
+    selectors.require_breaches(actor)
+    with transaction.atomic(durable=True):
+        incident = _locked_breach(incident_id)
+        if not incident.notice_reviewed_at:
+            raise InvalidInput(
+                "Review and approve the notice text first.", code="notice_not_reviewed"
+            )
+        ids = list(selectors.affected_patrons(incident).values_list("pk", flat=True))
+        queued = 0
+        if ids:
+            queued = notice_services.queue_privacy_notices(
+                patron_ids=ids,
+                key=f"breach:{incident.pk}",
+                headline=incident.notice_headline,
+                message=incident.notice_text,
+            )
+            incident.status = "notified"
+            incident.notices_sent_at = timezone.now()
+        incident.affected_count = len(ids)
+        incident.notices_queued = (incident.notices_queued or 0) + queued
+        incident.save()
+        audit.record(
+            actor=actor,
+            action="breach_notices",
+            obj=incident,
+            reason=f"affected {len(ids)}, queued {queued}",
+        )
+    return BreachSendResult(affected=len(ids), queued=queued)
+
+
+def breach_authority_notified(*, actor, incident_id) -> BreachIncident:
+    selectors.require_breaches(actor)
+    with transaction.atomic(durable=True):
+        incident = _locked_breach(incident_id)
+        if incident.authority_notified_at is None:
+            incident.authority_notified_at = timezone.now()
+            incident.save(update_fields=["authority_notified_at"])
+            audit.record(actor=actor, action="breach_authority_told", obj=incident)
+    return incident

@@ -13,6 +13,8 @@ urlpatterns = [
     path("patrons/<uuid:patron_id>/erase/", v.erase, name="erase"),
     path("canary/", v.canary_page, name="canary"),
     path("audit/", v.self_audit, name="self_audit"),
+    path("breaches/", v.breach_list, name="breach_list"),
+    path("breaches/<uuid:incident_id>/", v.breach_detail, name="breach"),
     path("government/", v.government_list, name="government_list"),
     path("government/<uuid:request_id>/", v.government_detail, name="government"),
 ]

@@ -260,3 +260,75 @@ def self_audit(request):
     from quietshelf.privacyoffice import selfaudit
 
     return render(request, "privacyoffice/self_audit.html", {"report": selfaudit.run()})
+
+
+# --- breach incidents (PRV-BRE-1) ------------------------------------------------------------
+
+BREACHES = "privacyoffice.manage_breaches"
+
+
+@staff_page(perm=BREACHES)
+def breach_list(request):
+    form = forms.BreachForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                incident = services.breach_record(actor=request.user, **form.service_kwargs())
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status_hint
+            else:
+                return redirect("privacyoffice:breach", incident_id=incident.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "privacyoffice/breach_list.html",
+        {"incidents": selectors.breaches(actor=request.user), "form": form},
+        status=status,
+    )
+
+
+@staff_page(perm=BREACHES)
+def breach_detail(request, incident_id):
+    view = selectors.breach_get(actor=request.user, incident_id=incident_id)
+    incident = view.incident
+    notice_form = forms.BreachNoticeForm(
+        initial={"headline": incident.notice_headline, "text": incident.notice_text}
+    )
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "notice":
+                notice_form = forms.BreachNoticeForm(request.POST)
+                if notice_form.is_valid():
+                    services.breach_review_notice(
+                        actor=request.user, incident_id=incident.pk, **notice_form.cleaned_data
+                    )
+                    return redirect("privacyoffice:breach", incident_id=incident.pk)
+            elif action == "send":
+                result = services.breach_send_notices(actor=request.user, incident_id=incident.pk)
+                if result.affected:
+                    messages.success(
+                        request,
+                        _("%(q)d notices queued for %(a)d affected patrons.")
+                        % {"q": result.queued, "a": result.affected},
+                    )
+                else:
+                    messages.info(request, _("0 patrons: the scope matches nobody, nothing sent."))
+                return redirect("privacyoffice:breach", incident_id=incident.pk)
+            elif action == "authority":
+                services.breach_authority_notified(actor=request.user, incident_id=incident.pk)
+                return redirect("privacyoffice:breach", incident_id=incident.pk)
+            status = 400
+        except DomainError as exc:
+            notice_form.add_error(None, exc.message)
+            status = exc.status_hint
+    return render(
+        request,
+        "privacyoffice/breach_detail.html",
+        {"v": view, "i": incident, "notice_form": notice_form},
+        status=status,
+    )
