@@ -244,3 +244,39 @@ def breach_send(request, incident_id: uuid.UUID):
         else "0 patrons: the scope matches nobody, nothing sent."
     )
     return {"affected": result.affected, "queued": result.queued, "message": message}
+
+
+# --- restriction and objection (PRV-DSR-5, CAT-3) ----------------------------------------------
+
+
+def _restriction(r) -> dict:
+    return {"patron_id": r.patron_id, "restricted": r.lifted_at is None, "lift_on": r.lift_on}
+
+
+@router.post("/patrons/{patron_id}/restriction", response={200: s.RestrictionOut, **ERRORS})
+def restrict(request, patron_id: uuid.UUID):
+    """Restrict the use of the patron's data (kept, not used)."""
+    return _restriction(services.restriction_apply(actor=request.auth, patron_id=patron_id))
+
+
+@router.post(
+    "/patrons/{patron_id}/restriction/announce-lift", response={200: s.RestrictionOut, **ERRORS}
+)
+def restriction_announce(request, patron_id: uuid.UUID, body: s.LiftIn):
+    """Tell the patron (a privacy notice) the day the restriction ends."""
+    r = services.restriction_announce_lift(
+        actor=request.auth, patron_id=patron_id, lift_on=body.lift_on
+    )
+    return _restriction(r)
+
+
+@router.post("/patrons/{patron_id}/restriction/lift", response={200: s.RestrictionOut, **ERRORS})
+def restriction_lift(request, patron_id: uuid.UUID):
+    """Lift it; 400 until the patron was told and the announced day has come."""
+    return _restriction(services.restriction_lift(actor=request.auth, patron_id=patron_id))
+
+
+@router.post("/objections", response={201: s.CaseOut, **ERRORS})
+def objection(request, body: s.ObjectionIn):
+    """Record an objection with the processing it objects to (authors too: CAT-3)."""
+    return Status(201, _case(services.objection_record(actor=request.auth, **body.dict())))

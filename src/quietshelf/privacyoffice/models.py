@@ -89,6 +89,8 @@ class RequestCase(models.Model):
     closed_by = models.ForeignKey(
         "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # For an objection: which processing it objects to.
+    processing = models.CharField(max_length=16, blank=True)
     # Names of the processors (recipients) told of an erasure or correction.
     recipients_told = models.JSONField(default=list, blank=True)
     last_reminded_on = models.DateField(null=True, blank=True)
@@ -126,6 +128,7 @@ class RequestCase(models.Model):
             "channel": "an enumeration of ways to ask",
             "identity_method": "an enumeration of ways to prove identity (never the document)",
             "recipients_told": "names of the library's processors (companies)",
+            "processing": "an enumeration of kinds of processing objected to",
         }
 
     def __str__(self) -> str:
@@ -362,3 +365,59 @@ class BreachIncident(models.Model):
 
     def __str__(self) -> str:
         return f"breach:{self.pk}"
+
+
+class ObjectedProcessing(models.TextChoices):
+    LOADS = "loads", _("Updates from the campus or municipal register")
+    NOTICES = "notices", _("Notices other than those a loan needs")
+    STATISTICS = "statistics", _("De-identified statistics")
+    ESCROW = "escrow", _("Keeping the last borrower of an item")
+    AUTHOR_DISPLAY = "author_display", _("Display of an author's personal details (CAT-3)")
+    OTHER = "other", _("Other (described in the case)")
+
+
+class ProcessingRestriction(models.Model):
+    """A patron restricted the use of their data (PRV-DSR-5): kept, not used.
+
+    While it stands the patron's status is "restricted": circulation refuses new
+    loans without an override, notices are not sent, patron loads do not
+    overwrite the record. It is lifted only after the patron was told
+    (`lift_on`, announced through a privacy notice).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patron = models.ForeignKey("patrons.Patron", on_delete=models.CASCADE, related_name="+")
+    previous_status = models.CharField(max_length=12)
+    started_at = models.DateTimeField()
+    started_by = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lift_on = models.DateField(null=True, blank=True)
+    lift_announced_at = models.DateTimeField(null=True, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patron"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="po_one_restriction_in_force",
+            )
+        ]
+
+    class Privacy:
+        subject = "patron"
+        _pkw = {"legal_basis": "legal_obligation", "retention": "patron_account"}
+        fields = {
+            "patron": _p("identifier", "low", "whose data may not be used", **_pkw),
+            "previous_status": _p("account", "low", "the status to restore", **_pkw),
+            "started_at": _p("account", "low", "since when the data is not used", **_pkw),
+            "started_by": _p("identifier", "low", "who recorded it", subject="staff", **_pkw),
+            "lift_on": _p("account", "low", "when the patron was told it ends", **_pkw),
+            "lift_announced_at": _p("account", "low", "when the patron was told", **_pkw),
+            "lifted_at": _p("account", "low", "when it ended", **_pkw),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"restriction:{self.pk}"

@@ -159,3 +159,20 @@ class BreachSendOut(Schema):
     affected: int
     queued: int
     message: str
+
+
+class RestrictionOut(Schema):
+    patron_id: uuid.UUID
+    restricted: bool
+    lift_on: dt.date | None
+
+
+class LiftIn(Schema):
+    lift_on: dt.date
+
+
+class ObjectionIn(Schema):
+    processing: str
+    channel: str
+    patron_id: uuid.UUID | None = None
+    details: Annotated[str, StringConstraints(max_length=4000)] = ""

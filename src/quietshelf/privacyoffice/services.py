@@ -45,6 +45,8 @@ from quietshelf.privacyoffice.models import (
     GovernmentRequestKind,
     GovernmentRequestStatus,
     IdentityMethod,
+    ObjectedProcessing,
+    ProcessingRestriction,
     RequestCase,
 )
 
@@ -820,3 +822,120 @@ def breach_authority_notified(*, actor, incident_id) -> BreachIncident:
             incident.save(update_fields=["authority_notified_at"])
             audit.record(actor=actor, action="breach_authority_told", obj=incident)
     return incident
+
+
+# --- restriction and objection (PRV-DSR-5, CAT-3) ----------------------------------------------
+
+LIFT_NOTICE_DAYS = 1  # at least a day between telling the patron and lifting
+
+
+def _patron_for_restriction(actor, patron_id) -> Patron:
+    pid = selectors.parse_id(patron_id)
+    patron = Patron.objects.select_for_update().filter(pk=pid).first()
+    if patron is None:
+        raise selectors.missing_patron_error(pid)
+    check_patron(actor, patron, "patrons.view_patron")
+    return patron
+
+
+@audited_denials
+def restriction_apply(*, actor, patron_id) -> ProcessingRestriction:
+    """Keep the patron's data but stop using it: no notices, no loads, no loans without an
+    override. Queued notices that are not privacy notices are withdrawn."""
+    from quietshelf.notices.models import Notice
+
+    selectors.require_cases(actor)
+    with transaction.atomic(durable=True):
+        patron = _patron_for_restriction(actor, patron_id)
+        if ProcessingRestriction.objects.filter(patron=patron, lifted_at__isnull=True).exists():
+            raise Conflict(
+                "The use of this patron's data is already restricted.", code="restricted"
+            )
+        restriction = ProcessingRestriction.objects.create(
+            patron=patron,
+            previous_status=patron.status,
+            started_at=timezone.now(),
+            started_by=_staff(actor),
+        )
+        Patron.objects.filter(pk=patron.pk).update(status="restricted")
+        Notice.objects.filter(patron=patron, state="queued").exclude(notice_type="privacy").delete()
+        audit.record(actor=actor, action="restricted", obj=patron, reason="PRV-DSR-5")
+    return restriction
+
+
+@audited_denials
+def restriction_announce_lift(*, actor, patron_id, lift_on) -> ProcessingRestriction:
+    """Tell the patron (a privacy notice) that the restriction ends on `lift_on`."""
+    from quietshelf.notices import services as notice_services
+
+    selectors.require_cases(actor)
+    day = _date(lift_on, "day it ends")
+    if day is None or day < clock.today() + dt.timedelta(days=LIFT_NOTICE_DAYS):
+        raise InvalidInput(
+            "The patron must be told before the restriction ends: choose a later day.",
+            code="too_soon",
+        )
+    with transaction.atomic(durable=True):
+        patron = _patron_for_restriction(actor, patron_id)
+        restriction = (
+            ProcessingRestriction.objects.select_for_update()
+            .filter(patron=patron, lifted_at__isnull=True)
+            .first()
+        )
+        if restriction is None:
+            raise InvalidInput("There is no restriction to lift.", code="not_restricted")
+        restriction.lift_on = day
+        restriction.lift_announced_at = timezone.now()
+        restriction.save(update_fields=["lift_on", "lift_announced_at"])
+        notice_services.queue_privacy_notices(
+            patron_ids=[patron.pk],
+            key=f"restriction-lift:{restriction.pk}:{day.isoformat()}",
+            headline="The restriction on the use of your data ends",
+            message=(
+                f"You asked the library to restrict the use of your data. That restriction "
+                f"ends on {day.isoformat()}. Contact the library before then if you object."
+            ),
+        )
+        audit.record(actor=actor, action="restriction_lift_told", obj=patron)
+    return restriction
+
+
+@audited_denials
+def restriction_lift(*, actor, patron_id) -> ProcessingRestriction:
+    """End the restriction, only once the patron was told and the announced day has come."""
+    selectors.require_cases(actor)
+    with transaction.atomic(durable=True):
+        patron = _patron_for_restriction(actor, patron_id)
+        restriction = (
+            ProcessingRestriction.objects.select_for_update()
+            .filter(patron=patron, lifted_at__isnull=True)
+            .first()
+        )
+        if restriction is None:
+            raise InvalidInput("There is no restriction to lift.", code="not_restricted")
+        if restriction.lift_on is None or restriction.lift_on > clock.today():
+            raise InvalidInput(
+                "The patron must be told first, and the day announced must have come.",
+                code="patron_not_told",
+            )
+        restriction.lifted_at = timezone.now()
+        restriction.save(update_fields=["lifted_at"])
+        Patron.objects.filter(pk=patron.pk).update(status=restriction.previous_status)
+        audit.record(actor=actor, action="unrestricted", obj=patron, reason="PRV-DSR-5")
+    return restriction
+
+
+def objection_record(
+    *, actor, processing: str, channel: str, patron_id=None, details: str = ""
+) -> RequestCase:
+    """An objection (PRV-DSR-5), or an author's objection to display of personal details
+    beyond the bibliographic record (CAT-3): a case naming the processing objected to."""
+    processing = _choice(processing, ObjectedProcessing, "processing")
+    case = case_open(
+        actor=actor, kind=CaseKind.OBJECTION, channel=channel, patron_id=patron_id, details=details
+    )
+    with transaction.atomic(durable=True):
+        RequestCase.objects.filter(pk=case.pk).update(processing=processing)
+        case.processing = processing
+        audit.record(actor=actor, action="objection", obj=case, reason=processing)
+    return case
