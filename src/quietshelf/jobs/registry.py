@@ -89,6 +89,8 @@ _NIGHTLY = [
      "quietshelf.privacyoffice.services:government_notice_reminders", 6,
      _("Reminds the privacy office to tell patrons of a disclosure once a gag order ends "
        "(PRV-GOV-1).")),
+    ("policy-change-notices", "quietshelf.privacyoffice.services:policy_change_notices", 7,
+     _("Tells patrons who asked for it that the privacy policy changed (PRV-POL-1).")),
 ]  # fmt: skip
 
 _FREQUENT = [

@@ -7,6 +7,7 @@ from quietshelf.privacyoffice import public_views as v
 app_name = "privacy_public"
 
 urlpatterns = [
+    path("", v.statement, name="statement"),
     path("canary/", v.canary, name="canary"),
     path("canary.txt", v.canary_text, name="canary_txt"),
     path("canary.sig", v.canary_signature, name="canary_sig"),

@@ -13,9 +13,11 @@ import base64
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
+from quietshelf.opac.i18n import query_language
 from quietshelf.privacyoffice import selectors
 
 
+@query_language
 def canary(request):
     view = selectors.canary_current()
     signature_b64 = ""
@@ -46,6 +48,7 @@ def canary_public_key(request):
     return HttpResponse(_statement().public_key_pem, content_type="text/plain; charset=utf-8")
 
 
+@query_language
 def transparency(request):
     """PRV-GOV-1: the yearly transparency report, counts only."""
     from quietshelf.privacyoffice.models import GovernmentRequestKind
@@ -56,3 +59,13 @@ def transparency(request):
         for y in years
     ]
     return render(request, "privacyoffice/transparency.html", {"rows": rows})
+
+
+@query_language
+def statement(request):
+    """/privacy/: the rights and how to use them, then what is stored (PRV-INV-2, PRV-POL-1).
+
+    Replaces the kernel's bare statement page at the same address; the tables
+    are still generated from the inventory and the live settings.
+    """
+    return render(request, "privacyoffice/privacy_page.html", selectors.privacy_page())

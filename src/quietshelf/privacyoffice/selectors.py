@@ -377,3 +377,47 @@ def breach_get(*, actor, incident_id) -> BreachView:
         policy.breach_hours_left(discovered_at=incident.discovered_at, now=timezone.now()),
         policy.breach_deadline(incident.discovered_at),
     )
+
+
+# --- the public privacy page (PRV-INV-2, PRV-POL-1, PRV-CPL-1) --------------------------------
+
+POLICY_SCOPE = "policy_changes"
+
+
+def readers_text(codes) -> str:
+    """Who can see a field, in words (never the internal role codes)."""
+    from django.utils.translation import gettext as _
+
+    words = {
+        "circulation": _("staff at the lending desk"),
+        "patron_manager": _("staff who look after patron records"),
+        "privacy_office": _("the privacy officer"),
+        "system": _("only the system, no person"),
+        "patron": _("you"),
+        "the person": _("you"),
+    }
+    out: list[str] = []
+    for code in codes:
+        text = words.get(code, _("library staff"))
+        if text not in out:
+            out.append(text)
+    return ", ".join(out)
+
+
+def privacy_page() -> dict:
+    from quietshelf.privacy import selectors as privacy_selectors
+
+    st = privacy_selectors.statement()
+    for group in st.groups:
+        for row in group.rows:
+            row.readers_text = readers_text(row.readers)
+    years = transparency_report()
+    return {
+        "s": st,
+        "canary": canary_current(),
+        "deadline_days": settings.QUIETSHELF_REQUEST_DEADLINE_DAYS,
+        "authority": settings.QUIETSHELF_SUPERVISORY_AUTHORITY,
+        "authority_url": settings.QUIETSHELF_SUPERVISORY_AUTHORITY_URL,
+        "last_year": years[0] if years else None,
+        "policy_scope": POLICY_SCOPE,
+    }

@@ -939,3 +939,40 @@ def objection_record(
         case.processing = processing
         audit.record(actor=actor, action="objection", obj=case, reason=processing)
     return case
+
+
+# --- notice of policy changes (PRV-POL-1) ----------------------------------------------------
+
+POLICY_NOTICE_DAYS = 7  # a policy published in the last week is announced to subscribers
+
+
+def policy_change_notices(*, today: dt.date | None = None) -> int:
+    """Daily: tell subscribers (consent "policy_changes") of a policy version that came into
+    force in the last week; once per version and patron (the outbox's dedupe key)."""
+    from quietshelf.notices import services as notice_services
+    from quietshelf.privacy.models import ConsentRecord, PolicyVersion
+
+    today = today or clock.today()
+    since = today - dt.timedelta(days=POLICY_NOTICE_DAYS)
+    queued = 0
+    for policy_version in PolicyVersion.objects.filter(
+        effective_date__lte=today, effective_date__gte=since
+    ).order_by("effective_date"):
+        subjects = ConsentRecord.objects.filter(
+            scope=selectors.POLICY_SCOPE, withdrawn_at__isnull=True
+        ).values("subject_id")
+        ids = list(Patron.objects.filter(subject_id__in=subjects).values_list("pk", flat=True))
+        if not ids:
+            continue
+        summary = policy_version.summary_of_changes or "See the privacy page for the new text."
+        queued += notice_services.queue_privacy_notices(
+            patron_ids=ids,
+            key=f"policy:{policy_version.version}",
+            headline=f"Our privacy policy changed (version {policy_version.version})",
+            message=(
+                f"From {policy_version.effective_date.isoformat()} a new version of the "
+                f"library's privacy policy applies. What changed: {summary}\n"
+                f"{settings.QUIETSHELF_SITE_URL}/privacy/"
+            ),
+        )
+    return queued
