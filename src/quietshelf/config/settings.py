@@ -277,6 +277,8 @@ QUIETSHELF_RETENTION = {
 QUIETSHELF_MINOR_AGE = env_int("QUIETSHELF_MINOR_AGE", 18)
 # "none": a guardian sees nothing of a minor's account; "by_law": what local law grants.
 QUIETSHELF_GUARDIAN_ACCESS = env_str("QUIETSHELF_GUARDIAN_ACCESS", "none")
+# Under this age (0: off) a new registration waits for a guardian's consent (PRV-MNR-1).
+QUIETSHELF_MINOR_CONSENT_AGE = env_int("QUIETSHELF_MINOR_CONSENT_AGE", 0)
 # The controller and the processor / sub-processor register (PRV-3P-1), as JSON.
 QUIETSHELF_CONTROLLER = {
     "name": env_str("QUIETSHELF_CONTROLLER_NAME", "The library running this Quietshelf instance"),

@@ -280,3 +280,21 @@ def restriction_lift(request, patron_id: uuid.UUID):
 def objection(request, body: s.ObjectionIn):
     """Record an objection with the processing it objects to (authors too: CAT-3)."""
     return Status(201, _case(services.objection_record(actor=request.auth, **body.dict())))
+
+
+# --- minors (PRV-MNR-1) --------------------------------------------------------------------------
+
+
+@router.post("/patrons/{minor_id}/guardian-consent", response={200: s.PatronStatusOut, **ERRORS})
+def guardian_consent(request, minor_id: uuid.UUID, body: s.GuardianConsentIn):
+    """Record a guardian's consent to a minor's registration; the account becomes active."""
+    minor = services.guardian_consent(
+        actor=request.auth, minor_id=minor_id, guardian_id=body.guardian_id
+    )
+    return {"patron_id": minor.pk, "status": minor.status}
+
+
+@router.post("/guardian-requests", response={201: s.CaseOut, **ERRORS})
+def guardian_request(request, body: s.GuardianRequestIn):
+    """A guardian's request about a minor's record; 403 when the guardian rule says no."""
+    return Status(201, _case(services.guardian_request_open(actor=request.auth, **body.dict())))

@@ -176,3 +176,19 @@ class ObjectionIn(Schema):
     channel: str
     patron_id: uuid.UUID | None = None
     details: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class GuardianConsentIn(Schema):
+    guardian_id: uuid.UUID
+
+
+class GuardianRequestIn(Schema):
+    minor_id: uuid.UUID
+    guardian_id: uuid.UUID
+    kind: str
+    channel: str
+
+
+class PatronStatusOut(Schema):
+    patron_id: uuid.UUID
+    status: str

@@ -22,6 +22,7 @@ from quietshelf.circulation import services as circulation_services
 from quietshelf.circulation.models import OPEN_HOLD, Hold
 from quietshelf.core import clock
 from quietshelf.core.errors import Conflict, InvalidInput, PermissionDenied
+from quietshelf.patrons import policy as patron_policy
 from quietshelf.patrons import services as patron_services
 from quietshelf.patrons.access import audited_denials, check_patron, is_trusted
 from quietshelf.patrons.models import Patron
@@ -976,3 +977,89 @@ def policy_change_notices(*, today: dt.date | None = None) -> int:
             ),
         )
     return queued
+
+
+# --- minors (PRV-MNR-1) -----------------------------------------------------------------------
+
+
+def _guardian_pair(actor, minor_id, guardian_id, perm: str) -> tuple[Patron, Patron]:
+    minor = Patron.objects.select_for_update().filter(pk=selectors.parse_id(minor_id)).first()
+    guardian = Patron.objects.filter(pk=selectors.parse_id(guardian_id)).first()
+    if minor is None or guardian is None:
+        raise selectors.PatronNotFound("No such patron.")
+    check_patron(actor, minor, perm)
+    if minor.pk == guardian.pk:
+        raise InvalidInput("A patron cannot be their own guardian.", code="invalid_guardian")
+    if patron_policy.is_minor(guardian.date_of_birth):
+        raise InvalidInput("A guardian must be an adult.", code="invalid_guardian")
+    return minor, guardian
+
+
+@audited_denials
+def guardian_consent(*, actor, minor_id, guardian_id) -> Patron:
+    """The guardian consented to a minor's registration: linked as guarantor, account active."""
+    from quietshelf.patrons.models import ProxyKind, ProxyLink
+
+    with transaction.atomic(durable=True):
+        minor, guardian = _guardian_pair(actor, minor_id, guardian_id, "patrons.change_patron")
+        if minor.status != "pending" or not patron_policy.needs_guardian_consent(
+            minor.date_of_birth
+        ):
+            raise InvalidInput(
+                "This registration does not wait for a guardian's consent.", code="no_consent_due"
+            )
+        ProxyLink.objects.get_or_create(patron=minor, proxy=guardian, kind=ProxyKind.GUARANTOR)
+        Patron.objects.filter(pk=minor.pk).update(status="active")
+        audit.record(actor=actor, action="guardian_consent", obj=minor)
+        minor.status = "active"
+    return minor
+
+
+@audited_denials
+def guardian_request_open(*, actor, minor_id, guardian_id, kind: str, channel: str) -> RequestCase:
+    """A guardian asks to see, correct or erase a minor's data: the configured rule decides.
+
+    "none": refused (audited); "by_law": only for a minor, only by a guardian linked as
+    guarantor, and the case says so.
+    """
+    from quietshelf.patrons.models import ProxyKind, ProxyLink
+
+    selectors.require_cases(actor)
+    kind = _choice(kind, CaseKind, "request kind")
+    channel = _choice(channel, CaseChannel, "channel")
+    refused = ""
+    with transaction.atomic(durable=True):
+        minor, guardian = _guardian_pair(actor, minor_id, guardian_id, "patrons.view_patron")
+        if patron_policy.guardian_access_rule() == "none":
+            refused = "guardian_rule_none"
+        elif not patron_policy.is_minor(minor.date_of_birth):
+            refused = "not_a_minor"
+        elif not ProxyLink.objects.filter(
+            patron=minor, proxy=guardian, kind=ProxyKind.GUARANTOR
+        ).exists():
+            refused = "not_the_guardian"
+        if refused:
+            audit.record(actor=actor, action="guardian_refused", obj=minor, reason=refused)
+        else:
+            today = clock.today()
+            case = RequestCase.objects.create(
+                subject_id=minor.subject_id,
+                patron=minor,
+                kind=kind,
+                channel=channel,
+                details="Made by the guardian on the minor's behalf (guardian access: by law).",
+                received_on=today,
+                due_on=_due(today),
+            )
+            audit.record(actor=actor, action="case_opened", obj=case, reason=f"guardian:{kind}")
+    if refused:
+        raise PermissionDenied(
+            {
+                "guardian_rule_none": "The library's rule gives guardians no access to a "
+                "minor's record (QUIETSHELF_GUARDIAN_ACCESS=none).",
+                "not_a_minor": "This patron is not a minor: a guardian has no access.",
+                "not_the_guardian": "This person is not linked as the minor's guardian.",
+            }[refused],
+            code=refused,
+        )
+    return case
