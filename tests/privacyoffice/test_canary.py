@@ -134,3 +134,36 @@ def test_staff_canary_page_signs_and_shows_form_errors_prv_gov_2(officer):
     assert r.status_code == 400 and "at most 366 days" in r.content.decode()
     r = client.post("/staff/privacy-office/canary/", {"valid_days": "90"})
     assert r.status_code == 302 and CanaryStatement.objects.count() == 1
+
+
+def test_python_m_verifier_checks_files_without_an_instance_prv_gov_2(lib, tmp_path):
+    import subprocess
+    import sys
+
+    services.canary_sign(actor=None, valid_days=30)
+    client = Client()
+    paths = []
+    for name in ("canary.txt", "canary.sig", "canary.pub"):
+        (tmp_path / name).write_bytes(client.get(f"/privacy/{name}").content)
+        paths.append(str(tmp_path / name))
+    cmd = [sys.executable, "-m", "quietshelf.privacyoffice.verify_canary", *paths]
+    env = {"PATH": "/usr/bin:/bin"}  # no Django settings, no database
+    ok = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    assert ok.returncode == 0 and "good signature" in ok.stdout
+    (tmp_path / "canary.txt").write_text((tmp_path / "canary.txt").read_text() + "x")
+    bad = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    assert bad.returncode == 1 and "BAD" in bad.stderr
+    missing = subprocess.run(cmd[:-1], capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    assert missing.returncode == 2 and "usage" in missing.stderr
+
+
+def test_verifier_says_stale_after_valid_until_prv_gov_2(lib):
+    from quietshelf.privacyoffice import verify_canary
+
+    st = services.canary_sign(actor=None, valid_days=10)
+    pem = canary.public_key_pem(st.public_key).encode()
+    sig = bytes.fromhex(st.signature)
+    later = st.valid_until + dt.timedelta(days=1)
+    assert verify_canary.check(st.text.encode(), sig, pem, today=st.valid_until)[0] == 0
+    code, message = verify_canary.check(st.text.encode(), sig, pem, today=later)
+    assert code == 1 and message.startswith("STALE")
