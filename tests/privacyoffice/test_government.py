@@ -9,11 +9,13 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from time_machine import travel
 
 from quietshelf.accounts import mfa
 from quietshelf.accounts.testing import add_totp, make_staff, signed_in_client
 from quietshelf.core import clock
 from quietshelf.core.errors import Conflict, InvalidInput
+from quietshelf.notices.models import Notice
 from quietshelf.privacy.models import AuditEntry
 from quietshelf.privacyoffice import services
 from quietshelf.privacyoffice.models import DisclosureEntry, GovernmentRequest
@@ -104,6 +106,10 @@ def test_gag_order_delays_notice_and_reminds_on_the_day_it_ends_prv_gov_1(
         services.government_patron_notified(actor=officer, request_id=req.pk)
     assert services.government_notice_reminders(today=today) == 0
     assert services.government_notice_reminders(today=today + dt.timedelta(days=10)) == 1
+    with travel(dt.datetime.combine(today + dt.timedelta(days=10), dt.time(12), tzinfo=dt.UTC)):
+        services.government_patron_notified(actor=officer, request_id=req.pk)
+    told = Notice.objects.get(notice_type="privacy", patron_id=req.patron_id)
+    assert "District Court of Example" in told.data["message"]
     with pytest.raises(Conflict, match="gag order"):
         services.canary_sign(actor=officer, valid_days=30)
 

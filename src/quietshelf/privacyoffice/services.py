@@ -631,13 +631,30 @@ def government_refuse(*, actor, request_id, note: str = "") -> GovernmentRequest
 
 
 def government_patron_notified(*, actor, request_id) -> GovernmentRequest:
-    """The patron was told (by letter or at the desk); refused while a gag order runs."""
+    """Tell the patron of the release (a privacy notice through the outbox) and record it;
+    refused while a gag order runs."""
+    from quietshelf.notices import services as notice_services
+
     selectors.require_cases(actor)
     with transaction.atomic(durable=True):
         req = _locked_gov(request_id)
         if req.notify_due_on is None or req.notify_due_on > clock.today():
             raise InvalidInput(
                 "An order still forbids telling the patron.", code="gag_order_in_force"
+            )
+        if req.patron_notified_on is not None:
+            raise CaseClosed("The patron was already told.")
+        if req.patron_id is not None:
+            decided = req.decided_at.date().isoformat() if req.decided_at else ""
+            notice_services.queue_privacy_notices(
+                patron_ids=[req.patron_id],
+                key=f"disclosure:{req.pk}",
+                headline="The library gave information about you to an authority",
+                message=(
+                    f"On {decided} the library released information about your account to "
+                    f"{req.agency}, as a {req.get_kind_display().lower()} required. The "
+                    "library's privacy contact can tell you what was released and why."
+                ),
             )
         req.patron_notified_on = clock.today()
         req.save(update_fields=["patron_notified_on"])
@@ -805,11 +822,9 @@ def breach_send_notices(*, actor, incident_id) -> BreachSendResult:
         incident.affected_count = len(ids)
         incident.notices_queued = (incident.notices_queued or 0) + queued
         incident.save()
+        # the counts are on the incident; the reason stays a short code
         audit.record(
-            actor=actor,
-            action="breach_notices",
-            obj=incident,
-            reason=f"affected {len(ids)}, queued {queued}",
+            actor=actor, action="breach_notices", obj=incident, reason="sent" if ids else "none"
         )
     return BreachSendResult(affected=len(ids), queued=queued)
 
