@@ -49,6 +49,13 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
     "jobs.run_jobs": ("run a job now or retry a failed run", False),
     "privacy.view_privacy_office": ("see the privacy office pages and the audit log", True),
     "privacy.manage_policy": ("publish privacy policy versions", False),
+    "privacyoffice.manage_cases": ("handle requests from data subjects (cases)", True),
+    "privacyoffice.release_records": (
+        "release patron records to a government request (the authorised officer)",
+        True,
+    ),
+    "privacyoffice.manage_canary": ("sign the warrant canary", False),
+    "privacyoffice.manage_breaches": ("record breach incidents and notify patrons", True),
     "accounts.manage_staff": ("create staff accounts and grant roles", False),
     "reports.view_reports": ("see de-identified reports", False),
     "reports.view_personal_reports": (

@@ -61,6 +61,19 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
             "patrons.view_patron",
             "patrons.delete_patron",
             "reports.view_reports",
+            "privacyoffice.manage_cases",
+            "privacyoffice.manage_canary",
+            "privacyoffice.manage_breaches",
+        ],
+    ),
+    "authorised-officer": (
+        "Authorised officer",
+        "Decides on government and law-enforcement requests and alone may release records.",
+        [
+            "privacy.view_privacy_office",
+            "patrons.view_patron",
+            "privacyoffice.manage_cases",
+            "privacyoffice.release_records",
         ],
     ),
     "administrator": (

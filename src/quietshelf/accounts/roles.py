@@ -26,7 +26,9 @@ from quietshelf.accounts import authz
 CACHE_ATTR = "_qs_role_cache"
 
 # Permissions that administer the system: usable only in an MFA-verified session.
-ADMIN_PERMISSIONS = frozenset({"accounts.manage_staff", "privacy.manage_policy"})
+ADMIN_PERMISSIONS = frozenset(
+    {"accounts.manage_staff", "privacy.manage_policy", "privacyoffice.manage_canary"}
+)
 
 
 def needs_mfa(perm: str) -> bool:

@@ -37,3 +37,4 @@ api.add_router("/circulation", "quietshelf.circulation.api.router")  # desk, sel
 api.add_router("/jobs", "quietshelf.jobs.api.router")  # scheduled jobs (staff)
 api.add_router("/reports", "quietshelf.reports.api.router")  # reports (staff)
 api.add_router("/statistics", "quietshelf.reports.api.public_router")  # published, anonymous
+api.add_router("/privacy-office", "quietshelf.privacyoffice.api.router")  # DSR, canary

@@ -31,6 +31,9 @@ COMMANDS = {
     "circulation-daily": "Run the nightly circulation jobs by hand (fines, hold expiry, ...).",
     "sip2": "Serve SIP2 to self-check machines and sorters (docs/sip2.md).",
     "sip2-terminal": "Add, list, change or disable SIP2 terminal accounts.",
+    "erase-patron": "Erase a patron account; the exceptions are shown first.",
+    "canary": "Sign (canary sign --valid-days N) or verify the warrant canary.",
+    "privacy-audit": "Check configuration and data against the privacy requirements (read-only).",
 }
 
 

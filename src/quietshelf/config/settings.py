@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "quietshelf.sip2",
     "quietshelf.interop",
     "quietshelf.reports",
+    "quietshelf.privacyoffice",
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",
@@ -271,17 +272,40 @@ QUIETSHELF_RETENTION = {
         "days": env_int("QUIETSHELF_RETENTION_NOTICE_HISTORY_DAYS", 90),
         "after": "the notice is sent, if you asked to keep notification history",
     },
+    # the privacy office: requests from data subjects, disclosures, breach incidents
+    "privacy_case": {
+        "days": env_int("QUIETSHELF_RETENTION_PRIVACY_CASE_DAYS", 1095),
+        "after": "the request is closed (what it was about goes with an erased account)",
+    },
 }
 # --- patrons (PRV-MNR-1) --------------------------------------------------------
 QUIETSHELF_MINOR_AGE = env_int("QUIETSHELF_MINOR_AGE", 18)
 # "none": a guardian sees nothing of a minor's account; "by_law": what local law grants.
 QUIETSHELF_GUARDIAN_ACCESS = env_str("QUIETSHELF_GUARDIAN_ACCESS", "none")
+# Under this age (0: off) a new registration waits for a guardian's consent (PRV-MNR-1).
+QUIETSHELF_MINOR_CONSENT_AGE = env_int("QUIETSHELF_MINOR_CONSENT_AGE", 0)
 # The controller and the processor / sub-processor register (PRV-3P-1), as JSON.
 QUIETSHELF_CONTROLLER = {
     "name": env_str("QUIETSHELF_CONTROLLER_NAME", "The library running this Quietshelf instance"),
     "contact": env_str("QUIETSHELF_PRIVACY_CONTACT", ""),
 }
 QUIETSHELF_PROCESSORS = json.loads(env_str("QUIETSHELF_PROCESSORS", "[]") or "[]")
+# --- the privacy office (docs/privacy-office.md) ----------------------------------
+# Requests from data subjects: the legal deadline and when to remind (PRV-DSR-6).
+QUIETSHELF_REQUEST_DEADLINE_DAYS = env_int("QUIETSHELF_REQUEST_DEADLINE_DAYS", 30)
+QUIETSHELF_REQUEST_REMIND_DAYS = env_int("QUIETSHELF_REQUEST_REMIND_DAYS", 7)
+# Erasure with unresolved fees (PRV-DSR-4): "wait" (erasure waits until they are settled)
+# or "keep" (the fees stay as financial records without the rest of the account).
+QUIETSHELF_ERASURE_UNRESOLVED_FEES = env_str("QUIETSHELF_ERASURE_UNRESOLVED_FEES", "wait")
+if QUIETSHELF_ERASURE_UNRESOLVED_FEES not in {"wait", "keep"}:
+    raise ImproperlyConfigured("QUIETSHELF_ERASURE_UNRESOLVED_FEES must be wait or keep")
+# Extra erasure exceptions (legal holds, do-not-contact): dotted paths of callables
+# `f(patron) -> list[privacyoffice.policy.ErasureException]`.
+QUIETSHELF_ERASURE_EXCEPTION_PROVIDERS = env_list("QUIETSHELF_ERASURE_EXCEPTION_PROVIDERS")
+QUIETSHELF_SUPERVISORY_AUTHORITY = env_str(
+    "QUIETSHELF_SUPERVISORY_AUTHORITY", "the national data protection authority"
+)
+QUIETSHELF_SUPERVISORY_AUTHORITY_URL = env_str("QUIETSHELF_SUPERVISORY_AUTHORITY_URL", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- passwords -----------------------------------------------------------------

@@ -85,6 +85,14 @@ _NIGHTLY = [
      _("Deletes old job run records (QUIETSHELF_JOBS_KEEP_DAYS).")),
     ("reports-rollup", "quietshelf.reports.rollup:rollup_circulation", 58,
      _("Counts the circulation events of closed months for the reports (RPT-1).")),
+    ("privacy-request-reminders", "quietshelf.privacyoffice.services:case_reminders", 5,
+     _("Reminds the privacy office of requests near or past their legal deadline (PRV-DSR-6).")),
+    ("government-notice-reminders",
+     "quietshelf.privacyoffice.services:government_notice_reminders", 6,
+     _("Reminds the privacy office to tell patrons of a disclosure once a gag order ends "
+       "(PRV-GOV-1).")),
+    ("policy-change-notices", "quietshelf.privacyoffice.services:policy_change_notices", 7,
+     _("Tells patrons who asked for it that the privacy policy changed (PRV-POL-1).")),
 ]  # fmt: skip
 
 _FREQUENT = [

@@ -19,6 +19,7 @@ VARIABLES = {
     "expiring_card": ("expiry_date",),
     "fee": ("count", "amount"),
     "receipt": ("count", "due_dates"),
+    "privacy": ("headline", "message"),
 }
 
 # the only values a {% for %} may go through (SEC-TPL-1): lists the notice itself builds
@@ -40,6 +41,8 @@ def sample(notice_type: str) -> dict:
         "expiry_date": day,
         "amount": "NOK 45.00",
         "due_dates": [day, dt.date(2026, 3, 19)],
+        "headline": "A security incident at the library",
+        "message": "On 3 March someone reached our patron register without permission.",
     }
     allowed = set(VARIABLES[notice_type]) | set(COMMON_VARIABLES)
     return {k: v for k, v in values.items() if k in allowed}
@@ -182,6 +185,18 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
     ("receipt", "nb", "sms"): (
         "",
         "Du lånte {{ count }} ting. Leveres: " + _DUES_NB + ". {{ library }}",
+    ),
+    # privacy notices (breach, disclosure): the reviewed text, written by the privacy office
+    ("privacy", "en", "email"): ("{{ headline }}", "{{ message }}\n\n{{ library }}\n"),
+    ("privacy", "nb", "email"): ("{{ headline }}", "{{ message }}\n\n{{ library }}\n"),
+    ("privacy", "en", "sms"): (
+        "",
+        "{{ headline }}. Sign in or contact the library for what it means for you. {{ library }}",
+    ),
+    ("privacy", "nb", "sms"): (
+        "",
+        "{{ headline }}. Logg inn eller kontakt biblioteket for hva det betyr for deg. "
+        "{{ library }}",
     ),
 }
 

@@ -31,6 +31,7 @@ class NoticeType(models.TextChoices):
     EXPIRING_CARD = "expiring_card", _("Card expiring")
     FEE = "fee", _("Fees to pay")
     RECEIPT = "receipt", _("Loan receipt")
+    PRIVACY = "privacy", _("Privacy notice")  # breach or disclosure notices (privacyoffice)
 
 
 class Channel(models.TextChoices):

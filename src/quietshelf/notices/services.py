@@ -67,7 +67,10 @@ TITLES_SCOPE = "notice_titles"
 HISTORY_SCOPE = "notification_history"
 CHUNK = 1000
 BATCH = 200
-NOTIFIABLE = ("active", "restricted")
+# A restricted patron (PRV-DSR-5: data kept, not used) gets no notices; only a privacy
+# notice (for example that the restriction will be lifted) may reach them.
+NOTIFIABLE = ("active",)
+PRIVACY_NOTIFIABLE = ("active", "restricted")
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -82,14 +85,14 @@ def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
 # --- queueing ------------------------------------------------------------------------
 
 
-def _patron_facts(patron_ids) -> dict:
+def _patron_facts(patron_ids, statuses=NOTIFIABLE) -> dict:
     """{patron id: (subject id, channel)} for patrons who may get notices at all."""
     from quietshelf.patrons.models import Patron
 
     facts = {}
     for chunk in _chunks(list(patron_ids)):
         rows = (
-            Patron.objects.filter(pk__in=chunk, status__in=NOTIFIABLE)
+            Patron.objects.filter(pk__in=chunk, status__in=statuses)
             .exclude(notification_channel="none")
             .values_list("pk", "subject_id")
         )
@@ -210,9 +213,10 @@ def _build(
     ref_id=None,
     level=None,
     with_titles: bool = True,
+    statuses=NOTIFIABLE,
 ) -> list[dict]:
     """Notice rows for `groups` {(patron id, group key): {"data": ..., "titles": [...]}}."""
-    facts = _patron_facts({pid for pid, _g in groups})
+    facts = _patron_facts({pid for pid, _g in groups}, statuses)
     titles_ok = conf.titles_allowed() and with_titles
     with_title = _consented(set(facts.values()), TITLES_SCOPE) if titles_ok else set()
     kept = _consented(set(facts.values()), HISTORY_SCOPE)
@@ -484,6 +488,25 @@ def send_checkout_receipt(*, actor, patron_id, loan_ids) -> Notice | None:
     if created:
         audit.record(actor=actor, action="created", obj=notice, reason="checkout_receipt")
     return notice
+
+
+def queue_privacy_notices(*, patron_ids, key: str, headline: str, message: str) -> int:
+    """A privacy notice (breach, disclosure) with a text the privacy office reviewed, to each
+    patron who can get notices; idempotent per `key` and patron. Returns how many were queued."""
+    today = clock.today()
+    groups = {
+        (pid, key): {"data": {"headline": headline, "message": message}} for pid in patron_ids
+    }
+    rows = _build(
+        groups,
+        NoticeType.PRIVACY,
+        today=today,
+        key=lambda pid, k: f"privacy:{k}:{pid}"[:160],
+        ref_date=lambda _k: today,
+        with_titles=False,
+        statuses=PRIVACY_NOTIFIABLE,
+    )
+    return _insert(rows)
 
 
 # --- templates ------------------------------------------------------------------------

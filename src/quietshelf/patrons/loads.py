@@ -723,6 +723,9 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
                 if not (plan.values.get("given_name") or plan.values.get("family_name")):
                     raise RowError("a new patron needs a name")
                 creates.append(plan)
+            elif patron.status == "restricted":
+                # PRV-DSR-5: the patron restricted the use of their data; it is kept as it is.
+                raise RowError("the patron restricted the use of their data: not updated")
             else:
                 updates.append((plan, patron))
         except RowError as exc:

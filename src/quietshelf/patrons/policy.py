@@ -34,6 +34,13 @@ def guardian_access_rule() -> str:
     return rule if rule in GUARDIAN_ACCESS_RULES else "none"
 
 
+def needs_guardian_consent(date_of_birth, *, today: dt.date | None = None) -> bool:
+    """PRV-MNR-1: under QUIETSHELF_MINOR_CONSENT_AGE (0: never) registration waits for a
+    guardian's consent."""
+    limit = int(getattr(settings, "QUIETSHELF_MINOR_CONSENT_AGE", 0) or 0)
+    return limit > 0 and is_minor(date_of_birth, today=today, age=limit)
+
+
 def age_on(date_of_birth: dt.date, today: dt.date) -> int:
     years = today.year - date_of_birth.year
     if (today.month, today.day) < (date_of_birth.month, date_of_birth.day):

@@ -291,6 +291,8 @@ def patron_register(
         ),
         date_of_birth=_dob(date_of_birth),
     )
+    if patron.status == PatronStatus.ACTIVE and policy.needs_guardian_consent(patron.date_of_birth):
+        patron.status = PatronStatus.PENDING  # PRV-MNR-1: waits for a guardian's consent
     if patron.expiry_date is None and patron.group and patron.group.default_validity_days:
         patron.expiry_date = clock.today() + dt.timedelta(days=patron.group.default_validity_days)
     if password:

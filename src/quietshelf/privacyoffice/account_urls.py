@@ -1,0 +1,13 @@
+"""/account/privacy/: the signed-in patron's own privacy requests (no id in any URL)."""
+
+from django.urls import path
+
+from quietshelf.privacyoffice import account_views as v
+
+app_name = "account_privacy"
+
+urlpatterns = [
+    path("", v.requests, name="requests"),
+    path("erase/", v.erase_request, name="erase"),
+    path("correct/", v.correct_request, name="correct"),
+]
