@@ -11,6 +11,7 @@ import traceback
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from quietshelf.core.errors import DomainError
@@ -29,6 +30,10 @@ CODE_FOR_STATUS = {
     422: "invalid_input",
     429: "rate_limited",
 }
+
+
+class NotAnObject(ValueError):
+    """A JSON request body that is not an object."""
 
 
 def error_body(code: str, message: str, details=None) -> dict:
@@ -66,17 +71,22 @@ def install(api) -> None:
             request,
             422,
             "invalid_input",
-            "The request is not valid; see details.",
-            _clean_validation_errors(exc.errors),
+            "The request is not valid; see details.errors.",
+            # details is an object in every error (the one ErrorOut schema).
+            {"errors": _clean_validation_errors(exc.errors)},
         )
 
     @api.exception_handler(AuthenticationError)
     def auth_error(request, exc):
+        # The patron's own routes (/me) take the web session; staff routes a token.
+        own = "/me" in request.path
         response = render(
             request,
             401,
             "unauthorized",
-            "Authentication is required: send 'Authorization: Bearer <token>'.",
+            "Sign in first (/account/sign-in/)."
+            if own
+            else "Authentication is required: send 'Authorization: Bearer <token>'.",
         )
         response["WWW-Authenticate"] = 'Bearer realm="quietshelf"'
         return response
@@ -87,6 +97,8 @@ def install(api) -> None:
         message = str(exc)
         if message.startswith("Cannot parse request body"):
             message = "The request body is not valid JSON."
+            if isinstance(exc.__cause__, NotAnObject):
+                message = "The request body must be a JSON object."
         return render(request, status, CODE_FOR_STATUS.get(status, "bad_request"), message)
 
     @api.exception_handler(Http404)
@@ -96,6 +108,11 @@ def install(api) -> None:
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):
         return render(request, 413, "too_large", "The request body is too large.")
+
+    @api.exception_handler(MultiPartParserError)
+    def bad_multipart(request, exc):
+        # e.g. multipart/form-data without a boundary: the caller's mistake, not ours.
+        return render(request, 400, "bad_request", "The multipart body could not be read.")
 
     @api.exception_handler(SuspiciousOperation)
     def suspicious(request, exc):

@@ -5,12 +5,28 @@ OpenAPI 3 at /api/v1/openapi.json, browsable docs at /api/v1/docs.
 
 from __future__ import annotations
 
+import json
+
 from ninja import NinjaAPI
+from ninja.parser import Parser
 
 from quietshelf.api import errors
 from quietshelf.catalog.api import router as catalog_router
 
+
+class ObjectParser(Parser):
+    """JSON bodies must be objects, as every request schema says: ninja would read a
+    list or a number as an empty object and accept it (INT-3)."""
+
+    def parse_body(self, request):
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise errors.NotAnObject
+        return data
+
+
 api = NinjaAPI(
+    parser=ObjectParser(),
     title="Quietshelf API",
     version="1",
     description=(
