@@ -26,7 +26,7 @@ from tests.factories import StaffUserFactory
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SEED = "18"
-MAX_EXAMPLES = "8"  # per operation and phase: about a minute per run on a quiet machine
+MAX_EXAMPLES = "5"  # per operation and phase: under a minute per run on a quiet machine
 
 
 @pytest.fixture

@@ -10,11 +10,13 @@ import logging
 import traceback
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from quietshelf.core.errors import DomainError
+from quietshelf.core.views import database_unavailable
 
 log = logging.getLogger("quietshelf.api")
 
@@ -117,6 +119,17 @@ def install(api) -> None:
     @api.exception_handler(SuspiciousOperation)
     def suspicious(request, exc):
         return render(request, 400, "bad_request", "The request is not valid.")
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(InterfaceError)
+    def database_away(request, exc):
+        # The database is unreachable or restarting: 503 with Retry-After, never a 500.
+        log.warning(
+            "database unavailable: %s rid=%s",
+            type(exc).__name__,
+            getattr(request, "request_id", "-"),
+        )
+        return database_unavailable(request)
 
     @api.exception_handler(Exception)
     def unexpected(request, exc):

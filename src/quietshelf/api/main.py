@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 
-from ninja import NinjaAPI
+from django.db import connection
+from ninja import NinjaAPI, Schema
 from ninja.parser import Parser
 
 from quietshelf.api import errors
 from quietshelf.catalog.api import router as catalog_router
+from quietshelf.core.schemas import ErrorOut
 
 
 class ObjectParser(Parser):
@@ -40,9 +42,18 @@ api = NinjaAPI(
 errors.install(api)
 
 
-@api.get("/health", tags=["system"])
+class HealthOut(Schema):
+    status: str
+    database: str
+
+
+@api.get("/health", tags=["system"], response={200: HealthOut, 503: ErrorOut})
 def health(request):
-    return {"status": "ok"}
+    """Up, and the database answers; 503 with Retry-After (database_unavailable) when it
+    does not."""
+    with connection.cursor() as cursor:  # an unreachable database raises: 503
+        cursor.execute("SELECT 1")
+    return {"status": "ok", "database": "ok"}
 
 
 api.add_router("/", catalog_router)
