@@ -119,3 +119,123 @@ def test_health_says_the_database_answers_when_it_does_sec_err_1(client):
     response = client.get("/api/v1/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+class _TcpProxy:
+    """A TCP relay to PostgreSQL that can be cut and restored, as a restart does.
+
+    Real sockets on asyncio in a thread of its own; ``cut()`` closes the
+    listener and every relayed connection, ``restore()`` listens again.
+    """
+
+    def __init__(self, target_port: int):
+        import asyncio
+        import threading
+
+        self.target_port = target_port
+        self.port = _free_port()
+        self.loop = asyncio.new_event_loop()
+        self.server = None
+        self.writers: set = set()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def _call(self, coro):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+
+    async def _pipe(self, reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _client(self, reader, writer):
+        import asyncio
+
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _start(self):
+        import asyncio
+
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+
+    async def _stop(self):
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+        await self.server.wait_closed()
+
+    def restore(self):
+        self._call(self._start())
+
+    def cut(self):
+        self._call(self._stop())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_postgresql_restart_gives_503_then_the_app_recovers_sec_err_1(settings, tmp_path):
+    """While PostgreSQL is away (the relay to it cut) every request is 503 with
+    Retry-After, never 500; once it is back, the same process answers 200 again."""
+    from quietshelf.catalog import services
+    from tests.catalog.marcbuild import make_record
+
+    db = settings.DATABASES["default"]
+    if not db["ENGINE"].endswith("postgresql"):
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    record = services.record_create_from_marc(marc=make_record("Restart", control="RS1"))
+    proxy = _TcpProxy(int(db.get("PORT") or 5432))
+    proxy.restore()
+    port = _free_port()
+    user = db.get("USER") or "postgres"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "QUIETSHELF_KEYSTORE_URL"},
+        "DJANGO_SETTINGS_MODULE": "quietshelf.config.settings",
+        "QUIETSHELF_ENV": "test",
+        "QUIETSHELF_HOME": str(tmp_path),
+        # the test database (its key store is "<name>_keystore", beside it)
+        "DATABASE_URL": f"postgres://{user}@127.0.0.1:{proxy.port}/{db['NAME']}",
+    }
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", SERVE, str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and status != 200:
+            try:
+                status = _ask(f"{base}/api/v1/records/{record.pk}")[0]
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200
+        proxy.cut()
+        answers = [_ask(f"{base}{path}") for path in (f"/api/v1/records/{record.pk}",) * 3]
+        answers.append(_ask(f"{base}/api/v1/health"))
+        for status, headers, body in answers:
+            assert status == 503, body[:300]
+            assert headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+            assert json.loads(body)["error"]["code"] == "database_unavailable"
+        proxy.restore()
+        statuses = [_ask(f"{base}/api/v1/records/{record.pk}")[0] for _ in range(3)]
+        assert statuses[-1] == 200 and 500 not in statuses, statuses
+        assert _ask(f"{base}/api/v1/health")[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        proxy.cut()
+        proxy.loop.call_soon_threadsafe(proxy.loop.stop)

@@ -157,10 +157,47 @@ def marcxml_leader(leader: str) -> tuple[str, list[str]]:
 
 
 def marcxml_repairs(record: Record) -> list[str]:
-    """What ``record_to_marcxml`` has to repair in ``record`` (empty when nothing)."""
-    repairs: list[str] = []
-    record_to_marcxml(record, repairs=repairs)
+    """What ``record_to_marcxml`` has to repair in ``record`` (empty when nothing).
+
+    Walks the same repairs without building the XML (the importer asks this of
+    every record).
+    """
+    repairs: list[str] = list(marcxml_leader(str(record.leader))[1])
+    if not repairs and _needs_no_repair(record):
+        return repairs
+    for _part in _valid_fields(record, repairs.append):
+        pass
     return repairs
+
+
+_GOOD_TAGS: set[str] = set()  # tags already seen to match the schema's pattern
+
+
+def _needs_no_repair(record: Record) -> bool:
+    """A quick yes for the common record (no repair to make); no means "look closer"."""
+    good_tags = _GOOD_TAGS
+    indicators, codes = _XSD_INDICATOR, SUBFIELD_CODES
+    for field in record.fields:
+        tag = field.tag
+        if tag not in good_tags:
+            pattern = _XSD_CONTROL_TAG if field.control_field else _XSD_DATA_TAG
+            if not pattern.match(tag):
+                return False
+            if len(good_tags) < 10_000:
+                good_tags.add(tag)
+        if field.control_field:
+            if field.data and not field.data.isprintable():
+                return False
+            continue
+        subfields = field.subfields
+        if not subfields or field.indicator1 not in indicators:
+            return False
+        if field.indicator2 not in indicators:
+            return False
+        for sf in subfields:
+            if sf.code not in codes or not sf.value.isprintable():
+                return False
+    return True
 
 
 def record_to_marcxml(
@@ -181,7 +218,23 @@ def record_to_marcxml(
     for text in leader_repairs:
         note(text)
     out = [f"<record{ns}>", f"<leader>{leader}</leader>"]
-    # MARCXML's schema wants control fields before data fields.
+    for tag, data, inds, subfields in _valid_fields(record, note):
+        if subfields is None:
+            out.append(f'<controlfield tag="{tag}">{_xml_escape(data)}</controlfield>')
+            continue
+        out.append(f'<datafield tag="{tag}" ind1="{inds[0]}" ind2="{inds[1]}">')
+        out.extend(
+            f"<subfield code={_xml_attr(code)}>{_xml_escape(value)}</subfield>"
+            for code, value in subfields
+        )
+        out.append("</datafield>")
+    out.append("</record>")
+    return "".join(out)
+
+
+def _valid_fields(record: Record, note):
+    """(tag, control data, indicators, [(code, text)] or None) as the schema accepts
+    them, control fields first (as it wants); each repair passed to ``note``."""
     ordered = [f for f in record.fields if f.control_field]
     ordered += [f for f in record.fields if not f.control_field]
     for field in ordered:
@@ -190,8 +243,7 @@ def record_to_marcxml(
             if not _XSD_CONTROL_TAG.match(tag):
                 note(f"control field with impossible tag {tag!r} left out")
                 continue
-            text = _x(field.data or "", tag, note)
-            out.append(f'<controlfield tag="{tag}">{text}</controlfield>')
+            yield tag, _text(field.data or "", tag, note), None, None
             continue
         if not _XSD_DATA_TAG.match(tag):
             note(f"field with impossible tag {tag!r} left out")
@@ -206,22 +258,18 @@ def record_to_marcxml(
         subfields = []
         for sf in field.subfields:
             code = sf.code
-            value = _x(sf.value or "", tag, note)
+            value = _text(sf.value or "", tag, note)
             if len(code) != 1 or code not in SUBFIELD_CODES:
                 if not value:
                     note(f"field {tag}: empty subfield with bad code {code!r} left out")
                     continue
                 note(f"field {tag}: subfield code {code!r} written as '?'")
                 code = "?"
-            subfields.append(f"<subfield code={_xml_attr(code)}>{value}</subfield>")
+            subfields.append((code, value))
         if not subfields:
             note(f"field {tag} without subfields left out")
             continue
-        out.append(f'<datafield tag="{tag}" ind1="{inds[0]}" ind2="{inds[1]}">')
-        out.extend(subfields)
-        out.append("</datafield>")
-    out.append("</record>")
-    return "".join(out)
+        yield tag, None, inds, subfields
 
 
 def xml_leader(leader: str) -> str:
@@ -229,10 +277,10 @@ def xml_leader(leader: str) -> str:
     return marcxml_leader(leader)[0]
 
 
-def _x(text: str, tag: str, note) -> str:
+def _text(text: str, tag: str, note) -> str:
     if not text.isprintable():
         cleaned = _XML_ILLEGAL.sub("", text)
         if len(cleaned) != len(text):
             note(f"field {tag}: {len(text) - len(cleaned)} character(s) XML cannot hold removed")
-            text = cleaned
-    return _xml_escape(text)
+            return cleaned
+    return text
