@@ -76,3 +76,40 @@ def marc8_record_bytes(text_bytes: bytes, *, control=b"M0001") -> bytes:
     length = base + len(body)
     leader = b"%05dnam  22%05d   4500" % (length, base)
     return leader + directory + body
+
+
+def raw_record(
+    fields: list[tuple[bytes, bytes]],
+    *,
+    coding: bytes = b" ",
+    leader_tail: bytes = b"4500",
+    record_type: bytes = b"a",
+) -> bytes:
+    """A hand-built ISO 2709 record from (tag, field bytes without terminator) pairs.
+
+    Nothing is checked or encoded: the bytes go in as given, so tests can make
+    records in any character set, with bad indicators, codes or leaders.
+    """
+    directory = b""
+    body = b""
+    for tag, data in fields:
+        data += b"\x1e"
+        directory += tag + b"%04d%05d" % (len(data), len(body))
+        body += data
+    directory += b"\x1e"
+    body += b"\x1d"
+    base = 24 + len(directory)
+    length = base + len(body)
+    leader = b"%05dn%sm %s22%05d   %s" % (length, record_type, coding, base, leader_tail)
+    return leader + directory + body
+
+
+def bib_fields(title: bytes, *, author: bytes = b"", publisher: bytes = b"", control=b"R1"):
+    """Typical fields of a book record with the given (already encoded) texts."""
+    fields = [(b"001", control), (b"003", b"QSTEST")]
+    if author:
+        fields.append((b"100", b"1 \x1fa" + author))
+    fields.append((b"245", b"10\x1fa" + title))
+    if publisher:
+        fields.append((b"260", b"  \x1fb" + publisher))
+    return fields

@@ -122,7 +122,9 @@ def test_cli_exit_status_tells_all_some_or_nothing_imported_cat1(cli_env, tmp_pa
     not_marc.write_text("these are meeting notes, not MARC records\n")
     proc = _run("import-marc", str(not_marc), env=cli_env)
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-400:])
-    assert "no record could be imported" in proc.stderr
+    # Nothing in the file is MARC: one line that says so (issue 18).
+    assert proc.stderr.strip().endswith("notes.txt: not a MARC file (neither ISO 2709 nor MARCXML)")
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stdout == ""
     assert "Traceback" not in proc.stderr
     authorities = _run("import-marc", str(marc_dir / "auth-1066.mrc"), env=cli_env)
     assert authorities.returncode == 2, authorities.stderr[-300:]

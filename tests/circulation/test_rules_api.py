@@ -124,7 +124,9 @@ def test_rule_create_denied_without_manage_rules_cir1(desk, circ):
         ({"colour": "blue"}, 422, "invalid_input"),
         ({"note": "x" * 201}, 422, "invalid_input"),
         ({"loan_period": 2**40}, 422, "invalid_input"),
-        ({"loan_period": None}, 400, "null_not_allowed"),
+        ({"loan_period": None}, 422, "invalid_input"),  # never null, as the OpenAPI says
+        ({"holds_allowed": 1}, 422, "invalid_input"),  # JSON true/false only
+        ({"loan_period": False}, 422, "invalid_input"),  # not a number
         ({"branch_id": 987654}, 404, "dimension_not_found"),
     ],
 )
@@ -167,7 +169,7 @@ def test_rule_update_bad_input_cir1(admin, circ):
     assert_error(
         call(admin, "put", f"/rules/{rule.pk}", {"branch_id": circ["south"].pk}), 422
     )  # the cell is not a field of the update
-    assert_error(call(admin, "put", f"/rules/{rule.pk}", {"holds_allowed": None}), 400)
+    assert_error(call(admin, "put", f"/rules/{rule.pk}", {"holds_allowed": None}), 422)
     assert_error(call(admin, "put", "/rules/abc", {}), 422)
     rule.refresh_from_db()
     assert rule.grace_days == 0 and rule.branch_id is None and rule.holds_allowed
@@ -197,16 +199,18 @@ def test_rules_explain_denied_without_checkout_or_manage_rules_cir1(reader_staff
 
 
 def test_rules_explain_bad_input_cir1(admin, circ):
-    assert_error(admin.get(f"{BASE}/rules/explain?item_type=book"), 400, "invalid_id")
-    assert_error(admin.get(f"{BASE}/rules/explain?branch=-1"), 400, "invalid_id")
+    # Ids or empty, as the OpenAPI description's pattern says (issue 18).
+    assert_error(admin.get(f"{BASE}/rules/explain?item_type=book"), 422, "invalid_input")
+    assert_error(admin.get(f"{BASE}/rules/explain?branch=-1"), 422, "invalid_input")
     err = assert_error(
         admin.get(f"{BASE}/rules/explain?item_type=987654"), 404, "dimension_not_found"
     )
     assert err["details"]["fields"] == ["item_type_id"]
     LoanRule.objects.all().delete()
     services.config_changed()
+    # No rule covers the cell: that rule is not found (404, issue 18).
     assert_error(
-        admin.get(f"{BASE}/rules/explain?item_type={circ['book'].pk}"), 400, "no_loan_rule"
+        admin.get(f"{BASE}/rules/explain?item_type={circ['book'].pk}"), 404, "no_loan_rule"
     )
 
 
@@ -322,3 +326,25 @@ def test_closed_period_bad_input_cir1(admin, circ, payload, status):
 def test_closed_period_unknown_branch_cir1(admin, circ):
     r = call(admin, "post", "/calendars/987654/closed-periods", {"first": "2099-01-01"})
     assert_error(r, 404, "branch_not_found")
+
+
+@pytest.mark.parametrize(
+    ("day", "sent", "kept"),
+    [
+        ("2026-01-15", "09:00:00+01:00", "09:00:00"),  # Oslo in winter is UTC+1
+        ("2026-07-15", "09:00:00+01:00", "10:00:00"),  # and UTC+2 in summer
+        ("2026-01-15", "08:30:00Z", "09:30:00"),
+        ("2026-01-15", "09:00:00", "09:00:00"),  # no offset: the branch's own time
+    ],
+)
+def test_calendar_times_with_an_offset_become_branch_time_cir1_int3(admin, circ, day, sent, kept):
+    """Issue 18: a time-zone-aware opening hour answered 500 on SQLite; now it is the
+    branch's wall-clock time on both engines."""
+    import time_machine
+
+    north = circ["north"].pk
+    with time_machine.travel(f"{day} 12:00:00+00:00", tick=False):
+        r = call(admin, "put", f"/calendars/{north}", {"opens": sent, "closes": "23:00:00"})
+    assert r.status_code == 200, r.content
+    assert r.json()["opens"] == kept
+    assert BranchCalendar.objects.get(branch_id=north).opens.isoformat() == kept

@@ -11,10 +11,13 @@ import logging
 import traceback
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from quietshelf.core.errors import DomainError
+from quietshelf.core.views import database_unavailable
 
 log = logging.getLogger("quietshelf.api")
 
@@ -30,6 +33,10 @@ CODE_FOR_STATUS = {
     422: "invalid_input",
     429: "rate_limited",
 }
+
+
+class NotAnObject(ValueError):
+    """A JSON request body that is not an object."""
 
 
 def error_body(code: str, message: str, details=None) -> dict:
@@ -84,17 +91,22 @@ def install(api) -> None:
             request,
             422,
             "invalid_input",
-            "The request is not valid; see details.",
-            _clean_validation_errors(exc.errors),
+            "The request is not valid; see details.errors.",
+            # details is an object in every error (the one ErrorOut schema).
+            {"errors": _clean_validation_errors(exc.errors)},
         )
 
     @api.exception_handler(AuthenticationError)
     def auth_error(request, exc):
+        # The patron's own routes (/me) take the web session; staff routes a token.
+        own = "/me" in request.path
         response = render(
             request,
             401,
             "unauthorized",
-            "Authentication is required: send 'Authorization: Bearer <token>'.",
+            "Sign in first (/account/sign-in/)."
+            if own
+            else "Authentication is required: send 'Authorization: Bearer <token>'.",
         )
         response["WWW-Authenticate"] = 'Bearer realm="quietshelf"'
         return response
@@ -105,6 +117,8 @@ def install(api) -> None:
         message = str(exc)
         if message.startswith("Cannot parse request body"):
             message = "The request body is not valid JSON."
+            if isinstance(exc.__cause__, NotAnObject):
+                message = "The request body must be a JSON object."
         return render(request, status, CODE_FOR_STATUS.get(status, "bad_request"), message)
 
     @api.exception_handler(Http404)
@@ -115,9 +129,25 @@ def install(api) -> None:
     def too_big(request, exc):
         return render(request, 413, "too_large", "The request body is too large.")
 
+    @api.exception_handler(MultiPartParserError)
+    def bad_multipart(request, exc):
+        # e.g. multipart/form-data without a boundary: the caller's mistake, not ours.
+        return render(request, 400, "bad_request", "The multipart body could not be read.")
+
     @api.exception_handler(SuspiciousOperation)
     def suspicious(request, exc):
         return render(request, 400, "bad_request", "The request is not valid.")
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(InterfaceError)
+    def database_away(request, exc):
+        # The database is unreachable or restarting: 503 with Retry-After, never a 500.
+        log.warning(
+            "database unavailable: %s rid=%s",
+            type(exc).__name__,
+            getattr(request, "request_id", "-"),
+        )
+        return database_unavailable(request)
 
     @api.exception_handler(Exception)
     def unexpected(request, exc):

@@ -5,12 +5,30 @@ OpenAPI 3 at /api/v1/openapi.json, browsable docs at /api/v1/docs.
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
+import json
+
+from django.db import connection
+from ninja import NinjaAPI, Schema
+from ninja.parser import Parser
 
 from quietshelf.api import errors
 from quietshelf.catalog.api import router as catalog_router
+from quietshelf.core.schemas import ErrorOut
+
+
+class ObjectParser(Parser):
+    """JSON bodies must be objects, as every request schema says: ninja would read a
+    list or a number as an empty object and accept it (INT-3)."""
+
+    def parse_body(self, request):
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise errors.NotAnObject
+        return data
+
 
 api = NinjaAPI(
+    parser=ObjectParser(),
     title="Quietshelf API",
     version="1",
     description=(
@@ -24,9 +42,18 @@ api = NinjaAPI(
 errors.install(api)
 
 
-@api.get("/health", tags=["system"])
+class HealthOut(Schema):
+    status: str
+    database: str
+
+
+@api.get("/health", tags=["system"], response={200: HealthOut, 503: ErrorOut})
 def health(request):
-    return {"status": "ok"}
+    """Up, and the database answers; 503 with Retry-After (database_unavailable) when it
+    does not."""
+    with connection.cursor() as cursor:  # an unreachable database raises: 503
+        cursor.execute("SELECT 1")
+    return {"status": "ok", "database": "ok"}
 
 
 api.add_router("/", catalog_router)

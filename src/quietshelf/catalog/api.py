@@ -207,8 +207,12 @@ def record_marc(
         response = HttpResponse(data, content_type="application/marc")
         response["Content-Disposition"] = f'attachment; filename="record-{record_id}.mrc"'
         return response
-    xml = marc_records.record_to_marcxml(record, namespace=True)
-    return HttpResponse(xml, content_type="application/marcxml+xml; charset=utf-8")
+    repairs: list[str] = []
+    xml = marc_records.record_to_marcxml(record, namespace=True, repairs=repairs)
+    response = HttpResponse(xml, content_type="application/marcxml+xml; charset=utf-8")
+    # Valid MARCXML always; what that took is counted, never silent (CAT-1).
+    response["X-MARCXML-Repairs"] = str(len(repairs))
+    return response
 
 
 # --- items -----------------------------------------------------------------------

@@ -108,6 +108,9 @@ class BibRecord(models.Model):
     series = models.JSONField(default=list, blank=True)
     notes = models.JSONField(default=list, blank=True)
     links = models.JSONField(default=list, blank=True)  # [{"url", "text"}]
+    # What the last import or MARC update repaired or guessed in this record, and
+    # what a MARCXML export has to repair (CAT-1): ["field 245: ...", ...].
+    import_report = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -148,6 +151,7 @@ class BibRecord(models.Model):
                 "series",
                 "notes",
                 "links",
+                "import_report",
             )
         }
 

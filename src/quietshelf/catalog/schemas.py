@@ -12,6 +12,12 @@ from ninja import Schema
 from pydantic import Field, StringConstraints
 
 from quietshelf.catalog.models import ItemStatus
+from quietshelf.core.schemas import (  # noqa: F401  (one error shape)
+    JSON_INT,
+    ErrorDetail,
+    ErrorOut,
+    JsonBool,
+)
 
 MAX_ID = 2**63 - 1
 MAX_PRICE_MINOR = 10**12  # ten billion in major units: any real price fits
@@ -27,17 +33,8 @@ Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Price = Annotated[int, Field(ge=0, le=MAX_PRICE_MINOR)]
+Price = Annotated[int, Field(ge=0, le=MAX_PRICE_MINOR), JSON_INT]
 StatusName = Literal[tuple(ItemStatus.values)]  # type: ignore[valid-type]
-
-
-class ErrorDetail(Schema):
-    code: str
-    message: str
-
-
-class ErrorOut(Schema):
-    error: ErrorDetail
 
 
 # --- branches and item types ------------------------------------------------
@@ -62,7 +59,7 @@ class ItemTypeOut(Schema):
 class ItemTypeIn(Schema):
     code: Code
     name: Name
-    circulates: bool = True
+    circulates: JsonBool = True
 
 
 # --- items -------------------------------------------------------------------
@@ -102,12 +99,15 @@ class ItemIn(Schema):
 
 
 class ItemPatch(Schema):
-    barcode: Barcode | None = None
-    branch: Code | None = None
-    item_type: Code | None = None
-    call_number: Line | None = None
+    """Only the fields sent change. location and price_minor may be null (none);
+    the others are never null, and the OpenAPI description says so."""
+
+    barcode: Barcode = None
+    branch: Code = None
+    item_type: Code = None
+    call_number: Line = None
     location: Code | None = None
-    status: StatusName | None = None
+    status: StatusName = None
     price_minor: Price | None = None
     public_note: Note | None = None
     staff_note: Note | None = None

@@ -25,16 +25,19 @@ from django.utils import timezone
 from pymarc import Field, Indicators, Record, Subfield
 
 from quietshelf.catalog import hooks, search
-from quietshelf.catalog.marc.extract import extract
+from quietshelf.catalog.marc.extract import extract, looks_unimarc
 from quietshelf.catalog.marc.holdings import (
     HoldingItem,
+    content_key,
     generated_barcode,
     holdings_items,
+    legacy_barcode,
     merge_map,
+    record_key,
     validate_map,
 )
 from quietshelf.catalog.marc.reader import NotMarc, decode_iso2709, read_marc, strip_nul
-from quietshelf.catalog.marc.records import record_from_json, record_to_json
+from quietshelf.catalog.marc.records import marcxml_repairs, record_from_json, record_to_json
 from quietshelf.catalog.models import (
     BibRecord,
     Branch,
@@ -69,6 +72,8 @@ class ImportProblem(NamedTuple):
     offset: int | None = None  # byte offset in the file, when known
 
     def __str__(self) -> str:
+        if self.position == 0:  # the whole source
+            return f"{self.source}: {self.reason}"
         where = f"record {self.position}"
         if self.offset is not None:
             where += f" (byte {self.offset})"
@@ -147,8 +152,21 @@ class _Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
+UNIMARC_REASON = (
+    "UNIMARC, not MARC 21 (title in 200, no 245): convert it to MARC 21 first "
+    "(e.g. yaz-marcconv or MarcEdit)"
+)
+
+
 def _prepare(
-    record: Record, *, mapping: dict, source="", position=1, offset=None, marc_json=None
+    record: Record,
+    *,
+    mapping: dict,
+    source="",
+    position=1,
+    offset=None,
+    marc_json=None,
+    warnings: Iterable[str] = (),
 ) -> _Prepared:
     ex = extract(record)
     if not ex.is_bibliographic:
@@ -157,10 +175,18 @@ def _prepare(
             "authority and holdings records are not supported yet",
             code="not_bibliographic",
         )
+    if looks_unimarc(record):
+        raise InvalidInput(UNIMARC_REASON, code="unimarc")
     columns = ex.columns
     # The reader's quick decoder hands over the MARC-in-JSON it built on the way.
     columns["marc_json"] = marc_json or record_to_json(record)
     columns["leader"] = columns["marc_json"]["leader"]
+    # The record's own report: what reading it repaired or guessed, and what a
+    # MARCXML export will have to repair (never silent, CAT-1).
+    columns["import_report"] = [
+        *warnings,
+        *(f"MARCXML export: {text}" for text in marcxml_repairs(record)),
+    ][:100]
     _clip(columns)
     return _Prepared(
         source=source,
@@ -461,19 +487,38 @@ def _write_batch(
             {h.location_code for _, h in holdings if h.location_code},
             mapping.get("location_names") or {},
         )
-        planned: list[tuple[_Prepared, HoldingItem, str, int]] = []
+        # Items without a barcode get one derived from the record (never from its
+        # database id): the same after a killed and re-run import as after a clean one.
+        planned: list[tuple[_Prepared, HoldingItem, str, int, tuple[str, ...]]] = []
         for p, h in holdings:
             rid = record_ids[id(p)]
-            planned.append((p, h, h.barcode or generated_barcode(rid, h.ordinal), rid))
+            if h.barcode:
+                planned.append((p, h, h.barcode, rid, ()))
+                continue
+            key = record_key(p.identifiers, p.columns["marc_json"])
+            alternatives = (
+                legacy_barcode(rid, h.ordinal),  # made by earlier versions: keep using it
+                # when another record shares the key (two records with one ISBN)
+                generated_barcode(key + "|" + content_key(p.columns["marc_json"]), h.ordinal),
+            )
+            planned.append((p, h, generated_barcode(key, h.ordinal), rid, alternatives))
         stored = {
             bc: (pk, rid)
             for bc, pk, rid in Item.objects.filter(
-                barcode__in=[bc for _, _, bc, _ in planned]
+                barcode__in=[c for _, _, bc, _, alts in planned for c in (bc, *alts)]
             ).values_list("barcode", "pk", "record_id")
         }
         updated_items: list[Item] = []
         batch_barcodes: set[str] = set()
-        for p, h, bc, rid in planned:
+        owners: dict[str, int] = {}
+        for p, h, bc, rid, alts in planned:
+            if alts:
+                legacy, shared = alts
+                if stored.get(legacy, (0, None))[1] == rid:
+                    bc = legacy
+                elif (bc in stored and stored[bc][1] != rid) or owners.get(bc, rid) != rid:
+                    bc = shared
+            owners.setdefault(bc, rid)
             values = dict(
                 call_number=h.call_number,
                 branch_id=branches[h.branch_code],
@@ -1024,6 +1069,7 @@ def import_marc(
         try:
             batch: list[_Prepared] = []
             keys: set[tuple[str, str]] = set()
+            first_readable = True
             for res in read_marc(stream, format=format):
                 summary.records_read += 1
                 for w in res.warnings:
@@ -1033,6 +1079,15 @@ def import_marc(
                     summary.skipped += 1
                     state.tick()
                     continue
+                if first_readable:
+                    first_readable = False
+                    if looks_unimarc(res.record):
+                        # A UNIMARC file: one line for the file, not one per record.
+                        summary.errors.append(
+                            ImportProblem(name, 0, f"{UNIMARC_REASON}; the file is skipped")
+                        )
+                        summary.skipped += 1
+                        break
                 try:
                     prepared = _prepare(
                         res.record,
@@ -1041,6 +1096,7 @@ def import_marc(
                         source=name,
                         position=res.position,
                         offset=res.offset,
+                        warnings=res.warnings,
                     )
                 except InvalidInput as exc:
                     summary.errors.append(

@@ -7,14 +7,15 @@ Errors have the standard shape {"error": {"code", "message"}}; a refusal is
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from django.http import HttpResponse
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
 from quietshelf.api.auth import staff_auth
+from quietshelf.circulation import policy, selectors, services
 from quietshelf.circulation import schemas as s
-from quietshelf.circulation import selectors, services
 from quietshelf.core.csvfile import csv_text
 from quietshelf.core.errors import Conflict, InvalidInput, NotFound
 
@@ -98,12 +99,22 @@ def renew(request, body: s.RenewIn):
 def explain(request, body: s.ExplainIn):
     """Which loan rule applies to a patron group, item type and branch, and why (CIR-1)."""
     services._require(request.auth, "circulation.checkout", branch_id=body.branch_id)
-    e = selectors.explain(
-        patron_group_id=body.patron_group_id,
-        item_type_id=body.item_type_id,
-        branch_id=body.branch_id,
-    )
+    with _no_rule_is_404():
+        e = selectors.explain(
+            patron_group_id=body.patron_group_id,
+            item_type_id=body.item_type_id,
+            branch_id=body.branch_id,
+        )
     return e.__dict__
+
+
+@contextlib.contextmanager
+def _no_rule_is_404():
+    """Asking which rule applies to a cell no rule covers: that rule is not found (404)."""
+    try:
+        yield
+    except policy.NoLoanRule as exc:
+        raise NotFound(exc.message, code=exc.code, details=exc.details) from None
 
 
 # --- loan rules and calendars (CIR-1): circulation.manage_rules, checked by the services ----
@@ -185,8 +196,16 @@ def rule_create(request, body: s.RuleIn):
     return Status(201, _rule(rule))
 
 
+_ID_OR_EMPTY = r"^\s*[0-9]{0,9}\s*$"  # an id, or empty for "any"
+
+
 @router.get("/rules/explain", response={200: s.ExplainOut, **ERRORS})
-def rules_explain(request, patron_group: str = "", item_type: str = "", branch: str = ""):
+def rules_explain(
+    request,
+    patron_group: str = Query("", pattern=_ID_OR_EMPTY),
+    item_type: str = Query("", pattern=_ID_OR_EMPTY),
+    branch: str = Query("", pattern=_ID_OR_EMPTY),
+):
     """Which rule applies to a patron group, item type and branch, and why; empty is "any"."""
     ids = {}
     for name, raw in (
@@ -204,7 +223,8 @@ def rules_explain(request, patron_group: str = "", item_type: str = "", branch: 
                 f"{name.removesuffix('_id').replace('_', ' ')} must be a whole number.",
                 code="invalid_id",
             )
-    return selectors.explain_for(actor=request.auth, **ids).__dict__
+    with _no_rule_is_404():
+        return selectors.explain_for(actor=request.auth, **ids).__dict__
 
 
 @router.put("/rules/{rule_id}", response={200: s.RuleOut, **ERRORS})

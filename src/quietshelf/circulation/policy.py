@@ -148,6 +148,19 @@ class Calendar:
 ALWAYS_OPEN = Calendar()
 
 
+def wall_clock_time(value: dt.time | None, *, today: dt.date, zone: dt.tzinfo) -> dt.time | None:
+    """An opening hour as the branch's wall-clock time (naive), whatever zone it came in.
+
+    "09:00:00+01:00" means 09:00 where UTC is 08:00; the branch keeps the time
+    its clocks show on ``today`` (the offset of summer or winter time). A
+    naive time is taken as the branch's own already.
+    """
+    if value is None or value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=None) if value is not None else None
+    moment = dt.datetime.combine(today, value)  # keeps the offset
+    return moment.astimezone(zone).time().replace(tzinfo=None)
+
+
 def make_calendar(closed_weekdays=(), closed_ranges=(), opens=None, closes=None) -> Calendar:
     weekdays = frozenset(int(d) for d in closed_weekdays or ())
     bad = [d for d in weekdays if d < 1 or d > 7]

@@ -9,24 +9,29 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field, StringConstraints
 
+from quietshelf.core.schemas import (  # noqa: F401  (one error shape)
+    JSON_INT,
+    ErrorDetail,
+    ErrorOut,
+    JsonBool,
+    JsonDate,
+    JsonInt,
+)
+
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
-class ErrorDetail(Schema):
-    code: str
-    message: str
-    details: dict | None = None
-
-
-class ErrorOut(Schema):
-    error: ErrorDetail
-
-
 class CheckoutIn(Schema):
+    """The patron by id or by card number (one of the two, never null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["patron_id"]}, {"required": ["patron_barcode"]}]}
+    )
+
     item_barcode: Barcode
-    patron_id: uuid.UUID | None = None
-    patron_barcode: Barcode | None = None  # a card number, for self-check machines
+    patron_id: uuid.UUID = None
+    patron_barcode: Barcode = None  # a card number, for self-check machines
     branch_id: int
     override_reason: Reason | None = None
 
@@ -86,9 +91,15 @@ class ExplainOut(Schema):
 
 
 class HoldIn(Schema):
+    """A hold on a record, or on the record of an item (one of the two, never null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["record_id"]}, {"required": ["item_barcode"]}]}
+    )
+
     patron_id: uuid.UUID
-    record_id: int | None = None
-    item_barcode: Barcode | None = None
+    record_id: int = None
+    item_barcode: Barcode = None
     pickup_branch_id: int
 
 
@@ -101,7 +112,7 @@ class HoldOut(Schema):
 
 
 class PaymentIn(Schema):
-    amount_minor: int
+    amount_minor: JsonInt
 
 
 class FeeTxOut(Schema):
@@ -141,8 +152,9 @@ class HistoryOut(Schema):
 
 # --- loan rules and calendars (CIR-1; staff with circulation.manage_rules) -------------------
 
-NonNegative = Annotated[int, Field(ge=0, le=2_147_483_647)]
-Positive = Annotated[int, Field(ge=1, le=2_147_483_647)]
+# (constraints before the validator, so OpenAPI says minimum/maximum)
+NonNegative = Annotated[int, Field(ge=0, le=2_147_483_647), JSON_INT]
+Positive = Annotated[int, Field(ge=1, le=2_147_483_647), JSON_INT]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
@@ -154,24 +166,25 @@ class _Strict(Schema):
 class RuleFields(_Strict):
     """Every field is optional: on create the model's default applies, on update the
     value stays. null clears a limit (renewal_period, max_loans, max_loans_per_type,
-    hold_limit, max_fine_minor: null means "none")."""
+    hold_limit, max_fine_minor: null means "none"); the other fields are never null,
+    and the OpenAPI description says so."""
 
-    loan_period: Positive | None = None
-    period_unit: Literal["days", "hours"] | None = None
-    renewals_allowed: NonNegative | None = None
+    loan_period: Positive = None  # optional, never null
+    period_unit: Literal["days", "hours"] = None  # optional, never null
+    renewals_allowed: NonNegative = None  # optional, never null
     renewal_period: Positive | None = None
     max_loans: NonNegative | None = None
     max_loans_per_type: NonNegative | None = None
-    holds_allowed: bool | None = None
+    holds_allowed: JsonBool = None  # optional, never null
     hold_limit: NonNegative | None = None
-    fine_per_day_minor: NonNegative | None = None
-    grace_days: NonNegative | None = None
+    fine_per_day_minor: NonNegative = None  # optional, never null
+    grace_days: NonNegative = None  # optional, never null
     max_fine_minor: NonNegative | None = None
-    fines_open_days_only: bool | None = None
-    lost_fee_policy: Literal["price", "default"] | None = None
-    lost_default_minor: NonNegative | None = None
-    processing_fee_minor: NonNegative | None = None
-    note: Note | None = None
+    fines_open_days_only: JsonBool = None  # optional, never null
+    lost_fee_policy: Literal["price", "default"] = None  # optional, never null
+    lost_default_minor: NonNegative = None  # optional, never null
+    processing_fee_minor: NonNegative = None  # optional, never null
+    note: Note = None  # optional, never null
 
 
 class RuleIn(RuleFields):
@@ -206,7 +219,7 @@ class RuleOut(Schema):
 
 
 class CalendarIn(_Strict):
-    closed_weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+    closed_weekdays: list[Annotated[int, Field(ge=1, le=7), JSON_INT]] = Field(
         default_factory=list, max_length=7
     )
     opens: dt.time | None = None
@@ -214,8 +227,8 @@ class CalendarIn(_Strict):
 
 
 class ClosedPeriodIn(_Strict):
-    first: dt.date
-    last: dt.date | None = None
+    first: JsonDate
+    last: JsonDate | None = None
     note: Note = ""
 
 

@@ -401,6 +401,10 @@ def calendar_save(
 ) -> BranchCalendar:
     require(actor, "circulation.manage_rules", branch_id=branch_id)
     branch = _branch(branch_id)
+    # Times with an offset are kept as the branch's wall-clock time (same on every engine).
+    zone, today = timezone.get_current_timezone(), clock.today()
+    opens = policy.wall_clock_time(opens, today=today, zone=zone)
+    closes = policy.wall_clock_time(closes, today=today, zone=zone)
     policy.make_calendar(closed_weekdays=closed_weekdays, opens=opens, closes=closes)
     cal, _ = BranchCalendar.objects.update_or_create(
         branch=branch,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import JsonResponse
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -40,5 +43,50 @@ def not_found(request, exception=None):
     return _error(request, 404)
 
 
+# Seconds a client should wait before trying again while the database is away
+# (a PostgreSQL restart or fail-over takes about that long).
+RETRY_AFTER_SECONDS = 10
+DATABASE_UNAVAILABLE = gettext_noop(
+    "The database cannot be reached just now. Please try again in a few seconds."
+)
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """Is this the database being away (refused, restarting, closed connection)?
+
+    OperationalError and InterfaceError are what the drivers raise when the
+    server cannot be reached or drops the connection; a mistake in a query is
+    a ProgrammingError or an IntegrityError and stays a 500.
+    """
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_unavailable(request) -> HttpResponse:
+    """503 with Retry-After: the JSON error shape under /api/, a plain page elsewhere.
+
+    Built without templates or context processors, which could need the
+    database themselves.
+    """
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"error": {"code": "database_unavailable", "message": DATABASE_UNAVAILABLE}},
+            status=503,
+        )
+    else:
+        message = _(DATABASE_UNAVAILABLE)
+        response = HttpResponse(
+            '<!doctype html><html><head><meta charset="utf-8"><title>503</title></head>'
+            f"<body><h1>503</h1><p>{message}</p></body></html>",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def server_error(request):
+    # Django calls this inside its exception handler, so the exception is at hand.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable(request)
     return _error(request, 500)

@@ -7,8 +7,9 @@ import uuid
 from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
+from quietshelf.core.schemas import ErrorDetail, ErrorOut  # noqa: F401  (one error shape)
 from quietshelf.patrons.models import (
     BlockReason,
     ContactKind,
@@ -31,15 +32,6 @@ IdType = Literal[tuple(IdentifierType.values)]  # type: ignore[valid-type]
 Reason = Literal[tuple(c for c in BlockReason.values if c != "expired")]  # type: ignore[valid-type]
 Kind = Literal[tuple(ContactKind.values)]  # type: ignore[valid-type]
 Label = Literal[tuple(ContactLabel.values)]  # type: ignore[valid-type]
-
-
-class ErrorDetail(Schema):
-    code: str
-    message: str
-
-
-class ErrorOut(Schema):
-    error: ErrorDetail
 
 
 class SearchIn(Schema):
@@ -151,6 +143,9 @@ class PatronIn(Schema):
 
 
 class PatronPatch(Schema):
+    # At least one field: an empty change is refused (400 "Nothing to change.").
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     given_name: NameText | None = None
     family_name: NameText | None = None
     group: Code | None = None

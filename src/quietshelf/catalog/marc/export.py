@@ -19,6 +19,9 @@ from quietshelf.catalog.marc.records import (
 class ExportResult:
     written: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (record id, reason)
+    # MARCXML: what had to be repaired to keep the file valid (record id, repair)
+    repairs: list[tuple[int, str]] = field(default_factory=list)
+    repaired_records: int = 0
 
 
 def export_records(
@@ -45,7 +48,11 @@ def export_records(
         try:
             record = record_from_json(marc_json)
             if xml:
-                data = (record_to_marcxml(record) + "\n").encode("utf-8")
+                repairs: list[str] = []
+                data = (record_to_marcxml(record, repairs=repairs) + "\n").encode("utf-8")
+                if repairs:
+                    result.repaired_records += 1
+                    result.repairs.extend((rid, text) for text in repairs)
             else:
                 data = record_to_iso2709(record)
         except RecordTooLong as exc:

@@ -155,6 +155,30 @@ def _public_note(tag: str, indicator1: str | None) -> bool:
     return not (tag in _PRIVATE_WHEN_IND1_0 and (indicator1 or "").strip() == "0")
 
 
+_UNIMARC_100 = re.compile(r"^\d{8}[a-kux]")
+
+
+def looks_unimarc(record: Record) -> bool:
+    """A UNIMARC record (title in 200, coded data in 100 $a), not MARC 21?
+
+    MARC 21 has no 200 field and its 100 is a personal name; UNIMARC has no
+    245. Two signals beside the 200 title are needed, not one.
+    """
+    if record.get_fields("245"):
+        return False
+    f200 = [f for f in record.get_fields("200") if not f.control_field and f.get_subfields("a")]
+    if not f200:
+        return False
+    coded = any(
+        _UNIMARC_100.match(v)
+        for f in record.get_fields("100")
+        if not f.control_field
+        for v in f.get_subfields("a")
+    )
+    leader = str(record.leader).ljust(24)
+    return coded or leader[20:24] == "450 " or bool(record.get_fields("210", "214"))
+
+
 def extract(record: Record) -> Extracted:
     out = Extracted()
     leader = str(record.leader).ljust(24)[:24]

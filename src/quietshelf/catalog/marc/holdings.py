@@ -11,7 +11,10 @@ finds the same item again instead of creating a copy.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -220,5 +223,40 @@ def _items_876(fields, index, field852, spec) -> list[tuple[str, int | None, str
     return out
 
 
-def generated_barcode(record_id: int, ordinal: int) -> str:
+HOLDINGS_TAGS = frozenset({"952", "852", "876"})
+_KEY_SCHEMES = ("001+003", "035", "isbn", "issn")
+
+
+def record_key(identifiers: list[tuple[str, str]], marc_json: dict) -> str:
+    """What a record's generated barcodes derive from: its first identifier (control
+    number, 035, ISBN, ISSN), else its bibliographic content (holdings left out).
+
+    Derived from the file, never from database ids, so a killed and re-run
+    import gives the same barcodes as a clean one.
+    """
+    for scheme in _KEY_SCHEMES:
+        for s, value in identifiers:
+            if s == scheme:
+                return f"{scheme}:{value}"
+    return "content:" + content_key(marc_json)
+
+
+def content_key(marc_json: dict) -> str:
+    """A digest of the record's MARC without its holdings fields."""
+    body = {
+        "leader": marc_json.get("leader", ""),
+        "fields": [f for f in marc_json.get("fields", []) if next(iter(f)) not in HOLDINGS_TAGS],
+    }
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def generated_barcode(key: str, ordinal: int) -> str:
+    """QS + 12 base-32 characters of SHA-256 over ``key`` + '-' + the holdings field's ordinal."""
+    digest = base64.b32encode(hashlib.sha256(key.encode("utf-8")).digest()).decode("ascii")
+    return f"QS{digest[:12]}-{ordinal}"
+
+
+def legacy_barcode(record_id: int, ordinal: int) -> str:
+    """The barcode earlier versions generated (QS<record id>-n): still found on update."""
     return f"QS{record_id}-{ordinal}"

@@ -20,17 +20,18 @@ runs with entities unresolved, no DTD loading and no network.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
-import warnings
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from pymarc import Field, Indicators, Leader, Record, Subfield
-from pymarc.exceptions import PymarcException
+from pymarc import Field, Indicators, Leader, Record, Subfield, marc8_mapping
+from pymarc.marc8 import MARC8ToUnicode
 
-from quietshelf.catalog.marc.records import is_control_tag
+from quietshelf.catalog.marc.records import SUBFIELD_CODES, is_control_tag, strip_xml_illegal
 
 # pymarc logs field contents on odd indicators; we report per record instead.
 logging.getLogger("pymarc").setLevel(logging.ERROR)
@@ -60,17 +61,38 @@ class NotMarc(ValueError):
     """The whole source is not MARC (or is unsafe XML): nothing can be read from it."""
 
 
+_PACKED = {
+    b"\x1f\x8b": "a gzip-compressed file: unpack it first (gunzip)",
+    b"PK\x03\x04": "a ZIP archive: unpack it first",
+    b"BZh": "a bzip2-compressed file: unpack it first (bunzip2)",
+    b"\xfd7zXZ": "an xz-compressed file: unpack it first (unxz)",
+    b"%PDF": "a PDF document",
+}
+_NEXT_LEADER = re.compile(rb"\x1d[\r\n]*\d{5}[^\x1d]{7}\d{5}")
+
+
 def sniff_format(head: bytes) -> str:
     """'marcxml', 'iso2709' or 'unknown' from the first bytes of a source."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+        return "marcxml"  # UTF-16
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):
         return "marcxml"
-    if len(head) >= 24 and head[:5].isdigit():
+    if len(head) >= 24 and head[:5].isdigit() and head[12:17].isdigit():
         return "iso2709"
-    if b"\x1e" in head and (b"\x1f" in head or b"\x1d" in head):
-        return "iso2709"  # a damaged first leader, but MARC field separators
-
+    if _NEXT_LEADER.search(head):
+        return "iso2709"  # a damaged first leader, but a real one after the first record
     return "unknown"
+
+
+def not_marc_reason(head: bytes) -> str:
+    """One line saying what a source that is not MARC seems to be."""
+    if not head:
+        return "the file is empty"
+    for magic, what in _PACKED.items():
+        if head.startswith(magic):
+            return f"not a MARC file: {what}"
+    return "not a MARC file (neither ISO 2709 nor MARCXML)"
 
 
 def read_marc(stream: BinaryIO, *, format: str = "auto") -> Iterator[ReadResult]:  # noqa: A002
@@ -81,9 +103,7 @@ def read_marc(stream: BinaryIO, *, format: str = "auto") -> Iterator[ReadResult]
     if format == "auto":
         format = sniff_format(head)  # noqa: A001
         if format == "unknown":
-            if not head:
-                raise NotMarc("the file is empty")
-            raise NotMarc("not a MARC file (neither ISO 2709 nor MARCXML)")
+            raise NotMarc(not_marc_reason(head))
     if format == "marcxml":
         yield from read_marcxml(stream)
     else:
@@ -141,9 +161,7 @@ def read_iso2709(stream: BinaryIO) -> Iterator[ReadResult]:
         if length < 25:
             rest, _found = _read_until_terminator(stream)
             offset += 5 + len(rest)
-            yield ReadResult(
-                position, start, error=f"bad leader: record length {length} is too short"
-            )
+            yield _read_despite_length(head + rest, length, position=position, offset=start)
             continue
         body = stream.read(length - 5)
         chunk = head + body
@@ -166,15 +184,44 @@ def read_iso2709(stream: BinaryIO) -> Iterator[ReadResult]:
                 rest, _found = _read_until_terminator(stream)
                 chunk += rest
                 offset += len(chunk)
-            yield ReadResult(
-                position,
-                start,
-                error="bad leader: the record length does not match the record terminator",
-                raw_length=len(chunk),
-            )
+            yield _read_despite_length(chunk, length, position=position, offset=start)
             continue
         offset += length
         yield decode_iso2709(chunk, position=position, offset=start)
+
+
+def _read_despite_length(chunk: bytes, length: int, *, position: int, offset: int) -> ReadResult:
+    """A record whose leader length is wrong: read it to its terminator when its
+    directory holds together (as yaz does), else say truly what is wrong."""
+    if not chunk.endswith(RECORD_TERMINATOR):
+        return ReadResult(
+            position,
+            offset,
+            error=f"truncated record: no record terminator before the end of the file "
+            f"({len(chunk):,} bytes)",
+            raw_length=len(chunk),
+        )
+    if len(chunk) > MAX_RECORD_BYTES:
+        return ReadResult(
+            position,
+            offset,
+            error=f"record of {len(chunk):,} bytes, over ISO 2709's 99,999-byte limit: its leader "
+            "and directory cannot describe it (export it as MARCXML from the source system)",
+            raw_length=len(chunk),
+        )
+    result = decode_iso2709(chunk, position=position, offset=offset)
+    if result.ok:
+        result.warnings.insert(
+            0,
+            f"the leader says {length} bytes but the record ends at byte {len(chunk)}: "
+            "read to its record terminator",
+        )
+    else:
+        result.error = (
+            f"the leader says {length} bytes but the record terminator is at byte "
+            f"{len(chunk)}, and the record cannot be read: {result.error}"
+        )
+    return result
 
 
 def _has_more(stream: BinaryIO) -> bool:
@@ -239,25 +286,142 @@ def check_marc8_escapes(data: bytes) -> str | None:
     return None
 
 
-def _decode_choice(chunk: bytes, declared_utf8: bool) -> tuple[bool, str | None]:
-    """(read as UTF-8?, warning) for a record's bytes."""
+_ANSEL = marc8_mapping.CODESETS[0x45]
+_ANSEL_DEFINED = frozenset(k for k in _ANSEL if k >= 0x80)
+_ANSEL_COMBINING = frozenset(k for k, (_u, combining) in _ANSEL.items() if combining and k >= 0x80)
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+_BASE_AFTER_COMBINING = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+# The single-byte sets we look for when a record's bytes fit neither MARC-8 nor
+# UTF-8 (the common ones in old European and Cyrillic catalogues).
+SINGLE_BYTE_CANDIDATES = ["cp1251", "cp1252", "latin_1", "iso8859_5", "koi8_r", "iso8859_15"]
+# charset-normalizer's "mess" ratio (0 = clean text, 1 = noise) above which a
+# guess is not trusted, and the least share of non-ASCII bytes it must explain.
+GUESS_MAX_CHAOS = 0.1
+MIN_GUESS_BYTES = 4
+_CODEC_NAMES = {
+    "cp1251": "Windows-1251", "cp1252": "Windows-1252", "latin_1": "ISO-8859-1",
+    "iso8859_1": "ISO-8859-1", "iso8859_5": "ISO-8859-5", "koi8_r": "KOI8-R",
+    "iso8859_15": "ISO-8859-15",
+}  # fmt: skip
+
+
+def marc8_misfits(body: bytes) -> tuple[int, int]:
+    """(bytes that cannot be MARC-8, bytes undefined in ANSEL) in a record body without escapes.
+
+    MARC-8 (ANSEL) puts a combining mark *before* its base letter and leaves
+    0x80-0xA0, 0xC9-0xDF and a few others undefined. Text in a single-byte
+    set read as MARC-8 shows up as undefined bytes, long stacks of combining
+    marks, or combining marks before a space or punctuation.
+    """
+    misfits = undefined = 0
+    for m in _HIGH_RUN.finditer(body):
+        run = m.group()
+        combining = 0
+        for byte in run:
+            if byte not in _ANSEL_DEFINED:
+                undefined += 1
+                combining = 0
+            elif byte in _ANSEL_COMBINING:
+                combining += 1
+                if combining > 2:
+                    misfits += 1
+            else:
+                combining = 0
+        if combining:
+            nxt = body[m.end() : m.end() + 1]
+            if not nxt or nxt[0] not in _BASE_AFTER_COMBINING:
+                misfits += 1
+    return misfits + undefined, undefined
+
+
+def _misfit(misfits: int, undefined: int, body: bytes) -> bool:
+    """Too many misfits for MARC-8? One stray mark is a cataloguing slip (a combining
+    grave typed as an apostrophe), not another character set; an undefined byte,
+    which no MARC-8 writer emits, weighs double."""
+    score = misfits + undefined
+    high = _high_count(body)
+    if score < 2 or high < MIN_GUESS_BYTES:  # too little to tell: read as declared
+        return False
+    return score >= 0.2 * high
+
+
+def _high_count(body: bytes) -> int:
+    return len(body) - len(body.translate(None, _HIGH_BYTES))
+
+
+def guess_single_byte(body: bytes) -> str | None:
+    """A single-byte character set for ``body`` when charset-normalizer is confident, else None.
+
+    Only the text of the fields with non-ASCII bytes is looked at (tags,
+    indicators and subfield codes would read as noise), and only when there
+    are at least MIN_GUESS_BYTES non-ASCII bytes to judge by.
+    """
+    from charset_normalizer import from_bytes
+
+    if _high_count(body) < MIN_GUESS_BYTES:
+        return None
+    values = []
+    for fld in body.split(FIELD_TERMINATOR):
+        if fld.isascii():
+            continue
+        parts = fld.split(SUBFIELD_DELIMITER)
+        if len(parts) > 1:
+            values.extend(p[1:] for p in parts[1:])
+        else:
+            values.append(fld)
+    best = from_bytes(
+        b" ".join(values), cp_isolation=SINGLE_BYTE_CANDIDATES, threshold=0.5, explain=False
+    ).best()
+    if best is None or best.chaos > GUESS_MAX_CHAOS:
+        return None
+    return best.encoding
+
+
+def codec_name(codec: str) -> str:
+    return _CODEC_NAMES.get(codec, codec)
+
+
+def _decode_choice(chunk: bytes, declared_utf8: bool) -> tuple[str, str | None]:
+    """(codec, warning) for a record's bytes: 'utf-8', 'utf-8-replace', 'marc-8', a
+    single-byte codec, or 'refuse' (the warning is then the reason)."""
     body = chunk[24:]
     if body.isascii():
-        return declared_utf8, None
+        # Plain ASCII reads the same either way, unless MARC-8 escapes switch sets.
+        return ("marc-8" if b"\x1b" in body and not declared_utf8 else "utf-8"), None
     try:
         body.decode("utf-8")
         valid_utf8 = True
     except UnicodeDecodeError:
         valid_utf8 = False
-    if declared_utf8:
-        if valid_utf8:
-            return True, None
-        if b"\x1b" in body or _looks_marc8(body):
-            return False, "leader/09 says UTF-8 but the bytes are not UTF-8: read as MARC-8"
-        return True, "invalid UTF-8 bytes replaced with U+FFFD"
     if valid_utf8:
-        return True, "leader/09 says MARC-8 but the bytes are UTF-8: read as UTF-8"
-    return False, None
+        if declared_utf8:
+            return "utf-8", None
+        return "utf-8", "leader/09 says MARC-8 but the bytes are UTF-8: read as UTF-8"
+    declared = "UTF-8" if declared_utf8 else "MARC-8"
+    if b"\x1b" in body:  # escape sequences: MARC-8 for sure
+        if declared_utf8:
+            return "marc-8", "leader/09 says UTF-8 but the bytes are not UTF-8: read as MARC-8"
+        return "marc-8", None
+    misfits, undefined = marc8_misfits(body)
+    if not _misfit(misfits, undefined, body):
+        if not declared_utf8:
+            return "marc-8", None
+        if _looks_marc8(body):
+            return "marc-8", "leader/09 says UTF-8 but the bytes are not UTF-8: read as MARC-8"
+    guess = guess_single_byte(body)
+    if guess:
+        return guess, (
+            f"leader/09 says {declared} but the bytes are neither UTF-8 nor MARC-8: "
+            f"read as {codec_name(guess)} (detected)"
+        )
+    if declared_utf8:
+        return "utf-8-replace", "invalid UTF-8 bytes replaced with U+FFFD"
+    return "refuse", (
+        "the bytes are neither MARC-8 (as leader/09 says) nor UTF-8, and no single-byte "
+        "character set was recognised with confidence: record refused"
+    )
 
 
 _UTF8_MULTI = re.compile(
@@ -272,14 +436,43 @@ def _looks_marc8(body: bytes) -> bool:
     return in_utf8 < high / 2
 
 
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
+_LEADER_FREE = (5, 6, 7, 8, 9, 17, 18, 19)  # positions a reader may blank without harm
+
+
+def _repair_leader(leader: bytes, warnings_out: list[str]) -> str | None:
+    """The leader as text, non-ASCII or control bytes outside the numbers repaired; None
+    when the record length or base address is not digits (then it cannot be read)."""
+    if leader.isascii() and not _CONTROL_BYTES.search(leader):
+        return leader.decode("ascii")
+    chars = list(leader.decode("latin-1"))
+    bad_tail = False
+    for pos, ch in enumerate(chars):
+        if ch.isascii() and ch.isprintable():
+            continue
+        if pos in _LEADER_FREE:
+            warnings_out.append(f"leader/{pos:02d} byte 0x{ord(ch):02x} replaced by blank")
+            chars[pos] = " "
+        elif pos in (10, 11):
+            chars[pos] = "2"
+            bad_tail = True
+        elif pos >= 20:
+            bad_tail = True
+        else:
+            return None
+    if bad_tail:
+        warnings_out.append("leader/10-11 or 20-23 held junk: written as '22' and '4500'")
+        chars[10:12] = ["2", "2"]
+        chars[20:24] = list("4500")
+    return "".join(chars)
+
+
 def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -> ReadResult:
     """Decode one ISO 2709 record (its bytes including the terminator)."""
     result = ReadResult(position, offset, raw_length=len(chunk))
-    leader = chunk[:24]
-    try:
-        leader_text = leader.decode("ascii")
-    except UnicodeDecodeError:
-        result.error = "bad leader: it holds non-ASCII bytes"
+    leader_text = _repair_leader(chunk[:24], result.warnings)
+    if leader_text is None:
+        result.error = "bad leader: the record length or base address holds non-ASCII bytes"
         return result
     base_text = leader_text[12:17]
     if not base_text.isdigit():
@@ -300,89 +493,142 @@ def decode_iso2709(chunk: bytes, *, position: int = 1, offset: int | None = 0) -
             result.error = f"bad directory: entry {i // 12 + 1} ({entry!r}) is not numeric"
             return result
         flen, foff = int(entry[3:7]), int(entry[7:12])
-        if foff + flen > len(data) - 1 + 1 or flen == 0:
+        if foff + flen > len(data) or flen == 0:
             result.error = f"bad directory: entry {i // 12 + 1} points outside the record"
             return result
     declared_utf8 = leader_text[9] == "a"
-    use_utf8, warning = _decode_choice(chunk, declared_utf8)
-    if not use_utf8:
+    codec, warning = _decode_choice(chunk, declared_utf8)
+    if codec == "refuse":
+        result.error = warning
+        return result
+    if codec == "marc-8":
         problem = check_marc8_escapes(data)
         if problem:
             result.error = problem
             return result
+        _misfits, undefined = marc8_misfits(data) if b"\x1b" not in data else (0, 0)
+        if undefined:
+            result.warnings.append(f"{undefined} byte(s) not defined in MARC-8 read as spaces")
     if warning:
         result.warnings.append(warning)
-    has_nul = b"\x00" in data
-    if use_utf8 and not has_nul:
-        decoded = _decode_utf8(leader_text, directory, data)
-        if decoded is not None:
-            result.record, result.marc_json = decoded
-            return result
-    if not use_utf8 and declared_utf8:
-        chunk = chunk[:9] + b" " + chunk[10:]
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            record = Record(
-                data=chunk,
-                to_unicode=True,
-                force_utf8=use_utf8,
-                hide_utf8_warnings=True,
-                utf8_handling="replace" if use_utf8 else "strict",
-            )
-        for w in caught:
-            result.warnings.append(_warning_text(w.message))
-    except (PymarcException, ValueError, IndexError, UnicodeError) as exc:
-        result.error = f"unreadable record: {type(exc).__name__}: {exc}"[:300]
-        return result
-    if has_nul and strip_nul(record):
-        result.warnings.append("NUL characters removed (no database can store them in text)")
-    bad_codes = _fix_subfield_codes(record)
-    if bad_codes:
-        result.warnings.append(f"bad subfield code in field(s) {', '.join(sorted(bad_codes))}")
-    result.record = record
+    result.record, result.marc_json = _decode_fields(
+        leader_text, directory, data, codec, result.warnings
+    )
     return result
 
 
-def _decode_utf8(leader_text: str, directory: bytes, data: bytes) -> tuple[Record, dict] | None:
-    """A quick decoder for UTF-8 records (the common case); None to let pymarc do it.
+_MARC8_DROPPED = re.compile(rb"[\x00-\x1a\x1c-\x1f]")
 
-    Decodes each field once (not each subfield) and builds pymarc objects
-    directly; falls back when a subfield code or an indicator is not ASCII.
+
+def _marc8(raw: bytes, tag: str = "", removed: dict[str, int] | None = None) -> str:
+    # A new converter per subfield: MARC-8 escapes do not carry across subfields.
+    # pymarc drops C0 control bytes without a word; count them (escape excepted).
+    if removed is not None and _MARC8_DROPPED.search(raw):
+        key = tag if b"\x00" not in raw else "NUL"
+        removed[key] = removed.get(key, 0) + len(_MARC8_DROPPED.findall(raw))
+    return MARC8ToUnicode(quiet=True).translate(raw)
+
+
+def _decode_fields(
+    leader_text: str, directory: bytes, data: bytes, codec: str, notes: list[str]
+) -> tuple[Record, dict]:
+    """A pymarc Record and its MARC-in-JSON from a checked directory and data.
+
+    Decodes each field once (MARC-8 per subfield, as its escapes need) and
+    builds pymarc objects directly. Repairs, each noted: non-ASCII or control
+    bytes in indicators become blanks, a missing or extra indicator is padded
+    or dropped, empty subfields are dropped, a subfield code that is not
+    printable ASCII becomes its ASCII letter (é -> e) or '?', and characters
+    XML and PostgreSQL cannot hold (NUL, other C0 controls) are removed.
     """
     record = Record(to_unicode=True, force_utf8=True)
     record.leader = Leader(leader_text)  # as given (the constructor would rewrite 10-11, 20-23)
     fields = record.fields
-    # MARC-in-JSON built on the way (records.record_to_json would build the same).
     json_fields: list[dict] = []
+    marc8 = codec == "marc-8"
+    errors = "replace" if codec == "utf-8-replace" else "strict"
+    text_codec = "utf-8" if codec in ("utf-8", "utf-8-replace", "marc-8") else codec
+    removed: dict[str, int] = {}
     for i in range(0, len(directory), 12):
         tag = directory[i : i + 3].decode("ascii", "replace")
         flen = int(directory[i + 3 : i + 7])
         foff = int(directory[i + 7 : i + 12])
-        raw = data[foff : foff + flen - 1]
+        raw = data[foff : foff + flen]
+        if raw.endswith(FIELD_TERMINATOR):
+            raw = raw[:-1]
         if tag < "010" and tag.isdigit():
-            text = raw.decode("utf-8", "replace")
+            text = _marc8(raw, tag, removed) if marc8 else raw.decode(text_codec, errors)
+            text = _clean_text(text, tag, removed)
             fields.append(Field(tag=tag, data=text))
             json_fields.append({tag: text})
             continue
-        parts = raw.decode("utf-8", "replace").split("\x1f")
-        ind = parts[0]
-        if not ind.isascii() or len(ind) > 2:
-            return None
+        if marc8:
+            bparts = raw.split(SUBFIELD_DELIMITER)
+            parts = [bparts[0].decode("latin-1")]
+            for bp in bparts[1:]:
+                parts.append(bp[:1].decode("latin-1") + _marc8(bp[1:], tag, removed) if bp else "")
+        else:
+            parts = raw.decode(text_codec, errors).split("\x1f")
+        ind = _indicators(parts[0], tag, notes)
         subfields = []
         json_subfields = []
         for part in parts[1:]:
-            if part:
-                code = part[0]
-                if not code.isascii() or not code.isprintable():
-                    return None
-                value = part[1:]
-                subfields.append(Subfield(code, value))
-                json_subfields.append({code: value})
-        ind = ind.ljust(2)
+            if not part:
+                notes.append(f"field {tag}: empty subfield (no code, no text) removed")
+                continue
+            code = part[0]
+            value = part[1:]
+            if code not in SUBFIELD_CODES:
+                code = _repair_code(code, tag, notes)
+            if not value.isprintable():
+                value = _clean_text(value, tag, removed)
+            subfields.append(Subfield(code, value))
+            json_subfields.append({code: value})
         fields.append(Field(tag=tag, indicators=Indicators(ind[0], ind[1]), subfields=subfields))
         json_fields.append({tag: {"ind1": ind[0], "ind2": ind[1], "subfields": json_subfields}})
+    for tag, count in removed.items():
+        if tag == "NUL":
+            notes.append("NUL characters removed (no database can store them in text)")
+        else:
+            notes.append(
+                f"field {tag}: {count} control character(s) removed (XML cannot hold them)"
+            )
     return record, {"leader": leader_text[:9] + "a" + leader_text[10:], "fields": json_fields}
+
+
+def _clean_text(text: str, tag: str, removed: dict[str, int]) -> str:
+    if text.isprintable():
+        return text
+    cleaned = strip_xml_illegal(text)
+    if len(cleaned) != len(text):
+        nul = text.count("\x00")
+        if nul:
+            removed["NUL"] = removed.get("NUL", 0) + nul
+        if len(text) - len(cleaned) > nul:
+            removed[tag] = removed.get(tag, 0) + len(text) - len(cleaned) - nul
+    return cleaned
+
+
+def _indicators(ind: str, tag: str, notes: list[str]) -> str:
+    if len(ind) == 2 and ind.isascii() and ind.isprintable():
+        return ind
+    if len(ind) != 2:
+        notes.append(f"field {tag}: {len(ind)} indicator(s) instead of 2: padded or cut")
+        ind = ind[:2].ljust(2)
+    out = ""
+    for n, ch in enumerate(ind, start=1):
+        if not (ch.isascii() and ch.isprintable()):
+            notes.append(f"field {tag}: indicator {n} {ch!r} (not ASCII) replaced by blank")
+            ch = " "
+        out += ch
+    return out
+
+
+def _repair_code(code: str, tag: str, notes: list[str]) -> str:
+    ascii_code = unicodedata.normalize("NFKD", code).encode("ascii", "ignore").decode("ascii")
+    fixed = ascii_code[:1] if ascii_code[:1] and ascii_code[:1] in SUBFIELD_CODES else "?"
+    notes.append(f"field {tag}: bad subfield code {code!r} replaced by {fixed!r}")
+    return fixed
 
 
 def strip_nul(record: Record) -> bool:
@@ -400,25 +646,6 @@ def strip_nul(record: Record) -> bool:
                 )
                 changed = True
     return changed
-
-
-def _warning_text(message) -> str:
-    name = type(message).__name__
-    if name == "BadSubfieldCodeWarning":
-        return "bad subfield code (not ASCII) replaced"
-    return str(message)[:200]
-
-
-def _fix_subfield_codes(record: Record) -> set[str]:
-    """Subfield codes must be one printable ASCII character; note the fields that were not."""
-    bad: set[str] = set()
-    for f in record.fields:
-        if f.control_field:
-            continue
-        for sf in f.subfields:
-            if len(sf.code) != 1 or not sf.code.isascii() or not sf.code.isprintable():
-                bad.add(f.tag)
-    return bad
 
 
 # --- MARCXML ----------------------------------------------------------------
@@ -440,12 +667,92 @@ def _check_prolog(head: bytes) -> None:
         raise NotMarc("MARCXML prolog longer than 1 MB before the first element is refused")
 
 
+_XML_DECL = re.compile(r"\A\s*<\?xml[^>]*\?>")
+_XML_ENCODING = re.compile(rb"\A\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']")
+WRAPPER = "quietshelf-wrapper"
+
+
+def xml_encoding(head: bytes) -> str:
+    """The encoding of an XML source from its byte-order mark or declaration (UTF-8 else)."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if head.startswith(b"<\x00"):
+        return "utf-16-le"
+    if head.startswith(b"\x00<"):
+        return "utf-16-be"
+    m = _XML_ENCODING.match(head)
+    if not m:
+        return "utf-8"
+    name = m.group(1).decode("ascii")
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise NotMarc(f"MARCXML in an unknown character set {name!r}") from None
+    return name
+
+
+class _WrappedXml:
+    """The XML source as UTF-8 without its declaration, inside one wrapper element.
+
+    So a file of several <record> elements with no root (as some systems
+    write) parses like a collection, and UTF-16 or another declared set is
+    read like UTF-8. Bytes the declared set cannot decode raise UnicodeDecodeError.
+    """
+
+    def __init__(self, stream: BinaryIO, encoding: str):
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder(encoding)("strict")
+        self._out = f"<{WRAPPER}>".encode()
+        self._pending = ""
+        self._started = False
+        self._eof = False
+        self._closed = False
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._out and self._eof and not self._closed:
+            # The closing tag in a read of its own: lxml reports a break in the
+            # file only after the records read before it.
+            self._closed = True
+            return f"</{WRAPPER}>".encode()
+        while not self._eof and (n < 0 or len(self._out) < n):
+            chunk = self._stream.read(65536)
+            final = not chunk
+            self._out += self._head(self._decoder.decode(chunk, final=final), final).encode()
+            self._eof = final
+        if n < 0:
+            n = len(self._out)
+        # Stop after a record's end tag: records before a break are then never in
+        # the same parser feed as the break (lxml would drop them with it).
+        end = self._out.find(b"record>", 0, n)
+        if end >= 0:
+            n = end + len(b"record>")
+        data, self._out = self._out[:n], self._out[n:]
+        return data
+
+    def _head(self, text: str, final: bool) -> str:
+        if self._started:
+            return text
+        self._pending += text
+        if not final and len(self._pending) < 4096 and "?>" not in self._pending:
+            return ""
+        self._started = True
+        head = self._pending.lstrip("\ufeff")
+        m = _XML_DECL.match(head)
+        return head[m.end() :] if m else head
+
+
 def read_marcxml(stream: BinaryIO) -> Iterator[ReadResult]:
     from lxml import etree
 
-    _check_prolog(_peek(stream, PROLOG_LIMIT))
+    raw_head = _peek(stream, PROLOG_LIMIT)
+    encoding = xml_encoding(raw_head)
+    if encoding.replace("-", "").replace("_", "").lower() not in ("utf8", "utf8sig", "ascii"):
+        raw_head = raw_head.decode(encoding, "replace").encode("utf-8")
+    _check_prolog(raw_head)
     parser_events = etree.iterparse(
-        stream,
+        _WrappedXml(stream, encoding),
         events=("end",),
         resolve_entities=False,
         load_dtd=False,
@@ -469,13 +776,19 @@ def read_marcxml(stream: BinaryIO) -> Iterator[ReadResult]:
             position += 1
             result = ReadResult(position, None)
             try:
-                result.record = _xml_to_record(elem)
+                result.record = _xml_to_record(elem, result.warnings)
             except ValueError as exc:
                 result.error = str(exc)[:300]
             yield result
             elem.clear()
             while elem.getprevious() is not None:
                 del elem.getparent()[0]
+    except UnicodeDecodeError as exc:
+        reason = f"bytes not valid in {encoding} (the rest of the file is skipped): {exc.reason}"
+        if position == 0:
+            raise NotMarc(f"MARCXML: {reason}"[:300]) from None
+        yield ReadResult(position + 1, None, error=reason[:300])
+        return
     except etree.XMLSyntaxError as exc:
         msg = str(exc)
         if "Entity" in msg or "entity" in msg:
@@ -499,7 +812,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _xml_to_record(elem) -> Record:
+def _xml_to_record(elem, notes: list[str]) -> Record:
     record = Record(to_unicode=True, force_utf8=True)
     leader = None
     for child in elem:
@@ -517,22 +830,27 @@ def _xml_to_record(elem) -> Record:
             tag = (child.get("tag") or "").strip()
             if len(tag) != 3:
                 raise ValueError(f"datafield with a bad tag {tag!r}")
-            ind1 = (child.get("ind1") or " ")[:1]
-            ind2 = (child.get("ind2") or " ")[:1]
+            ind = _indicators(
+                (child.get("ind1") or " ")[:1] + (child.get("ind2") or " ")[:1], tag, notes
+            )
             subfields = []
             for sf in child:
                 if isinstance(sf.tag, str) and _local(sf.tag) == "subfield":
-                    subfields.append(
-                        Subfield(code=(sf.get("code") or " ")[:1], value=sf.text or "")
-                    )
+                    code = sf.get("code") or ""
+                    if len(code) != 1 or code not in SUBFIELD_CODES:
+                        code = _repair_code(code, tag, notes)
+                    subfields.append(Subfield(code=code, value=sf.text or ""))
             if is_control_tag(tag):
                 # A control tag written as a datafield: keep its text as data.
                 record.add_field(Field(tag=tag, data="".join(s.value for s in subfields)))
             else:
                 record.add_field(
-                    Field(tag=tag, indicators=Indicators(ind1, ind2), subfields=subfields)
+                    Field(tag=tag, indicators=Indicators(ind[0], ind[1]), subfields=subfields)
                 )
     if leader is None:
         raise ValueError("record without a leader")
+    if not leader.isascii():
+        notes.append("leader held non-ASCII characters: replaced by blanks")
+        leader = "".join(c if c.isascii() else " " for c in leader)
     record.leader = leader
     return record

@@ -7,6 +7,7 @@ free of ISO 2709's 99,999-byte limit.
 
 from __future__ import annotations
 
+import re
 from xml.sax.saxutils import escape as _xml_escape
 from xml.sax.saxutils import quoteattr as _xml_attr
 
@@ -114,41 +115,172 @@ def record_to_iso2709(record: Record) -> bytes:
     return leader.encode("ascii", "replace") + dir_bytes + body
 
 
-def record_to_marcxml(record: Record, *, namespace: bool = False) -> str:
-    """One <record> element as text (escaped; characters illegal in XML 1.0 dropped)."""
-    ns = f' xmlns="{MARCXML_NS}"' if namespace else ""
-    out = [f"<record{ns}>", f"<leader>{_x(xml_leader(str(record.leader)))}</leader>"]
-    # MARCXML's schema wants control fields before data fields.
-    ordered = [f for f in record.fields if f.control_field]
-    ordered += [f for f in record.fields if not f.control_field]
-    for field in ordered:
+# MARC21slim.xsd's patterns (ASCII only: peers' readers expect it).
+_XSD_CONTROL_TAG = re.compile(r"00[1-9A-Za-z]\Z")
+_XSD_DATA_TAG = re.compile(
+    r"(0[1-9A-Z][0-9A-Z]|0[1-9a-z][0-9a-z]|[1-9A-Z][0-9A-Z]{2}|[1-9a-z][0-9a-z]{2})\Z"
+)
+_XSD_INDICATOR = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
+SUBFIELD_CODES = frozenset(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!\"#$%&'()*+,-./:;<=>?{}_^`~[]\\"
+)
+# Characters XML 1.0 cannot hold (C0 controls but tab, LF, CR; surrogates; U+FFFE/F).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_LEADER_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def strip_xml_illegal(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def marcxml_leader(leader: str) -> tuple[str, list[str]]:
+    """The leader as MARC21slim.xsd accepts it, and the repairs that took.
+
+    Structural positions (lengths, 10-11, 20-23) are written in MARC 21 form
+    without comment; a position the schema refuses becomes a blank (leader/06,
+    the type of record, which may not be blank, becomes 'a').
+    """
+    lead = strip_xml_illegal(leader).ljust(24)[:24]
+    repairs: list[str] = []
+    length = lead[0:5] if lead[0:5].isascii() and lead[0:5].isdigit() else "00000"
+    base = lead[12:17] if lead[12:17].isascii() and lead[12:17].isdigit() else "00000"
+    out = list(f"{length}{lead[5:9]}{lead[9] if lead[9] in ' a' else 'a'}22{base}{lead[17:20]}4500")
+    for pos in (5, 7, 8, 17, 18, 19):
+        if out[pos] != " " and out[pos] not in _LEADER_ALNUM:
+            repairs.append(f"leader/{pos:02d} {out[pos]!r} written as blank")
+            out[pos] = " "
+    if out[6] not in _LEADER_ALNUM:
+        repairs.append(f"leader/06 {out[6]!r} written as 'a' (the schema needs a record type)")
+        out[6] = "a"
+    return "".join(out), repairs
+
+
+def marcxml_repairs(record: Record) -> list[str]:
+    """What ``record_to_marcxml`` has to repair in ``record`` (empty when nothing).
+
+    Walks the same repairs without building the XML (the importer asks this of
+    every record).
+    """
+    repairs: list[str] = list(marcxml_leader(str(record.leader))[1])
+    if not repairs and _needs_no_repair(record):
+        return repairs
+    for _part in _valid_fields(record, repairs.append):
+        pass
+    return repairs
+
+
+_GOOD_TAGS: set[str] = set()  # tags already seen to match the schema's pattern
+
+
+def _needs_no_repair(record: Record) -> bool:
+    """A quick yes for the common record (no repair to make); no means "look closer"."""
+    good_tags = _GOOD_TAGS
+    indicators, codes = _XSD_INDICATOR, SUBFIELD_CODES
+    for field in record.fields:
+        tag = field.tag
+        if tag not in good_tags:
+            pattern = _XSD_CONTROL_TAG if field.control_field else _XSD_DATA_TAG
+            if not pattern.match(tag):
+                return False
+            if len(good_tags) < 10_000:
+                good_tags.add(tag)
         if field.control_field:
-            out.append(f"<controlfield tag={_xml_attr(field.tag)}>{_x(field.data)}</controlfield>")
-        else:
-            out.append(
-                f"<datafield tag={_xml_attr(field.tag)} ind1={_xml_attr(field.indicator1 or ' ')}"
-                f" ind2={_xml_attr(field.indicator2 or ' ')}>"
-            )
-            for sf in field.subfields:
-                out.append(f"<subfield code={_xml_attr(_x(sf.code))}>{_x(sf.value)}</subfield>")
-            out.append("</datafield>")
+            if field.data and not field.data.isprintable():
+                return False
+            continue
+        subfields = field.subfields
+        if not subfields or field.indicator1 not in indicators:
+            return False
+        if field.indicator2 not in indicators:
+            return False
+        for sf in subfields:
+            if sf.code not in codes or not sf.value.isprintable():
+                return False
+    return True
+
+
+def record_to_marcxml(
+    record: Record, *, namespace: bool = False, repairs: list[str] | None = None
+) -> str:
+    """One <record> element as text, valid against MARC21slim.xsd whatever the record holds.
+
+    Repairs, each appended to ``repairs`` when given (never silent): characters
+    XML 1.0 cannot hold removed; indicators outside [0-9a-z ] written as
+    blanks; subfield codes the schema refuses written as '?' (the text is
+    kept), empty ones with no text left out; data fields without subfields
+    and fields with impossible tags left out; leader positions as
+    ``marcxml_leader`` says.
+    """
+    note = repairs.append if repairs is not None else (lambda _text: None)
+    ns = f' xmlns="{MARCXML_NS}"' if namespace else ""
+    leader, leader_repairs = marcxml_leader(str(record.leader))
+    for text in leader_repairs:
+        note(text)
+    out = [f"<record{ns}>", f"<leader>{leader}</leader>"]
+    for tag, data, inds, subfields in _valid_fields(record, note):
+        if subfields is None:
+            out.append(f'<controlfield tag="{tag}">{_xml_escape(data)}</controlfield>')
+            continue
+        out.append(f'<datafield tag="{tag}" ind1="{inds[0]}" ind2="{inds[1]}">')
+        out.extend(
+            f"<subfield code={_xml_attr(code)}>{_xml_escape(value)}</subfield>"
+            for code, value in subfields
+        )
+        out.append("</datafield>")
     out.append("</record>")
     return "".join(out)
 
 
+def _valid_fields(record: Record, note):
+    """(tag, control data, indicators, [(code, text)] or None) as the schema accepts
+    them, control fields first (as it wants); each repair passed to ``note``."""
+    ordered = [f for f in record.fields if f.control_field]
+    ordered += [f for f in record.fields if not f.control_field]
+    for field in ordered:
+        tag = field.tag
+        if field.control_field:
+            if not _XSD_CONTROL_TAG.match(tag):
+                note(f"control field with impossible tag {tag!r} left out")
+                continue
+            yield tag, _text(field.data or "", tag, note), None, None
+            continue
+        if not _XSD_DATA_TAG.match(tag):
+            note(f"field with impossible tag {tag!r} left out")
+            continue
+        inds = []
+        for n, ind in ((1, field.indicator1), (2, field.indicator2)):
+            ind = ind or " "
+            if len(ind) != 1 or ind not in _XSD_INDICATOR:
+                note(f"field {tag}: indicator {n} {ind!r} written as blank")
+                ind = " "
+            inds.append(ind)
+        subfields = []
+        for sf in field.subfields:
+            code = sf.code
+            value = _text(sf.value or "", tag, note)
+            if len(code) != 1 or code not in SUBFIELD_CODES:
+                if not value:
+                    note(f"field {tag}: empty subfield with bad code {code!r} left out")
+                    continue
+                note(f"field {tag}: subfield code {code!r} written as '?'")
+                code = "?"
+            subfields.append((code, value))
+        if not subfields:
+            note(f"field {tag} without subfields left out")
+            continue
+        yield tag, None, inds, subfields
+
+
 def xml_leader(leader: str) -> str:
     """The leader with its structural positions (lengths, 10-11, 20-23) in MARC 21 form."""
-    lead = leader.ljust(24)[:24]
-    length = lead[0:5] if lead[0:5].isdigit() else "00000"
-    base = lead[12:17] if lead[12:17].isdigit() else "00000"
-    return f"{length}{lead[5:9]}{lead[9] if lead[9] in ' a' else 'a'}22{base}{lead[17:20]}4500"
+    return marcxml_leader(leader)[0]
 
 
-def _x(text: str) -> str:
-    return _xml_escape(_strip_xml_illegal(text))
-
-
-def _strip_xml_illegal(text: str) -> str:
-    if text.isprintable() or not any(ord(c) < 0x20 for c in text):
-        return text
-    return "".join(c for c in text if ord(c) >= 0x20 or c in "\t\n\r")
+def _text(text: str, tag: str, note) -> str:
+    if not text.isprintable():
+        cleaned = _XML_ILLEGAL.sub("", text)
+        if len(cleaned) != len(text):
+            note(f"field {tag}: {len(text) - len(cleaned)} character(s) XML cannot hold removed")
+            return cleaned
+    return text

@@ -34,6 +34,10 @@ class Command(QuietshelfCommand):
                 ids = [int(x) for x in options["ids"].split(",") if x.strip()]
             except ValueError:
                 raise UsageError("--ids must be comma-separated whole numbers") from None
+            # Ids are 64-bit database keys: a bigger number would overflow the query.
+            out_of_range = [x for x in ids if not 1 <= x <= 2**63 - 1]
+            if out_of_range:
+                raise UsageError(f"--ids: {out_of_range[0]} is not a record id (1 to {2**63 - 1})")
         since = None
         if options["since"]:
             try:
@@ -66,7 +70,16 @@ class Command(QuietshelfCommand):
                 stream.flush()
         for rid, reason in result.skipped[:200]:
             sys.stderr.write(f"skipped: record {rid}: {reason}\n")
+        for rid, repair in result.repairs[:200]:
+            sys.stderr.write(f"repaired: record {rid}: {repair}\n")
+        if len(result.repairs) > 200:
+            sys.stderr.write(f"... and {len(result.repairs) - 200} more repairs\n")
         line = f"exported {result.written} records ({options['format']})"
+        if result.repairs:
+            line += (
+                f", repaired {len(result.repairs)} things in {result.repaired_records} records"
+                " to keep the MARCXML valid (listed above)"
+            )
         if result.skipped:
             line += f", skipped {len(result.skipped)} too long for ISO 2709 (use --format marcxml)"
         sys.stderr.write(line + "\n")

@@ -85,6 +85,10 @@ class Command(QuietshelfCommand):
             except DatabaseError as exc:
                 raise UsageError(f"database not ready ({exc}); run 'quietshelf migrate'") from None
         out = self.stdout
+        imported = summary.created + summary.updated
+        if not imported and summary.errors and all(p.position == 0 for p in summary.errors):
+            # Nothing was MARC (random bytes, a gzip file, UNIMARC…): one line per file, exit 2.
+            raise UsageError("; ".join(str(p) for p in summary.errors[:5]))
         for problem in summary.errors[:MAX_ERRORS_SHOWN]:
             sys.stderr.write(f"error: {problem}\n")
         if len(summary.errors) > MAX_ERRORS_SHOWN:
@@ -100,7 +104,7 @@ class Command(QuietshelfCommand):
         out.write(line)
         # Scripts need to tell "all taken" from "some rejected" from "nothing usable":
         # 0, 1 and 2 (the last is bad input, like a wrong argument).
-        if summary.errors and summary.created + summary.updated == 0:
+        if summary.errors and imported == 0:
             raise UsageError(f"no record could be imported ({len(summary.errors)} errors above)")
         if summary.errors:
             raise CommandError(
