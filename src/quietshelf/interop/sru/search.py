@@ -82,6 +82,12 @@ class _Compiler:
         return f"q{self.n}"
 
     def node(self, node) -> tuple[str, list]:
+        if isinstance(node, Boolean) and node.op == "and":
+            # Word searches joined by and are one match in the engine (one
+            # FTS MATCH / one tsquery), not an INTERSECT of two (PERF-OAI-1).
+            merged = self.word_clauses(node)
+            if merged is not None:
+                return self.backend.match_ids(ParsedQuery(tuple(merged)), "", [])
         if isinstance(node, Boolean):
             left, lp = self.node(node.left)
             right, rp = self.node(node.right)
@@ -92,6 +98,23 @@ class _Compiler:
             )  # only id sets built here and fixed keywords; values are parameters
             return sql, lp + rp
         return self.search(node)
+
+    def word_clauses(self, node) -> list[Clause] | None:
+        """The backend clauses of an and-tree of word searches; None if it is not one."""
+        if isinstance(node, Boolean):
+            if node.op != "and":
+                return None
+            left = self.word_clauses(node.left)
+            right = self.word_clauses(node.right) if left is not None else None
+            return None if right is None else left + right
+        kind = INDEXES.get(node.index)
+        if kind in (None, "date", "id") or node.modifiers or node.relation not in TEXT_RELATIONS:
+            return None
+        relation = node.relation.removeprefix("cql.")
+        clauses = self.clauses(kind, relation, node.term)
+        if relation == "any" and len(clauses) > 1:
+            return None
+        return clauses
 
     def search(self, s: Search) -> tuple[str, list]:
         kind = INDEXES.get(s.index)
