@@ -98,3 +98,25 @@ def test_patrons_with_fees_above_a_limit_prv_acc_1(circ, patron):
 def test_lists_with_personal_data_have_no_api_route_prv_acc_1(overdue):
     client = signed_in_client(make_staff("desk-api", roles=["circulation-desk"]))
     assert client.get("/api/v1/reports/overdue").status_code == 404
+
+
+def test_holds_to_pull_lists_a_copy_for_each_waiting_hold_prv_acc_1(circ, item, patron):
+    on_shelf = item(branch="south", call_number="839 HAM")
+    lent = item()
+    waiting, other, borrower = patron(), patron(), patron()
+    circ_services.checkout(
+        actor=None, item_barcode=lent.barcode, patron_id=borrower.pk, branch_id=circ["north"].pk
+    )
+    for who, record in ((waiting, on_shelf.record_id), (other, lent.record_id)):
+        circ_services.hold_place(
+            actor=None, patron_id=who.pk, record_id=record, pickup_branch_id=circ["north"].pk
+        )
+    client = signed_in_client(make_staff("desk-pull", roles=["circulation-desk"]))
+    r = client.get(URL + "holds-to-pull/")
+    assert r.status_code == 200
+    table = r.content.decode()[r.content.decode().find('id="personal-table"') :]
+    assert on_shelf.barcode in table and "839 HAM" in table and waiting.sort_name in table
+    assert other.sort_name not in table  # its only copy is on loan
+    assert AuditEntry.objects.filter(
+        action="viewed", object_type="reports.personal_report", object_id="holds-to-pull"
+    ).exists()

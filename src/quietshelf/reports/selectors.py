@@ -681,3 +681,48 @@ def hold_queue_facts(*, branch_ids: set[int] | None, today: dt.date, dims) -> li
         keys = (label,) if "length" in dims else ()
         out.append((keys, [1, row["n"]], None))
     return out
+
+
+def holds_to_pull(*, branch_ids: set[int] | None, today: dt.date) -> list[dict]:
+    """Waiting holds that an available copy on the shelf can fill now, the oldest hold
+    first, each with its own copy (staff only: names the patron)."""
+    holds = list(
+        Hold.objects.filter(status=HoldStatus.WAITING, patron__isnull=False)
+        .filter(Q(suspended_until__isnull=True) | Q(suspended_until__lt=today))
+        .select_related("pickup_branch")
+        .order_by("placed_at", "id")[:5000]
+    )
+    copies: dict[int, list] = defaultdict(list)
+    items = (
+        Item.objects.filter(record_id__in={h.record_id for h in holds}, status=ItemStatus.AVAILABLE)
+        .select_related("record", "branch")
+        .defer("record__marc_json")
+        .order_by("branch__name", "call_number", "barcode")
+    )
+    if branch_ids is not None:
+        items = items.filter(branch_id__in=branch_ids)
+    for item in items:
+        copies[item.record_id].append(item)
+    people = _patron_bits(h.patron_id for h in holds)
+    out = []
+    for hold in holds:
+        pool = copies.get(hold.record_id) or []
+        if hold.item_level:
+            pool = [i for i in pool if i.pk == hold.item_id]
+        if not pool:
+            continue
+        item = pool[0]
+        copies[hold.record_id].remove(item)
+        out.append(
+            {
+                "branch": item.branch.name,
+                "call_number": item.call_number,
+                "title": item.record.title,
+                "barcode": item.barcode,
+                "pickup": hold.pickup_branch.name,
+                "patron": people.get(hold.patron_id, {}).get("name", ""),
+                "placed": timezone.localtime(hold.placed_at).date(),
+            }
+        )
+    out.sort(key=lambda r: (r["branch"], r["call_number"], r["barcode"]))
+    return out

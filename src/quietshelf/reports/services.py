@@ -542,6 +542,7 @@ def personal_titles() -> dict[str, str]:
     return {
         "overdue": _("Overdue loans to phone"),
         "fees-above": _("Patrons with fees above a limit"),
+        "holds-to-pull": _("Holds to pull from the shelves"),
     }
 
 
@@ -563,6 +564,8 @@ def parse_personal(slug: str, data) -> dict:
         raise NotFound("No such report.", code="report_not_found")
     if slug == "overdue":
         return {"days": _int_param(data, "days", default=1, low=0, high=3650, what="Days overdue")}
+    if slug == "holds-to-pull":
+        return {}
     default = int(getattr(settings, "QUIETSHELF_FINE_BLOCK_LIMIT_MINOR", 0) or 10000)
     return {
         "limit": _int_param(
@@ -607,6 +610,13 @@ def run_personal(*, actor, slug: str, filters: dict, download: bool = False) -> 
                 _("Due"), _("Days overdue"),
             ]  # fmt: skip
             keys = ["patron", "phone", "title", "barcode", "branch", "due", "days_overdue"]
+        elif slug == "holds-to-pull":
+            found = selectors.holds_to_pull(branch_ids=scope, today=clock.today())
+            columns = [
+                _("Branch"), _("Call number"), _("Title"), _("Item barcode"),
+                _("Pickup branch"), _("Patron"), _("Placed"),
+            ]  # fmt: skip
+            keys = ["branch", "call_number", "title", "barcode", "pickup", "patron", "placed"]
         else:
             found = selectors.fees_above(branch_ids=scope, limit_minor=filters["limit"])
             columns = [_("Patron"), _("Phone"), _("Fees"), _("Balance (minor units)")]
