@@ -56,6 +56,12 @@ class RuleForm(CellForm):
     )
     renewals_allowed = forms.IntegerField(min_value=0, initial=2, label=_("Renewals allowed"))
     renewal_period = forms.IntegerField(min_value=1, required=False, label=_("Renewal period"))
+    no_renewal_before_days = forms.IntegerField(
+        min_value=0,
+        required=False,
+        label=_("No renewal earlier than (days before due)"),
+        help_text=_("Empty: a renewal is refused only when it would not move the due date."),
+    )
     max_loans = forms.IntegerField(min_value=0, required=False, label=_("Max loans"))
     max_loans_per_type = forms.IntegerField(
         min_value=0, required=False, label=_("Max loans per type")

@@ -160,6 +160,7 @@ class RuleFields(_Strict):
     period_unit: Literal["days", "hours"] | None = None
     renewals_allowed: NonNegative | None = None
     renewal_period: Positive | None = None
+    no_renewal_before_days: NonNegative | None = None
     max_loans: NonNegative | None = None
     max_loans_per_type: NonNegative | None = None
     holds_allowed: bool | None = None
@@ -191,6 +192,7 @@ class RuleOut(Schema):
     period_unit: str
     renewals_allowed: int
     renewal_period: int | None
+    no_renewal_before_days: int | None = None
     max_loans: int | None
     max_loans_per_type: int | None
     holds_allowed: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, Sum
@@ -38,6 +39,21 @@ def patron_loans(*, actor, patron_id):
         Loan.objects.filter(patron_id=patron_id, returned_at__isnull=True)
         .select_related("item", "item__record", "item__branch")
         .order_by("due_at")
+    )
+
+
+def patron_loan(*, actor, patron_id, loan_id) -> Loan | None:
+    """One open loan of this patron (None for a bad id or someone else's loan)."""
+    if not _is_patron_self(actor, patron_id):
+        _require(actor, "circulation.checkout")
+    try:
+        lid = uuid.UUID(str(loan_id))
+    except (ValueError, TypeError):
+        return None
+    return (
+        Loan.objects.filter(pk=lid, patron_id=patron_id)
+        .select_related("item", "item__record")
+        .first()
     )
 
 

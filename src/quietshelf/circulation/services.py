@@ -318,6 +318,7 @@ _RULE_FIELDS = (
     "period_unit",
     "renewals_allowed",
     "renewal_period",
+    "no_renewal_before_days",
     "max_loans",
     "max_loans_per_type",
     "holds_allowed",
@@ -354,6 +355,7 @@ def rule_save(
         "lost_default_minor",
         "processing_fee_minor",
         "renewals_allowed",
+        "no_renewal_before_days",
     ):
         value = values.get(name)
         if value is not None and (
@@ -553,6 +555,7 @@ class CheckoutResult:
     rule_why: str
     overridden: list[str] = field(default_factory=list)
     hold_filled: bool = False
+    repeated: bool = False  # the item was already lent to this patron today: no new loan
 
 
 def _clean_override(actor, reason, branch_id, codes) -> str:
@@ -595,11 +598,23 @@ def checkout(
 
     own_hold = None
     if item.status == ItemStatus.ON_LOAN:
-        holder = (
-            Loan.objects.filter(item=item, returned_at__isnull=True)
-            .values_list("patron_id", flat=True)
-            .first()
-        )
+        open_loan = Loan.objects.filter(item=item, returned_at__isnull=True).first()
+        holder = open_loan.patron_id if open_loan else None
+        if (
+            holder == patron.pk
+            and open_loan.renewals == 0
+            and _local_date(open_loan.checked_out_at) == today
+        ):
+            # the same item scanned again for the same patron today (a double scan,
+            # or a retried request): the loan it already made, nothing new
+            return CheckoutResult(
+                loan=open_loan,
+                item=item,
+                due_at=open_loan.due_at,
+                rule_id=open_loan.rule_id or 0,
+                rule_why="",
+                repeated=True,
+            )
         if holder == patron.pk:
             raise CirculationRefused(
                 "The patron already has this item on loan; renew it instead.",
@@ -1232,8 +1247,19 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
         .count()
     )
     refusals = _patron_refusals(patron, today)
+    calendar = calendar_for(loan.branch_id, since=today)
+    period = rule.renewal_period or rule.loan_period
+    due = policy.due_at(
+        start=timezone.localtime(now), period=period, unit=rule.period_unit, calendar=calendar
+    )
+    current_due = timezone.localtime(loan.due_at)
     code = policy.renewal_refusal(
-        renewals_done=loan.renewals, renewals_allowed=rule.renewals_allowed, holds_by_others=others
+        renewals_done=loan.renewals,
+        renewals_allowed=rule.renewals_allowed,
+        holds_by_others=others,
+        days_to_due=(current_due.date() - today).days,
+        no_renewal_before_days=rule.no_renewal_before_days,
+        extends=policy.renewal_extends(current_due=current_due, new_due=due, unit=rule.period_unit),
     )
     if code == "renewal_limit":
         refusals.append(
@@ -1247,6 +1273,14 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
         refusals.append(
             Refusal("hold_by_other", gettext_noop("Another patron is waiting for this title."))
         )
+    elif code == "too_soon":
+        refusals.append(
+            Refusal(
+                "too_soon",
+                gettext_noop("Too soon to renew: it is due %(due)s."),
+                params={"due": current_due.date().isoformat()},
+            )
+        )
     audit_reason = ""
     if refusals:
         if not override_reason or _is_patron_self(actor, patron.pk):
@@ -1254,11 +1288,6 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
         audit_reason = _clean_override(
             actor, override_reason, loan.branch_id, [r.code for r in refusals]
         )
-    calendar = calendar_for(loan.branch_id, since=today)
-    period = rule.renewal_period or rule.loan_period
-    due = policy.due_at(
-        start=timezone.localtime(now), period=period, unit=rule.period_unit, calendar=calendar
-    )
     loan.due_at = max(due, loan.due_at)
     loan.renewals += 1
     loan.save(update_fields=["due_at", "renewals"])

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -29,6 +30,7 @@ PATRON = "desk_patron"
 BRANCH = "desk_branch"
 RECEIPT = "desk_receipt"
 REFUSED = "desk_refused"
+LAST = "desk_last_answer"
 
 
 def _error_text(exc: DomainError) -> str:
@@ -161,20 +163,36 @@ def patron(request):
         )
         if fees
         else "",
-        refused=request.session.pop(REFUSED, None),
+        last=request.session.pop(LAST, None),
         receipt_count=len(request.session.get(RECEIPT, [])),
     )
     return render(request, "circulation/patron.html", ctx)
 
 
-@staff_page
-@require_POST
-def checkout(request):
-    p = _current_patron(request)
-    if p is None:
-        return redirect("circulation_desk:desk")
-    barcode = (request.POST.get("item") or "").strip()[:64]
-    reason = (request.POST.get("override_reason") or "").strip()[:200]
+def _queued(request) -> bool:
+    """A scan sent by the desk's scan queue (desk.js): it wants one answer fragment."""
+    return request.headers.get("X-Desk-Queue") == "1"
+
+
+def _answer_response(request, answer: dict):
+    """The answer to one queued scan: an <li> naming the barcode and what happened."""
+    response = render(request, "circulation/_answer.html", _context(request, a=answer))
+    response["X-Desk-Answer"] = "1"
+    return response
+
+
+def _date(moment) -> str:
+    return date_format(timezone.localtime(moment), "SHORT_DATE_FORMAT")
+
+
+def _checkout_answer(request, p, barcode: str, reason: str) -> dict:
+    """Lend one scanned item; the answer names the barcode whatever happens (CIR-2)."""
+    from quietshelf.patrons.selectors import patron_by_card_barcode
+
+    answer = {"barcode": barcode, "ok": False, "kind": "refused", "text": "", "why": ""}
+    if not barcode:
+        answer["text"] = _("Scan or type an item barcode.")
+        return answer
     try:
         r = services.checkout(
             actor=request.user,
@@ -184,19 +202,52 @@ def checkout(request):
             override_reason=reason or None,
         )
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
-        if exc.details.get("overridable"):
-            request.session[REFUSED] = {"item": barcode, "codes": exc.details["refusals"]}
-        return redirect("circulation_desk:patron")
-    receipt = request.session.get(RECEIPT, [])
-    receipt.append(str(r.loan.pk))
-    request.session[RECEIPT] = receipt
-    messages.success(
-        request,
-        _("Checked out: %(title)s, due %(due)s.")
-        % {"title": r.item.record.title, "due": f"{timezone.localtime(r.due_at):%Y-%m-%d %H:%M}"},
-    )
-    messages.info(request, _("Loan rule: %(why)s") % {"why": r.rule_why})
+        if exc.code == "item_not_found" and patron_by_card_barcode(barcode) is not None:
+            answer["kind"] = "patron_card"
+            answer["text"] = _(
+                "This is a patron card, not an item. Finish with this patron (Done) first."
+            )
+            return answer
+        answer["text"] = _error_text(exc)
+        answer["overridable"] = bool(exc.details.get("overridable"))
+        return answer
+    answer["ok"] = True
+    answer["title"] = r.item.record.title
+    params = {"title": r.item.record.title, "due": _date(r.due_at)}
+    if r.repeated:
+        answer["kind"] = "repeat"
+        answer["text"] = _("Already checked out to this patron: %(title)s, due %(due)s.") % params
+        return answer
+    answer["kind"] = "checkout"
+    answer["text"] = _("Checked out: %(title)s, due %(due)s.") % params
+    answer["why"] = r.rule_why
+    answer["loan_id"] = str(r.loan.pk)
+    return answer
+
+
+@staff_page
+@require_POST
+def checkout(request):
+    p = _current_patron(request)
+    if p is None:
+        if _queued(request):
+            barcode = (request.POST.get("item") or "").strip()[:64]
+            return _answer_response(
+                request,
+                {"barcode": barcode, "ok": False, "kind": "refused", "text": _("No patron.")},
+            )
+        return redirect("circulation_desk:desk")
+    barcode = (request.POST.get("item") or "").strip()[:64]
+    reason = (request.POST.get("override_reason") or "").strip()[:200]
+    answer = _checkout_answer(request, p, barcode, reason)
+    if answer.get("loan_id"):
+        receipt = request.session.get(RECEIPT, [])
+        receipt.append(answer.pop("loan_id"))
+        request.session[RECEIPT] = receipt
+    if _queued(request):
+        return _answer_response(request, answer)
+    # without JavaScript: the page after the redirect shows this answer
+    request.session[LAST] = answer
     return redirect("circulation_desk:patron")
 
 
@@ -208,10 +259,27 @@ def renew(request):
         return redirect("circulation_desk:desk")
     try:
         r = services.renew(actor=request.user, loan_id=request.POST.get("loan_id", ""))
-        due = timezone.localtime(r.due_at)
-        messages.success(request, _("Renewed, now due %(due)s.") % {"due": f"{due:%Y-%m-%d}"})
+        messages.success(
+            request,
+            _("Renewed %(title)s (%(barcode)s), now due %(due)s.")
+            % {
+                "title": r.loan.item.record.title,
+                "barcode": r.loan.item.barcode,
+                "due": _date(r.due_at),
+            },
+        )
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        loan = selectors.patron_loan(
+            actor=request.user, patron_id=p.pk, loan_id=request.POST.get("loan_id", "")
+        )
+        text = _error_text(exc)
+        if loan is not None:  # every refusal names the item (CIR-2)
+            text = _("%(title)s (%(barcode)s): %(why)s") % {
+                "title": loan.item.record.title,
+                "barcode": loan.item.barcode,
+                "why": text,
+            }
+        messages.error(request, text)
     return redirect("circulation_desk:patron")
 
 
@@ -275,16 +343,24 @@ def _send_receipt(request, patron_id, ids):
 def checkin(request):
     barcode = (request.POST.get("item") or "").strip()[:64]
     result = None
+    answer = {"barcode": barcode, "ok": False, "kind": "checkin", "text": ""}
     try:
         result = services.checkin(
             actor=request.user, item_barcode=barcode, branch_id=_branch_id(request)
         )
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
-    ctx = _context(request, result=result, routing=_routing_text(result) if result else "")
-    if result is not None and result.fine_minor:
-        ctx["fine"] = policy.format_minor(result.fine_minor, settings.QUIETSHELF_CURRENCY)
-    return render(request, "circulation/desk.html", ctx)
+        answer["text"] = _error_text(exc)
+        if not _queued(request):
+            messages.error(request, _error_text(exc))
+    ctx = {"result": result, "routing": _routing_text(result) if result else ""}
+    if result is not None:
+        if result.fine_minor:
+            ctx["fine"] = policy.format_minor(result.fine_minor, settings.QUIETSHELF_CURRENCY)
+        answer.update(ok=True, title=result.item.record.title, **ctx)
+        answer["text"] = _("Checked in: %(title)s.") % {"title": result.item.record.title}
+    if _queued(request):
+        return _answer_response(request, answer)
+    return render(request, "circulation/desk.html", _context(request, **ctx))
 
 
 @staff_page
