@@ -97,10 +97,11 @@ def test_desk_renew_and_pay_fee(desk, circ, patron, item):
     Loan.objects.filter(pk=loan.pk).update(due_at=loan.due_at - dt.timedelta(days=10))
     r = desk.post("/staff/desk/renew/", {"loan_id": str(loan.pk)}, follow=True)
     assert b"Renewed" in r.content and i.barcode.encode() in r.content
-    r = desk.post("/staff/desk/pay/", {"fee_id": str(fee.pk), "amount_minor": "1300"}, follow=True)
+    pay = {"fee_id": str(fee.pk), "confirm": "1"}
+    r = desk.post("/staff/desk/pay/", {**pay, "amount": "13"}, follow=True)
     assert b"more than is owed" in r.content
-    r = desk.post("/staff/desk/pay/", {"fee_id": str(fee.pk), "amount_minor": "1200"}, follow=True)
-    assert b"Payment recorded" in r.content and services.fee_balance(fee.pk) == 0
+    r = desk.post("/staff/desk/pay/", {**pay, "amount": "12"}, follow=True)
+    assert b"Payment of 12.00 NOK recorded" in r.content and services.fee_balance(fee.pk) == 0
 
 
 def test_desk_in_norwegian_bokmal_cir2(desk, circ, patron, item):

@@ -574,11 +574,54 @@ def _clean_override(actor, reason, branch_id, codes) -> str:
     return text
 
 
+# the refusals a desk override of the patron's blocks sets aside for one visit (PAT-3)
+PATRON_REFUSALS = frozenset(
+    {"patron_blocked", "patron_expired", "patron_restricted", "patron_pending"}
+)
+
+
+@transaction.atomic
+def desk_block_override(*, actor, patron_id, reason: str, branch_id) -> str:
+    """Lend to a blocked patron during this visit (PAT-3): needs circulation.override and
+    patrons.override_block, a reason; each manual block in force gets an override row and
+    the patron's audit trail an "overridden" entry. Returns the cleaned reason."""
+    from quietshelf.patrons import policy as patron_policy
+    from quietshelf.patrons import services as patron_services
+    from quietshelf.patrons.models import Block, BlockReason
+
+    _require(actor, "circulation.override", branch_id=branch_id)
+    require(actor, "patrons.override_block", branch_id=branch_id)
+    reason = (reason or "").strip()[:200]
+    if not reason:
+        raise InvalidInput(gettext_noop("Give a reason for the override."), code="reason_required")
+    _clean_override(actor, reason, branch_id, ["patron_blocked"])
+    patron = _patron(patron_id)
+    blocks = list(Block.objects.filter(patron=patron, lifted_at__isnull=True))
+    for b in patron_policy.effective_blocks(patron, blocks):
+        if b.block_id is not None or b.code in BlockReason.values:
+            patron_services.block_override(
+                actor=actor,
+                patron_id=patron.pk,
+                reason=reason,
+                block_id=b.block_id,
+                code="" if b.block_id else b.code,
+            )
+    audit.record(actor=actor, action="overridden", obj=patron, reason="desk visit")
+    return reason
+
+
 @transaction.atomic
 def checkout(
-    *, actor, item_barcode: str, patron_id, branch_id, override_reason: str | None = None
+    *,
+    actor,
+    item_barcode: str,
+    patron_id,
+    branch_id,
+    override_reason: str | None = None,
+    override_only: frozenset[str] | None = None,
 ) -> CheckoutResult:
-    """Lend an item (CIR-2). Every check runs; overridable refusals need a permitted reason."""
+    """Lend an item (CIR-2). Every check runs; overridable refusals need a permitted reason
+    (`override_only`: the refusal codes that reason may set aside; None: any overridable)."""
     _require(actor, "circulation.checkout", branch_id=branch_id)
     branch = _branch(branch_id)
     item = _locked_item(item_barcode)
@@ -713,7 +756,11 @@ def checkout(
     overridden: list[str] = []
     audit_reason = ""
     if refusals:
-        if not override_reason or not all(r.overridable for r in refusals):
+        if (
+            not override_reason
+            or not all(r.overridable for r in refusals)
+            or (override_only is not None and any(r.code not in override_only for r in refusals))
+        ):
             _refuse(refusals)
         overridden = [r.code for r in refusals]
         audit_reason = _clean_override(actor, override_reason, branch.pk, overridden)
