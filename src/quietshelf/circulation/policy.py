@@ -326,3 +326,19 @@ def renewal_extends(*, current_due: dt.datetime, new_due: dt.datetime, unit: str
     if unit == "hours":
         return new_due > current_due
     return new_due.date() > current_due.date()
+
+
+# --- hold shelf ------------------------------------------------------------------------
+
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
+
+
+def pickup_code(hold_id) -> str:
+    """A short code to shelve a held item under instead of the patron's name (PRV-NOT-1):
+    five characters from the hold's random id, the same on the slip and the desk screen."""
+    n = int(str(hold_id).replace("-", ""), 16)
+    out = []
+    for _ in range(5):
+        n, r = divmod(n, 32)
+        out.append(_CODE_ALPHABET[r])
+    return "".join(out)

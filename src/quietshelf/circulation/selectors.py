@@ -142,6 +142,33 @@ def patron_holds(*, actor, patron_id) -> list[tuple[Hold, int | None]]:
     return [(h, queue_position(h)) for h in holds]
 
 
+def slip_hold(*, actor, hold_id) -> Hold | None:
+    """A hold for its slip: title, copy, pickup branch, shelf date (no patron data)."""
+    _require(actor, "circulation.checkout")
+    try:
+        hid = uuid.UUID(str(hold_id))
+    except (ValueError, TypeError):
+        return None
+    return (
+        Hold.objects.filter(pk=hid)
+        .select_related("record", "item", "pickup_branch", "item__location")
+        .first()
+    )
+
+
+def slip_transit(*, actor, item_id):
+    """The item's latest transit for its routing slip: from, to, sent, for a hold or not."""
+    from quietshelf.circulation.models import Transit
+
+    _require(actor, "circulation.checkout")
+    return (
+        Transit.objects.filter(item_id=item_id)
+        .select_related("item", "item__record", "from_branch", "to_branch")
+        .order_by("-sent_at")
+        .first()
+    )
+
+
 def hold_standing(hold: Hold) -> tuple[int | None, bool]:
     """(queue position, whether a copy can fill it from the shelf now): a hold whose
     position is within the copies available waits for a pull, not for a return (CIR-3)."""

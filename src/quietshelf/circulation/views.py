@@ -14,6 +14,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from quietshelf.accounts.authz import has_perm
 from quietshelf.accounts.decorators import staff_page
 from quietshelf.catalog.models import Branch, ItemStatus
-from quietshelf.circulation import selectors, services
+from quietshelf.circulation import policy, selectors, services
 from quietshelf.core import money
 from quietshelf.core.errors import DomainError, NotFound
 
@@ -170,6 +171,35 @@ def override(request):
     return redirect("circulation_desk:patron")
 
 
+@staff_page
+@require_GET
+def hold_slip(request, hold_id):
+    """The slip to band a held item with: a pickup code, not the patron's name unless the
+    library chose names (QUIETSHELF_HOLD_SLIP_NAMES; PRV-NOT-1). Prints alone."""
+    from quietshelf.patrons.selectors import patron_get
+
+    h = selectors.slip_hold(actor=request.user, hold_id=hold_id)
+    if h is None:
+        raise Http404
+    name = ""
+    if getattr(settings, "QUIETSHELF_HOLD_SLIP_NAMES", False) and h.patron_id:
+        name = patron_get(actor=request.user, patron_id=h.patron_id).display_name
+    return render(
+        request,
+        "circulation/slip_hold.html",
+        _context(request, h=h, code=policy.pickup_code(h.pk), name=name),
+    )
+
+
+@staff_page
+@require_GET
+def transit_slip(request, item_id: int):
+    t = selectors.slip_transit(actor=request.user, item_id=item_id)
+    if t is None:
+        raise Http404
+    return render(request, "circulation/slip_transit.html", _context(request, t=t))
+
+
 def desk_patron(request):
     """The patron being served at this staff member's desk, or None (for other staff pages,
     e.g. the catalogue record's "place a hold for" form)."""
@@ -295,7 +325,7 @@ def patron(request):
         has_payment=bool(request.session.get(PAYMENT)),
         can_manage_fees=has_perm(request.user, "circulation.manage_fees"),
         last=request.session.pop(LAST, None),
-        holds=holds,
+        holds=[(h, pos, policy.pickup_code(h.pk)) for h, pos in holds],
         ready=sum(1 for h, _pos in holds if h.status == "on_shelf"),
         overdue=sum(1 for line in loans if line.overdue),
         blocked=bool(blocks) and not overridden,
@@ -638,9 +668,12 @@ def checkin(request):
 def holds(request):
     """The hold shelf of the desk branch and the pick list (copies to pull for holds)."""
     bid = _branch_id(request)
+    shelf = selectors.hold_shelf(actor=request.user, branch_id=bid)
+    for h in shelf:  # shelved under a code, not a name (PRV-NOT-1)
+        h.code = policy.pickup_code(h.pk)
     ctx = _context(
         request,
-        shelf=selectors.hold_shelf(actor=request.user, branch_id=bid),
+        shelf=shelf,
         picks=selectors.pick_list(actor=request.user, branch_id=bid),
     )
     return render(request, "circulation/holds.html", ctx)
