@@ -434,6 +434,8 @@ QUIETSHELF_LAST_BORROWER_ESCROW_DAYS = env_int("QUIETSHELF_LAST_BORROWER_ESCROW_
 # automatic blocks (PAT-3): 0 switches a limit off
 QUIETSHELF_FINE_BLOCK_LIMIT_MINOR = env_int("QUIETSHELF_FINE_BLOCK_LIMIT_MINOR", 20000)
 QUIETSHELF_OVERDUE_BLOCK_LIMIT = env_int("QUIETSHELF_OVERDUE_BLOCK_LIMIT", 10)
+# hold slips: the patron's name beside the pickup code (off: the code alone, PRV-NOT-1)
+QUIETSHELF_HOLD_SLIP_NAMES = env_bool("QUIETSHELF_HOLD_SLIP_NAMES", False)
 
 # --- reverse proxies and the shared cache -----------------------------------
 # Addresses (or CIDR networks) of the reverse proxies whose X-Forwarded-For is
