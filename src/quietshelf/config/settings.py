@@ -394,6 +394,7 @@ CONTENT_SECURITY_POLICY = {
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("nb", "Norsk bokmål")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["quietshelf.formats"]  # one date format per language (ISO 8601)
 USE_I18N = True
 TIME_ZONE = env_str("QUIETSHELF_TIME_ZONE", "Europe/Oslo")
 USE_TZ = True
