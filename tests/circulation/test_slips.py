@@ -108,3 +108,30 @@ def test_slip_and_receipt_print_alone_cir3(page, live_server, transactional_db, 
     page.emulate_media(media="print")
     assert page.locator("header.site").is_hidden()
     assert page.locator(".receipt").is_visible()
+
+
+def test_check_in_of_an_item_not_on_loan_says_so_cir2(desk, circ, item):
+    i = item()
+    desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk})
+    html = desk.post("/staff/desk/checkin/", {"item": i.barcode}, **QUEUE).content.decode()
+    assert f"{i.record.title} was not on loan." in html and "Shelve." in html
+
+
+def test_check_in_shows_only_the_fine_still_owed_cir4(desk, circ, patron, item):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from quietshelf.circulation.models import Fee, Loan
+
+    p, i = patron(), item()
+    services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
+    )
+    Loan.objects.filter(item=i).update(due_at=timezone.now() - dt.timedelta(days=10))
+    services.charge_overdue_fines()
+    fee = Fee.objects.get(patron=p, type="overdue")
+    services.fee_pay(actor=None, fee_id=fee.pk, amount=services.fee_balance(fee.pk))
+    desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk})
+    html = desk.post("/staff/desk/checkin/", {"item": i.barcode}, **QUEUE).content.decode()
+    assert "Checked in:" in html and "Overdue fine still owed" not in html

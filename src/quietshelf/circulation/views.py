@@ -654,10 +654,16 @@ def checkin(request):
             messages.error(request, _error_text(exc))
     ctx = {"result": result, "routing": _routing_text(result) if result else ""}
     if result is not None:
-        if result.fine_minor:
-            ctx["fine"] = _money(result.fine_minor)
+        # what is still owed on the overdue fine, not what it came to (it may be paid)
+        owed = services.fee_balance(result.fee_id) if result.fee_id else result.fine_minor
+        if owed > 0:
+            ctx["fine"] = _money(owed)
         answer.update(ok=True, title=result.item.record.title, **ctx)
-        answer["text"] = _("Checked in: %(title)s.") % {"title": result.item.record.title}
+        params = {"title": result.item.record.title}
+        if result.loan_closed:
+            answer["text"] = _("Checked in: %(title)s.") % params
+        else:
+            answer["text"] = _("%(title)s was not on loan.") % params
     if _queued(request):
         return _answer_response(request, answer)
     return render(request, "circulation/desk.html", _context(request, **ctx))
