@@ -25,3 +25,15 @@ def test_staff_with_a_library_wide_grant_gets_the_first_branch_cir2(circ):
     html = desk.get("/staff/desk/").content.decode()
     assert f'<option value="{circ["north"].pk}" selected>' in html
     assert "desk: North" in html
+
+
+def test_the_staff_menu_is_fully_translated_into_norwegian(circ):
+    """Issue 17 item 13: every menu entry a desk supervisor sees, in Bokmål."""
+    desk = signed_in_client(make_staff("nb-menu", roles=["desk-supervisor"]))
+    html = desk.get("/staff/desk/", HTTP_ACCEPT_LANGUAGE="nb").content.decode()
+    nav = html.split('<nav aria-label="Nettsted">')[1].split("</nav>")[0]
+    for english in ("Staff home", "Circulation desk", "Cataloguing", "Patrons", "Notices",
+                    "My security", "Public catalogue", "Sign out", "Signed in as"):  # fmt: skip
+        assert english not in nav, english
+    for norwegian in ("Utlånsskranke", "Katalogisering", "Lånere", "Min sikkerhet", "Logg ut"):
+        assert norwegian in nav, norwegian
