@@ -89,6 +89,10 @@ def test_pages_fit_375_px_and_facets_collapse(
     page.context.add_cookies([{"name": name, "value": session.session_key, "url": live_server.url}])
     for path in ("/account/", "/account/loans/", "/account/holds/", "/account/fees/"):
         _no_sideways_scroll(page, path)
+    # the 12-link account menu folds behind a Menu button
+    assert page.locator("details.account-menu").evaluate("d => d.open") is False
+    page.get_by_text("Menu", exact=True).click()
+    assert page.get_by_role("link", name="Loans", exact=True).is_visible()
     page.context.clear_cookies()
 
     # the desk, with the patron's loans and fees
