@@ -89,3 +89,10 @@ def test_header_says_sign_in_or_my_account_and_footer_links_privacy_prv_pub_1(cl
     session.save()
     html = client.get("/").content.decode()
     assert ">My account</a>" in html and ">Sign in</a>" not in html
+
+
+def test_language_names_instead_of_codes_cat4(client):
+    record = make_record(title="Bod kyi lo rgyus", language="tib")
+    assert "Tibetan" in client.get(f"/record/{record.pk}/").content.decode()
+    nb = client.get(f"/record/{record.pk}/", HTTP_ACCEPT_LANGUAGE="nb").content.decode()
+    assert "Tibetansk" in nb
