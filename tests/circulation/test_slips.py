@@ -135,3 +135,30 @@ def test_check_in_shows_only_the_fine_still_owed_cir4(desk, circ, patron, item):
     desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk})
     html = desk.post("/staff/desk/checkin/", {"item": i.barcode}, **QUEUE).content.decode()
     assert "Checked in:" in html and "Overdue fine still owed" not in html
+
+
+def test_optional_confirm_step_before_setting_a_copy_aside_cir3(desk, circ, patron, item, settings):
+    settings.QUIETSHELF_TRAP_CONFIRM = True
+    _p, i, hold = _trapped(circ, patron, item)
+    desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk})
+    html = desk.post("/staff/desk/checkin/", {"item": i.barcode}, **QUEUE).content.decode()
+    assert "A hold waits for this title (pickup at North): confirm it." in html
+    assert 'name="trap" value="1"' in html
+    i.refresh_from_db()
+    assert i.status == "available" and Hold.objects.get(pk=hold.pk).status == "waiting"
+    html = desk.post("/staff/desk/checkin/", {"item": i.barcode, "trap": "1"}, **QUEUE)
+    html = html.content.decode()
+    assert f"Set aside: {i.record.title}." in html and "Print the hold slip" in html
+    assert Hold.objects.get(pk=hold.pk).status == "on_shelf"
+    # confirming again: the copy is on the hold shelf now, not on the shelf
+    html = desk.post("/staff/desk/checkin/", {"item": i.barcode, "trap": "1"}, **QUEUE)
+    assert "The item is not on the shelf." in html.content.decode()
+
+
+def test_without_the_confirm_step_check_in_sets_the_copy_aside_at_once_cir3(
+    desk, circ, patron, item
+):
+    _p, i, hold = _trapped(circ, patron, item)
+    desk.post("/staff/desk/branch/", {"branch_id": circ["north"].pk})
+    html = desk.post("/staff/desk/checkin/", {"item": i.barcode}, **QUEUE).content.decode()
+    assert 'name="trap"' not in html and Hold.objects.get(pk=hold.pk).status == "on_shelf"

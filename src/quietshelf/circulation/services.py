@@ -912,13 +912,29 @@ def _shelf_expiry(pickup_branch_id, today: dt.date) -> dt.date:
         return target
 
 
-def _route(item: Item, at_branch: Branch, now: dt.datetime) -> CheckinResult:
-    """Where an item goes now that it is back in our hands at `at_branch`."""
+def _route(item: Item, at_branch: Branch, now: dt.datetime, *, trap: bool = True) -> CheckinResult:
+    """Where an item goes now that it is back in our hands at `at_branch`.
+
+    trap=False (the desk's confirm step): a hold that would take the copy is only named;
+    the copy stays here, available, until hold_trap() confirms."""
     today = _local_date(now)
     # an open transit ends here (received) or is replaced by a new one
     if item.status == ItemStatus.IN_TRANSIT:
         Transit.objects.filter(item=item, received_at__isnull=True).update(received_at=now)
     hold = _next_hold(item, today)
+    if hold is not None and not trap:
+        _set_item_status(item, ItemStatus.AVAILABLE)
+        return CheckinResult(
+            item=item,
+            loan_closed=False,
+            route="hold_waiting",
+            to_branch=hold.pickup_branch,
+            hold_id=hold.pk,
+            **_routing(
+                gettext_noop("A hold waits for this title (pickup at %(branch)s): confirm it."),
+                branch=hold.pickup_branch.name,
+            ),
+        )
     if hold is not None:
         hold.item = item
         if hold.pickup_branch_id == at_branch.pk:
@@ -1198,8 +1214,9 @@ _CHECKIN_LOAN = _LazyTemplate(
 
 
 @transaction.atomic
-def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
-    """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item."""
+def checkin(*, actor, item_barcode: str, branch_id, trap: bool = True) -> CheckinResult:
+    """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item
+    (trap=False: a waiting hold is named, not filled, until hold_trap confirms it)."""
     _require(actor, "circulation.checkout", branch_id=branch_id)
     branch = _branch(branch_id)
     # the record for its title; type and branch are read only on the rare paths needing them
@@ -1241,7 +1258,7 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     if loan is None and item.status == ItemStatus.IN_TRANSIT:
         result = _arrived_for_hold(item, branch, now)
     if result is None:
-        result = _route(item, branch, now)
+        result = _route(item, branch, now, trap=trap)
     result.loan_closed = loan is not None
     result.fine_minor = fine
     result.fee_id = fee.pk if fee else None
@@ -1250,6 +1267,18 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
         amount = policy.format_minor(fine, settings.QUIETSHELF_CURRENCY)
         result.message += f" Overdue fine {amount}."
     return result
+
+
+@transaction.atomic
+def hold_trap(*, actor, item_barcode: str, branch_id) -> CheckinResult:
+    """The desk's confirm step (CIR-3): set a copy on the shelf aside for the next hold
+    (hold shelf here, or a transit to the pickup branch); a copy no hold wants is shelved."""
+    _require(actor, "circulation.checkout", branch_id=branch_id)
+    branch = _branch(branch_id)
+    item = _locked_item(item_barcode)
+    if item.status != ItemStatus.AVAILABLE:
+        raise Conflict(gettext_noop("The item is not on the shelf."), code="item_not_available")
+    return _route(item, branch, _now())
 
 
 # --- renewal -------------------------------------------------------------------------------

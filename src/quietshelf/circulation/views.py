@@ -644,10 +644,19 @@ def checkin(request):
     barcode = (request.POST.get("item") or "").strip()[:64]
     result = None
     answer = {"barcode": barcode, "ok": False, "kind": "checkin", "text": ""}
+    confirm_first = bool(getattr(settings, "QUIETSHELF_TRAP_CONFIRM", False))
     try:
-        result = services.checkin(
-            actor=request.user, item_barcode=barcode, branch_id=_branch_id(request)
-        )
+        if request.POST.get("trap") == "1":  # the confirm step's answer
+            result = services.hold_trap(
+                actor=request.user, item_barcode=barcode, branch_id=_branch_id(request)
+            )
+        else:
+            result = services.checkin(
+                actor=request.user,
+                item_barcode=barcode,
+                branch_id=_branch_id(request),
+                trap=not confirm_first,
+            )
     except DomainError as exc:
         answer["text"] = _error_text(exc)
         if not _queued(request):
@@ -660,7 +669,9 @@ def checkin(request):
             ctx["fine"] = _money(owed)
         answer.update(ok=True, title=result.item.record.title, **ctx)
         params = {"title": result.item.record.title}
-        if result.loan_closed:
+        if request.POST.get("trap") == "1":
+            answer["text"] = _("Set aside: %(title)s.") % params
+        elif result.loan_closed:
             answer["text"] = _("Checked in: %(title)s.") % params
         else:
             answer["text"] = _("%(title)s was not on loan.") % params

@@ -437,6 +437,8 @@ QUIETSHELF_FINE_BLOCK_LIMIT_MINOR = env_int("QUIETSHELF_FINE_BLOCK_LIMIT_MINOR",
 QUIETSHELF_OVERDUE_BLOCK_LIMIT = env_int("QUIETSHELF_OVERDUE_BLOCK_LIMIT", 10)
 # hold slips: the patron's name beside the pickup code (off: the code alone, PRV-NOT-1)
 QUIETSHELF_HOLD_SLIP_NAMES = env_bool("QUIETSHELF_HOLD_SLIP_NAMES", False)
+# check-in asks before setting a copy aside for a hold (off: it is set aside at once)
+QUIETSHELF_TRAP_CONFIRM = env_bool("QUIETSHELF_TRAP_CONFIRM", False)
 
 # --- reverse proxies and the shared cache -----------------------------------
 # Addresses (or CIDR networks) of the reverse proxies whose X-Forwarded-For is
