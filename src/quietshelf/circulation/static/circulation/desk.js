@@ -64,16 +64,21 @@
       });
   }
 
+  var refreshes = 0;
+
   function refreshParts() {
-    // the loans, fees and Done button change with each loan: take them from a fresh copy
+    // the loans, fees and Done button change with each loan: take them from a fresh copy;
+    // only the newest refresh is used, and none while scans are still being answered
     var parts = document.querySelectorAll("[data-desk-refresh]");
     if (!parts.length) return;
+    var mine = ++refreshes;
     fetch(window.location.href, { credentials: "same-origin" })
       .then(function (r) {
         return r.ok ? r.text() : "";
       })
       .then(function (html) {
-        if (!html) return;
+        if (!html || mine !== refreshes || busy || queue.length) return;
+        parts = document.querySelectorAll("[data-desk-refresh]");
         var doc = new DOMParser().parseFromString(html, "text/html");
         parts.forEach(function (part) {
           var fresh = doc.getElementById(part.id);
