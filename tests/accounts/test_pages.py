@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from quietshelf.accounts import authz, services
+from quietshelf.accounts.builtin import BUILTIN_ROLES
 from quietshelf.accounts.demo import create_demo_staff
 from quietshelf.accounts.models import OrgUnit, Role, RoleGrant, StaffUser
 from quietshelf.accounts.testing import make_staff, signed_in_client
@@ -125,9 +126,7 @@ def _fresh(user):
 def test_demo_staff_one_per_role_with_own_passwords():
     BranchFactory(code="DEMO1", name="Demo one")
     rows = create_demo_staff()
-    from quietshelf.accounts.builtin import BUILTIN_ROLES
-
-    n = len(BUILTIN_ROLES)
+    n = len(BUILTIN_ROLES)  # one account per built-in role (desk supervisor included)
     assert len(rows) == n and len({p for _, _, p in rows}) == n
     for username, _role, password in rows:
         assert StaffUser.objects.get(username=username).check_password(password)

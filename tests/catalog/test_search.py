@@ -215,9 +215,14 @@ def test_empty_query_browses_everything_by_title():
     ],
 )
 def test_hostile_queries_never_break_and_never_inject_sec_sql_1(text):
+    from quietshelf.catalog.search import NoSearchTerms
+
     keep = make_record(title="Survivor of odd queries")
-    result = search(SearchQuery(text=text))
-    assert result.total >= 0
+    try:
+        result = search(SearchQuery(text=text))
+    except NoSearchTerms:  # nothing searchable typed: a clear answer, not every record
+        result = None
+    assert result is None or result.total >= 0
     assert BibRecord.objects.filter(pk=keep.pk).exists()
 
 

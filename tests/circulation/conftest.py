@@ -88,6 +88,18 @@ def item(circ):
     return make
 
 
+def age_loan(loan_id, days: int = 2) -> None:
+    """Move a loan's due date back, as if lent `days` ago: renewing it now moves the due date
+    (a renewal that would not is refused "too soon", CIR-2)."""
+    import datetime as dt
+
+    from django.db.models import F
+
+    from quietshelf.circulation.models import Loan
+
+    Loan.objects.filter(pk=loan_id).update(due_at=F("due_at") - dt.timedelta(days=days))
+
+
 @pytest.fixture
 def desk_staff(circ):
     from quietshelf.accounts.testing import make_staff

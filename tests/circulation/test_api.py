@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quietshelf.accounts.testing import make_staff, signed_in_client
+from tests.circulation.conftest import age_loan
 
 BASE = "/api/v1/circulation"
 
@@ -37,6 +38,9 @@ def test_checkout_checkin_renew_round_trip_cir2(api, circ, patron, item):
     assert r.status_code == 201, r.content
     loan_id = r.json()["loan_id"]
     assert r.json()["title"] == i.record.title and "matched" in r.json()["rule_why"]
+    r = post(api, "/renew", {"loan_id": loan_id})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "too_soon"
+    age_loan(loan_id)
     r = post(api, "/renew", {"loan_id": loan_id})
     assert r.status_code == 200 and r.json()["renewals_left"] == 1
     r = post(api, "/checkin", {"item_barcode": i.barcode, "branch_id": circ["south"].pk})

@@ -5,6 +5,8 @@ SEC-URL-1: card numbers and barcodes only in POST bodies, never in a URL.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from playwright.sync_api import expect
 
@@ -90,11 +92,18 @@ def test_desk_renew_and_pay_fee(desk, circ, patron, item):
     desk.post("/staff/desk/checkout/", {"item": i.barcode})
     loan = Loan.objects.get(item=i)
     r = desk.post("/staff/desk/renew/", {"loan_id": str(loan.pk)}, follow=True)
-    assert b"Renewed" in r.content
-    r = desk.post("/staff/desk/pay/", {"fee_id": str(fee.pk), "amount_minor": "1300"}, follow=True)
+    # a fresh loan: renewing would not move the due date, so it is refused, naming the item
+    assert b"Too soon to renew" in r.content and i.barcode.encode() in r.content
+    loan.refresh_from_db()
+    assert loan.renewals == 0
+    Loan.objects.filter(pk=loan.pk).update(due_at=loan.due_at - dt.timedelta(days=10))
+    r = desk.post("/staff/desk/renew/", {"loan_id": str(loan.pk)}, follow=True)
+    assert b"Renewed" in r.content and i.barcode.encode() in r.content
+    pay = {"fee_id": str(fee.pk), "confirm": "1"}
+    r = desk.post("/staff/desk/pay/", {**pay, "amount": "13"}, follow=True)
     assert b"more than is owed" in r.content
-    r = desk.post("/staff/desk/pay/", {"fee_id": str(fee.pk), "amount_minor": "1200"}, follow=True)
-    assert b"Payment recorded" in r.content and services.fee_balance(fee.pk) == 0
+    r = desk.post("/staff/desk/pay/", {**pay, "amount": "12"}, follow=True)
+    assert b"Payment of 12.00 NOK recorded" in r.content and services.fee_balance(fee.pk) == 0
 
 
 def test_desk_in_norwegian_bokmal_cir2(desk, circ, patron, item):

@@ -10,6 +10,7 @@ import pytest
 
 from quietshelf.circulation import services
 from quietshelf.privacy import services as privacy_services
+from tests.circulation.conftest import age_loan
 
 PASSWORD = "a long patron passphrase 7"  # noqa: S105 - test data
 BASE = "/api/v1/circulation/me"
@@ -36,6 +37,7 @@ def test_my_loans_renew_holds_fees_history(me, circ, patron, item):
     ).loan
     r = client.get(f"{BASE}/loans")
     assert r.status_code == 200 and [x["title"] for x in r.json()] == [i.record.title]
+    age_loan(loan.pk)
     r = client.post(f"{BASE}/loans/{loan.pk}/renew")
     assert r.status_code == 200 and r.json()["renewals_left"] == 1
     r = client.post(

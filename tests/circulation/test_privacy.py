@@ -19,6 +19,7 @@ from django.utils import timezone
 from quietshelf.circulation import selectors, services
 from quietshelf.circulation.models import CirculationEvent, Fee, Hold, Loan, ReadingHistoryEntry
 from quietshelf.privacy import services as privacy_services
+from tests.circulation.conftest import age_loan
 
 
 def _norm(value) -> str:
@@ -93,6 +94,7 @@ def test_no_row_links_patron_and_item_after_checkin_prv_hist1(circ, patron, item
     services.checkout(
         actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
     )
+    age_loan(Loan.objects.get(item=i).pk)
     services.renew(actor=None, loan_id=Loan.objects.get(item=i).pk)
     services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ["south"].pk)
     assert links_between(p, i) == []

@@ -21,6 +21,7 @@ from quietshelf.circulation.policy import NoLoanRule
 from quietshelf.core.errors import NotFound, PermissionDenied
 from quietshelf.patrons import services as patron_services
 from quietshelf.privacy.models import AuditEntry
+from tests.circulation.conftest import age_loan
 
 
 def out(item, patron, branch, **kw):
@@ -214,9 +215,15 @@ def test_overdue_fine_at_checkin_uses_owning_branch_calendar_cir4(circ, patron, 
 
 def test_renew_extends_and_counts_cir2(circ, patron, item):
     r = out(item(), patron(), circ["north"])
+    with pytest.raises(services.CirculationRefused) as exc:
+        services.renew(actor=None, loan_id=r.loan.pk)  # would not move the due date
+    assert exc.value.code == "too_soon"
+    age_loan(r.loan.pk)
     rr = services.renew(actor=None, loan_id=r.loan.pk)
-    assert rr.renewals_left == 1 and rr.due_at >= r.due_at
+    assert rr.renewals_left == 1 and rr.due_at > r.due_at - dt.timedelta(days=2)
+    age_loan(r.loan.pk)
     services.renew(actor=None, loan_id=r.loan.pk)
+    age_loan(r.loan.pk)
     with pytest.raises(services.CirculationRefused) as exc:
         services.renew(actor=None, loan_id=r.loan.pk)
     assert exc.value.code == "renewal_limit"

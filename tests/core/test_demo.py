@@ -40,6 +40,13 @@ def test_demo_creates_instance_loads_catalogue_and_prints_logins_once(tmp_path, 
         assert "imported 3063 records: created 3063" in out
     else:
         assert "bundled sample" in out
+    # issue 17 item 11: named branches, junk item codes never a branch, patrons to try, mail
+    assert "Fjordvik Main Library (MAIN)" in out and "Havnegata Branch (HAVN)" in out
+    cards = re.findall(r"^\s+(29\d{10})\s+\S", out, flags=re.M)
+    assert len(cards) >= 3 and "(can borrow)" in out
+    assert "Outgoing mail" in out
+    if (MARC_DIR / "demo_catalogue_utf8.mrc").is_file():
+        assert "unknown branch codes: their items are at the main library" in out
     logins = re.findall(r"^\s+(demo-[a-z-]+)\s+(\S+)\s+", out, flags=re.M)
     assert len(logins) >= 6
     passwords = {pw for _, pw in logins}

@@ -24,6 +24,23 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
             "reports.view_personal_reports",
         ],
     ),
+    "desk-supervisor": (
+        "Desk supervisor",
+        "Everything the circulation desk does, and overrides blocks and limits with a reason.",
+        [
+            "catalog.view_staff",
+            "patrons.view_patron",
+            "patrons.change_patron",
+            "patrons.add_note",
+            "patrons.manage_block",
+            "patrons.override_block",
+            "patrons.send_password_link",
+            "circulation.checkout",
+            "circulation.override",
+            "circulation.manage_fees",
+            "notices.view_outbox",
+        ],
+    ),
     "cataloguer": (
         "Cataloguer",
         "Describes and imports records and items. No patron data.",

@@ -137,3 +137,16 @@ def branch_ids_under(unit: OrgUnit | int) -> set[int]:
     from quietshelf.accounts import roles
 
     return roles.branch_ids_under(unit if isinstance(unit, int) else unit.pk)
+
+
+def own_branch_id(user) -> int | None:
+    """The branch of the staff member's first branch-level role grant (their desk's
+    default, CIR-2); None for grants on the library or consortium only."""
+    if user is None or not getattr(user, "pk", None):
+        return None
+    return (
+        RoleGrant.objects.filter(user=user, org_unit__branch__isnull=False)
+        .order_by("pk")
+        .values_list("org_unit__branch_id", flat=True)
+        .first()
+    )

@@ -29,6 +29,7 @@ from quietshelf.catalog.marc.extract import extract, looks_unimarc
 from quietshelf.catalog.marc.holdings import (
     HoldingItem,
     content_key,
+    clean_code,
     generated_barcode,
     holdings_items,
     legacy_barcode,
@@ -253,6 +254,8 @@ class _BatchResult:
     items: int = 0
     item_errors: list[tuple[_Prepared, str]] = field(default_factory=list)
     barcodes: set[str] = field(default_factory=set)  # of the items written
+    # (record, code in the record, branch the item went to) for codes not taken as branches
+    unknown_branches: list[tuple[_Prepared, str, str]] = field(default_factory=list)
 
 
 def _find_matches(batch: list[_Prepared], match_on: list[str]) -> None:
@@ -476,6 +479,18 @@ def _write_batch(
     new_items: list[dict] = []
     if holdings:
         mapping = codes.mapping
+        unknown = clean_code(mapping.get("unknown_branch") or "")
+        if unknown:
+            # only existing branches (and the mapped ones) take items; the rest go to
+            # the unknown branch and are reported
+            wanted = {h.branch_code for _, h in holdings} - {unknown}
+            existing = set(Branch.objects.filter(code__in=wanted).values_list("code", flat=True))
+            for _p, h in holdings:
+                if h.branch_code != unknown and h.branch_code not in existing:
+                    h.branch_source, h.branch_code = h.branch_code, unknown
+        for p, h in holdings:
+            if h.branch_source:
+                result.unknown_branches.append((p, h.branch_source, h.branch_code))
         branches = codes.ensure(
             Branch, {h.branch_code for _, h in holdings}, mapping.get("branch_names") or {}
         )
@@ -1202,6 +1217,16 @@ class _ImportState:
                 s.record_ids = s.record_ids[-100_000:]
         for p, reason in res.item_errors:
             s.errors.append(ImportProblem(p.source, p.position, reason, p.offset))
+        seen: set[tuple[int, str]] = set()
+        for p, code, branch in res.unknown_branches:
+            if (id(p), code) in seen:  # one line per record and code
+                continue
+            seen.add((id(p), code))
+            reason = (
+                f"unknown branch code {code!r}: its items went to branch {branch} "
+                "(say where it belongs with branch_map in --holdings-map)"
+            )
+            s.warnings.append(ImportProblem(p.source, p.position, reason, p.offset))
 
 
 def _db_reason(exc: Exception) -> str:

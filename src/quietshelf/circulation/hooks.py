@@ -32,12 +32,44 @@ def fee_and_overdue_blocks(patron, today):
     return out
 
 
+def record_panel(actor, patron):
+    """Loans (overdue marked), holds (waiting for pickup), fees and a "check out" button on
+    the staff patron record (CIR-2, PAT-3); None for staff who may not see loans."""
+    from django.conf import settings
+
+    from quietshelf.accounts.authz import has_perm
+    from quietshelf.circulation import selectors
+    from quietshelf.core import money
+
+    if not has_perm(actor, "circulation.checkout"):
+        return None
+    fees = (
+        selectors.patron_fees(actor=actor, patron_id=patron.pk)
+        if has_perm(actor, "circulation.manage_fees")
+        else []
+    )
+    holds = selectors.patron_holds_positioned(actor=actor, patron_id=patron.pk)
+    return (
+        "circulation/_record_panel.html",
+        {
+            "loans": selectors.patron_loan_lines(actor=actor, patron_id=patron.pk),
+            "holds": holds,
+            "ready": sum(1 for h, _pos in holds if h.status == "on_shelf"),
+            "fees": [(f, money.format_money(f.balance_minor, f.fee.currency)) for f in fees],
+            "balance": money.format_money(
+                sum(f.balance_minor for f in fees), settings.QUIETSHELF_CURRENCY
+            ),
+        },
+    )
+
+
 def install() -> None:
     from quietshelf.circulation.services import READING_HISTORY, erase_reading_history
-    from quietshelf.patrons.policy import register_block_rule
+    from quietshelf.patrons.policy import register_block_rule, register_record_panel
     from quietshelf.privacy import consent
 
     register_block_rule(fee_and_overdue_blocks)
+    register_record_panel(record_panel)
     _watch_config()
     consent.register_scope(
         READING_HISTORY,

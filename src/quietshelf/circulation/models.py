@@ -63,6 +63,9 @@ class LoanRule(models.Model):
     period_unit = models.CharField(max_length=5, choices=PeriodUnit.choices, default="days")
     renewals_allowed = models.PositiveIntegerField(default=2)
     renewal_period = models.PositiveIntegerField(null=True, blank=True)  # None: loan_period
+    # "too soon": a renewal is refused more than this many days before the due date
+    # (None: only when it would not move the due date at all)
+    no_renewal_before_days = models.PositiveIntegerField(null=True, blank=True)
     max_loans = models.PositiveIntegerField(null=True, blank=True)  # None: no limit
     max_loans_per_type = models.PositiveIntegerField(null=True, blank=True)
     holds_allowed = models.BooleanField(default=True)

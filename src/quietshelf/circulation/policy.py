@@ -304,10 +304,54 @@ def over_limits(
 # --- renewals ------------------------------------------------------------------------
 
 
-def renewal_refusal(*, renewals_done: int, renewals_allowed: int, holds_by_others: int) -> str:
-    """ "" when a renewal is allowed, else the reason code."""
+def renewal_refusal(
+    *,
+    renewals_done: int,
+    renewals_allowed: int,
+    holds_by_others: int,
+    days_to_due: int | None = None,
+    no_renewal_before_days: int | None = None,
+    extends: bool = True,
+) -> str:
+    """ "" when a renewal is allowed, else the reason code.
+
+    "too_soon" (CIR-2): more than `no_renewal_before_days` before the due date, or
+    a renewal that would not move the due date, so a renewal is never used up for
+    nothing.
+    """
     if renewals_done >= renewals_allowed:
         return "renewal_limit"
     if holds_by_others:
         return "hold_by_other"
+    if (
+        no_renewal_before_days is not None
+        and days_to_due is not None
+        and days_to_due > no_renewal_before_days
+    ):
+        return "too_soon"
+    if not extends:
+        return "too_soon"
     return ""
+
+
+def renewal_extends(*, current_due: dt.datetime, new_due: dt.datetime, unit: str) -> bool:
+    """Whether a renewal moves the due date: a later day for day loans, a later time for hours."""
+    if unit == "hours":
+        return new_due > current_due
+    return new_due.date() > current_due.date()
+
+
+# --- hold shelf ------------------------------------------------------------------------
+
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
+
+
+def pickup_code(hold_id) -> str:
+    """A short code to shelve a held item under instead of the patron's name (PRV-NOT-1):
+    five characters from the hold's random id, the same on the slip and the desk screen."""
+    n = int(str(hold_id).replace("-", ""), 16)
+    out = []
+    for _ in range(5):
+        n, r = divmod(n, 32)
+        out.append(_CODE_ALPHABET[r])
+    return "".join(out)

@@ -173,6 +173,7 @@ class RuleFields(_Strict):
     period_unit: Literal["days", "hours"] = None  # optional, never null
     renewals_allowed: NonNegative = None  # optional, never null
     renewal_period: Positive | None = None
+    no_renewal_before_days: NonNegative | None = None
     max_loans: NonNegative | None = None
     max_loans_per_type: NonNegative | None = None
     holds_allowed: JsonBool = None  # optional, never null
@@ -204,6 +205,7 @@ class RuleOut(Schema):
     period_unit: str
     renewals_allowed: int
     renewal_period: int | None
+    no_renewal_before_days: int | None = None
     max_loans: int | None
     max_loans_per_type: int | None
     holds_allowed: bool

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from quietshelf.circulation import policy
 from quietshelf.circulation.models import OPEN_HOLD, Fee, FeeTransaction, Hold, HoldStatus, Loan
 from quietshelf.circulation.services import _is_patron_self, _require, find_rule
-from quietshelf.core import clock
+from quietshelf.core import clock, money
 from quietshelf.core.errors import NotFound
 
 
@@ -38,6 +38,58 @@ def patron_loans(*, actor, patron_id):
         Loan.objects.filter(patron_id=patron_id, returned_at__isnull=True)
         .select_related("item", "item__record", "item__branch")
         .order_by("due_at")
+    )
+
+
+def patron_loan(*, actor, patron_id, loan_id) -> Loan | None:
+    """One open loan of this patron (None for a bad id or someone else's loan)."""
+    if not _is_patron_self(actor, patron_id):
+        _require(actor, "circulation.checkout")
+    try:
+        lid = uuid.UUID(str(loan_id))
+    except (ValueError, TypeError):
+        return None
+    return (
+        Loan.objects.filter(pk=lid, patron_id=patron_id)
+        .select_related("item", "item__record")
+        .first()
+    )
+
+
+def patron_fee(*, actor, patron_id, fee_id) -> Fee | None:
+    """One fee of this patron (None for a bad id or someone else's fee)."""
+    if not _is_patron_self(actor, patron_id):
+        _require(actor, "circulation.manage_fees")
+    try:
+        fid = uuid.UUID(str(fee_id))
+    except (ValueError, TypeError):
+        return None
+    return Fee.objects.filter(pk=fid, patron_id=patron_id).first()
+
+
+def patron_payments(*, actor, patron_id, limit: int = 20) -> list[FeeTransaction]:
+    """The patron's recent payments, newest first, for refunds at the desk."""
+    _require(actor, "circulation.manage_fees")
+    return list(
+        FeeTransaction.objects.filter(fee__patron_id=patron_id, kind="payment")
+        .select_related("fee")
+        .order_by("-at")[:limit]
+    )
+
+
+def payment_lines(*, actor, patron_id, tx_ids) -> list[FeeTransaction]:
+    """The payment transactions of a receipt (only this patron's)."""
+    _require(actor, "circulation.manage_fees")
+    ids = []
+    for t in tx_ids or []:
+        try:
+            ids.append(uuid.UUID(str(t)))
+        except (ValueError, TypeError):
+            continue
+    return list(
+        FeeTransaction.objects.filter(pk__in=ids, fee__patron_id=patron_id, kind="payment")
+        .select_related("fee", "fee__record")
+        .order_by("at")
     )
 
 
@@ -90,6 +142,46 @@ def patron_holds(*, actor, patron_id) -> list[tuple[Hold, int | None]]:
     return [(h, queue_position(h)) for h in holds]
 
 
+def slip_hold(*, actor, hold_id) -> Hold | None:
+    """A hold for its slip: title, copy, pickup branch, shelf date (no patron data)."""
+    _require(actor, "circulation.checkout")
+    try:
+        hid = uuid.UUID(str(hold_id))
+    except (ValueError, TypeError):
+        return None
+    return (
+        Hold.objects.filter(pk=hid)
+        .select_related("record", "item", "pickup_branch", "item__location")
+        .first()
+    )
+
+
+def slip_transit(*, actor, item_id):
+    """The item's latest transit for its routing slip: from, to, sent, for a hold or not."""
+    from quietshelf.circulation.models import Transit
+
+    _require(actor, "circulation.checkout")
+    return (
+        Transit.objects.filter(item_id=item_id)
+        .select_related("item", "item__record", "from_branch", "to_branch")
+        .order_by("-sent_at")
+        .first()
+    )
+
+
+def hold_standing(hold: Hold) -> tuple[int | None, bool]:
+    """(queue position, whether a copy can fill it from the shelf now): a hold whose
+    position is within the copies available waits for a pull, not for a return (CIR-3)."""
+    from quietshelf.catalog.models import Item, ItemStatus
+
+    position = queue_position(hold)
+    items = Item.objects.filter(record_id=hold.record_id, status=ItemStatus.AVAILABLE)
+    if hold.item_level and hold.item_id:
+        items = items.filter(pk=hold.item_id)
+    available = items.count()
+    return position, bool(position is not None and position <= available)
+
+
 @dataclass
 class RuleExplanation:
     rule_id: int
@@ -125,7 +217,8 @@ def reading_history(*, actor, patron_id) -> list[dict]:
 
 
 def format_money(amount: int, currency: str) -> str:
-    return policy.format_minor(amount, currency)
+    """In the active language's number format ("70,00 NOK" in Norwegian)."""
+    return money.format_money(amount, currency)
 
 
 def hold_shelf(*, actor, branch_id) -> list[Hold]:

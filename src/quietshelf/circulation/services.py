@@ -337,6 +337,7 @@ _RULE_FIELDS = (
     "period_unit",
     "renewals_allowed",
     "renewal_period",
+    "no_renewal_before_days",
     "max_loans",
     "max_loans_per_type",
     "holds_allowed",
@@ -373,6 +374,7 @@ def rule_save(
         "lost_default_minor",
         "processing_fee_minor",
         "renewals_allowed",
+        "no_renewal_before_days",
     ):
         value = values.get(name)
         if value is not None and (
@@ -576,6 +578,7 @@ class CheckoutResult:
     rule_why: str
     overridden: list[str] = field(default_factory=list)
     hold_filled: bool = False
+    repeated: bool = False  # the item was already lent to this patron today: no new loan
 
 
 def _mark_active(patron, today: dt.date) -> None:
@@ -607,11 +610,54 @@ def _clean_override(actor, reason, branch_id, codes) -> str:
     return text
 
 
+# the refusals a desk override of the patron's blocks sets aside for one visit (PAT-3)
+PATRON_REFUSALS = frozenset(
+    {"patron_blocked", "patron_expired", "patron_restricted", "patron_pending"}
+)
+
+
+@transaction.atomic
+def desk_block_override(*, actor, patron_id, reason: str, branch_id) -> str:
+    """Lend to a blocked patron during this visit (PAT-3): needs circulation.override and
+    patrons.override_block, a reason; each manual block in force gets an override row and
+    the patron's audit trail an "overridden" entry. Returns the cleaned reason."""
+    from quietshelf.patrons import policy as patron_policy
+    from quietshelf.patrons import services as patron_services
+    from quietshelf.patrons.models import Block, BlockReason
+
+    _require(actor, "circulation.override", branch_id=branch_id)
+    require(actor, "patrons.override_block", branch_id=branch_id)
+    reason = (reason or "").strip()[:200]
+    if not reason:
+        raise InvalidInput(gettext_noop("Give a reason for the override."), code="reason_required")
+    _clean_override(actor, reason, branch_id, ["patron_blocked"])
+    patron = _patron(patron_id)
+    blocks = list(Block.objects.filter(patron=patron, lifted_at__isnull=True))
+    for b in patron_policy.effective_blocks(patron, blocks):
+        if b.block_id is not None or b.code in BlockReason.values:
+            patron_services.block_override(
+                actor=actor,
+                patron_id=patron.pk,
+                reason=reason,
+                block_id=b.block_id,
+                code="" if b.block_id else b.code,
+            )
+    audit.record(actor=actor, action="overridden", obj=patron, reason="desk visit")
+    return reason
+
+
 @transaction.atomic
 def checkout(
-    *, actor, item_barcode: str, patron_id, branch_id, override_reason: str | None = None
+    *,
+    actor,
+    item_barcode: str,
+    patron_id,
+    branch_id,
+    override_reason: str | None = None,
+    override_only: frozenset[str] | None = None,
 ) -> CheckoutResult:
-    """Lend an item (CIR-2). Every check runs; overridable refusals need a permitted reason."""
+    """Lend an item (CIR-2). Every check runs; overridable refusals need a permitted reason
+    (`override_only`: the refusal codes that reason may set aside; None: any overridable)."""
     _require(actor, "circulation.checkout", branch_id=branch_id, acting_for=patron_id)
     branch = _branch(branch_id)
     item = _locked_item(item_barcode)
@@ -631,11 +677,23 @@ def checkout(
 
     own_hold = None
     if item.status == ItemStatus.ON_LOAN:
-        holder = (
-            Loan.objects.filter(item=item, returned_at__isnull=True)
-            .values_list("patron_id", flat=True)
-            .first()
-        )
+        open_loan = Loan.objects.filter(item=item, returned_at__isnull=True).first()
+        holder = open_loan.patron_id if open_loan else None
+        if (
+            holder == patron.pk
+            and open_loan.renewals == 0
+            and _local_date(open_loan.checked_out_at) == today
+        ):
+            # the same item scanned again for the same patron today (a double scan,
+            # or a retried request): the loan it already made, nothing new
+            return CheckoutResult(
+                loan=open_loan,
+                item=item,
+                due_at=open_loan.due_at,
+                rule_id=open_loan.rule_id or 0,
+                rule_why="",
+                repeated=True,
+            )
         if holder == patron.pk:
             raise CirculationRefused(
                 "The patron already has this item on loan; renew it instead.",
@@ -734,7 +792,11 @@ def checkout(
     overridden: list[str] = []
     audit_reason = ""
     if refusals:
-        if not override_reason or not all(r.overridable for r in refusals):
+        if (
+            not override_reason
+            or not all(r.overridable for r in refusals)
+            or (override_only is not None and any(r.code not in override_only for r in refusals))
+        ):
             _refuse(refusals)
         overridden = [r.code for r in refusals]
         audit_reason = _clean_override(actor, override_reason, branch.pk, overridden)
@@ -887,13 +949,29 @@ def _shelf_expiry(pickup_branch_id, today: dt.date) -> dt.date:
         return target
 
 
-def _route(item: Item, at_branch: Branch, now: dt.datetime) -> CheckinResult:
-    """Where an item goes now that it is back in our hands at `at_branch`."""
+def _route(item: Item, at_branch: Branch, now: dt.datetime, *, trap: bool = True) -> CheckinResult:
+    """Where an item goes now that it is back in our hands at `at_branch`.
+
+    trap=False (the desk's confirm step): a hold that would take the copy is only named;
+    the copy stays here, available, until hold_trap() confirms."""
     today = _local_date(now)
     # an open transit ends here (received) or is replaced by a new one
     if item.status == ItemStatus.IN_TRANSIT:
         Transit.objects.filter(item=item, received_at__isnull=True).update(received_at=now)
     hold = _next_hold(item, today)
+    if hold is not None and not trap:
+        _set_item_status(item, ItemStatus.AVAILABLE)
+        return CheckinResult(
+            item=item,
+            loan_closed=False,
+            route="hold_waiting",
+            to_branch=hold.pickup_branch,
+            hold_id=hold.pk,
+            **_routing(
+                gettext_noop("A hold waits for this title (pickup at %(branch)s): confirm it."),
+                branch=hold.pickup_branch.name,
+            ),
+        )
     if hold is not None:
         hold.item = item
         if hold.pickup_branch_id == at_branch.pk:
@@ -1173,8 +1251,9 @@ _CHECKIN_LOAN = _LazyTemplate(
 
 
 @transaction.atomic
-def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
-    """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item."""
+def checkin(*, actor, item_barcode: str, branch_id, trap: bool = True) -> CheckinResult:
+    """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item
+    (trap=False: a waiting hold is named, not filled, until hold_trap confirms it)."""
     _require(actor, "circulation.checkout", branch_id=branch_id)
     branch = _branch(branch_id)
     # the record for its title; type and branch are read only on the rare paths needing them
@@ -1216,7 +1295,7 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     if loan is None and item.status == ItemStatus.IN_TRANSIT:
         result = _arrived_for_hold(item, branch, now)
     if result is None:
-        result = _route(item, branch, now)
+        result = _route(item, branch, now, trap=trap)
     result.loan_closed = loan is not None
     result.fine_minor = fine
     result.fee_id = fee.pk if fee else None
@@ -1225,6 +1304,18 @@ def checkin(*, actor, item_barcode: str, branch_id) -> CheckinResult:
         amount = policy.format_minor(fine, settings.QUIETSHELF_CURRENCY)
         result.message += f" Overdue fine {amount}."
     return result
+
+
+@transaction.atomic
+def hold_trap(*, actor, item_barcode: str, branch_id) -> CheckinResult:
+    """The desk's confirm step (CIR-3): set a copy on the shelf aside for the next hold
+    (hold shelf here, or a transit to the pickup branch); a copy no hold wants is shelved."""
+    _require(actor, "circulation.checkout", branch_id=branch_id)
+    branch = _branch(branch_id)
+    item = _locked_item(item_barcode)
+    if item.status != ItemStatus.AVAILABLE:
+        raise Conflict(gettext_noop("The item is not on the shelf."), code="item_not_available")
+    return _route(item, branch, _now())
 
 
 # --- renewal -------------------------------------------------------------------------------
@@ -1269,8 +1360,19 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
         .count()
     )
     refusals = _patron_refusals(patron, today)
+    calendar = calendar_for(loan.branch_id, since=today)
+    period = rule.renewal_period or rule.loan_period
+    due = policy.due_at(
+        start=timezone.localtime(now), period=period, unit=rule.period_unit, calendar=calendar
+    )
+    current_due = timezone.localtime(loan.due_at)
     code = policy.renewal_refusal(
-        renewals_done=loan.renewals, renewals_allowed=rule.renewals_allowed, holds_by_others=others
+        renewals_done=loan.renewals,
+        renewals_allowed=rule.renewals_allowed,
+        holds_by_others=others,
+        days_to_due=(current_due.date() - today).days,
+        no_renewal_before_days=rule.no_renewal_before_days,
+        extends=policy.renewal_extends(current_due=current_due, new_due=due, unit=rule.period_unit),
     )
     if code == "renewal_limit":
         refusals.append(
@@ -1284,6 +1386,14 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
         refusals.append(
             Refusal("hold_by_other", gettext_noop("Another patron is waiting for this title."))
         )
+    elif code == "too_soon":
+        refusals.append(
+            Refusal(
+                "too_soon",
+                gettext_noop("Too soon to renew: it is due %(due)s."),
+                params={"due": current_due.date().isoformat()},
+            )
+        )
     audit_reason = ""
     if refusals:
         if not override_reason or _is_patron_self(actor, patron.pk):
@@ -1291,11 +1401,6 @@ def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
         audit_reason = _clean_override(
             actor, override_reason, loan.branch_id, [r.code for r in refusals]
         )
-    calendar = calendar_for(loan.branch_id, since=today)
-    period = rule.renewal_period or rule.loan_period
-    due = policy.due_at(
-        start=timezone.localtime(now), period=period, unit=rule.period_unit, calendar=calendar
-    )
     loan.due_at = max(due, loan.due_at)
     loan.renewals += 1
     loan.save(update_fields=["due_at", "renewals"])

@@ -434,6 +434,7 @@ CONTENT_SECURITY_POLICY = {
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("nb", "Norsk bokmål")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["quietshelf.formats"]  # one date format per language (ISO 8601)
 USE_I18N = True
 TIME_ZONE = env_str("QUIETSHELF_TIME_ZONE", "Europe/Oslo")
 USE_TZ = True
@@ -478,6 +479,10 @@ QUIETSHELF_OVERDUE_BLOCK_LIMIT = env_int("QUIETSHELF_OVERDUE_BLOCK_LIMIT", 10)
 # long the search texts that found nothing are kept (days)
 QUIETSHELF_REPORTS_K = env_int("QUIETSHELF_REPORTS_K", 5)
 QUIETSHELF_SEARCH_TERMS_DAYS = env_int("QUIETSHELF_SEARCH_TERMS_DAYS", 90)
+# hold slips: the patron's name beside the pickup code (off: the code alone, PRV-NOT-1)
+QUIETSHELF_HOLD_SLIP_NAMES = env_bool("QUIETSHELF_HOLD_SLIP_NAMES", False)
+# check-in asks before setting a copy aside for a hold (off: it is set aside at once)
+QUIETSHELF_TRAP_CONFIRM = env_bool("QUIETSHELF_TRAP_CONFIRM", False)
 
 # --- reverse proxies and the shared cache -----------------------------------
 # Addresses (or CIDR networks) of the reverse proxies whose X-Forwarded-For is

@@ -22,6 +22,7 @@ class BranchAvailability:
 class RecordSummary:
     record: BibRecord
     branches: list[BranchAvailability] = field(default_factory=list)
+    original: dict = field(default_factory=dict)  # 880 title/authors in the original script
 
     @property
     def available(self) -> int:
@@ -53,10 +54,45 @@ def record_summaries(record_ids: list[int]) -> list[RecordSummary]:
     records = BibRecord.objects.in_bulk(record_ids)
     availability = branch_availability(list(records))
     return [
-        RecordSummary(records[rid], availability.get(rid, []))
+        RecordSummary(records[rid], availability.get(rid, []), original_script(records[rid]))
         for rid in record_ids
         if rid in records
     ]
+
+
+def original_script(record: BibRecord) -> dict:
+    """The title and authors as the record's 880 fields give them in their own script
+    (Hebrew, Cyrillic, CJK …), shown beside the romanised ones; {} when there are none."""
+    from quietshelf.catalog.search.documents import original_script_text
+
+    texts = original_script_text(record.marc_json)
+    title = " ".join(texts.get("title", [])[:2]).strip(" /:;,.=")
+    authors = [a.strip(" /:;,.") for a in texts.get("author", [])[:3] if a.strip(" /:;,.")]
+    if title == (record.title or "").strip(" /:;,.=") and not authors:
+        return {}
+    return {"title": title, "authors": authors} if title or authors else {}
+
+
+_ISBN_TAIL = " :;/,=+"
+
+
+def clean_identifier(value: str) -> str:
+    """An ISBN/ISSN as people read it: without the ISBD punctuation MARC keeps (" :")."""
+    return str(value or "").strip().rstrip(_ISBN_TAIL).strip()
+
+
+def copy_details(record: BibRecord, items: list[Item]) -> tuple[dict, int]:
+    """({item id: due date of its open loan}, number of open holds on the title): what a
+    patron needs to judge the wait. No one's identity: dates and a count only."""
+    from quietshelf.circulation.models import OPEN_HOLD, Hold, Loan
+
+    due = dict(
+        Loan.objects.filter(item__in=[i.pk for i in items], returned_at__isnull=True).values_list(
+            "item_id", "due_at"
+        )
+    )
+    holds = Hold.objects.filter(record=record, status__in=OPEN_HOLD).count()
+    return due, holds
 
 
 def public_record(record_id: int) -> BibRecord:

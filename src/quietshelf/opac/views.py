@@ -14,7 +14,15 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from quietshelf.catalog.search import FACETS, SearchQuery, public_search_done, ratelimit, search
+from quietshelf.catalog.search import (
+    FACETS,
+    NoSearchTerms,
+    SearchQuery,
+    clean_text,
+    public_search_done,
+    ratelimit,
+    search,
+)
 from quietshelf.core.errors import InvalidInput, NotFound, RateLimited
 from quietshelf.opac import labels, selectors
 from quietshelf.opac.i18n import query_language
@@ -27,7 +35,7 @@ def _base_params(request) -> list[tuple[str, str]]:
     """The parameters that carry over to every link: the query, filters, sort, lang."""
     params: list[tuple[str, str]] = []
     if "q" in request.GET:
-        params.append(("q", request.GET.get("q", "")))
+        params.append(("q", clean_text(request.GET.get("q", ""))))
     for name in FILTER_PARAMS:
         for value in request.GET.getlist(name)[:20]:
             params.append((name, value))
@@ -87,7 +95,7 @@ def search_page(request):
     params = _base_params(request)
     searching = "q" in request.GET or any(name in request.GET for name in FILTER_PARAMS)
     context = {
-        "q": request.GET.get("q", ""),
+        "q": clean_text(request.GET.get("q", "")),
         "searching": searching,
         "sorts": labels.SORTS,
         "sort": request.GET.get("sort") if request.GET.get("sort") in labels.SORTS else "",
@@ -106,7 +114,7 @@ def search_page(request):
         page = 1
     filters = {name: request.GET.getlist(name)[:20] for name in FILTER_PARAMS}
     query = SearchQuery(
-        text=request.GET.get("q", ""),
+        text=context["q"],
         filters={k: v for k, v in filters.items() if v},
         sort=context["sort"] or ("relevance" if request.GET.get("q", "").strip() else "title"),
         page=max(1, min(page, 10_000)),
@@ -116,7 +124,9 @@ def search_page(request):
         result = search(query)
     except InvalidInput as exc:
         context["error"] = exc.message
-        return render(request, "opac/search.html", context, status=400)
+        # no search terms is an answer, not a bad request
+        status = 200 if isinstance(exc, NoSearchTerms) else 400
+        return render(request, "opac/search.html", context, status=status)
     if query.page == 1:  # a new search, not the next page of one (counted in aggregate)
         public_search_done(query, result)
 
@@ -178,6 +188,7 @@ def _get_record(record_id: int):
 def record_page(request, record_id: int):
     record = _get_record(record_id)
     items = selectors.public_items(record)
+    due, holds_count = selectors.copy_details(record, items)
     branches = selectors.branch_availability([record.pk]).get(record.pk, [])
     lang = request.GET.get("lang")
     extra = [("lang", lang)] if lang else []
@@ -195,10 +206,20 @@ def record_page(request, record_id: int):
         "subjects": subjects,
         "series": _strings(record.series),
         "notes": _strings(record.notes),
-        "isbns": [i for i in record.isbns or [] if isinstance(i, dict)],
-        "issns": [i for i in record.issns or [] if isinstance(i, dict)],
+        "isbns": [
+            {**i, "value": selectors.clean_identifier(i.get("value"))}
+            for i in record.isbns or []
+            if isinstance(i, dict)
+        ],
+        "issns": [
+            {**i, "value": selectors.clean_identifier(i.get("value"))}
+            for i in record.issns or []
+            if isinstance(i, dict)
+        ],
+        "original": selectors.original_script(record),
+        "holds_count": holds_count,
         "links": selectors.safe_links(record),
-        "items": [(item, labels.status_label(item.status)) for item in items],
+        "items": [(item, labels.status_label(item.status), due.get(item.pk)) for item in items],
         "branches": branches,
         "format_label": labels.FORMATS.get(record.format, record.format),
         "language_label": labels.LANGUAGES.get(record.language, record.language),

@@ -122,3 +122,34 @@ def create_demo_patrons(n: int = 200, *, seed: int = 2026) -> dict:
             )
             counts["blocked"] += 1
     return counts
+
+
+def demo_patrons_to_try(n: int = 3) -> list[tuple[str, str, str]]:
+    """A few fictional demo patrons a newcomer can scan at the desk: (card, name, note).
+
+    Active cards first, then one blocked and one expired card to see the warnings."""
+    from quietshelf.patrons import policy
+    from quietshelf.patrons.models import Block
+    from quietshelf.patrons.selectors import patron_by_card_barcode
+
+    today = clock.today()
+    ok: list[tuple[str, str, str]] = []
+    odd: dict[str, tuple[str, str, str]] = {}
+    for number in range(1, 80):
+        card = f"29{number:010d}"
+        p = patron_by_card_barcode(card)
+        if p is None:
+            continue
+        blocks = policy.effective_blocks(
+            p, list(Block.objects.filter(patron=p, lifted_at__isnull=True)), today=today
+        )
+        if not blocks and p.status == "active":
+            if len(ok) < n:
+                ok.append((card, p.display_name, "can borrow"))
+        elif any(b.code == "expired" for b in blocks):
+            odd.setdefault("expired", (card, p.display_name, "card expired"))
+        elif blocks:
+            odd.setdefault("blocked", (card, p.display_name, "blocked"))
+        if len(ok) >= n and len(odd) == 2:
+            break
+    return ok + list(odd.values())

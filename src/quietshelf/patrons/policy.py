@@ -352,6 +352,17 @@ def register_block_rule(rule: Callable) -> Callable:
     return rule
 
 
+# Panels that higher layers add to the staff patron record (circulation: loans, holds,
+# fees, a "check out" button): fn(actor, patron) -> (template name, context) or None
+RECORD_PANELS: list[Callable] = []
+
+
+def register_record_panel(panel: Callable) -> Callable:
+    if panel not in RECORD_PANELS:
+        RECORD_PANELS.append(panel)
+    return panel
+
+
 def expired_card_block(patron, today: dt.date) -> list[EffectiveBlock]:
     if patron.expiry_date is not None and patron.expiry_date < today:
         return [EffectiveBlock("expired", "Card expired", True, None, None)]

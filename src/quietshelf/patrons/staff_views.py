@@ -53,6 +53,23 @@ def _detail_context(request, patron_id, **extra):
     return {"d": detail, "p": detail.patron, **extra}
 
 
+def _gate_text(user) -> str:
+    """Why patron data is closed to someone whose role has it: the gate not passed yet."""
+    from quietshelf.accounts import roles
+
+    if not roles.holds_ignoring_gates(user, "patrons.view_patron"):
+        return ""
+    gate = roles.gate_failure(user, "patrons.view_patron")
+    if gate == "mfa":
+        return _(
+            "Patron data opens only after you sign in with a second factor: set one up "
+            "under My security, then sign out and in again."
+        )
+    if gate == "training":
+        return _("Patron data opens once you have acknowledged the privacy training.")
+    return ""
+
+
 @staff_page
 @require_http_methods(["GET", "POST"])
 def find(request):
@@ -63,6 +80,8 @@ def find(request):
             results = selectors.patron_search(
                 actor=request.user, query=form.cleaned_data["q"], kind=form.cleaned_data["kind"]
             )
+        except PermissionDenied as exc:
+            form.add_error("q", _gate_text(request.user) or exc.message)
         except DomainError as exc:
             _form_error(form, exc, "q")
         else:
@@ -73,7 +92,14 @@ def find(request):
 
 @staff_page
 def patron(request, patron_id):
-    return render(request, "patrons/staff/patron.html", _detail_context(request, patron_id))
+    context = _detail_context(request, patron_id)
+    # what other apps show on the record (circulation: loans, holds, fees, the desk link)
+    context["panels"] = [
+        panel
+        for fn in policy.RECORD_PANELS
+        if (panel := fn(request.user, context["p"])) is not None
+    ]
+    return render(request, "patrons/staff/patron.html", context)
 
 
 @staff_page

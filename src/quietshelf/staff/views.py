@@ -124,8 +124,25 @@ def record(request, record_id: int):
         "holdings": holdings,
         "marc_lines": marc_lines(rec),
         "currency": settings.QUIETSHELF_CURRENCY,
+        **_hold_form_context(request),
     }
     return render(request, "staff/record.html", context)
+
+
+def _hold_form_context(request) -> dict:
+    """What the "place a hold for a patron" form needs (CIR-3): staff who lend only."""
+    from quietshelf.accounts.authz import has_perm
+    from quietshelf.catalog.models import Branch
+    from quietshelf.circulation.views import BRANCH, desk_patron
+
+    if not has_perm(request.user, "circulation.checkout"):
+        return {}
+    return {
+        "can_hold": True,
+        "desk_patron": desk_patron(request),
+        "pickup_branches": list(Branch.objects.order_by("name")),
+        "pickup_default": request.session.get(BRANCH),
+    }
 
 
 @staff_required("catalog.change_bibrecord")

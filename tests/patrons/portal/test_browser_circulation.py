@@ -18,7 +18,7 @@ from quietshelf.circulation import services
 from quietshelf.circulation.models import Hold, Loan, ReadingHistoryEntry
 
 # the circulation fixtures (branches, rules, items); tests take them as arguments
-from tests.circulation.conftest import _fresh_config_cache, circ, item  # noqa: F401
+from tests.circulation.conftest import _fresh_config_cache, age_loan, circ, item  # noqa: F401
 from tests.factories import BibRecordFactory
 
 from .conftest import PASSWORD
@@ -49,6 +49,7 @@ def test_sign_in_loans_renew_cir2(page, circ, reader, item):
     loan = services.checkout(
         actor=None, item_barcode=it.barcode, patron_id=reader.pk, branch_id=circ["north"].pk
     ).loan
+    age_loan(loan.pk)
 
     page.goto("/account/")
     sign_in_on(page)

@@ -20,7 +20,7 @@ from quietshelf.circulation import services
 from quietshelf.circulation.models import Hold, Loan, ReadingHistoryEntry
 
 # the circulation fixtures (branches, rules, items); tests take them as arguments
-from tests.circulation.conftest import _fresh_config_cache, circ, item  # noqa: F401
+from tests.circulation.conftest import _fresh_config_cache, age_loan, circ, item  # noqa: F401
 from tests.factories import BibRecordFactory
 
 from .conftest import PASSWORD, sign_in
@@ -138,6 +138,7 @@ def test_loans_page_shows_titles_due_dates_overdue_and_renewals_left_cir2(
 def test_renew_one_loan_until_the_limit_gives_a_readable_refusal_cir2(me, circ, reader, item):
     loan = lend(circ, reader, item())
     for used in (1, 2):
+        age_loan(loan.pk)
         r = me.post("/account/loans/renew/", {"loan": str(loan.pk)})
         assert r.status_code == 302 and r["Location"] == "/account/loans/"
         assert "Renewed: now due" in body(me.get("/account/loans/"))
@@ -168,6 +169,7 @@ def test_renew_refused_for_a_blocked_patron_is_readable_not_500_cir2(me, circ, r
     from quietshelf.patrons import services as patron_services
 
     loan = lend(circ, reader, item())
+    age_loan(loan.pk)
     patron_services.block_add(actor=None, patron_id=reader.pk, reason_code="manual")
     r = me.post("/account/loans/renew/", {"loan": str(loan.pk)}, follow=True)
     assert r.status_code == 200
@@ -176,8 +178,8 @@ def test_renew_refused_for_a_blocked_patron_is_readable_not_500_cir2(me, circ, r
 
 def test_renew_all_reports_each_loan_cir2(me, circ, reader, other, item):
     free, wanted = item(), item()
-    lend(circ, reader, free)
-    lend(circ, reader, wanted)
+    age_loan(lend(circ, reader, free).pk)
+    age_loan(lend(circ, reader, wanted).pk)
     services.hold_place(
         actor=None,
         patron_id=other.pk,

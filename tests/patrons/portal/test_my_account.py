@@ -350,3 +350,15 @@ def test_my_data_query_count_does_not_grow_with_rows(
     with CaptureQueriesContext(connection) as many:
         assert signed_in.get("/account/my-data/").status_code == 200
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_my_data_starts_with_the_patrons_own_record_in_sections(signed_in, patron):
+    """Issue 17 item 9: the patron's own data first, a list of sections, the kinds of data
+    with nothing held folded away."""
+    body = signed_in.get("/account/my-data/").content.decode()
+    tables = re.findall(r'<section class="held" data-table="([^"]+)"', body)
+    assert tables[0] == "patrons.Patron"
+    assert 'class="toc"' in body and 'href="#held-1"' in body
+    folded = body.split('<details class="held-nothing">', 1)
+    assert len(folded) == 2 and "none held about you" in folded[1]
+    assert "ada.holm@example.org" in folded[0]

@@ -53,6 +53,11 @@ DEFAULT_HOLDINGS_MAP: dict = {
         "staff_note": ["x"],
     },
     "default_branch": "MAIN",
+    # Codes in the records -> branch codes of this library ({"MPL": "MAIN"}).
+    "branch_map": {},
+    # When set, a code that is neither mapped nor an existing branch goes to this
+    # branch (and is reported) instead of becoming a new branch.
+    "unknown_branch": None,
     # Item type when the field has none: by the record's format, else this.
     "default_item_type": "BOOK",
     "item_type_by_format": {
@@ -91,6 +96,33 @@ class HoldingItem:
     staff_note: str
     status: str
     source_tag: str
+    branch_source: str = ""  # the code in the record when it was not taken as a branch
+
+
+# A code that can be a branch code: a letter, then letters, digits or "_" (Koha's
+# MPL, a library's MAIN); free text ("Library has 4 copies."), numbers and phrases
+# ("digital files not viewed") never become branches.
+_BRANCH_CODE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,15}")
+
+
+def plausible_branch_code(code: str) -> bool:
+    return bool(_BRANCH_CODE_RE.fullmatch(code or ""))
+
+
+def map_branch(raw: str, mapping: dict) -> tuple[str, str]:
+    """(branch code, the record's code when it was set aside) for a raw holdings value."""
+    default = clean_code(mapping.get("unknown_branch") or mapping.get("default_branch") or "")
+    default = default or "MAIN"
+    code = clean_code(raw)
+    if not code:
+        return clean_code(mapping.get("default_branch") or "MAIN") or "MAIN", ""
+    branch_map = mapping.get("branch_map") or {}
+    mapped = branch_map.get(code) or branch_map.get(raw.strip())
+    if mapped:
+        return clean_code(str(mapped)) or default, ""
+    if plausible_branch_code(code):
+        return code, ""
+    return default, code
 
 
 def merge_map(override: dict | None) -> dict:
@@ -150,7 +182,6 @@ def _joined(field, codes) -> str:
 
 def holdings_items(record: Record, mapping: dict, *, material: str = "book") -> list[HoldingItem]:
     items: list[HoldingItem] = []
-    default_branch = clean_code(mapping.get("default_branch") or "MAIN") or "MAIN"
     fallback_type = (mapping.get("item_type_by_format") or {}).get(material) or mapping.get(
         "default_item_type", "BOOK"
     )
@@ -163,9 +194,11 @@ def holdings_items(record: Record, mapping: dict, *, material: str = "book") -> 
         spec = mapping.get(field.tag) or {}
         if not spec:
             continue
+        branch_code, branch_source = map_branch(_first(field, spec.get("branch")), mapping)
         base = dict(
             call_number=_joined(field, spec.get("call_number"))[:255],
-            branch_code=clean_code(_first(field, spec.get("branch"))) or default_branch,
+            branch_code=branch_code,
+            branch_source=branch_source,
             item_type_code=clean_code(_first(field, spec.get("item_type"))) or fallback_type,
             location_code=clean_code(_first(field, spec.get("location"))) or None,
             price_minor=parse_price(_first(field, spec.get("price"))),

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
+from quietshelf.core.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class SearchQuery:
@@ -70,6 +74,10 @@ def search(query: SearchQuery) -> SearchResult:
 
     query = _without_control_characters(query)
     parsed = parse(query.text)
+    if parsed.is_empty and query.text.strip():
+        # "***", "(((", "title:" or invisible characters: words were typed but none is
+        # searchable; answering with every record would mislead
+        raise NoSearchTerms(_("No search terms: type a word, a name or an ISBN."))
     backend = get_backend()
     with time_limit():
         return backend.search(query, parsed)
@@ -95,6 +103,13 @@ def public_search_done(query: SearchQuery, result: SearchResult) -> None:
             listener(query, result)
         except Exception:  # noqa: BLE001 - statistics must never break a search
             logging.getLogger("quietshelf.search").exception("search listener failed")
+class NoSearchTerms(InvalidInput):
+    code = "no_search_terms"
+
+
+def clean_text(value: str) -> str:
+    """What may be echoed back into a search box: no control characters (NUL and the like)."""
+    return _clean(value or "")
 
 
 def _clean(value: str) -> str:

@@ -299,7 +299,12 @@ class Backend:
             all_ids = [row[0] for row in rows]
             ids: list[int] = []
             if rows and sort == "relevance":
-                best = heapq.nsmallest(offset + page_size, rows, key=lambda r: (r[1], -r[0]))
+                # equal scores: a record with a copy on the shelf before one without
+                # (the available flag comes with the facet values when the engine has them)
+                def key(r):
+                    return (r[1], not r[5], -r[0]) if self.facets_in_matches else (r[1], -r[0])
+
+                best = heapq.nsmallest(offset + page_size, rows, key=key)
                 ids = [row[0] for row in best[offset:]]
             elif rows:
                 set_sql, set_params = self.id_set(all_ids)
@@ -837,7 +842,8 @@ class PostgresBackend(Backend):
             f"FROM catalog_search d WHERE d.doc @@ %s::tsquery{fsql} LIMIT {rank_limit + 1}) "
             "SELECT 'p', id, score, NULL::text, NULL::text, NULL::text, NULL::boolean, "
             "NULL::text FROM (SELECT id, score FROM m "
-            f"WHERE n <= {rank_limit} ORDER BY score, id DESC LIMIT %s OFFSET %s) p "
+            f"WHERE n <= {rank_limit} ORDER BY score, available DESC, id DESC "
+            "LIMIT %s OFFSET %s) p "
             "UNION ALL SELECT 'c', count(*), NULL, NULL, NULL, NULL, NULL, NULL FROM m "
             "UNION ALL SELECT 'f', count(*), NULL, format, language, era, available, "
             f"branches FROM m WHERE n <= {counted} "

@@ -42,6 +42,9 @@ REFUSALS = {
         "Someone else is waiting for this title, so it cannot be renewed. "
         "Please return it by the due date."
     ),
+    "too_soon": gettext_lazy(
+        "It is too soon to renew this loan: renewing now would not give you more time."
+    ),
     "patron_blocked": gettext_lazy("Your account is blocked. Please contact the library."),
     "patron_expired": gettext_lazy("Your library card has expired. Please contact the library."),
     "patron_restricted": gettext_lazy("Your account is restricted. Please contact the library."),

@@ -205,9 +205,21 @@ class Command(QuietshelfCommand):
             self.stdout.write("Loading the bundled sample catalogue (../shared/data not found).")
         else:
             self.stdout.write(f"Loading the demo catalogue from {marc} …")
+        from quietshelf.catalog.demo import DEMO_HOLDINGS_MAP, create_demo_branches
+
+        branches = create_demo_branches()  # named branches; junk item codes never become one
+        self.stdout.write("Branches: " + ", ".join(f"{b.name} ({b.code})" for b in branches))
         with self.progress(unit="rec", desc="import") as bar:
-            summary = import_marc(actor=None, sources=[marc], progress=bar.update)
+            summary = import_marc(
+                actor=None, sources=[marc], progress=bar.update, holdings_map=DEMO_HOLDINGS_MAP
+            )
         self.stdout.write(summary.line())
+        unknown = sum(1 for w in summary.warnings if "unknown branch code" in w.reason)
+        if unknown:
+            self.stdout.write(
+                f"{unknown} records had item fields with unknown branch codes: "
+                "their items are at the main library."
+            )
 
     def _demo_patrons(self) -> None:
         from quietshelf.patrons.demo import create_demo_patrons
@@ -215,12 +227,29 @@ class Command(QuietshelfCommand):
 
         if Patron.objects.exists():
             self.stdout.write(f"Patrons already there ({Patron.objects.count()}): reusing them.")
-            return
-        counts = create_demo_patrons(200)
-        self.stdout.write(f"Created demo patrons: {counts}")
-        from quietshelf.circulation.demo import create_demo_circulation
+        else:
+            counts = create_demo_patrons(200)
+            self.stdout.write(f"Created demo patrons: {counts}")
+            from quietshelf.circulation.demo import create_demo_circulation
 
-        self.stdout.write(f"Created demo circulation: {create_demo_circulation()}")
+            self.stdout.write(f"Created demo circulation: {create_demo_circulation()}")
+        self._patrons_to_try()
+
+    def _patrons_to_try(self) -> None:
+        """A newcomer needs someone to scan: a few fictional patrons' card numbers."""
+        from quietshelf.patrons.demo import demo_patrons_to_try
+
+        self.stdout.write("  Patrons to try at the desk (fictional; card number, name):")
+        for card, name, note in demo_patrons_to_try():
+            self.stdout.write(f"    {card}  {name}  ({note})")
+        if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
+            logs = settings.INSTANCE_DIR / "logs" / "worker.log"
+            self.stdout.write(
+                f"  Outgoing mail (notices, receipts) is printed into {logs}; "
+                "set QUIETSHELF_SMTP_HOST to send it."
+            )
+        else:
+            self.stdout.write(f"  Outgoing mail goes to the mail server {settings.EMAIL_HOST}.")
 
     def _mail_note(self) -> str:
         """Where the demo's mail goes (password links included): files, not the console."""

@@ -1,0 +1,1 @@
+"""Date formats for this language (see quietshelf/formats/__init__.py)."""
