@@ -28,8 +28,8 @@ from quietshelf.catalog import hooks, search
 from quietshelf.catalog.marc.extract import extract, looks_unimarc
 from quietshelf.catalog.marc.holdings import (
     HoldingItem,
-    content_key,
     clean_code,
+    content_key,
     generated_barcode,
     holdings_items,
     legacy_barcode,

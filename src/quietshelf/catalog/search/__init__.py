@@ -103,6 +103,8 @@ def public_search_done(query: SearchQuery, result: SearchResult) -> None:
             listener(query, result)
         except Exception:  # noqa: BLE001 - statistics must never break a search
             logging.getLogger("quietshelf.search").exception("search listener failed")
+
+
 class NoSearchTerms(InvalidInput):
     code = "no_search_terms"
 
