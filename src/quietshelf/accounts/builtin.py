@@ -39,6 +39,8 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
             "circulation.override",
             "circulation.manage_fees",
             "notices.view_outbox",
+            "reports.view_reports",
+            "reports.view_personal_reports",
         ],
     ),
     "cataloguer": (
