@@ -10,13 +10,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from django.http import HttpResponse
 from ninja import Query, Router, Status
 
 from quietshelf.api.auth import staff_auth
 from quietshelf.circulation import policy, selectors, services
 from quietshelf.circulation import schemas as s
-from quietshelf.core.csvfile import csv_text
+from quietshelf.core.csvfile import csv_response
 from quietshelf.core.errors import Conflict, InvalidInput, NotFound
 
 router = Router(tags=["circulation"], auth=staff_auth)
@@ -417,14 +416,12 @@ def my_history(request, format: str = "json"):  # noqa: A002 - the query paramet
     actor, pid = _me(request)
     rows = selectors.reading_history(actor=actor, patron_id=pid)
     if format == "csv":
-        body = csv_text(
+        response = csv_response(
             ["title", "borrowed", "returned"],
-            ([r.get("title", ""), r.get("borrowed", ""), r.get("returned", "")] for r in rows),
+            [[r.get("title", ""), r.get("borrowed", ""), r.get("returned", "")] for r in rows],
+            "reading-history.csv",
         )
         services.reading_history_exported(actor=actor, patron_id=pid, fmt="csv")
-        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="reading-history.csv"'
-        response["Cache-Control"] = "no-store"
         return response
     return [
         {

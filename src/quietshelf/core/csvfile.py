@@ -14,7 +14,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
 
 # First characters that make a spreadsheet evaluate a cell.
 FORMULA_STARTS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
@@ -61,3 +64,25 @@ def csv_text(header: Iterable[Any] | None, rows: Iterable[Iterable[Any]]) -> str
     buffer = io.StringIO()
     write_csv(buffer, header, rows)
     return buffer.getvalue()
+
+
+def csv_response(
+    header: Iterable[Any] | None,
+    rows: Iterable[Iterable[Any]],
+    filename: str,
+    *,
+    no_store: bool = True,
+) -> HttpResponse:
+    """A CSV download (pages and API): the only place that answers ``text/csv``.
+
+    It takes cells, never a finished text, so no caller can hand it a document
+    that did not pass ``safe_cell``. Downloads are ``no-store`` by default: they
+    may hold a patron's own data and must not sit in a shared cache.
+    """
+    from django.http import HttpResponse
+
+    response = HttpResponse(csv_text(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if no_store:
+        response["Cache-Control"] = "no-store"
+    return response

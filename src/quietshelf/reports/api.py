@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 
 from quietshelf.api.auth import staff_auth
+from quietshelf.core.csvfile import csv_response
 from quietshelf.reports import services
 from quietshelf.reports.specs import REPORTS
 
@@ -106,9 +106,7 @@ def build_router() -> Router:
     def report_csv(request, slug: str, params: Query[ReportParams]):
         req = services.parse_request(slug, request.GET)
         result = services.run_report(actor=request.auth, request=req)
-        response = HttpResponse(services.report_csv(result), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{services.csv_filename(result)}"'
-        return response
+        return csv_response(result.header, services.csv_rows(result), services.csv_filename(result))
 
     return router
 

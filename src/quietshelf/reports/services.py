@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 
 from quietshelf.accounts.authz import branch_scope, has_perm, require
 from quietshelf.core import clock
-from quietshelf.core.csvfile import csv_text
 from quietshelf.core.errors import InvalidInput, NotFound, PermissionDenied
 from quietshelf.privacy import audit
 from quietshelf.reports import policy, selectors
@@ -234,11 +233,6 @@ def _csv_cells(result: ReportResult, row: policy.Row) -> list:
         row.values[i] if not row.marks[i] else policy.cell_text(row, i, k=result.table.k)
         for i in range(len(result.table.measures))
     ]
-
-
-def report_csv(result: ReportResult) -> str:
-    """The CSV document, through the project's one formula-safe writer (SEC-CSV-1)."""
-    return csv_text(result.header, csv_rows(result))
 
 
 def csv_filename(result: ReportResult) -> str:
@@ -630,7 +624,3 @@ def run_personal(*, actor, slug: str, filters: dict, download: bool = False) -> 
         )
     rows = [[row[k] for k in keys] for row in found]
     return PersonalReport(slug, personal_titles()[slug], columns, rows, filters)
-
-
-def personal_csv(report: PersonalReport) -> str:
-    return csv_text(report.columns, report.rows)

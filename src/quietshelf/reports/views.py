@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from quietshelf.accounts.authz import has_perm
 from quietshelf.accounts.decorators import staff_page
+from quietshelf.core.csvfile import csv_response
 from quietshelf.core.errors import InvalidInput, NotFound, PermissionDenied
 from quietshelf.reports import services
 from quietshelf.reports.specs import PERIOD_LABELS, REPORTS
@@ -25,9 +26,7 @@ VIEW = "reports.view_reports"
 
 
 def _csv_response(result) -> HttpResponse:
-    response = HttpResponse(services.report_csv(result), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{services.csv_filename(result)}"'
-    return response
+    return csv_response(result.header, services.csv_rows(result), services.csv_filename(result))
 
 
 def _form_context(spec, data) -> dict:
@@ -178,9 +177,7 @@ def weeding_csv(request):
     except InvalidInput as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     report = services.weeding(actor=request.user, before=before)
-    response = HttpResponse(services.personal_csv(report), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="weeding-{before:%Y%m%d}.csv"'
-    return response
+    return csv_response(report.columns, report.rows, f"weeding-{before:%Y%m%d}.csv")
 
 
 # --- reports with personal data (PRV-ACC-1: permission, audited per run) ----------------
@@ -208,9 +205,7 @@ def personal_csv(request, slug: str):
     except InvalidInput as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     report = services.run_personal(actor=request.user, slug=slug, filters=filters, download=True)
-    response = HttpResponse(services.personal_csv(report), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{slug}.csv"'
-    return response
+    return csv_response(report.columns, report.rows, f"{slug}.csv")
 
 
 # --- public (PRV-AGG-1: the stored publication form only) ---------------------------------

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from quietshelf.circulation import selectors, services
 from quietshelf.circulation.models import HoldStatus
-from quietshelf.core.csvfile import csv_text
+from quietshelf.core.csvfile import csv_response
 from quietshelf.core.errors import DomainError
 from quietshelf.patrons.portal import forms
 from quietshelf.patrons.portal import services as portal_services
@@ -339,11 +339,11 @@ def reading_history_csv(request):
         return redirect("account:reading_history")
     rows = _history_rows(request)
     portal_services.own_data_exported(patron=request.patron, fmt="reading history csv")
-    body = csv_text(
+    return csv_response(
         ["title", "borrowed", "returned"],
         ([r["title"], r["borrowed"], r["returned"]] for r in rows),
+        "reading-history.csv",
     )
-    return _download(body, "text/csv; charset=utf-8", "reading-history.csv")
 
 
 @patron_required

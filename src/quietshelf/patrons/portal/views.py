@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from quietshelf.core.csvfile import csv_text
+from quietshelf.core.csvfile import csv_response
 from quietshelf.core.errors import DomainError
 from quietshelf.core.netutil import client_ip
 from quietshelf.patrons import auth
@@ -296,11 +296,7 @@ def my_data_csv(request):
     patron = request.patron
     held = mydata.everything_held(patron=patron, session_key=request.session.session_key)
     services.own_data_exported(patron=patron, fmt="csv")
-    response = HttpResponse(
-        csv_text(None, mydata.as_csv_rows(held)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = 'attachment; filename="my-library-data.csv"'
-    return response
+    return csv_response(None, mydata.as_csv_rows(held), "my-library-data.csv")
 
 
 def _contact_initial(patron) -> dict:
