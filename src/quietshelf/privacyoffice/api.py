@@ -21,7 +21,14 @@ from quietshelf.privacyoffice import schemas as s
 
 router = Router(tags=["privacy office"], auth=staff_auth)
 
-ERRORS = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 409: s.ErrorOut}
+ERRORS = {
+    400: s.ErrorOut,
+    401: s.ErrorOut,
+    403: s.ErrorOut,
+    404: s.ErrorOut,
+    409: s.ErrorOut,
+    422: s.ErrorOut,
+}
 
 
 def _exc(e: policy.ErasureException) -> dict:
