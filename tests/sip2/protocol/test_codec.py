@@ -53,6 +53,17 @@ def test_parse_rejects_a_wrong_checksum_int_1():
     assert exc.value.command == "09"
 
 
+def test_checksum_without_leading_zeros_is_accepted_int_1():
+    """Some clients (the PyPI Sip2 package among them) format the checksum without zero
+    padding; the value is what counts."""
+    data = b"9900302.00AY1AZ"
+    for n in range(200):
+        body = data.replace(b"302.00", f"{n:03d}2.00".encode()[-6:])
+        value = checksum(body)
+        short = value.lstrip("0") or "0"
+        assert parse(body + short.encode() + b"\r").checksummed
+
+
 def test_checksum_is_compared_without_regard_to_case_int_1():
     assert parse(CHECKIN + b"eb80\r").checksummed
 

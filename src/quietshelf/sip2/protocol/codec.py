@@ -19,7 +19,8 @@ from quietshelf.sip2.protocol import fields as spec
 
 MAX_MESSAGE_BYTES = 64 * 1024
 
-_TRAILER = re.compile(rb"(?:\|?AY([0-9])|)AZ([0-9A-Fa-f]{4})$")
+# Four hex digits by the standard; fewer accepted, as some clients drop leading zeros.
+_TRAILER = re.compile(rb"(?:\|?AY([0-9])|)AZ([0-9A-Fa-f]{1,4})$")
 _SEQ_ONLY = re.compile(rb"\|?AY([0-9])$")
 _FIELD_ID = re.compile(r"^[A-Z][A-Z]$")
 
@@ -100,8 +101,8 @@ def parse(raw: bytes, *, charset: str = "utf-8", specs=None) -> Message:
     match = _TRAILER.search(body)
     if match:
         # The checksum covers everything up to and including "AZ".
-        covered = body[: match.end() - 4]
-        if checksum(covered).upper() != match.group(2).decode("ascii").upper():
+        covered = body[: match.start(2)]
+        if int(checksum(covered), 16) != int(match.group(2), 16):
             raise ChecksumError("checksum does not match", command=command)
         checksummed = True
         if match.group(1) is not None:
