@@ -29,6 +29,9 @@ COMMANDS = {
     "run-job": "Run one job now: run-job NAME [--date YYYY-MM-DD].",
     "send-notices": "Queue and send the due notices now (what the worker does on schedule).",
     "circulation-daily": "Run the nightly circulation jobs by hand (fines, hold expiry, ...).",
+    "retention": "Apply the retention schedule: 'run', or '--dry-run' to count only.",
+    "backup": "Write an encrypted backup of the database and key store.",
+    "restore": "Restore an encrypted backup into an empty instance (erasures re-applied).",
 }
 
 
