@@ -3,7 +3,8 @@
 The re-link scan is generic over the schema (every installed model): after a
 realistic day of circulation and the nightly retention run, it joins every
 timestamp of every row that names a patron (a foreign key to the patron or
-their data subject, or the patron row itself) with every timestamp of every
+their data subject, or the patron row itself) but no item (an open loan,
+hold or unpaid fee links the item anyway, PRV-HIST-1) with every timestamp of every
 row that holds an item or title (a foreign key to the item or record, or to a
 row that does) but no patron, to the second, and fails on a match that
 points at exactly one person.
@@ -81,7 +82,10 @@ def relinks() -> list[str]:
             continue
         if not g["person"]:
             continue
-        for row in model._base_manager.values(*g["person"], *g["times"]):
+        links = [*g["item"], *g["hop"]]
+        for row in model._base_manager.values(*g["person"], *links, *g["times"]):
+            if any(row[a] is not None for a in links):
+                continue  # an open loan, hold or unpaid fee: it links the item anyway
             people = set()
             for a in g["person"]:
                 if row[a] is not None:

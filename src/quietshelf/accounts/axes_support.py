@@ -32,3 +32,15 @@ def username_digest(request, credentials) -> str | None:
 def client_str(username, ip_address, user_agent, path_info, request) -> str:
     """AXES_CLIENT_STR_CALLABLE: what axes writes in its log lines (no name, no address)."""
     return f"{{user: {(username or '')[:8]}…, path: {path_info}}}"
+
+
+def client_network(request) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: the client's network, never its full address (PRV-LOG-1).
+
+    /24 for IPv4, /48 for IPv6 (core.netutil.truncate_ip): lockout counts by
+    network and account together, and axes' rows hold no one's address.
+    """
+    from quietshelf.core.netutil import client_ip, truncate_ip
+
+    network = truncate_ip(client_ip(request))
+    return None if network == "-" else network

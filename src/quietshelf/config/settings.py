@@ -476,7 +476,7 @@ try:
         _ipaddress.ip_network(_cidr, strict=False)
 except ValueError as _exc:
     raise ImproperlyConfigured(f"QUIETSHELF_TRUSTED_PROXIES: {_exc}") from None
-AXES_CLIENT_IP_CALLABLE = "quietshelf.core.netutil.client_ip"
+AXES_CLIENT_IP_CALLABLE = "quietshelf.accounts.axes_support.client_network"
 
 # --- public search limits (SEC-DOS-1) ---------------------------------------
 QUIETSHELF_SEARCH_MAX_QUERY_CHARS = env_int("QUIETSHELF_SEARCH_MAX_QUERY_CHARS", 500)
