@@ -54,12 +54,14 @@ def _unresolved_fee_loans():
 
 
 def _loans_to_unlink(ctx: Context):
-    return (
+    qs = (
         Loan.objects.filter(returned_at__isnull=False, patron__isnull=False)
         .filter(returned_at__lt=_day_cutoff(ctx))
         .exclude(pk__in=_unresolved_fee_loans())
-        .exclude(patron__subject_id__in=ctx.held_subjects())
     )
+    if ctx.held_subject_ids:  # usually none: no join on the patron table per batch
+        qs = qs.exclude(patron__subject_id__in=ctx.held_subject_ids)
+    return qs
 
 
 def _loans_to_coarsen():

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -215,9 +216,27 @@ def coarsen(moment: dt.datetime | None) -> dt.datetime | None:
     return day
 
 
+_SQLITE_FORMATS = {"hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d 00:00:00"}
+
+
+class Coarse(Trunc):
+    """Trunc in UTC; on SQLite in SQLite's own strftime, not a Python function per row
+    (Django stores SQLite datetimes as UTC text, so the text is the truncated value)."""
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.lhs)
+        if self.kind == "week":  # back to Monday
+            return (
+                f"strftime('%%Y-%%m-%%d 00:00:00', {sql}, "
+                f"'-' || ((CAST(strftime('%%w', {sql}) AS INTEGER) + 6) %% 7) || ' days')",
+                [*params, *params, *params],
+            )
+        return f"strftime(%s, {sql})", [_SQLITE_FORMATS[self.kind], *params]
+
+
 def coarse(field_name: str) -> Trunc:
     """SQL: the column truncated to the configured unit (for UPDATE ... SET col = coarse)."""
-    return Trunc(field_name, coarse_unit(), tzinfo=dt.UTC)
+    return Coarse(field_name, coarse_unit(), tzinfo=dt.UTC)
 
 
 def coarse_values(*fields: str) -> dict:
@@ -307,6 +326,13 @@ class Context:
 
     def held_subjects(self):
         return held_subjects()
+
+    @functools.cached_property
+    def held_subject_ids(self) -> list:
+        """The (few) subject ids under a legal hold: steps skip the exclusion when none."""
+        return list(
+            active_holds().filter(subject__isnull=False).values_list("subject_id", flat=True)
+        )
 
 
 @dataclass(frozen=True)

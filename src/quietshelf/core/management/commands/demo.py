@@ -160,6 +160,9 @@ class Command(QuietshelfCommand):
         from quietshelf.circulation.demo import create_demo_circulation
 
         self.stdout.write(f"Created demo circulation: {create_demo_circulation()}")
+        from quietshelf.staff.retention_demo import create_aged_demo_data
+
+        self.stdout.write(f"Created data of every age (retention): {create_aged_demo_data()}")
 
     def _demo_login(self, instance: Path) -> str:
         from quietshelf.accounts.demo import MFA_NOTE, create_demo_staff
