@@ -84,7 +84,53 @@ def erase_rows(patron_ids: list) -> int:
     for hook in list(_erase_hooks):
         hook(patron_ids)
     _delete_where(Card.objects.filter(patron_id__in=patron_ids))
-    deleted, _ = Patron.objects.filter(pk__in=patron_ids).delete()
+    return _delete_patrons(patron_ids)
+
+
+def _delete_patrons(patron_ids: list) -> int:
+    """Delete the patrons and what hangs off them in one statement per table.
+
+    Django's collector builds each query from the ids again (most of the
+    purge's time at 5,000 patrons a batch); the ids go into the SQL once here.
+    A table it cannot handle this way (rows of its own hang off it, or it has
+    delete signals) goes through the collector, and so does everything when
+    the patron model itself has delete signals.
+    """
+    from django.db.models import CASCADE, SET_NULL, signals
+
+    def has_signals(model) -> bool:
+        return signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model)
+
+    def simple(model) -> bool:
+        children = [r for r in model._meta.related_objects if not r.many_to_many]
+        return not has_signals(model) and not children
+
+    if has_signals(Patron):
+        return Patron.objects.filter(pk__in=patron_ids).delete()[0]
+    deleted = 0
+    qn = connection.ops.quote_name
+    for start in range(0, len(patron_ids), 5000):  # within SQLite's variable limit
+        chunk = patron_ids[start : start + 5000]
+        params = [Patron._meta.pk.get_db_prep_value(i, connection) for i in chunk]
+        marks = ", ".join(["%s"] * len(params))
+        for rel in Patron._meta.related_objects:
+            if rel.many_to_many:
+                continue
+            model, column = rel.related_model, qn(rel.field.column)
+            table = qn(model._meta.db_table)
+            if rel.on_delete is SET_NULL:
+                sql = f"UPDATE {table} SET {column} = NULL WHERE {column} IN ({marks})"  # noqa: S608
+            elif rel.on_delete is CASCADE and simple(model):
+                sql = f"DELETE FROM {table} WHERE {column} IN ({marks})"  # noqa: S608
+            else:  # rows of its own hang off it, or it has signals: the collector
+                model._base_manager.filter(**{f"{rel.field.name}__in": chunk}).delete()
+                continue
+            with connection.cursor() as cur:
+                cur.execute(sql, params)
+        with connection.cursor() as cur:
+            table, pk = qn(Patron._meta.db_table), qn(Patron._meta.pk.column)
+            cur.execute(f"DELETE FROM {table} WHERE {pk} IN ({marks})", params)  # noqa: S608
+            deleted += cur.rowcount
     return deleted
 
 
