@@ -13,6 +13,7 @@ points at exactly one person.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from django.apps import apps
@@ -129,8 +130,10 @@ def _overdue(loan_id, days=4):
 
 
 def _a_day_of_circulation(circ, patron, item):
-    ps = [patron() for _ in range(6)]
+    # the catalogue is older than the patrons (a copy's creation second is no reader's)
     items = [item() for _ in range(8)]
+    time.sleep(1.1)
+    ps = [patron() for _ in range(6)]
     # on time: de-identified at check-in
     _checkout(circ, ps[0], items[0])
     _checkin(circ, items[0], "south")
