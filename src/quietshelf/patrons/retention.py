@@ -101,9 +101,17 @@ def _delete_patrons(patron_ids: list) -> int:
     def has_signals(model) -> bool:
         return signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model)
 
+    def relations(model) -> list:
+        # every reverse one-to-many, the hidden ones (related_name="+") included, as the
+        # collector finds them
+        return [
+            f
+            for f in model._meta.get_fields(include_hidden=True)
+            if f.auto_created and not f.concrete and (f.one_to_many or f.one_to_one)
+        ]
+
     def simple(model) -> bool:
-        children = [r for r in model._meta.related_objects if not r.many_to_many]
-        return not has_signals(model) and not children
+        return not has_signals(model) and not relations(model)
 
     if has_signals(Patron):
         return Patron.objects.filter(pk__in=patron_ids).delete()[0]
@@ -113,9 +121,7 @@ def _delete_patrons(patron_ids: list) -> int:
         chunk = patron_ids[start : start + 5000]
         params = [Patron._meta.pk.get_db_prep_value(i, connection) for i in chunk]
         marks = ", ".join(["%s"] * len(params))
-        for rel in Patron._meta.related_objects:
-            if rel.many_to_many:
-                continue
+        for rel in relations(Patron):
             model, column = rel.related_model, qn(rel.field.column)
             table = qn(model._meta.db_table)
             if rel.on_delete is SET_NULL:
