@@ -35,9 +35,9 @@ def test_lockout_by_address_and_account_together_sec_ses_1(settings):
     r = _post_login(client, "Locked.Person", TEST_PASSWORD, "10.0.0.1")
     assert r.status_code == 429 and b"locked-out" in r.content
     assert "_auth_user_id" not in client.session
-    # The same account from another address still signs in.
+    # The same account from another network still signs in (axes keeps /24, PRV-LOG-1).
     other = Client()
-    r = _post_login(other, "Locked.Person", TEST_PASSWORD, "10.0.0.2")
+    r = _post_login(other, "Locked.Person", TEST_PASSWORD, "10.0.1.2")
     assert r.status_code == 302 and other.session.get("_auth_user_id")
     # Another account from the locked address still signs in.
     make_staff("Neighbour")
@@ -128,3 +128,20 @@ def test_idle_timeout_ends_only_this_session_sec_ses_1():
 def test_absolute_timeout_is_the_cookie_age(settings):
     assert settings.SESSION_COOKIE_AGE <= 12 * 3600
     assert settings.QUIETSHELF_SESSION_IDLE_SECONDS <= settings.SESSION_COOKIE_AGE
+
+
+def test_axes_keeps_the_network_only_and_its_rows_expire_prv_log_1(settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from quietshelf.privacy import retention
+
+    make_staff("Ragna.Net")
+    _post_login(Client(), "Ragna.Net", "wrong-password-4", "192.0.2.77")
+    attempt = AccessAttempt.objects.get()
+    assert attempt.ip_address == "192.0.2.0"
+    assert retention.run(dry_run=True, only=["sign-in attempts"]).reports[0].due == 0
+    AccessAttempt.objects.update(attempt_time=timezone.now() - dt.timedelta(days=91))
+    assert retention.run(only=["sign-in attempts"]).reports[0].done == 1
+    assert not AccessAttempt.objects.exists()

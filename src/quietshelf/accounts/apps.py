@@ -7,4 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Staff accounts"
 
     def ready(self) -> None:
-        from quietshelf.accounts import declarations, signals  # noqa: F401
+        from quietshelf.accounts import declarations, retention, signals  # noqa: F401
+
+        retention.install()  # staff sessions, sign-in records, closed accounts (PRV-RET-1)

@@ -45,3 +45,15 @@ def lockout_response(request, original_response=None, credentials=None):
     seconds = int(cool_off.total_seconds()) if cool_off else 15 * 60
     response["Retry-After"] = str(max(1, seconds))
     return response
+
+
+def client_network(request) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: the client's network, never its full address (PRV-LOG-1).
+
+    /24 for IPv4, /48 for IPv6 (core.netutil.truncate_ip): lockout counts by
+    network and account together, and axes' rows hold no one's address.
+    """
+    from quietshelf.core.netutil import client_ip, truncate_ip
+
+    network = truncate_ip(client_ip(request))
+    return None if network == "-" else network

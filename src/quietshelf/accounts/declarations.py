@@ -15,7 +15,7 @@ _IP = personal(
     purpose="stopping password guessing (lockout by address and account together)",
     legal_basis="legitimate_interest",
     source="the request",
-    retention="session",
+    retention="security_log",
     readers=("system", "administrator"),
     subject=("staff", "patron"),
 )
@@ -25,7 +25,7 @@ _USERNAME = personal(
     purpose="stopping password guessing on one account (a keyed digest, never the name)",
     legal_basis="legitimate_interest",
     source="derived from the name typed at sign-in",
-    retention="session",
+    retention="security_log",
     readers=("system",),
     subject=("staff", "patron"),
 )
@@ -35,7 +35,7 @@ _AGENT = personal(
     purpose="stopping password guessing",
     legal_basis="legitimate_interest",
     source="the browser",
-    retention="session",
+    retention="security_log",
     readers=("system",),
     subject=("staff", "patron"),
 )
@@ -45,7 +45,7 @@ _MASKED = personal(
     purpose="stopping password guessing (every value masked)",
     legal_basis="legitimate_interest",
     source="the request",
-    retention="session",
+    retention="security_log",
     readers=("system",),
     subject=("staff", "patron"),
 )

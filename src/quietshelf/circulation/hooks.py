@@ -64,12 +64,14 @@ def record_panel(actor, patron):
 
 
 def install() -> None:
+    from quietshelf.circulation import retention
     from quietshelf.circulation.services import READING_HISTORY, erase_reading_history
     from quietshelf.patrons.policy import register_block_rule, register_record_panel
     from quietshelf.privacy import consent
 
     register_block_rule(fee_and_overdue_blocks)
     register_record_panel(record_panel)
+    retention.install()  # its retention steps and the erasure hook (PRV-RET-1, PRV-HIST-5)
     _watch_config()
     consent.register_scope(
         READING_HISTORY,

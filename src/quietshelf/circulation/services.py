@@ -27,7 +27,7 @@ from django.utils.translation import gettext_noop
 from quietshelf.accounts.authz import TerminalActor, require, terminal_acts_for
 from quietshelf.catalog.models import BibRecord, Branch, Item, ItemStatus
 from quietshelf.catalog.search import refresh_availability
-from quietshelf.circulation import compiled, policy
+from quietshelf.circulation import compiled, policy, retention
 from quietshelf.circulation.models import (
     OPEN_HOLD,
     BranchCalendar,
@@ -48,6 +48,7 @@ from quietshelf.core import clock
 from quietshelf.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from quietshelf.privacy import audit
 from quietshelf.privacy.audit import Actor
+from quietshelf.privacy.retention import coarse_values, coarsen, rule_days
 
 READING_HISTORY = "reading_history"
 OVERRIDABLE_STATUSES = {"lost", "missing", "damaged", "in_processing"}
@@ -886,7 +887,15 @@ def _routing(template: str, **params) -> dict:
 
 
 def _deidentify_delay_days() -> int:
-    return max(0, int(getattr(settings, "QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0) or 0))
+    # the loan rule of the retention schedule (privacy.retention): one truth
+    return max(0, rule_days("loan"))
+
+
+def _unlink_loan(loan: Loan) -> None:
+    """The loan loses its patron; what it keeps is coarsened (PRV-HIST-5)."""
+    loan.patron = None
+    for name in retention.LOAN_TIMES:
+        setattr(loan, name, coarsen(getattr(loan, name)))
 
 
 def _charge(
@@ -1279,8 +1288,10 @@ def checkin(*, actor, item_barcode: str, branch_id, trap: bool = True) -> Checki
         if not loan_fees and fee is None:
             # PRV-HIST-1: the link goes in this transaction (no fee holds it)
             if _deidentify_delay_days() == 0:
-                loan.patron = None
-            loan.save(update_fields=["returned_at", "return_branch", "patron"])
+                _unlink_loan(loan)
+            loan.save(
+                update_fields=["returned_at", "return_branch", "patron", *retention.LOAN_TIMES]
+            )
         else:
             loan.save(update_fields=["returned_at", "return_branch"])
             _release_closed_loan(loan.pk)  # goes now unless a fee is still open
@@ -1439,7 +1450,7 @@ def deidentify_closed_loans(*, today: dt.date | None = None) -> int:
     return (
         Loan.objects.filter(returned_at__isnull=False, patron__isnull=False, returned_at__lt=cutoff)
         .exclude(pk__in=_unresolved_fee_loans())
-        .update(patron=None)
+        .update(patron=None, **coarse_values(*retention.LOAN_TIMES))
     )
 
 
@@ -1450,10 +1461,12 @@ def _close_hold(hold: Hold, status: str, now, *, item: Item | None = None) -> No
     """Close a hold and de-identify it in the same transaction (PRV-HIST-1)."""
     group_id = hold.patron_group_id
     hold.status = status
-    hold.closed_at = now
+    # PRV-HIST-5: the closed hold keeps only coarse times
+    hold.closed_at = coarsen(now)
+    hold.placed_at = coarsen(hold.placed_at)
     hold.patron = None
     hold.suspended_until = None
-    hold.save(update_fields=["status", "closed_at", "patron", "suspended_until"])
+    hold.save(update_fields=["status", "closed_at", "placed_at", "patron", "suspended_until"])
     kind = EventKind.HOLD_FILLED if status == HoldStatus.FILLED else EventKind.HOLD_CANCELLED
     _event(
         kind,
@@ -1638,7 +1651,9 @@ def _release_closed_loan(loan_id) -> None:
         return
     Fee.objects.filter(loan_id=loan_id).update(item=None, record=None, loan=None)
     if _deidentify_delay_days() == 0:
-        Loan.objects.filter(pk=loan_id, returned_at__isnull=False).update(patron=None)
+        Loan.objects.filter(pk=loan_id, returned_at__isnull=False).update(
+            patron=None, **coarse_values(*retention.LOAN_TIMES)
+        )
 
 
 def _after_change(fee: Fee, balance: int, now) -> None:

@@ -34,6 +34,9 @@ COMMANDS = {
     "erase-patron": "Erase a patron account; the exceptions are shown first.",
     "canary": "Sign (canary sign --valid-days N) or verify the warrant canary.",
     "privacy-audit": "Check configuration and data against the privacy requirements (read-only).",
+    "retention": "Apply the retention schedule: 'run', or '--dry-run' to count only.",
+    "backup": "Write an encrypted backup of the database and key store.",
+    "restore": "Restore an encrypted backup into an empty instance (erasures re-applied).",
 }
 
 

@@ -39,6 +39,28 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def env_days(name: str, default: int | None, *, minimum: int = 0) -> int | None:
+    """A retention period in days: a whole number, never negative, never below a legal minimum.
+
+    Refused at start-up with one line naming the setting (PRV-RET-1), so a typo
+    can never shorten or stop a retention rule silently.
+    """
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number of days, not {raw!r}") from None
+    if value < 0:
+        raise ImproperlyConfigured(f"{name} must not be negative (got {value})")
+    if value < minimum:
+        raise ImproperlyConfigured(
+            f"{name} must be at least {minimum} days (the legal minimum), not {value}"
+        )
+    return value
+
+
 def env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 

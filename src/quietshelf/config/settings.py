@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from quietshelf.config.env import (
     env_bool,
+    env_days,
     env_int,
     env_list,
     env_str,
@@ -222,62 +223,91 @@ QUIETSHELF_AUDIT_CHECKPOINT_EVERY = env_int("QUIETSHELF_AUDIT_CHECKPOINT_EVERY",
 # Retention rules named by the privacy inventory: days after the event (None: while needed).
 QUIETSHELF_RETENTION = {
     "staff_account": {
-        "days": env_int("QUIETSHELF_RETENTION_STAFF_ACCOUNT_DAYS", 90),
+        "days": env_days("QUIETSHELF_RETENTION_STAFF_ACCOUNT_DAYS", 90),
         "after": "the staff account is closed",
     },
     "session": {
-        "days": env_int("QUIETSHELF_RETENTION_SESSION_DAYS", 1),
+        "days": env_days("QUIETSHELF_RETENTION_SESSION_DAYS", 1),
         "after": "you sign out or the session expires",
     },
     "audit_log": {
-        "days": env_int("QUIETSHELF_RETENTION_AUDIT_LOG_DAYS", 730),
+        "days": env_days("QUIETSHELF_RETENTION_AUDIT_LOG_DAYS", 730),
         "after": "the entry is written",
     },
     "consent": {
-        "days": env_int("QUIETSHELF_RETENTION_CONSENT_DAYS", 1095),
+        "days": env_days("QUIETSHELF_RETENTION_CONSENT_DAYS", 1095),
         "after": "consent is withdrawn",
     },
     "bibliographic": {"days": None, "after": "while the record is in the catalogue"},
     "api_token": {
-        "days": env_int("QUIETSHELF_RETENTION_API_TOKEN_DAYS", 30),
+        "days": env_days("QUIETSHELF_RETENTION_API_TOKEN_DAYS", 30),
         "after": "the token is revoked or its owner's account is closed",
     },
     "password_link": {
-        "days": env_int("QUIETSHELF_RETENTION_PASSWORD_LINK_DAYS", 7),
+        "days": env_days("QUIETSHELF_RETENTION_PASSWORD_LINK_DAYS", 7),
         "after": "the link was sent",
     },
     "sign_in_failure": {
-        "days": env_int("QUIETSHELF_RETENTION_SIGN_IN_FAILURE_DAYS", 1),
+        "days": env_days("QUIETSHELF_RETENTION_SIGN_IN_FAILURE_DAYS", 1),
         "after": "the failed sign-in",
     },
     "patron_sso": {"days": 0, "after": "the patron account is erased or the link removed"},
     "patron_account": {
-        "days": env_int("QUIETSHELF_RETENTION_PATRON_ACCOUNT_DAYS", 365),
-        "after": "the patron account expires or is closed (or its date for erasure)",
+        # PRV-RET-1: 30 days after expiry (plus the library's inactivity limit), or at
+        # once on the patron's date for erasure
+        "days": env_days("QUIETSHELF_RETENTION_PATRON_ACCOUNT_DAYS", 30),
+        "after": "the patron account expires (beyond the library's inactivity limit)",
     },
     # circulation (PRV-HIST-1/2): the patron link of a loan or hold goes when it closes
     "loan": {
-        "days": env_int("QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0),
+        "days": env_days("QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0),
         "after": "the item is returned and any fee on it is resolved",
     },
     "hold": {"days": 0, "after": "the hold is filled, cancelled or expires"},
     "fee": {
-        "days": env_int("QUIETSHELF_RETENTION_FEE_DAYS", 1095),
-        "after": "the fee is resolved (the item and title go at once)",
+        # financial records (PRV-RET-1: 7 years); bookkeeping law sets the floor
+        "days": env_days("QUIETSHELF_RETENTION_FEE_DAYS", 2555, minimum=1825),
+        "after": "the fee is resolved (you, the item and the title go the night after)",
     },
     "reading_history": {"days": None, "after": "until you delete it or withdraw consent"},
     # notices (PRV-NOT-1): the content goes once delivery is confirmed, only counts stay
     "notice": {"days": 0, "after": "the notice is delivered (failed ones: after 30 days)"},
     "notice_history": {
-        "days": env_int("QUIETSHELF_RETENTION_NOTICE_HISTORY_DAYS", 90),
+        "days": env_days("QUIETSHELF_RETENTION_NOTICE_HISTORY_DAYS", 30),
         "after": "the notice is sent, if you asked to keep notification history",
     },
     # the privacy office: requests from data subjects, disclosures, breach incidents
     "privacy_case": {
-        "days": env_int("QUIETSHELF_RETENTION_PRIVACY_CASE_DAYS", 1095),
+        "days": env_days("QUIETSHELF_RETENTION_PRIVACY_CASE_DAYS", 1095),
         "after": "the request is closed (what it was about goes with an erased account)",
     },
+    # PRV-LOG-1 / PRV-RET-1 / PRV-RET-3 (enforced by `quietshelf retention`)
+    "security_log": {
+        "days": env_days("QUIETSHELF_RETENTION_SECURITY_LOG_DAYS", 90),
+        "after": "the failed sign-in attempt",
+    },
+    "request_log": {
+        "days": env_days("QUIETSHELF_RETENTION_REQUEST_LOG_DAYS", 14),
+        "after": "the request",
+    },
+    "backup": {
+        "days": env_days("QUIETSHELF_RETENTION_BACKUP_DAYS", 365),
+        "after": "the backup is made",
+    },
+    "legal_hold": {"days": None, "after": "while the legal hold stands"},
 }
+# Timestamps of a row that loses its patron are truncated to this unit (PRV-HIST-5):
+# day (the default), hour or week.
+QUIETSHELF_RETENTION_COARSEN = env_str("QUIETSHELF_RETENTION_COARSEN", "day")
+if QUIETSHELF_RETENTION_COARSEN not in {"hour", "day", "week"}:
+    raise ImproperlyConfigured("QUIETSHELF_RETENTION_COARSEN must be hour, day or week")
+# An expired account is purged this many days after expiry plus the patron_account rule.
+QUIETSHELF_PATRON_INACTIVITY_DAYS = env_days("QUIETSHELF_PATRON_INACTIVITY_DAYS", 0)
+# Keep a keyed digest of an erased patron's e-mail and phone so they are never written
+# to again (PRV-DSR-4); off unless the library needs it.
+QUIETSHELF_DO_NOT_CONTACT = env_bool("QUIETSHELF_DO_NOT_CONTACT", False)
+QUIETSHELF_RETENTION_BATCH = env_days("QUIETSHELF_RETENTION_BATCH", 5000, minimum=1)
+QUIETSHELF_BACKUP_DIR = Path(env_str("QUIETSHELF_BACKUP_DIR", str(INSTANCE_DIR / "backups")))
 # --- patrons (PRV-MNR-1) --------------------------------------------------------
 QUIETSHELF_MINOR_AGE = env_int("QUIETSHELF_MINOR_AGE", 18)
 # "none": a guardian sees nothing of a minor's account; "by_law": what local law grants.
@@ -466,7 +496,7 @@ QUIETSHELF_SHARED_DATA = Path(
 QUIETSHELF_IMPORT_MATCH = env_list("QUIETSHELF_IMPORT_MATCH") or ["001+003", "035", "isbn"]
 QUIETSHELF_CURRENCY = env_str("QUIETSHELF_CURRENCY", "NOK")
 # circulation: de-identify closed loans after N days (0: in the check-in transaction)
-QUIETSHELF_LOAN_DEIDENTIFY_DAYS = env_int("QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0)
+QUIETSHELF_LOAN_DEIDENTIFY_DAYS = env_days("QUIETSHELF_LOAN_DEIDENTIFY_DAYS", 0)
 QUIETSHELF_HOLD_SHELF_DAYS = env_int("QUIETSHELF_HOLD_SHELF_DAYS", 7)
 # how long each process keeps loan rules, calendars and branches (seconds)
 QUIETSHELF_CIRC_CONFIG_CACHE_SECONDS = env_int("QUIETSHELF_CIRC_CONFIG_CACHE_SECONDS", 30)
@@ -495,7 +525,7 @@ try:
         _ipaddress.ip_network(_cidr, strict=False)
 except ValueError as _exc:
     raise ImproperlyConfigured(f"QUIETSHELF_TRUSTED_PROXIES: {_exc}") from None
-AXES_CLIENT_IP_CALLABLE = "quietshelf.core.netutil.client_ip"
+AXES_CLIENT_IP_CALLABLE = "quietshelf.accounts.axes_support.client_network"
 
 # --- public search limits (SEC-DOS-1) ---------------------------------------
 QUIETSHELF_SEARCH_MAX_QUERY_CHARS = env_int("QUIETSHELF_SEARCH_MAX_QUERY_CHARS", 500)

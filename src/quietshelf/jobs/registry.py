@@ -81,6 +81,9 @@ _NIGHTLY = [
      _("Queues notices for library cards about to expire.")),
     ("reduce-notice-history", "quietshelf.notices.services:reduce_notice_history", 50,
      _("Deletes notice history past its retention (PRV-NOT-1).")),
+    ("retention", "quietshelf.privacy.retention:run_scheduled", 15,
+     _("Applies the retention schedule: de-identifies, deletes and erases what is past its "
+       "rule (PRV-RET-1).")),
     ("prune-job-runs", "quietshelf.jobs.services:prune_runs", 55,
      _("Deletes old job run records (QUIETSHELF_JOBS_KEEP_DAYS).")),
     ("reports-rollup", "quietshelf.reports.rollup:rollup_circulation", 58,

@@ -20,7 +20,9 @@ class NoticesConfig(AppConfig):
             ),
             on_withdraw=services.forget_notice_history,
         )
-        register_forget_handler(services.forget_patron_notices)
+        register_forget_handler(
+            services.forget_patron_notices, many=services.forget_patrons_notices
+        )
         consent.register_scope(
             services.TITLES_SCOPE,
             description=_("Name the titles in my notices (due, overdue, ready to collect)"),

@@ -80,9 +80,9 @@ def failed_keep_days() -> int:
 
 def history_days() -> int:
     """How long a sent notice is kept for a patron who opted in to notification history."""
-    rule = getattr(settings, "QUIETSHELF_RETENTION", {}).get("notice_history") or {}
-    days = rule.get("days")
-    return 90 if days is None else int(days)
+    from quietshelf.privacy.retention import rule_days  # the one schedule (PRV-RET-1)
+
+    return rule_days("notice_history", 30)
 
 
 def sms_gateway() -> str:

@@ -1297,6 +1297,12 @@ def forget_patron_notices(subject_id) -> None:
     Notice.objects.filter(subject_id=subject_id).delete()
 
 
+def forget_patrons_notices(subject_ids: list) -> None:
+    """forget_patron_notices for a batch (the retention job's purge), set-based."""
+    _strip(Notice.objects.filter(subject_id__in=subject_ids, state=NoticeState.SENT))
+    Notice.objects.filter(subject_id__in=subject_ids).delete()
+
+
 def forget_notice_titles(subject_id) -> None:
     """Consent to titles withdrawn: queued notices lose their titles before they go."""
     for notice in Notice.objects.filter(subject_id=subject_id, has_titles=True):

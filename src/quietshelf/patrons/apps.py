@@ -7,4 +7,6 @@ class PatronsConfig(AppConfig):
     verbose_name = "Patrons"
 
     def ready(self):
-        from quietshelf.patrons import signals  # noqa: F401
+        from quietshelf.patrons import retention, signals  # noqa: F401
+
+        retention.install()  # the patron purge step (PRV-RET-1)

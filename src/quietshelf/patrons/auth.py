@@ -7,7 +7,8 @@ Django user at all. A signed-in patron is a few keys in Django's session:
 - ``qs_patron_hash``: an HMAC of the patron's password hash (or of their SSO
   link), so changing the password signs out every other session;
 - ``qs_patron_started`` / ``qs_patron_seen``: when the session began and when
-  it was last used, for the absolute and the idle time-out (SEC-SES-1).
+  it was last used, to the minute, for the absolute and the idle time-out
+  (SEC-SES-1; never to the second, PRV-HIST-5).
 
 `sign_in` rotates the session key (a new session id: no fixation), `sign_out`
 flushes the whole session. `PatronMiddleware` sets ``request.patron`` (the
@@ -62,7 +63,7 @@ def sign_in(request, patron, *, method: str = "password") -> None:
         session.flush()  # someone else was signed in here: start clean
     else:
         session.cycle_key()
-    now = int(time.time())
+    now = _minute(int(time.time()))
     session[SESSION_PATRON] = str(patron.pk)
     session[SESSION_HASH] = session_hash(patron)
     session[SESSION_STARTED] = now
@@ -116,9 +117,15 @@ def get_patron(request):
     ):
         _drop(session)
         return None
-    if now - seen >= 30:  # write the session at most every 30 s for the idle clock
-        session[SESSION_SEEN] = now
+    if _minute(now) > seen:  # the idle clock, in whole minutes (written at most once a minute)
+        session[SESSION_SEEN] = _minute(now)
     return patron
+
+
+def _minute(seconds: int) -> int:
+    """Session times are kept to the minute, never the second (PRV-HIST-5): a seen-time
+    cannot be matched with the moment a hold was placed or a loan made."""
+    return seconds - seconds % 60
 
 
 def _drop(session) -> None:

@@ -16,8 +16,8 @@ from django.utils.functional import LazyObject, empty
 
 from quietshelf.catalog.models import Branch
 from quietshelf.core import clock
-from quietshelf.core.errors import InvalidInput, NotFound
-from quietshelf.patrons import policy
+from quietshelf.core.errors import Conflict, InvalidInput, NotFound
+from quietshelf.patrons import policy, retention
 from quietshelf.patrons.access import audited_denials, check_patron, require
 from quietshelf.patrons.errors import (
     DuplicateBarcode,
@@ -48,6 +48,7 @@ from quietshelf.patrons.models import (
     StaffNote,
 )
 from quietshelf.privacy import audit
+from quietshelf.privacy import retention as retention_engine
 from quietshelf.privacy.fields import normalize
 from quietshelf.privacy.search import index_name_tokens
 
@@ -656,10 +657,15 @@ def patron_erase(*, actor, patron_id, reason: str = "") -> None:
     with transaction.atomic():
         patron = _locked_patron(actor, patron_id, "patrons.delete_patron")
         subject_id = patron.subject_id
-        for card in patron.cards.all():
-            _retire(card)
+        if retention_engine.is_held(subject_id):
+            raise Conflict(
+                "This patron's data is under a legal hold and cannot be erased now.",
+                code="legal_hold",
+            )
         audit.record(actor=actor, action="erased", obj=patron, reason=reason[:100])
-        patron.delete()
+        # cards retired, do-not-contact digests, unresolved fees kept as bare financial
+        # records, everything else deleted (patrons/retention.py)
+        retention.erase_rows([patron.pk])
     forget_subject(subject_id=subject_id, actor=actor, reason="patron erased")
 
 

@@ -11,7 +11,9 @@ class PrivacyConfig(AppConfig):
         # raised as ImproperlyConfigured, which the CLI prints as one line.
         from django.conf import settings
 
-        from quietshelf.privacy import checks, declarations, keys, middleware  # noqa: F401  (registers)
+        from quietshelf.privacy import checks, declarations, keys, middleware, retention_steps  # noqa: F401  (registers)
+
+        retention_steps.install()  # the kernel's own retention steps (PRV-RET-1)
 
         if settings.QUIETSHELF_MASTER_KEY:
             keys.parse_master_key(settings.QUIETSHELF_MASTER_KEY, source="QUIETSHELF_MASTER_KEY")

@@ -286,6 +286,15 @@ def verify() -> VerifyResult:
     by_hash = {row.entry_hash: row for row in rows}
     prev_hash, prev_pos = GENESIS, 0
     hashes_at: dict[int, str] = {}
+    # The retention job prunes old entries only up to a signed checkpoint (PRV-RET-1):
+    # the chain then starts from that checkpoint, whose signature is checked below.
+    anchor_pos = 0
+    if rows and rows[0].chain_pos > 1:
+        anchor = AuditCheckpoint.objects.filter(chain_pos=rows[0].chain_pos - 1).first()
+        if anchor is not None and anchor.entry_hash == rows[0].prev_hash:
+            prev_hash, prev_pos = anchor.entry_hash, anchor.chain_pos
+            hashes_at[anchor.chain_pos] = anchor.entry_hash
+            anchor_pos = anchor.chain_pos
 
     def broken(kind, row, message):
         return VerifyResult(False, len(rows), 0, unsealed, kind, row.seq, row.chain_pos, message)
@@ -383,6 +392,9 @@ def verify() -> VerifyResult:
                 cp.chain_pos,
                 f"the signed checkpoint at chain position {cp.chain_pos} has a bad signature",
             )
+        if cp.chain_pos < anchor_pos:
+            checked += 1  # its entries were pruned by the retention rule; the signature holds
+            continue
         if hashes_at.get(cp.chain_pos) != cp.entry_hash:
             return VerifyResult(
                 False,
@@ -397,3 +409,18 @@ def verify() -> VerifyResult:
             )
         checked += 1
     return VerifyResult(True, len(rows), checked, unsealed)
+
+
+def prunable_to(cutoff: dt.datetime) -> int:
+    """The newest signed checkpoint position whose entry is older than `cutoff` (0: none).
+
+    Entries up to there can go (the audit_log retention rule) and the chain
+    still verifies from that checkpoint.
+    """
+    positions = (
+        AuditEntry.objects.filter(chain_pos__isnull=False, at__lt=cutoff)
+        .filter(chain_pos__in=AuditCheckpoint.objects.values("chain_pos"))
+        .order_by("-chain_pos")
+        .values_list("chain_pos", flat=True)
+    )
+    return positions.first() or 0

@@ -364,6 +364,16 @@ def delete_data_key(subject_id: uuid.UUID) -> bool:
     return deleted > 0
 
 
+def delete_data_keys(subject_ids: list[uuid.UUID]) -> int:
+    """Many at once (the retention job's patron purge): one DELETE in the key store."""
+    from quietshelf.privacy.models import DataKey
+
+    for subject_id in subject_ids:
+        key_cache.drop(as_uuid(subject_id))
+    deleted, _ = DataKey.objects.using(KEYSTORE_DB).filter(subject_id__in=subject_ids).delete()
+    return deleted
+
+
 # --- instance secrets: the blind-index root key and the audit signing key ----------
 
 

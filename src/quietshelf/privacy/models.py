@@ -371,3 +371,126 @@ class WrappedSecret(models.Model):
 
 
 KEYSTORE_MODELS = {"datakey", "masterkeycheck", "wrappedsecret"}
+
+
+# --- retention (PRV-RET-1/2) ---------------------------------------------------------
+
+
+class LegalHold(models.Model):
+    """A legal hold (PRV-RET-2): while it stands, the retention job leaves alone exactly
+    what it covers: one person's data (`subject`) or a whole retention category (`rule`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.ForeignKey(
+        Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rule = models.CharField(max_length=40, blank=True)  # a retention rule key, or ""
+    case_reference = models.CharField(max_length=100)  # the case number, never a name
+    created_by = models.CharField(max_length=64, blank=True)  # staff id
+    created_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(subject__isnull=False, rule="")
+                    | models.Q(subject__isnull=True) & ~models.Q(rule="")
+                ),
+                name="privacy_legalhold_one_target",
+            )
+        ]
+
+    class Privacy:
+        subject = ("patron", "staff")
+        fields = {
+            "subject": personal(
+                category="identifier",
+                risk="medium",
+                purpose="keeping a person's data that a legal claim or order covers",
+                legal_basis="legal_obligation",
+                source="library staff",
+                retention="legal_hold",
+                readers=("privacy_office",),
+            ),
+            "created_by": personal(
+                category="identifier",
+                risk="low",
+                purpose="accountability: who placed the legal hold",
+                legal_basis="legal_obligation",
+                source="system",
+                retention="legal_hold",
+                readers=("privacy_office",),
+                subject="staff",
+            ),
+            "released_by": personal(
+                category="identifier",
+                risk="low",
+                purpose="accountability: who released the legal hold",
+                legal_basis="legal_obligation",
+                source="system",
+                retention="legal_hold",
+                readers=("privacy_office",),
+                subject="staff",
+            ),
+            "case_reference": personal(
+                category="free_text",
+                risk="low",
+                purpose="which case the hold is for (a reference, never a name)",
+                legal_basis="legal_obligation",
+                source="library staff",
+                retention="legal_hold",
+                readers=("privacy_office",),
+            ),
+        }
+        not_personal = {"rule": "a retention rule key"}
+
+    def __str__(self) -> str:
+        return f"legal hold {self.pk}"
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+class RetentionSetting(models.Model):
+    """A retention period set by the privacy officer on the Retention page (overrides settings)."""
+
+    rule = models.CharField(max_length=40, unique=True)
+    days = models.PositiveIntegerField()
+    changed_at = models.DateTimeField()
+
+    class Privacy:
+        fields: dict = {}
+        not_personal = {"rule": "a retention rule key"}
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.days} days"
+
+
+class RetentionRun(models.Model):
+    """One run (or dry run) of the retention job: when, and what it did per category."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=12, default="running")  # running, done, failed
+    # {category: {"rule", "action", "due", "done", "held", "kept", "why"}}: counts only
+    results = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    class Privacy:
+        fields: dict = {}
+        not_personal = {
+            "status": "running, done or failed",
+            "results": "counts per retention category, about no one",
+            "error": "an exception's class and message from the job (no personal values)",
+        }
+
+    def __str__(self) -> str:
+        return f"retention run {self.pk}"

@@ -11,21 +11,14 @@ from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
 
-from quietshelf.privacy import inventory
+from quietshelf.privacy import inventory, retention
 from quietshelf.privacy.models import AuditEntry, PolicyVersion
 
 
-def retention_text(rule: str) -> str:
-    spec = settings.QUIETSHELF_RETENTION.get(rule)
-    if spec is None:
-        return "not set"
-    days, after = spec.get("days"), spec.get("after", "")
-    if days is None:
-        return f"kept {after}".strip()
-    if days == 0:
-        return f"deleted as soon as {after}".strip()
-    unit = "day" if days == 1 else "days"
-    return f"{days} {unit} after {after}".strip()
+def retention_text(rule: str, rules: dict | None = None) -> str:
+    """The period as stated, from the same Rule objects the retention job applies."""
+    found = (rules if rules is not None else retention.schedule()).get(rule)
+    return "not set" if found is None else found.text()
 
 
 @dataclass
@@ -69,7 +62,13 @@ class Statement:
             "subject_groups": [asdict(g) for g in self.groups],
             "processors": self.processors,
             "retention_rules": {
-                key: {**spec, "text": retention_text(key)} for key, spec in self.retention.items()
+                key: {
+                    "days": rule.days,
+                    "after": rule.after,
+                    "job": rule.job,
+                    "text": rule.text(),
+                }
+                for key, rule in self.retention.items()
             },
         }
 
@@ -104,6 +103,7 @@ def statement() -> Statement:
             i.field,
         )
 
+    rules = retention.schedule()
     for item in sorted(inventory.items(), key=reading_order):
         d = item.decl
         row = StatementRow(
@@ -116,7 +116,7 @@ def statement() -> Statement:
             legal_basis_text=inventory.LEGAL_BASES.get(d.legal_basis, d.legal_basis),
             source=d.source,
             retention=d.retention,
-            retention_text=retention_text(d.retention),
+            retention_text=retention_text(d.retention, rules),
             readers=list(d.readers),
             encrypted=item.encrypted,
             where=f"{item.model_label}.{item.field}",
@@ -132,7 +132,7 @@ def statement() -> Statement:
         processors=list(settings.QUIETSHELF_PROCESSORS),
         policy=policy,
         history=history,
-        retention=dict(settings.QUIETSHELF_RETENTION),
+        retention=rules,
     )
 
 

@@ -8,7 +8,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from quietshelf.privacy import audit, consent, keys
+from quietshelf.privacy import audit, backup, consent, keys
 from quietshelf.privacy.errors import (
     ConsentNotActive,
     PolicyVersionExists,
@@ -49,16 +49,46 @@ def subjects_create_many(*, kind: str, count: int) -> list[uuid.UUID]:
 
 
 _forget_handlers: list = []
+_forget_many: dict = {}
 
 
-def register_forget_handler(handler) -> None:
+def register_forget_handler(handler, *, many=None) -> None:
     """`handler(subject_id)` runs inside forget_subject's transaction, after the key is gone.
 
     Apps use it to blank blind indexes and delete rows they no longer need
     (e.g. set a patron's card_index to "" so the digest stops matching).
+    `many(subject_ids)`, when given, does the same for a batch in set-based SQL
+    (forget_subjects, the retention job's purge).
     """
     if handler not in _forget_handlers:
         _forget_handlers.append(handler)
+    if many is not None:
+        _forget_many[handler] = many
+
+
+def forget_subjects(*, subject_ids: list[uuid.UUID], record: bool = True) -> int:
+    """Crypto-shredding of many subjects at once (the retention job's purge, PRV-RET-1).
+
+    The keys go first, in one statement, committed in the key store at once
+    (as in forget_subject); the rest runs in the caller's transaction. The
+    caller writes the audit entry (one per retention category).
+    """
+    if not subject_ids:
+        return 0
+    keys.delete_data_keys(subject_ids)
+    if record:  # a restore of an older backup forgets them again (privacy/backup.py)
+        backup.record_tombstones(subject_ids)
+    NameToken.objects.filter(subject_id__in=subject_ids).delete()
+    for handler in list(_forget_handlers):
+        many = _forget_many.get(handler)
+        if many is not None:
+            many(subject_ids)
+        else:
+            for subject_id in subject_ids:
+                handler(subject_id)
+    return Subject.objects.filter(pk__in=subject_ids, forgotten_at__isnull=True).update(
+        forgotten_at=timezone.now()
+    )
 
 
 def forget_subject(*, subject_id: uuid.UUID, actor=None, reason: str = "") -> Subject:
@@ -74,6 +104,7 @@ def forget_subject(*, subject_id: uuid.UUID, actor=None, reason: str = "") -> Su
     if subject is None:
         raise SubjectNotFound(f"no data subject {subject_id}")
     keys.delete_data_key(subject.pk)
+    backup.record_tombstones([subject.pk])  # erased stays erased after a restore (PRV-RET-3)
     with transaction.atomic():
         NameToken.objects.filter(subject_id=subject.pk).delete()
         for handler in list(_forget_handlers):

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from quietshelf.accounts import views as account_views
-from quietshelf.staff import views
+from quietshelf.staff import retention_views, views
 
 app_name = "staff"
 
@@ -19,4 +19,13 @@ urlpatterns = [
     path("catalogue/upload/", views.upload, name="upload"),
     path("catalogue/branches/", views.branches, name="branches"),
     path("catalogue/item-types/", views.item_types, name="item_types"),
+    path("retention/", retention_views.retention_page, name="retention"),
+    path("retention/days/", retention_views.retention_days, name="retention_days"),
+    path("retention/dry-run/", retention_views.retention_dry_run, name="retention_dry_run"),
+    path("retention/holds/", retention_views.legal_hold_place, name="legal_hold_place"),
+    path(
+        "retention/holds/<uuid:hold_id>/release/",
+        retention_views.legal_hold_release,
+        name="legal_hold_release",
+    ),
 ]

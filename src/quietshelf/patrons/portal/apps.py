@@ -10,6 +10,8 @@ class PatronPortalConfig(AppConfig):
 
     def ready(self):
         # A malformed QUIETSHELF_PATRON_SSO stops start-up with one line, not a 500 later.
+        from quietshelf.patrons.portal import retention
         from quietshelf.patrons.sso import config
 
         config.providers()
+        retention.install()  # password links and sign-in failures expire (PRV-RET-1)

@@ -164,7 +164,7 @@ class SsoLink(models.Model):
                 purpose="signing you in through your institution's single sign-on",
                 legal_basis="contract",
                 source="system",
-                retention="patron_sso",
+                retention="patron_account",
                 readers=("system",),
             ),
             "subject_digest": personal(
@@ -173,7 +173,7 @@ class SsoLink(models.Model):
                 purpose="recognising you at single sign-on (a keyed hash of the provider's id)",
                 legal_basis="contract",
                 source="your identity provider",
-                retention="patron_sso",
+                retention="patron_account",
                 readers=("system",),
             ),
             "created_at": personal(
@@ -182,7 +182,7 @@ class SsoLink(models.Model):
                 purpose="knowing since when single sign-on is linked",
                 legal_basis="contract",
                 source="system",
-                retention="patron_sso",
+                retention="patron_account",
                 readers=("system",),
             ),
             "last_used": personal(
@@ -191,7 +191,7 @@ class SsoLink(models.Model):
                 purpose="removing unused links (a day, not a moment)",
                 legal_basis="legitimate_interest",
                 source="system",
-                retention="patron_sso",
+                retention="patron_account",
                 readers=("system",),
             ),
         }

@@ -233,6 +233,9 @@ class Command(QuietshelfCommand):
             from quietshelf.circulation.demo import create_demo_circulation
 
             self.stdout.write(f"Created demo circulation: {create_demo_circulation()}")
+            from quietshelf.staff.retention_demo import create_aged_demo_data
+
+            self.stdout.write(f"Created data of every age (retention): {create_aged_demo_data()}")
         self._patrons_to_try()
 
     def _patrons_to_try(self) -> None:
@@ -242,14 +245,6 @@ class Command(QuietshelfCommand):
         self.stdout.write("  Patrons to try at the desk (fictional; card number, name):")
         for card, name, note in demo_patrons_to_try():
             self.stdout.write(f"    {card}  {name}  ({note})")
-        if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
-            logs = settings.INSTANCE_DIR / "logs" / "worker.log"
-            self.stdout.write(
-                f"  Outgoing mail (notices, receipts) is printed into {logs}; "
-                "set QUIETSHELF_SMTP_HOST to send it."
-            )
-        else:
-            self.stdout.write(f"  Outgoing mail goes to the mail server {settings.EMAIL_HOST}.")
 
     def _mail_note(self) -> str:
         """Where the demo's mail goes (password links included): files, not the console."""

@@ -1,0 +1,323 @@
+"""Retention in circulation (PRV-HIST-5, PRV-RET-1/2, PRV-DSR-4): nothing re-links a reader.
+
+The re-link scan is generic over the schema (every installed model): after a
+realistic day of circulation and the nightly retention run, it joins every
+timestamp of every row that names a patron (a foreign key to the patron or
+their data subject, or the patron row itself) but no item (an open loan,
+hold or unpaid fee links the item anyway, PRV-HIST-1) with every timestamp of every
+row that holds an item or title (a foreign key to the item or record, or to a
+row that does) but no patron, to the second, and fails on a match that
+points at exactly one person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.apps import apps
+from django.db import models
+from django.test import override_settings
+from django.utils import timezone
+
+from quietshelf.catalog.models import BibRecord, Item
+from quietshelf.circulation import services
+from quietshelf.circulation.models import Fee, FeeTransaction, Hold, Loan
+from quietshelf.core.errors import Conflict
+from quietshelf.patrons import selectors as patron_selectors
+from quietshelf.patrons import services as patron_services
+from quietshelf.patrons.models import Card, Patron, RetiredIdentifier
+from quietshelf.privacy import keys, retention
+from quietshelf.privacy.models import AuditEntry, Subject
+
+
+@pytest.fixture(autouse=True)
+def _fresh_schedule():
+    retention.reset_cache()
+    yield
+    retention.reset_cache()
+
+
+def _second(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _graph():
+    """Per model: its datetime fields, the fields naming a person, the fields naming an item."""
+    person = {Patron, Subject}
+    item_models = {Item, BibRecord}
+    out = {}
+    for model in apps.get_models():
+        fks = [f for f in model._meta.concrete_fields if f.is_relation and f.related_model]
+        out[model] = {
+            "times": [
+                f.attname
+                for f in model._meta.concrete_fields
+                if isinstance(f, models.DateTimeField)
+            ],
+            "person": [f.attname for f in fks if f.related_model in person],
+            "item": [f.attname for f in fks if f.related_model in item_models],
+            "fks": {f.attname: f.related_model for f in fks},
+        }
+    # one hop: rows that point at a row that holds an item (a loan, a hold)
+    holders = {m for m, g in out.items() if g["item"]}
+    for g in out.values():
+        g["hop"] = [a for a, target in g["fks"].items() if target in holders and a not in g["item"]]
+    return out
+
+
+def relinks() -> list[str]:
+    graph = _graph()
+    subject_to_patron = dict(Patron.objects.values_list("subject_id", "pk"))
+    named: dict[str, set] = {}  # second -> the people a row naming them has at that second
+    for model, g in graph.items():
+        if not g["times"]:
+            continue
+        if model is Patron:
+            rows = model._base_manager.values_list("pk", *g["times"])
+            for pk, *times in rows:
+                for t in times:
+                    if t is not None:
+                        named.setdefault(_second(t), set()).add(pk)
+            continue
+        if not g["person"]:
+            continue
+        links = [*g["item"], *g["hop"]]
+        for row in model._base_manager.values(*g["person"], *links, *g["times"]):
+            if any(row[a] is not None for a in links):
+                continue  # an open loan, hold or unpaid fee: it links the item anyway
+            people = set()
+            for a in g["person"]:
+                if row[a] is not None:
+                    people.add(subject_to_patron.get(row[a], row[a]))
+            if not people:
+                continue
+            for t in g["times"]:
+                if row[t] is not None:
+                    named.setdefault(_second(row[t]), set()).update(people)
+    found = []
+    for model, g in graph.items():
+        if not g["times"] or not (g["item"] or g["hop"]) or model is Patron:
+            continue
+        cols = [*g["item"], *g["hop"], *g["person"], *g["times"]]
+        for row in model._base_manager.values("pk", *cols):
+            if any(row[a] is not None for a in g["person"]):
+                continue  # an open loan, hold or fee: the link PRV-HIST-1 allows
+            if not any(row[a] is not None for a in (*g["item"], *g["hop"])):
+                continue
+            for t in g["times"]:
+                if row[t] is None:
+                    continue
+                people = named.get(_second(row[t]), set())
+                if len(people) == 1:
+                    found.append(f"{model._meta.label}.{t} of {row['pk']} = a time of {people}")
+    return found
+
+
+def _checkout(circ, p, i, branch="north"):
+    return services.checkout(
+        actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ[branch].pk
+    )
+
+
+def _checkin(circ, i, branch="north"):
+    return services.checkin(actor=None, item_barcode=i.barcode, branch_id=circ[branch].pk)
+
+
+def _overdue(loan_id, days=4):
+    Loan.objects.filter(pk=loan_id).update(due_at=timezone.now() - dt.timedelta(days=days))
+
+
+def _a_day_of_circulation(circ, patron, item):
+    # the catalogue is older than the patrons (a copy's creation second is no reader's)
+    items = [item() for _ in range(8)]
+    time.sleep(1.1)
+    ps = [patron() for _ in range(6)]
+    time.sleep(1.1)  # and the registrations are not in the second of the first check-in
+    # on time: de-identified at check-in
+    _checkout(circ, ps[0], items[0])
+    _checkin(circ, items[0], "south")
+    # overdue, fine paid at the desk
+    r = _checkout(circ, ps[0], items[1])
+    _overdue(r.loan.pk)
+    res = _checkin(circ, items[1])
+    services.fee_pay(actor=None, fee_id=res.fee_id, amount=res.fine_minor)
+    # overdue, fine waived
+    r = _checkout(circ, ps[1], items[2])
+    _overdue(r.loan.pk, 2)
+    res = _checkin(circ, items[2])
+    services.fee_waive(actor=None, fee_id=res.fee_id, reason="first time")
+    # a hold placed and filled, one placed and cancelled
+    h = services.hold_place(
+        actor=None,
+        patron_id=ps[2].pk,
+        record_id=items[3].record_id,
+        pickup_branch_id=circ["north"].pk,
+    )
+    _checkout(circ, ps[2], items[3])
+    _checkin(circ, items[3])
+    h2 = services.hold_place(
+        actor=None,
+        patron_id=ps[3].pk,
+        record_id=items[4].record_id,
+        pickup_branch_id=circ["north"].pk,
+    )
+    services.hold_cancel(actor=None, hold_id=h2.pk)
+    # renewed and still out (a link PRV-HIST-1 allows); one out with an unpaid fine
+    r = _checkout(circ, ps[4], items[5])
+    services.renew(actor=None, loan_id=r.loan.pk)
+    r = _checkout(circ, ps[5], items[6])
+    _overdue(r.loan.pk, 3)
+    res = _checkin(circ, items[6])
+    # a manual fee paid
+    fee = services.fee_charge(
+        actor=None, patron_id=ps[3].pk, fee_type="card", amount=5000, branch_id=circ["north"].pk
+    )
+    services.fee_pay(actor=None, fee_id=fee.pk, amount=5000)
+    return ps, items, h, res
+
+
+def test_nothing_relinks_after_a_day_and_the_nightly_run_prv_hist_5(circ, patron, item):
+    ps, items, hold, unpaid = _a_day_of_circulation(circ, patron, item)
+    retention.run()
+    assert relinks() == []
+    # the filled and cancelled holds and the closed loans keep only coarse times
+    for loan in Loan.objects.filter(patron__isnull=True):
+        for name in ("checked_out_at", "due_at", "returned_at"):
+            assert getattr(loan, name) == retention.coarsen(getattr(loan, name))
+    assert Hold.objects.get(pk=hold.pk).placed_at == retention.coarsen(hold.placed_at)
+    # the unpaid fine still links its patron and loan (PRV-HIST-2), exactly
+    fee = Fee.objects.get(pk=unpaid.fee_id)
+    assert fee.patron_id == ps[5].pk and fee.loan_id is not None
+
+
+def test_the_relink_scan_can_fail_prv_hist_5(circ, patron, item):
+    """A paid fine's loan with its exact return time is found (the issue's measured join)."""
+    p, i = patron(), item()
+    r = _checkout(circ, p, i)
+    _overdue(r.loan.pk)
+    _checkin(circ, i)
+    fee = Fee.objects.get(loan=r.loan)
+    # what the old code left: a de-identified loan whose return time equals the fee's
+    Loan.objects.filter(pk=r.loan.pk).update(patron=None, returned_at=fee.created_at)
+    Fee.objects.filter(pk=fee.pk).update(loan=None, item=None, record=None)
+    assert any("circulation.Loan.returned_at" in f for f in relinks())
+
+
+def test_resolved_fees_keep_amount_type_branch_and_a_coarse_day_only_prv_hist_5(circ, patron, item):
+    p, i = patron(), item()
+    r = _checkout(circ, p, i)
+    _overdue(r.loan.pk)
+    res = _checkin(circ, i)
+    services.fee_waive(actor=None, fee_id=res.fee_id, reason="first time")
+    before = Fee.objects.get(pk=res.fee_id)
+    assert retention.run(dry_run=True, only=["fees"]).reports[0].due == 1
+    retention.run(only=["fees"])
+    fee = Fee.objects.get(pk=res.fee_id)
+    assert (fee.patron_id, fee.subject_id, fee.item_id, fee.record_id, fee.loan_id) == (None,) * 5
+    assert fee.original_minor == before.original_minor and fee.type == "overdue"
+    assert fee.branch_id == before.branch_id
+    assert fee.created_at == retention.coarsen(before.created_at)
+    assert fee.resolved_at == retention.coarsen(before.resolved_at)
+    for tx in FeeTransaction.objects.filter(fee=fee):
+        assert tx.subject_id is None and tx.at == retention.coarsen(tx.at)
+    # after the financial-records rule the record goes too
+    later = timezone.localdate() + dt.timedelta(days=7 * 365 + 2)
+    retention.run(today=later, only=["fees"])
+    assert not Fee.objects.filter(pk=fee.pk).exists()
+    assert not FeeTransaction.objects.filter(fee_id=fee.pk).exists()
+
+
+@override_settings(QUIETSHELF_LOAN_DEIDENTIFY_DAYS=3)
+def test_a_configured_delay_is_applied_by_the_run_prv_hist_2(circ, patron, item):
+    p, i = patron(), item()
+    _checkout(circ, p, i)
+    _checkin(circ, i)
+    today = timezone.localdate()
+    report = retention.run(today=today + dt.timedelta(days=2), only=["closed loans"]).reports[0]
+    assert report.done == 0 and Loan.objects.get(item=i).patron_id == p.pk
+    report = retention.run(today=today + dt.timedelta(days=3), only=["closed loans"]).reports[0]
+    loan = Loan.objects.get(item=i)
+    assert report.done == 1 and loan.patron_id is None
+    assert loan.returned_at == retention.coarsen(loan.returned_at)
+
+
+# --- patron purge (PRV-RET-1/2, PRV-DSR-4) -----------------------------------------------
+
+
+def _expire(p, days_ago):
+    Patron.objects.filter(pk=p.pk).update(
+        expiry_date=timezone.localdate() - dt.timedelta(days=days_ago)
+    )
+
+
+def test_expired_patrons_are_erased_and_cannot_be_found_prv_ret_1(circ, patron, item):
+    gone = patron(email="ingrid.test@example.org")
+    recent, out, held, dated = patron(), patron(), patron(), patron()
+    _expire(gone, 31)
+    _expire(recent, 10)  # within the 30 days
+    _checkout(circ, out, item())  # an item still out: kept for now
+    _expire(out, 60)
+    _expire(held, 60)
+    Patron.objects.filter(pk=dated.pk).update(erase_after=timezone.localdate())
+    hold = retention.legal_hold_place(
+        actor=None, case_reference="CASE-2026-11", subject_id=held.subject_id
+    )
+    card = Card.objects.get(patron=gone).barcode
+    dry = retention.run(dry_run=True, only=["expired patrons"]).reports[0]
+    assert (dry.due, dry.held, dry.kept) == (2, 1, 1)
+    assert Patron.objects.filter(pk=gone.pk).exists()  # the dry run changed nothing
+    result = retention.run(only=["expired patrons"]).reports[0]
+    assert result.done == 2
+    assert set(Patron.objects.values_list("pk", flat=True)) == {recent.pk, out.pk, held.pk}
+    assert patron_selectors.patron_by_card_barcode(card) is None
+    assert patron_selectors.patron_by_email("ingrid.test@example.org") is None
+    assert keys.data_key(gone.subject_id) is None
+    assert Subject.objects.get(pk=gone.subject_id).forgotten_at is not None
+    assert RetiredIdentifier.objects.filter(kind="card").exists()
+    # card numbers are never issued again (SEC-ID-1)
+    with pytest.raises(Exception):  # noqa: B017 - DuplicateBarcode, whatever its base
+        patron(barcode=card)
+    assert (
+        AuditEntry.objects.filter(action="retention_applied", object_id="expired patrons").count()
+        == 1
+    )
+    retention.legal_hold_release(actor=None, hold_id=hold.pk)
+    assert retention.run(only=["expired patrons"]).reports[0].done == 1
+
+
+def test_unresolved_fee_keeps_only_its_own_financial_record_prv_ret_2(circ, patron, item):
+    p, i = patron(), item()
+    r = _checkout(circ, p, i)
+    _overdue(r.loan.pk)
+    res = _checkin(circ, i)
+    _expire(p, 40)
+    assert retention.run(only=["expired patrons"]).reports[0].done == 1
+    fee = Fee.objects.get(pk=res.fee_id)
+    assert fee.resolved_at is None and fee.original_minor == res.fine_minor
+    assert (fee.patron_id, fee.subject_id, fee.item_id, fee.record_id, fee.loan_id) == (None,) * 5
+    loan = Loan.objects.get(pk=r.loan.pk)
+    assert loan.patron_id is None and loan.returned_at == retention.coarsen(loan.returned_at)
+    assert relinks() == []
+
+
+def test_staff_erasure_is_refused_under_a_legal_hold_prv_ret_2(circ, patron):
+    p = patron()
+    retention.legal_hold_place(actor=None, case_reference="CASE-2026-12", subject_id=p.subject_id)
+    with pytest.raises(Conflict) as exc:
+        patron_services.patron_erase(actor=None, patron_id=p.pk)
+    assert exc.value.code == "legal_hold"
+    assert Patron.objects.filter(pk=p.pk).exists()
+
+
+@override_settings(QUIETSHELF_DO_NOT_CONTACT=True)
+def test_do_not_contact_keeps_a_keyed_digest_only_prv_dsr_4(circ, patron):
+    from quietshelf.patrons.models import ContactPoint
+    from quietshelf.patrons.retention import is_do_not_contact
+
+    p = patron(email="no.more.mail@example.org")
+    digest = ContactPoint.objects.get(patron=p, kind="email").lookup_index
+    patron_services.patron_erase(actor=None, patron_id=p.pk)
+    assert is_do_not_contact("email", digest)
+    assert not Patron.objects.filter(pk=p.pk).exists()
