@@ -44,7 +44,7 @@ def test_demo_creates_instance_loads_catalogue_and_prints_logins_once(tmp_path, 
     assert "Fjordvik Main Library (MAIN)" in out and "Havnegata Branch (HAVN)" in out
     cards = re.findall(r"^\s+(29\d{10})\s+\S", out, flags=re.M)
     assert len(cards) >= 3 and "(can borrow)" in out
-    assert "Outgoing mail" in out
+    assert "Mail and text messages" in out
     if (MARC_DIR / "demo_catalogue_utf8.mrc").is_file():
         assert "unknown branch codes: their items are at the main library" in out
     logins = re.findall(r"^\s+(demo-[a-z-]+)\s+(\S+)\s+", out, flags=re.M)
