@@ -93,6 +93,7 @@ def install() -> None:
                 "accounts.StaffUser",
                 "accounts.RecoveryCode",
                 "accounts.RoleGrant",
+                "accounts.SecondFactorGuard",
                 "accounts.StaffTOTPDevice",
                 "accounts.TrainingAcknowledgement",
                 "accounts.WebAuthnCredential",

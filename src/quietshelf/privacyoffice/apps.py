@@ -9,6 +9,9 @@ class PrivacyOfficeConfig(AppConfig):
 
     def ready(self):
         from quietshelf.privacy import consent
+        from quietshelf.privacyoffice import retention
+
+        retention.install()  # closed cases, decided requests, old canaries (PRV-RET-1)
 
         # PRV-POL-1: patrons may subscribe to notice of policy changes (opt-in).
         consent.register_scope(

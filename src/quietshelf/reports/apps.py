@@ -11,3 +11,6 @@ class ReportsConfig(AppConfig):
         from quietshelf.reports.searchstats import count_search
 
         on_public_search(count_search)
+        from quietshelf.reports import retention
+
+        retention.install()  # a closed staff account's saved reports (PRV-RET-1)
