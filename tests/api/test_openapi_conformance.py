@@ -169,3 +169,28 @@ def test_checkout_needs_a_patron_and_the_description_says_so_int3(client):
     ]
     assert spec["HoldIn"]["anyOf"] == [{"required": ["record_id"]}, {"required": ["item_barcode"]}]
     assert "anyOf" not in spec["CheckoutIn"]["properties"]["patron_id"]  # never null
+
+
+def test_no_two_api_schemas_share_a_name_int3():
+    """INT-3: the OpenAPI description keys schemas by class name, so two classes with one
+    name make one route describe the other's body (a restriction's LiftIn once replaced a
+    block's). Every ninja Schema class under quietshelf has a name of its own."""
+    import importlib
+    import inspect
+    import pkgutil
+    from collections import defaultdict
+
+    import ninja
+
+    import quietshelf
+
+    seen: dict[str, set[str]] = defaultdict(set)
+    for info in pkgutil.walk_packages(quietshelf.__path__, "quietshelf."):
+        if info.name.rsplit(".", 1)[-1] not in {"schemas", "api"}:
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, ninja.Schema):
+                if obj.__module__ == module.__name__:
+                    seen[name].add(module.__name__)
+    assert {n: m for n, m in seen.items() if len(m) > 1} == {}

@@ -269,7 +269,7 @@ def restrict(request, patron_id: uuid.UUID):
 @router.post(
     "/patrons/{patron_id}/restriction/announce-lift", response={200: s.RestrictionOut, **ERRORS}
 )
-def restriction_announce(request, patron_id: uuid.UUID, body: s.LiftIn):
+def restriction_announce(request, patron_id: uuid.UUID, body: s.RestrictionLiftIn):
     """Tell the patron (a privacy notice) the day the restriction ends."""
     r = services.restriction_announce_lift(
         actor=request.auth, patron_id=patron_id, lift_on=body.lift_on

@@ -167,7 +167,7 @@ class RestrictionOut(Schema):
     lift_on: dt.date | None
 
 
-class LiftIn(Schema):
+class RestrictionLiftIn(Schema):
     lift_on: dt.date
 
 

@@ -14,18 +14,9 @@ from ninja import Field, Query, Router, Schema
 
 from quietshelf.api.auth import staff_auth
 from quietshelf.core.csvfile import csv_response
+from quietshelf.core.schemas import ErrorOut
 from quietshelf.reports import services
 from quietshelf.reports.specs import REPORTS
-
-
-class ErrorDetail(Schema):
-    code: str
-    message: str
-    details: dict | list | None = None
-
-
-class ErrorOut(Schema):
-    error: ErrorDetail
 
 
 class ReportInfo(Schema):

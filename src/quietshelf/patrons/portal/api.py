@@ -39,12 +39,12 @@ class PatronSession(APIKeyCookie):
 patron_auth = PatronSession()
 
 
-class CardOut(Schema):
+class MyCardOut(Schema):
     barcode: str
     active: bool
 
 
-class ContactOut(Schema):
+class MyContactOut(Schema):
     kind: str
     label: str
     value: str
@@ -65,8 +65,8 @@ class MeOut(Schema):
     expiry_date: dt.date | None
     preferred_language: str
     notification_channel: str
-    cards: list[CardOut]
-    contacts: list[ContactOut]
+    cards: list[MyCardOut]
+    contacts: list[MyContactOut]
     consents: list[ConsentOut]
 
 
