@@ -30,6 +30,7 @@ from quietshelf.patrons import services as patron_services
 from quietshelf.patrons.models import Card, Patron, RetiredIdentifier
 from quietshelf.privacy import keys, retention
 from quietshelf.privacy.models import AuditEntry, Subject
+from tests.circulation.conftest import age_loan
 
 
 @pytest.fixture(autouse=True)
@@ -166,6 +167,7 @@ def _a_day_of_circulation(circ, patron, item):
     services.hold_cancel(actor=None, hold_id=h2.pk)
     # renewed and still out (a link PRV-HIST-1 allows); one out with an unpaid fine
     r = _checkout(circ, ps[4], items[5])
+    age_loan(r.loan.pk)  # a fresh loan's renewal is refused "too soon" (CIR-2)
     services.renew(actor=None, loan_id=r.loan.pk)
     r = _checkout(circ, ps[5], items[6])
     _overdue(r.loan.pk, 3)
