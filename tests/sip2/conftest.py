@@ -8,6 +8,7 @@ each other's order. Every person and title here is fictional.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 import re
@@ -206,16 +207,24 @@ class World:
         kw.setdefault("record", BibRecordFactory(title=f"A made-up book {next(_n)}"))
         return ItemFactory(branch=getattr(self, branch), item_type=self.book, **kw)
 
-    def lend(self, patron, item, branch=None):
-        """A loan made at the desk (the system), for renew and check-in tests."""
-        from quietshelf.circulation import services as circ_services
+    def lend(self, patron, item, branch=None, days_ago: int = 2):
+        """A loan made at the desk (the system) `days_ago` days back, for renew and check-in
+        tests: a loan made this minute may not be renewed yet ("too soon", CIR-2)."""
+        from django.db.models import F
 
-        return circ_services.checkout(
+        from quietshelf.circulation import services as circ_services
+        from quietshelf.circulation.models import Loan
+
+        result = circ_services.checkout(
             actor=None,
             item_barcode=item.barcode,
             patron_id=patron.pk,
             branch_id=(branch or self.north).pk,
         )
+        Loan.objects.filter(pk=result.loan.pk).update(
+            due_at=F("due_at") - dt.timedelta(days=days_ago)
+        )
+        return result
 
 
 @pytest.fixture(scope="module")

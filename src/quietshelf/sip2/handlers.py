@@ -513,6 +513,14 @@ def checkout(session: Session, msg: Message) -> Reply:
                 ["0", "N", "U", "N", _now_text()],
                 [*head, *_item_fields(None, barcode), ("AF", _error_text(exc))],
             )
+        if (
+            result.repeated
+            and msg.fixed.get("sc_renewal_policy") == "Y"
+            and "29" in session.terminal.allowed
+        ):
+            # the desk answers a repeated scan with the loan already made (CIR-2); a kiosk
+            # whose renewal policy is Y means a renewal by it
+            return _renew_for(session, msg, who.patron, barcode, reply_code="12")
         return Reply(
             "12",
             ["1", "N", "N", "Y", _now_text()],
