@@ -8,6 +8,7 @@ import time
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
+from playwright.sync_api import expect
 
 from quietshelf.accounts.testing import make_staff, signed_in_client
 from quietshelf.circulation import services as circ_services
@@ -84,6 +85,9 @@ def test_issue17_pages_have_no_serious_axe_violations(
     page.get_by_label("Scan the patron's card").fill("AXE-CARD-1")
     page.get_by_label("Scan the patron's card").press("Enter")
     page.wait_for_url("**/staff/desk/patron/")
+    # htmx moves focus to the autofocus field when the swap settles: typing before that
+    # would land in the item field
+    expect(page.get_by_label("Scan an item")).to_be_focused()
     check("/staff/desk/patron/")
     page.locator("#pay-1").fill("10")
     page.locator("#pay-1").press("Enter")
