@@ -41,7 +41,8 @@ export DJANGO_ALLOW_ASYNC_UNSAFE=true   # Playwright's sync API runs an event lo
 run_suite() {  # run_suite LABEL; pytest's exit 5 (no tests ran) fails like any other
   local label="$1"; shift
   echo "=== test suite on $label ==="
-  QUIETSHELF_HOME="$(mktemp -d)" "$BIN/pytest" -p no:cacheprovider "$@"
+  # the slowest tests are listed at the end: where the 15-minute budget goes
+  QUIETSHELF_HOME="$(mktemp -d)" "$BIN/pytest" -p no:cacheprovider --durations=25 "$@"
 }
 
 status=0
