@@ -18,7 +18,9 @@ printed, never asserted. Run it under flock /tmp/bench.lock.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -50,8 +52,16 @@ def p95(values: list[float]) -> float:
     return values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
 
 
-def setup(records: int) -> None:
-    os.environ.setdefault("QUIETSHELF_HOME", tempfile.mkdtemp(prefix="qs-bench-oai-"))
+def setup(records: int, keep: bool = False) -> None:
+    if "QUIETSHELF_HOME" not in os.environ:
+        # a fresh folder holds ~650 MB at 100k records and a secret key: removed at exit
+        # unless --keep (then reuse it with QUIETSHELF_HOME=<folder>)
+        fresh = tempfile.mkdtemp(prefix="qs-bench-oai-")
+        os.environ["QUIETSHELF_HOME"] = fresh
+        if keep:
+            print(f"keeping the instance in {fresh}", file=sys.stderr)
+        else:
+            atexit.register(shutil.rmtree, fresh, ignore_errors=True)
     os.environ.setdefault("QUIETSHELF_ENV", "test")
     os.environ["QUIETSHELF_SEARCH_RATE_PER_MINUTE"] = "0"  # measure the work, not the limit
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
@@ -158,6 +168,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--pg", action="store_true", help="a throw-away PostgreSQL database")
+    parser.add_argument("--keep", action="store_true", help="keep a fresh instance folder")
     args = parser.parse_args()
     if args.pg:
         sys.path.insert(0, str(REPO / "bench"))
@@ -169,7 +180,7 @@ def main() -> None:
 
 
 def run(args) -> None:
-    setup(args.records)
+    setup(args.records, keep=args.keep)
     from django.db import connection
     from django.test import Client
 

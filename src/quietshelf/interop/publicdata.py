@@ -16,7 +16,7 @@ import re
 
 from django.db.models import QuerySet
 
-from quietshelf.catalog.marc import record_from_json, record_to_marcxml
+from quietshelf.catalog.marc import json_to_marcxml
 from quietshelf.catalog.models import BibRecord
 
 PRIVATE_TAGS = frozenset({"541", "561", "583", "876", "877", "878"})
@@ -77,7 +77,7 @@ def public_marcxml(marc_json: dict) -> str:
 
     Raises ValueError when the stored MARC is malformed.
     """
-    return record_to_marcxml(record_from_json(public_marc_json(marc_json)), namespace=True)
+    return json_to_marcxml(public_marc_json(marc_json), namespace=True)
 
 
 def xml_text(value) -> str:

@@ -200,6 +200,80 @@ def _needs_no_repair(record: Record) -> bool:
     return True
 
 
+def json_to_marcxml(data: dict, *, namespace: bool = False) -> str:
+    """``record_to_marcxml(record_from_json(data))`` without building pymarc objects.
+
+    A harvest writes a hundred stored records a page (PERF-OAI-1), and most of
+    them need no repair: those are written straight from the MARC-in-JSON. Any
+    record that would need a repair, or is shaped unusually, goes the long way,
+    so the text is the same in every case (a test compares the two over real
+    records). Raises ValueError on malformed MARC-in-JSON, as record_from_json.
+    """
+    text = _json_to_marcxml_if_clean(data, namespace)
+    if text is None:
+        return record_to_marcxml(record_from_json(data), namespace=namespace)
+    return text
+
+
+def _json_to_marcxml_if_clean(data: dict, namespace: bool) -> str | None:
+    """The MARCXML of a record that needs no repair; None for any other record."""
+    if not isinstance(data, dict):
+        return None
+    leader = data.get("leader")
+    entries = data.get("fields", [])
+    if not leader or not isinstance(leader, str) or not isinstance(entries, list):
+        return None
+    leader, repairs = marcxml_leader(leader.ljust(24)[:24])
+    if repairs:
+        return None
+    control: list[str] = []
+    datafields: list[str] = []
+    good_tags, indicators, codes = _GOOD_TAGS, _XSD_INDICATOR, SUBFIELD_CODES
+    escape, attr = _xml_escape, _xml_attr
+    for entry in entries:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            return None
+        ((tag, value),) = entry.items()
+        if not isinstance(tag, str) or len(tag) != 3:
+            return None
+        if tag < "010" and tag.isdigit():
+            if not isinstance(value, str) or (value and not value.isprintable()):
+                return None
+            if tag not in good_tags and not _XSD_CONTROL_TAG.match(tag):
+                return None
+            control.append(f'<controlfield tag="{tag}">{escape(value)}</controlfield>')
+            continue
+        if not isinstance(value, dict) or (tag not in good_tags and not _XSD_DATA_TAG.match(tag)):
+            return None
+        ind1 = value.get("ind1", " ") or " "
+        ind2 = value.get("ind2", " ") or " "
+        subfields = value.get("subfields", [])
+        if (
+            not isinstance(ind1, str)
+            or not isinstance(ind2, str)
+            or len(ind1) != 1
+            or len(ind2) != 1
+            or ind1 not in indicators
+            or ind2 not in indicators
+            or not isinstance(subfields, list)
+            or not subfields
+        ):
+            return None
+        datafields.append(f'<datafield tag="{tag}" ind1="{ind1}" ind2="{ind2}">')
+        for sf in subfields:
+            if not isinstance(sf, dict) or len(sf) != 1:
+                return None
+            ((code, text),) = sf.items()
+            if not isinstance(text, str) or code not in codes or len(code) != 1:
+                return None
+            if not text.isprintable():
+                return None
+            datafields.append(f"<subfield code={attr(code)}>{escape(text)}</subfield>")
+        datafields.append("</datafield>")
+    ns = f' xmlns="{MARCXML_NS}"' if namespace else ""
+    return "".join((f"<record{ns}><leader>{leader}</leader>", *control, *datafields, "</record>"))
+
+
 def record_to_marcxml(
     record: Record, *, namespace: bool = False, repairs: list[str] | None = None
 ) -> str:
