@@ -51,6 +51,9 @@ def fmt(values: list[float]) -> str:
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cycles", type=int, default=300)
     parser.add_argument("--busy-loans", type=int, default=1000)

@@ -194,6 +194,9 @@ def report(label: str, r: dict | None) -> None:
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description="PERF-CAT-1 import benchmark")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--file", help="use this MARC file instead of generating one")

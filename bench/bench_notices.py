@@ -159,6 +159,9 @@ def sink(port: int, count, ready, stop) -> None:
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--notices", type=int, default=100_000)
     parser.add_argument("--pg", action="store_true", help="on PostgreSQL (throw-away databases)")

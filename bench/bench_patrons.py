@@ -77,6 +77,9 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--patrons", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=1000)

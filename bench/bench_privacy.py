@@ -320,6 +320,9 @@ def _run(label: str, env_extra: dict, argv: list[str]) -> dict:
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=100_000)
     parser.add_argument("--keys", type=int, default=1_000_000)

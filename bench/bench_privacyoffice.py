@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--patrons", type=int, default=20_000)
     parser.add_argument("--erasures", type=int, default=200)

@@ -36,6 +36,9 @@ BRANCHES, TYPES, GROUPS = 20, 12, 5
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--facts", type=int, default=None, help="default 2M (SQLite), 20M (--pg)")
     parser.add_argument("--repeat", type=int, default=3)

@@ -224,6 +224,9 @@ def run(args) -> None:
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--loans", type=int, default=1_000_000)
     parser.add_argument("--patrons", type=int, default=100_000)

@@ -266,6 +266,9 @@ def p95(values: list[float]) -> float:
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)

@@ -60,6 +60,9 @@ def fmt(values: list[float]) -> str:
 
 
 def main() -> None:
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=20)

@@ -175,6 +175,10 @@ def perf_circ3(url: str, data_dir: Path, token: str, meta: dict, rounds: int) ->
 
 
 def main() -> None:  # noqa: PLR0915 - a linear script
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from yardstick import print_yardstick
+
+    print_yardstick()  # the machine's speed in the same run as the figures (#14)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     # 3 x 2: fewer threads per process fight less over the GIL, and a third process
     # runs while the others wait on PostgreSQL (closed loop, 20 clients, 23 Nov 2026:
