@@ -40,13 +40,15 @@ from tests.opac.full_patron import make_full_patron
 
 # Who opens a page: nobody signed in, the patron, staff (every role), staff at the desk with
 # the patron in front of them, staff whose session still needs the second factor, or (last)
-# staff and patron after a material change of the privacy policy.
-ANON, PATRON, STAFF, DESK, UNVERIFIED, POLICY = (
+# staff setting up an authenticator, or (last) staff and patron after a material change of
+# the privacy policy.
+ANON, PATRON, STAFF, DESK, UNVERIFIED, TOTP, POLICY = (
     "anon",
     "patron",
     "staff",
     "desk",
     "unverified",
+    "totp",
     "policy",
 )
 
@@ -194,6 +196,11 @@ PAGES: dict[str, Page] = {
     ),
     "staff/accounts/training/": (STAFF, lambda o: "/staff/accounts/training/", 200),
     "staff/accounts/verify/": (UNVERIFIED, lambda o: "/staff/accounts/verify/", 200),
+    "staff/accounts/security/totp/confirm/": (
+        TOTP,
+        lambda o: "/staff/accounts/security/totp/confirm/",
+        200,
+    ),
     # staff: the desk
     "staff/desk/": (STAFF, lambda o: "/staff/desk/", 200),
     "staff/desk/holds/": (STAFF, lambda o: "/staff/desk/holds/", 200),
@@ -290,10 +297,6 @@ NOT_PAGES: dict[str, str] = {
     "account/sso/<slug:name>/start/": "redirect to the identity provider",
     "account/sso/<slug:name>/callback/": "redirect back from the identity provider",
     "account/sso/<slug:name>/metadata/": "SAML metadata (XML)",
-    "staff/accounts/security/totp/confirm/": (
-        "redirect to the security page; with a set-up under way it is the security page's "
-        "own confirmation form (covered there)"
-    ),
 }
 
 
@@ -487,9 +490,15 @@ def test_every_page_has_no_serious_axe_violations(
                 check(route)
 
     visit(ANON)
-    sign_in_as(_everyone_session(staff, objects["patron"]))
+    everyone = _everyone_session(staff, objects["patron"])
+    sign_in_as(everyone)
     visit(PATRON)
     visit(STAFF)
+    # an authenticator being set up: its confirmation page
+    setup = Client()
+    setup.cookies[cookie_name] = everyone
+    assert setup.post("/staff/accounts/security/totp/start/").status_code == 302
+    visit(TOTP)
     # the desk with the patron in front of it
     page.goto("/staff/desk/")
     page.get_by_label("Scan the patron's card").fill("AXE-ALL-1")
@@ -526,6 +535,6 @@ def test_the_walk_finds_a_critical_violation(page, live_server, transactional_db
 def test_every_listed_page_has_an_owner_and_a_status():
     """The table itself: known sign-ins, 200 or a deliberate 404 page."""
     for route, (who, build, status) in PAGES.items():
-        assert who in (ANON, PATRON, STAFF, DESK, UNVERIFIED, POLICY), route
+        assert who in (ANON, PATRON, STAFF, DESK, UNVERIFIED, TOTP, POLICY), route
         assert status in (200, 404), route
         assert callable(build)
