@@ -159,9 +159,9 @@ def generate(n: int, seed: int = 7) -> float:
                 "INSERT INTO catalog_bibrecord (id, control_number, control_source, leader, "
                 "marc_json, title, subtitle, responsibility, sort_title, contributors, subjects, "
                 "isbns, issns, publisher, publication_place, year, language, format, edition, "
-                "series, notes, links, created_at, updated_at) VALUES (%s, %s, '', "
+                "series, notes, links, import_report, created_at, updated_at) VALUES (%s, %s, '', "
                 "'00000nam a2200000 a 4500', '{}', %s, %s, '', '', %s, %s, '[]', '[]', %s, '', "
-                "%s, %s, %s, '', '[]', %s, '[]', %s, %s)",
+                "%s, %s, %s, '', '[]', %s, '[]', '[]', %s, %s)",
                 [
                     (
                         r["id"],

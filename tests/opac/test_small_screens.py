@@ -115,3 +115,57 @@ def test_focus_ring_has_3_to_1_contrast_against_the_page(page, live_server, tran
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert float(width.rstrip("px")) >= 2
     assert _contrast(_rgb(outline), _rgb(background)) >= 3
+
+
+def _nothing_scrolls_sideways(page, path: str) -> None:
+    """The page and every element in it fit the viewport: no sideways scroll of the
+    document, and no table or block scrolling sideways inside it."""
+    _no_sideways_scroll(page, path)
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getClientRects().length && e.scrollWidth > e.clientWidth + 1
+                     && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+            .map(e => `${e.tagName}.${e.className}: ${e.scrollWidth} > ${e.clientWidth}`)"""
+    )
+    assert not wide, f"{path}: scrolls sideways inside: {wide}"
+
+
+def test_my_data_in_full_fits_375_px_and_starts_with_the_patrons_own_data(
+    page,
+    live_server,
+    transactional_db,
+    circ,  # noqa: F811
+):
+    """Issue 17 item 9 (PRV-DSR-1): My data of a patron with loans, holds, fees, reading
+    history, consents, contacts, identifiers, a note and a block, every section open, has no
+    sideways scroll at 375 px; it starts with the patron's own record and lists its sections."""
+    from tests.opac.full_patron import make_full_patron, patron_session_cookie
+
+    full = make_full_patron(circ)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.context.add_cookies([patron_session_cookie(full["patron"], live_server.url)])
+    page.goto("/account/my-data/")
+    # the patron's own data first: the first heading after the title and the section list
+    sections = page.locator("section.held")
+    assert sections.first.get_attribute("data-table") == "patrons.Patron"
+    assert page.locator("nav.toc a").first.get_attribute("href") == "#held-1"
+    shown = set(sections.evaluate_all("els => els.map(e => e.dataset.table)"))
+    for table in (
+        "circulation.Loan",
+        "circulation.Hold",
+        "circulation.Fee",
+        "circulation.ReadingHistoryEntry",
+        "privacy.ConsentRecord",
+        "patrons.ContactPoint",
+        "patrons.Block",
+    ):
+        assert table in shown, table
+    # readable cards, not five columns squeezed into 375 px: a label stays on one line
+    label = sections.first.get_by_text("Family name", exact=True).first
+    assert label.bounding_box()["height"] < 30
+    # every folded section open: the full length of the page
+    page.locator("details").evaluate_all("ds => ds.forEach(d => { d.open = true; })")
+    _nothing_scrolls_sideways(page, "/account/my-data/")
+    page.locator("details").evaluate_all("ds => ds.forEach(d => { d.open = true; })")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"my data, all open: scrollWidth {width}"

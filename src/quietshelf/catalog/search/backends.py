@@ -298,14 +298,20 @@ class Backend:
                 total = len(rows)
             all_ids = [row[0] for row in rows]
             ids: list[int] = []
-            if rows and sort == "relevance":
+            if rows and sort == "relevance" and self.facets_in_matches:
                 # equal scores: a record with a copy on the shelf before one without
-                # (the available flag comes with the facet values when the engine has them)
-                def key(r):
-                    return (r[1], not r[5], -r[0]) if self.facets_in_matches else (r[1], -r[0])
-
-                best = heapq.nsmallest(offset + page_size, rows, key=key)
+                # (the available flag comes with the facet values)
+                best = heapq.nsmallest(
+                    offset + page_size, rows, key=lambda r: (r[1], not r[5], -r[0])
+                )
                 ids = [row[0] for row in best[offset:]]
+            elif rows and sort == "relevance":
+                window = heapq.nsmallest(offset + page_size, rows, key=lambda r: (r[1], -r[0]))
+                last = window[-1][1]
+                # the whole tie group at the page's end, wherever it lies in the matches
+                ties = [r for r in rows if r[1] == last]
+                window = [r[:2] for r in window if r[1] != last] + [r[:2] for r in ties]
+                ids = self._available_first(cur, window, offset, page_size)
             elif rows:
                 set_sql, set_params = self.id_set(all_ids)
                 cur.execute(
@@ -347,6 +353,30 @@ class Backend:
         )
 
     rank_limit = LARGE_RESULT
+
+    def _available_first(
+        self, cur, window: list[tuple[int, float]], offset: int, page_size: int
+    ) -> list[int]:
+        """The page's ids from `window`, (id, score) rows holding every match that
+        ranks up to the page's end (whole tie groups): by score, then a record with
+        a copy on the shelf before one without, then newest first (CAT-4).
+
+        Availability is read only for the records that share a score with another
+        one in the window, usually none: the ranking itself never leaves the engine.
+        """
+        seen = Counter(score for _, score in window)
+        tied = [rid for rid, score in window if seen[score] > 1]
+        available: set[int] = set()
+        if tied:
+            set_sql, set_params = self.id_set(tied)
+            cur.execute(
+                f"SELECT d.record_id FROM ({set_sql}) s "  # noqa: S608
+                "JOIN catalog_search d ON d.record_id = s.id WHERE d.available = %s",
+                [*set_params, self.true],
+            )
+            available = {row[0] for row in cur.fetchall()}
+        window = sorted(window, key=lambda r: (r[1], r[0] not in available, -r[0]))
+        return [r[0] for r in window[offset : offset + page_size]]
 
     def ranks_in_engine(self, filter_sql: str) -> bool:
         """True when _ranked_in_engine answers a relevance search with these filters:
@@ -602,6 +632,8 @@ class SQLiteBackend(Backend):
         return " AND ".join(parts)
 
     BM25 = "bm25(catalog_search_fts, 10.0, 5.0, 4.0, 3.0, 1.0)"
+    # Rows fetched past the page to see the end of its last tie group.
+    TIE_ROOM = 256
 
     def match_ids(self, parsed, filter_sql, filter_params, *, newest_first=False, limit=None):
         order = " ORDER BY rowid DESC" if newest_first else ""
@@ -664,13 +696,31 @@ class SQLiteBackend(Backend):
             large = total > LARGE_RESULT
             # Within the first LARGE_RESULT matches (rowid order), as the general path.
             cap = f" LIMIT {LARGE_RESULT}" if large else ""
-            cur.execute(
-                f"SELECT id FROM (SELECT rowid AS id, {self.BM25} AS score "  # noqa: S608
-                f"FROM catalog_search_fts WHERE catalog_search_fts MATCH %s{cap}) "
-                "ORDER BY score, id DESC LIMIT %s OFFSET %s",
-                [match, page_size, offset],
+            scored = (
+                f"SELECT rowid AS id, {self.BM25} AS score "  # noqa: S608
+                f"FROM catalog_search_fts WHERE catalog_search_fts MATCH %s{cap}"
             )
-            ids = [row[0] for row in cur.fetchall()]
+            # The page and everything before it, and TIE_ROOM rows more: equal
+            # scores are common (short records of equal length), and the tie group
+            # at the page's end must be whole to put its available records first.
+            end = offset + page_size
+            cur.execute(
+                f"SELECT id, score FROM ({scored}) ORDER BY score, id DESC LIMIT %s",  # noqa: S608
+                [match, end + self.TIE_ROOM],
+            )
+            rows = cur.fetchall()
+            window = rows[:end]
+            if window:
+                last = window[-1][1]
+                window += [r for r in rows[end:] if r[1] == last]
+                if len(rows) == end + self.TIE_ROOM and rows[-1][1] == last:
+                    # A larger tie group than that: the whole group, by its score.
+                    cur.execute(
+                        f"SELECT id, score FROM ({scored}) WHERE score = %s",  # noqa: S608
+                        [match, last],
+                    )
+                    window = [r for r in window if r[1] != last] + cur.fetchall()
+            ids = self._available_first(cur, window, offset, page_size)
             sample_size = self.facet_sample_size(ranked)
             sampled = ranked > sample_size
             sample_sql, sample_params = self.match_ids(parsed, "", [], limit=sample_size)

@@ -58,6 +58,11 @@ class HeldModel:
     linked: bool = True  # False: held, but not linked to a person in a way we can look up
     truncated: bool = False
 
+    @property
+    def records(self) -> list[list[tuple[HeldField, str]]]:
+        """Each row held as (field, shown value) pairs, in the declaration's order."""
+        return [[(f, row.get(f.name, "")) for f in self.fields] for row in self.rows]
+
 
 def _patron_fields():
     """The inventory's declared fields for the patron data-subject category, by model."""

@@ -275,7 +275,15 @@ def my_data(request):
     held = mydata.everything_held(patron=request.patron, session_key=request.session.session_key)
     # the patron's own record first, then what is held, then the kinds with nothing held
     # (folded away: they are the inventory, not the patron's data)
-    own = sorted((h for h in held if h.rows), key=lambda h: (h.label != "patrons.Patron", h.name))
+    # (the privacy kernel's own bookkeeping, such as the audit trail, after the library's data)
+    own = sorted(
+        (h for h in held if h.rows),
+        key=lambda h: (
+            h.label != "patrons.Patron",
+            h.label.startswith(("privacy.", "sessions.")),
+            h.name,
+        ),
+    )
     empty = [h for h in held if not h.rows]
     return render(request, "portal/my_data.html", {"held": own, "empty": empty})
 
