@@ -85,7 +85,7 @@ class Command(QuietshelfCommand):
         self.stdout.write("")
         if no_serve:
             return
-        from quietshelf.core.management.commands.serve import serve
+        from quietshelf.config.management.commands.serve import serve
 
         worker = None if no_worker else self._start_worker(instance, site_url=url.rstrip("/"))
         sip2 = self._start_sip2(instance, host=host, port=sip2_port) if sip2_port else None
