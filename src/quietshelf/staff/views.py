@@ -19,11 +19,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from quietshelf.accounts.decorators import staff_page
-from quietshelf.api import catalog_reads, uploads
-from quietshelf.catalog import selectors, services
+from quietshelf.catalog import reads as catalog_reads
+from quietshelf.catalog import selectors, services, uploads
+from quietshelf.catalog.marc.display import marc_lines
 from quietshelf.catalog.search import SearchQuery, search
 from quietshelf.core.errors import Conflict, DomainError, InvalidInput
-from quietshelf.opac.selectors import marc_lines
 from quietshelf.staff import forms
 
 MAX_ID = 2**63 - 1

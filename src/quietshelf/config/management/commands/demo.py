@@ -233,7 +233,7 @@ class Command(QuietshelfCommand):
             from quietshelf.circulation.demo import create_demo_circulation
 
             self.stdout.write(f"Created demo circulation: {create_demo_circulation()}")
-            from quietshelf.staff.retention_demo import create_aged_demo_data
+            from quietshelf.config.retention_demo import create_aged_demo_data
 
             self.stdout.write(f"Created data of every age (retention): {create_aged_demo_data()}")
         self._patrons_to_try()
