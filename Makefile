@@ -30,6 +30,8 @@ test-postgres: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	# The layers of docs/dev/architecture.md (import-linter, pyproject.toml; #14).
+	$(BIN)/lint-imports --no-cache --no-logo
 	QUIETSHELF_HOME=$$(mktemp -d) $(BIN)/quietshelf makemigrations --check --dry-run
 
 bench: $(STAMP)

@@ -20,8 +20,8 @@ from lxml import etree
 from pymarc import Field, Indicators, Subfield
 
 from quietshelf.catalog import services
+from quietshelf.catalog.export import export_records
 from quietshelf.catalog.marc import read_marc
-from quietshelf.catalog.marc.export import export_records
 from quietshelf.catalog.marc.records import MARCXML_NS, record_to_marcxml
 from quietshelf.catalog.models import BibRecord, Item
 from tests.catalog.marcbuild import bib_fields, iso, make_record, raw_record

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from quietshelf.catalog import services
+from quietshelf.catalog.export import export_records
 from quietshelf.catalog.marc import read_marc
-from quietshelf.catalog.marc.export import export_records
 from quietshelf.catalog.models import BibRecord
 from tests.catalog.test_import import MARC_FILES
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from quietshelf.config.retention_demo import create_aged_demo_data
 from quietshelf.privacy import retention
-from quietshelf.staff.retention_demo import create_aged_demo_data
 from tests.factories import BranchFactory
 
 # the kernel's tests-only model points at privacy.Subject: its table must exist when the

@@ -77,12 +77,22 @@ def branch_ids_under(unit_id: int, *, tree=None) -> set[int]:
     return out
 
 
+def training_acknowledged(user) -> bool:
+    """True if `user` acknowledged the current training text (False if there is none).
+    Here, not in selectors, so that the role gates need nothing above them (#14)."""
+    from quietshelf.accounts.models import TrainingAcknowledgement, TrainingText
+
+    current = TrainingText.objects.order_by("-version").values_list("version", flat=True).first()
+    if current is None:
+        return False
+    return TrainingAcknowledgement.objects.filter(user_id=user.pk, version=current).exists()
+
+
 def _resolve(actor) -> Resolved:
     cached = getattr(actor, CACHE_ATTR, None)
     if cached is not None:
         return cached
     from quietshelf.accounts.models import RoleGrant
-    from quietshelf.accounts.selectors import training_acknowledged
 
     grants = RoleGrant.objects.filter(user_id=actor.pk).values_list(
         "role__permissions", "org_unit_id", "org_unit__parent_id"

@@ -18,18 +18,11 @@ from quietshelf.accounts.models import (
     TrainingText,
     WebAuthnCredential,
 )
+from quietshelf.accounts.roles import training_acknowledged  # noqa: F401 - pages ask here
 
 
 def current_training() -> TrainingText | None:
     return TrainingText.objects.order_by("-version").first()
-
-
-def training_acknowledged(user) -> bool:
-    """True if `user` acknowledged the current training text (False if there is none)."""
-    current = TrainingText.objects.order_by("-version").values_list("version", flat=True).first()
-    if current is None:
-        return False
-    return TrainingAcknowledgement.objects.filter(user_id=user.pk, version=current).exists()
 
 
 def last_acknowledgement(user) -> TrainingAcknowledgement | None:

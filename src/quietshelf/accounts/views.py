@@ -20,11 +20,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -44,8 +46,6 @@ from quietshelf.accounts.forms import (
 )
 from quietshelf.accounts.models import StaffTOTPDevice, StaffUser
 from quietshelf.core.errors import DomainError
-from quietshelf.staff.views import StaffLoginView as BaseLoginView
-from quietshelf.staff.views import is_own_path
 
 PENDING_SECONDS = 300
 MAX_CODE_TRIES = 5
@@ -53,6 +53,24 @@ TOTP_PENDING = "qs_totp_pending"
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+
+def is_own_path(url: str) -> bool:
+    """True for a path on this site ('/staff/...'), never another host (SEC-REDIR-1)."""
+    if not url or not url.startswith("/") or url.startswith(("//", "/\\")):
+        return False
+    return url_has_allowed_host_and_scheme(url, allowed_hosts=None, require_https=False)
+
+
+class BaseLoginView(auth_views.LoginView):
+    """Django's LoginView; `next` may only name one of our own paths."""
+
+    template_name = "staff/login.html"
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self):
+        url = super().get_redirect_url()
+        return url if is_own_path(url) else ""
 
 
 def _mark_factor_checked(request) -> None:

@@ -69,7 +69,7 @@ def refuse_unsupported(request) -> JsonResponse | None:
 
     Routes that declare types besides JSON (MARC records, file uploads) read
     their body themselves and answer 415 for what they cannot take, with a
-    message that says where to send it instead (api/uploads.py).
+    message that says where to send it instead (catalog/uploads.py).
     """
     if request.method not in WRITE_METHODS:
         return None

@@ -7,9 +7,10 @@ import functools
 from django.conf import settings
 from django.urls import path, re_path
 
-from quietshelf.api import media, uploads
+from quietshelf.api import media
 from quietshelf.api.errors import json_error
 from quietshelf.api.main import api
+from quietshelf.catalog import uploads
 
 
 def _json_405(view):

@@ -15,10 +15,10 @@ from django.http import HttpResponse
 from ninja import Field, File, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from quietshelf.api import catalog_reads, uploads
 from quietshelf.api.auth import require_perm, staff_auth
+from quietshelf.catalog import reads as catalog_reads
 from quietshelf.catalog import schemas as s
-from quietshelf.catalog import services
+from quietshelf.catalog import services, uploads
 from quietshelf.catalog.schemas import MAX_ID
 from quietshelf.catalog.search import FACETS, SearchQuery, ratelimit
 from quietshelf.catalog.search import search as run_search
@@ -99,7 +99,7 @@ MARC_BODY_DOC = {
             "application/marc": {"schema": {"type": "string", "format": "binary"}},
             "application/marcxml+xml": {"schema": {"type": "string"}},
             "application/json": {"schema": s.MarcXmlIn.json_schema()},
-            # also taken (api/uploads.py); any other type is 415 (api/media.py)
+            # also taken (catalog/uploads.py); any other type is 415 (api/media.py)
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             "application/xml": {"schema": {"type": "string"}},
             "text/xml": {"schema": {"type": "string"}},

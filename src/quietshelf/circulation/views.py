@@ -622,7 +622,7 @@ def done(request):
 
 def _send_receipt(request, patron_id, ids):
     """The receipt by the patron's notice channel: a count and due dates, no titles."""
-    from quietshelf.notices.services import send_checkout_receipt
+    from quietshelf.circulation.receipts import send_checkout_receipt
 
     try:
         notice = send_checkout_receipt(actor=request.user, patron_id=patron_id, loan_ids=ids)

@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "quietshelf.opac",
     "quietshelf.staff",
     "quietshelf.api",
+    # The top layer: the demo and serve commands, which assemble every app (#14).
+    "quietshelf.config",
     "axes",
     # Only for its static copy of htmx, which the staff desk loads from our own origin.
     "django_htmx",

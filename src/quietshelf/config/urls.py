@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("staff/privacy/", include("quietshelf.privacy.staff_urls")),
+    path("staff/privacy/", include("quietshelf.staff.privacy_urls")),
     path("staff/patrons/", include("quietshelf.patrons.staff_urls")),
     path("staff/accounts/", include("quietshelf.accounts.staff_urls")),
     path("staff/desk/", include("quietshelf.circulation.urls")),

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from quietshelf.opac.i18n import query_language
+from quietshelf.core.i18n import query_language
 
 _MESSAGES = {
     400: ("bad_request", gettext_noop("The request could not be understood.")),

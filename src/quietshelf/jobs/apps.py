@@ -7,4 +7,10 @@ class JobsConfig(AppConfig):
     verbose_name = "Scheduled jobs"
 
     def ready(self) -> None:
-        from quietshelf.jobs import checks  # noqa: F401 - registers the settings check
+        from quietshelf.jobs import (
+            checks,  # noqa: F401 - registers the settings check
+            queue,
+            tasks,
+        )
+
+        queue.register_tasks(tasks.register)

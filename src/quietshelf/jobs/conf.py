@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from quietshelf.config.env import env_int, env_str
+from quietshelf.core.env import env_int, env_str
 
 
 def _get(name: str, default):

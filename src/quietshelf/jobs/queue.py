@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,11 +22,19 @@ log = logging.getLogger("quietshelf.jobs")
 _lock = threading.Lock()
 _huey: Huey | None = None
 
+# What puts the tasks on a huey instance: jobs.tasks.register, added by JobsConfig.ready().
+# A registry rather than an import: the tasks call services, and services enqueue through
+# this module, which therefore imports nothing of theirs (docs/dev/architecture.md, #14).
+TASK_REGISTRARS: list[Callable[[Huey], None]] = []
+
+
+def register_tasks(registrar: Callable[[Huey], None]) -> None:
+    if registrar not in TASK_REGISTRARS:
+        TASK_REGISTRARS.append(registrar)
+
 
 def build_huey(*, name: str, redis_url: str = "", filename: Path | None = None) -> Huey:
     """A huey instance with Quietshelf's tasks registered on it."""
-    from quietshelf.jobs import tasks
-
     if redis_url:
         huey = RedisHuey(name=name, url=redis_url, results=False, utc=True)
         huey.qs_storage = f"Redis {redact(redis_url)} (queue {name})"
@@ -34,7 +43,8 @@ def build_huey(*, name: str, redis_url: str = "", filename: Path | None = None) 
         path.parent.mkdir(parents=True, exist_ok=True)
         huey = SqliteHuey(name=name, filename=str(path), results=False, utc=True, timeout=20)
         huey.qs_storage = f"SQLite {path} (queue {name})"
-    tasks.register(huey)
+    for registrar in list(TASK_REGISTRARS):
+        registrar(huey)
     return huey
 
 

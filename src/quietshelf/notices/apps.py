@@ -8,9 +8,12 @@ class NoticesConfig(AppConfig):
     verbose_name = "Notices"
 
     def ready(self):
+        from quietshelf.circulation.receipts import register_receipt_sender
         from quietshelf.notices import services
         from quietshelf.privacy import consent
         from quietshelf.privacy.services import register_forget_handler
+
+        register_receipt_sender(services.send_checkout_receipt)  # the desk's receipt (CIR-2)
 
         # lazy: registered once at start-up, shown in each patron's own language (PRV-CON-1)
         consent.register_scope(

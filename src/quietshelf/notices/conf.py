@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from quietshelf.config.env import env_bool, env_int, env_list, env_str
+from quietshelf.core.env import env_bool, env_int, env_list, env_str
 
 
 def _get(name: str, default):

@@ -1,34 +1,6 @@
-"""Language from `?lang=` or the browser, never from or into a cookie (PRV-PUB-1).
+"""The public pages' language choice lives in core.i18n now (one layer down, so core's error
+pages and the privacy office's public pages use it without importing the OPAC, #14)."""
 
-Django's LocaleMiddleware picks the language from Accept-Language (it would
-read a language cookie too, but nothing ever sets one). `query_language` lets
-a `lang` parameter in the address override that for the one request.
-"""
+from quietshelf.core.i18n import query_language
 
-from __future__ import annotations
-
-from functools import wraps
-
-from django.conf import settings
-from django.utils import translation
-
-
-def query_language(view):
-    codes = {code for code, _name in settings.LANGUAGES}
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        lang = request.GET.get("lang", "")
-        if lang not in codes:
-            return view(request, *args, **kwargs)
-        previous = translation.get_language()
-        translation.activate(lang)
-        request.LANGUAGE_CODE = lang
-        try:
-            response = view(request, *args, **kwargs)
-            response.headers["Content-Language"] = lang
-            return response
-        finally:
-            translation.activate(previous)
-
-    return wrapper
+__all__ = ["query_language"]

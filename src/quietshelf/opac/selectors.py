@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from quietshelf.catalog.marc.display import marc_lines  # noqa: F401 - opac.views asks here
 from quietshelf.catalog.models import BibRecord, Item, ItemStatus
 from quietshelf.core.errors import NotFound
 
@@ -128,25 +129,3 @@ def safe_links(record: BibRecord) -> list[dict]:
         if url.lower().startswith(SAFE_LINK_SCHEMES) and len(url) < 2000:
             out.append({"url": url, "text": str(link.get("text") or "") or url})
     return out
-
-
-def marc_lines(record: BibRecord) -> list[dict]:
-    """The MARC record as lines for display: tag, indicators, subfields."""
-    data = record.marc_json if isinstance(record.marc_json, dict) else {}
-    lines = [{"tag": "LDR", "ind": "", "subfields": [], "value": data.get("leader", record.leader)}]
-    for entry in data.get("fields") or []:
-        if not isinstance(entry, dict):
-            continue
-        for tag, body in entry.items():
-            if isinstance(body, dict):
-                subfields = [
-                    (code, value)
-                    for sub in body.get("subfields") or []
-                    if isinstance(sub, dict)
-                    for code, value in sub.items()
-                ]
-                ind = f"{body.get('ind1', ' ')}{body.get('ind2', ' ')}".replace(" ", "_")
-                lines.append({"tag": tag, "ind": ind, "subfields": subfields, "value": ""})
-            else:
-                lines.append({"tag": tag, "ind": "", "subfields": [], "value": str(body)})
-    return lines

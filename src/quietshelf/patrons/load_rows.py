@@ -34,6 +34,7 @@ from django.db import connections, models, router
 from django.utils import timezone
 
 from quietshelf.core import clock
+from quietshelf.core.errors import DomainError
 from quietshelf.patrons.access import PATRON_TYPE
 from quietshelf.patrons.models import (
     NAME_SCOPE,
@@ -50,6 +51,14 @@ from quietshelf.privacy.audit import as_actor, request_id_var
 from quietshelf.privacy.fields import EncryptedField, encrypt_value
 from quietshelf.privacy.models import AuditEntry, DataKey, NameToken, Subject
 from quietshelf.privacy.search import token_digests
+
+
+class LoadError(DomainError):
+    """The file or the mapping cannot be loaded at all (wrong header, bad JSON...).
+    Here, under loads.py which re-exports it, so that the two modules form no cycle (#14)."""
+
+    code = "load_error"
+
 
 # the tables of a new patron, in the order they are written
 TABLES = ("datakey", "subject", "patron", "card", "identifier", "contact", "token", "audit")
@@ -418,8 +427,6 @@ def _no_database(*_args, **_kwargs):
 
 
 def _child(batches: Iterator, out) -> None:
-    from quietshelf.patrons.loads import LoadError
-
     # the parent's connections were copied by fork: using one would interleave
     # two processes on one socket or file lock
     for conn in connections.all():
@@ -445,8 +452,6 @@ def in_parallel(batches: Iterator, enabled: bool, depth: int = QUEUE_DEPTH) -> I
         if item is None:
             return
         yield item
-    from quietshelf.patrons.loads import LoadError
-
     ctx = multiprocessing.get_context("fork")
     channel = ctx.Queue(maxsize=max(1, depth))
     child = ctx.Process(target=_child, args=(batches, channel), daemon=True)

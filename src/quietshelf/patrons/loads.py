@@ -38,6 +38,7 @@ from quietshelf.core.csvfile import safe_cell, write_csv
 from quietshelf.core.errors import DomainError, InvalidInput
 from quietshelf.patrons import load_rows, policy, services
 from quietshelf.patrons.access import PATRON_TYPE, require
+from quietshelf.patrons.load_rows import LoadError
 from quietshelf.patrons.models import (
     Card,
     IdentifierType,
@@ -84,12 +85,6 @@ SIMPLE_TARGETS = (
     "status",
 )
 TARGETS = SIMPLE_TARGETS + tuple(f"identifier:{t}" for t in IdentifierType.values)
-
-
-class LoadError(DomainError):
-    """The file or the mapping cannot be loaded at all (wrong header, bad JSON...)."""
-
-    code = "load_error"
 
 
 class RowError(Exception):

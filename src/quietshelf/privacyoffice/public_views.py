@@ -13,7 +13,7 @@ import base64
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from quietshelf.opac.i18n import query_language
+from quietshelf.core.i18n import query_language
 from quietshelf.privacyoffice import selectors
 
 

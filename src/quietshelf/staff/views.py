@@ -12,45 +12,22 @@ import functools
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from quietshelf.accounts.decorators import staff_page
-from quietshelf.api import catalog_reads, uploads
-from quietshelf.catalog import selectors, services
+from quietshelf.catalog import reads as catalog_reads
+from quietshelf.catalog import selectors, services, uploads
+from quietshelf.catalog.marc.display import marc_lines
 from quietshelf.catalog.search import SearchQuery, search
 from quietshelf.core.errors import Conflict, DomainError, InvalidInput
-from quietshelf.opac.selectors import marc_lines
 from quietshelf.staff import forms
 
 MAX_ID = 2**63 - 1
 PAGE_SIZE = 20
-
-
-# --- sign-in -----------------------------------------------------------------------
-
-
-def is_own_path(url: str) -> bool:
-    """True for a path on this site ('/staff/...'), never another host (SEC-REDIR-1)."""
-    if not url or not url.startswith("/") or url.startswith(("//", "/\\")):
-        return False
-    return url_has_allowed_host_and_scheme(url, allowed_hosts=None, require_https=False)
-
-
-class StaffLoginView(auth_views.LoginView):
-    """Django's LoginView; `next` may only name one of our own paths."""
-
-    template_name = "staff/login.html"
-    redirect_authenticated_user = True
-
-    def get_redirect_url(self):
-        url = super().get_redirect_url()
-        return url if is_own_path(url) else ""
 
 
 # --- access -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ import sys
 from django.db import DatabaseError
 from django.utils import timezone
 
-from quietshelf.catalog.marc.export import export_records
+from quietshelf.catalog.export import export_records
 from quietshelf.core.commands import QuietshelfCommand, UsageError
 
 

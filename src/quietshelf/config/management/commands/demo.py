@@ -85,7 +85,7 @@ class Command(QuietshelfCommand):
         self.stdout.write("")
         if no_serve:
             return
-        from quietshelf.core.management.commands.serve import serve
+        from quietshelf.config.management.commands.serve import serve
 
         worker = None if no_worker else self._start_worker(instance, site_url=url.rstrip("/"))
         sip2 = self._start_sip2(instance, host=host, port=sip2_port) if sip2_port else None
@@ -233,7 +233,7 @@ class Command(QuietshelfCommand):
             from quietshelf.circulation.demo import create_demo_circulation
 
             self.stdout.write(f"Created demo circulation: {create_demo_circulation()}")
-            from quietshelf.staff.retention_demo import create_aged_demo_data
+            from quietshelf.config.retention_demo import create_aged_demo_data
 
             self.stdout.write(f"Created data of every age (retention): {create_aged_demo_data()}")
         self._patrons_to_try()

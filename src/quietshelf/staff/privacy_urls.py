@@ -1,6 +1,6 @@
 from django.urls import path
 
-from quietshelf.privacy import staff_views
+from quietshelf.staff import privacy_views as staff_views
 
 app_name = "privacy_office"
 
