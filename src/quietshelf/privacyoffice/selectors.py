@@ -80,6 +80,24 @@ def _providers():
     return out
 
 
+def _patron_categories() -> set[str]:
+    """The retention categories that hold patron data (from the inventory)."""
+    from quietshelf.privacy import inventory
+
+    return {i.decl.retention for i in inventory.items() if "patron" in i.subjects}
+
+
+def legal_hold_exceptions(patron: Patron) -> list[policy.ErasureException]:
+    """The built-in exception provider for legal holds (on by default, PRV-DSR-4)."""
+    from quietshelf.privacy import retention
+
+    return policy.legal_hold_exceptions(
+        person_held=retention.is_held(patron.subject_id),
+        held_categories=retention.held_rules(),
+        patron_categories=_patron_categories(),
+    )
+
+
 def erasure_exceptions_for(patron: Patron) -> list[policy.ErasureException]:
     """The exceptions for one patron row (no access check: callers did it)."""
     unresolved = Fee.objects.filter(patron_id=patron.pk, resolved_at__isnull=True)
@@ -97,7 +115,8 @@ def erasure_exceptions_for(patron: Patron) -> list[policy.ErasureException]:
         fee_retention_days=fee_rule.get("days"),
         fee_rule=settings.QUIETSHELF_ERASURE_UNRESOLVED_FEES,
     )
-    # The seam for legal holds and a do-not-contact record (retention engine, issue 15).
+    # Built in: legal holds (PRV-RET-2); then the configured seam (a do-not-contact record...).
+    found.extend(legal_hold_exceptions(patron))
     for provider in _providers():
         found.extend(provider(patron))
     found.sort(key=lambda e: not e.blocking)
