@@ -440,3 +440,59 @@ def privacy_page() -> dict:
         "last_year": years[0] if years else None,
         "policy_scope": POLICY_SCOPE,
     }
+
+
+# --- a guardian's view of a minor's record (PRV-MNR-1) ------------------------------------------
+
+
+@dataclass
+class GuardianMinor:
+    patron: Patron
+    held: list  # patrons.portal.mydata.HeldModel with rows, the minor's record
+
+
+@dataclass
+class GuardianView:
+    rule: str  # patrons.policy.GUARDIAN_ACCESS_RULES
+    minors: list[GuardianMinor]
+
+
+def guardian_view(*, guardian_id) -> GuardianView:
+    """What a signed-in guardian sees of the minors they are linked to as guarantor.
+
+    The configured rule decides, here and not in the page: "none" shows nothing;
+    "by_law" shows each linked minor's record (generated from the inventory, as the
+    minor's own My data page). An adult is nobody's minor, and a guardian who is a
+    minor sees nothing. Each record shown is an audit entry "viewed" by the guardian.
+    """
+    from django.db import transaction
+
+    from quietshelf.patrons import policy as patron_policy
+    from quietshelf.patrons.models import ProxyKind, ProxyLink
+    from quietshelf.patrons.portal import mydata
+    from quietshelf.privacy import audit
+    from quietshelf.privacy.audit import Actor
+
+    rule = patron_policy.guardian_access_rule()
+    guardian = Patron.objects.filter(pk=guardian_id).first()
+    if rule == "none" or guardian is None or patron_policy.is_minor(guardian.date_of_birth):
+        return GuardianView(rule, [])
+    links = ProxyLink.objects.filter(proxy=guardian, kind=ProxyKind.GUARANTOR).select_related(
+        "patron"
+    )
+    today = clock.today()
+    minors = [
+        link.patron
+        for link in links
+        if patron_policy.is_minor(link.patron.date_of_birth, today=today)
+        and link.patron.status != "closed"
+    ]
+    out = []
+    with transaction.atomic():
+        for minor in sorted(minors, key=lambda p: str(p.given_name)):
+            held = [h for h in mydata.everything_held(patron=minor) if h.rows]
+            audit.record(
+                actor=Actor.patron(guardian.pk), action="viewed", obj=minor, reason="guardian"
+            )
+            out.append(GuardianMinor(minor, held))
+    return GuardianView(rule, out)
