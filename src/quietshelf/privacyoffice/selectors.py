@@ -423,13 +423,56 @@ def readers_text(codes) -> str:
     return ", ".join(out)
 
 
+def _retention_words(rule) -> str:
+    """A retention rule's period in the reader's language (privacy.retention.Rule.text)."""
+    from django.utils.translation import gettext as _
+    from django.utils.translation import ngettext
+
+    if rule is None:
+        return _("not set")
+    after = _(rule.after) if rule.after else ""
+    if rule.days is None:
+        return _("kept %(after)s") % {"after": after}
+    if rule.days == 0:
+        return _("deleted as soon as %(after)s") % {"after": after}
+    return ngettext("%(days)d day after %(after)s", "%(days)d days after %(after)s", rule.days) % {
+        "days": rule.days,
+        "after": after,
+    }
+
+
+def _translate_statement(st) -> None:
+    """The inventory's words (purposes, labels, categories, bases, periods) are English
+    msgids: shown in the reader's language (nb in privacyoffice's catalogue)."""
+    from django.utils.translation import gettext as _
+
+    from quietshelf.privacy import inventory
+
+    labels = {
+        f"{i.model_label}.{i.field}": (i.field_label, i.model_name) for i in inventory.items()
+    }
+    done: set[int] = set()
+    for group in st.groups:
+        group.title = _(group.title)
+        for row in group.rows:
+            if id(row) in done:
+                continue  # a row shared by two subject groups is translated once
+            done.add(id(row))
+            row.readers_text = readers_text(row.readers)
+            row.purpose = _(row.purpose)
+            row.category_text = _(row.category_text)
+            row.legal_basis_text = _(row.legal_basis_text)
+            row.retention_text = _retention_words(st.retention.get(row.retention))
+            if row.where in labels:
+                label, model = labels[row.where]
+                row.what = f"{_(label)} ({_(model)})"
+
+
 def privacy_page() -> dict:
     from quietshelf.privacy import selectors as privacy_selectors
 
     st = privacy_selectors.statement()
-    for group in st.groups:
-        for row in group.rows:
-            row.readers_text = readers_text(row.readers)
+    _translate_statement(st)
     years = transparency_report()
     return {
         "s": st,
