@@ -331,7 +331,7 @@ QUIETSHELF_REQUEST_REMIND_DAYS = env_int("QUIETSHELF_REQUEST_REMIND_DAYS", 7)
 QUIETSHELF_ERASURE_UNRESOLVED_FEES = env_str("QUIETSHELF_ERASURE_UNRESOLVED_FEES", "wait")
 if QUIETSHELF_ERASURE_UNRESOLVED_FEES not in {"wait", "keep"}:
     raise ImproperlyConfigured("QUIETSHELF_ERASURE_UNRESOLVED_FEES must be wait or keep")
-# Extra erasure exceptions (legal holds, do-not-contact): dotted paths of callables
+# Extra erasure exceptions (a do-not-contact record...; legal holds are built in): callables
 # `f(patron) -> list[privacyoffice.policy.ErasureException]`.
 QUIETSHELF_ERASURE_EXCEPTION_PROVIDERS = env_list("QUIETSHELF_ERASURE_EXCEPTION_PROVIDERS")
 QUIETSHELF_SUPERVISORY_AUTHORITY = env_str(

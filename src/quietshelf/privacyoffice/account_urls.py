@@ -10,4 +10,5 @@ urlpatterns = [
     path("", v.requests, name="requests"),
     path("erase/", v.erase_request, name="erase"),
     path("correct/", v.correct_request, name="correct"),
+    path("guardian/", v.guardian, name="guardian"),
 ]

@@ -86,3 +86,10 @@ def correct_request(request):
         else:
             status = 400
     return render(request, "privacyoffice/account_correct.html", {"form": form}, status=status)
+
+
+@patron_required
+def guardian(request):
+    """PRV-MNR-1: a guardian's view of the minors they are linked to, as the rule allows."""
+    view = selectors.guardian_view(guardian_id=request.patron.pk)
+    return render(request, "privacyoffice/account_guardian.html", {"view": view})

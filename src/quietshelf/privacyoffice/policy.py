@@ -128,6 +128,48 @@ def erasure_exceptions(
     return out
 
 
+# Retention categories a patron's erasure leaves alone: a legal hold on one of them does
+# not stop it (the audit log keeps ids only; holds and published names are not the patron's).
+ERASURE_LEAVES = frozenset({"audit_log", "legal_hold", "bibliographic", "staff_account"})
+
+
+def legal_hold_exceptions(
+    *, person_held: bool, held_categories: set[str], patron_categories: set[str]
+) -> list[ErasureException]:
+    """Legal holds (PRV-DSR-4, PRV-RET-2): a hold on the person, or on a category of
+    records the erasure would destroy, makes the erasure wait until it is released.
+
+    The case reference is not shown: a hold may belong to a matter the patron is not
+    to be told about yet; that it exists is what the law lets the library say.
+    """
+    out: list[ErasureException] = []
+    if person_held:
+        out.append(
+            ErasureException(
+                "legal_hold",
+                True,
+                _(
+                    "A legal hold covers this account's data: the library must keep it "
+                    "until the hold is released. Erasure waits until then."
+                ),
+            )
+        )
+    covered = (held_categories & patron_categories) - ERASURE_LEAVES
+    if covered and not person_held:
+        out.append(
+            ErasureException(
+                "legal_hold",
+                True,
+                _(
+                    "A legal hold covers a kind of record this account has: the library "
+                    "must keep those records until the hold is released. Erasure waits "
+                    "until then."
+                ),
+            )
+        )
+    return out
+
+
 def erasure_blocked(exceptions: list[ErasureException]) -> bool:
     return any(e.blocking for e in exceptions)
 

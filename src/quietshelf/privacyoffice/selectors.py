@@ -80,6 +80,24 @@ def _providers():
     return out
 
 
+def _patron_categories() -> set[str]:
+    """The retention categories that hold patron data (from the inventory)."""
+    from quietshelf.privacy import inventory
+
+    return {i.decl.retention for i in inventory.items() if "patron" in i.subjects}
+
+
+def legal_hold_exceptions(patron: Patron) -> list[policy.ErasureException]:
+    """The built-in exception provider for legal holds (on by default, PRV-DSR-4)."""
+    from quietshelf.privacy import retention
+
+    return policy.legal_hold_exceptions(
+        person_held=retention.is_held(patron.subject_id),
+        held_categories=retention.held_rules(),
+        patron_categories=_patron_categories(),
+    )
+
+
 def erasure_exceptions_for(patron: Patron) -> list[policy.ErasureException]:
     """The exceptions for one patron row (no access check: callers did it)."""
     unresolved = Fee.objects.filter(patron_id=patron.pk, resolved_at__isnull=True)
@@ -97,7 +115,8 @@ def erasure_exceptions_for(patron: Patron) -> list[policy.ErasureException]:
         fee_retention_days=fee_rule.get("days"),
         fee_rule=settings.QUIETSHELF_ERASURE_UNRESOLVED_FEES,
     )
-    # The seam for legal holds and a do-not-contact record (retention engine, issue 15).
+    # Built in: legal holds (PRV-RET-2); then the configured seam (a do-not-contact record...).
+    found.extend(legal_hold_exceptions(patron))
     for provider in _providers():
         found.extend(provider(patron))
     found.sort(key=lambda e: not e.blocking)
@@ -404,13 +423,56 @@ def readers_text(codes) -> str:
     return ", ".join(out)
 
 
+def _retention_words(rule) -> str:
+    """A retention rule's period in the reader's language (privacy.retention.Rule.text)."""
+    from django.utils.translation import gettext as _
+    from django.utils.translation import ngettext
+
+    if rule is None:
+        return _("not set")
+    after = _(rule.after) if rule.after else ""
+    if rule.days is None:
+        return _("kept %(after)s") % {"after": after}
+    if rule.days == 0:
+        return _("deleted as soon as %(after)s") % {"after": after}
+    return ngettext("%(days)d day after %(after)s", "%(days)d days after %(after)s", rule.days) % {
+        "days": rule.days,
+        "after": after,
+    }
+
+
+def _translate_statement(st) -> None:
+    """The inventory's words (purposes, labels, categories, bases, periods) are English
+    msgids: shown in the reader's language (nb in privacyoffice's catalogue)."""
+    from django.utils.translation import gettext as _
+
+    from quietshelf.privacy import inventory
+
+    labels = {
+        f"{i.model_label}.{i.field}": (i.field_label, i.model_name) for i in inventory.items()
+    }
+    done: set[int] = set()
+    for group in st.groups:
+        group.title = _(group.title)
+        for row in group.rows:
+            if id(row) in done:
+                continue  # a row shared by two subject groups is translated once
+            done.add(id(row))
+            row.readers_text = readers_text(row.readers)
+            row.purpose = _(row.purpose)
+            row.category_text = _(row.category_text)
+            row.legal_basis_text = _(row.legal_basis_text)
+            row.retention_text = _retention_words(st.retention.get(row.retention))
+            if row.where in labels:
+                label, model = labels[row.where]
+                row.what = f"{_(label)} ({_(model)})"
+
+
 def privacy_page() -> dict:
     from quietshelf.privacy import selectors as privacy_selectors
 
     st = privacy_selectors.statement()
-    for group in st.groups:
-        for row in group.rows:
-            row.readers_text = readers_text(row.readers)
+    _translate_statement(st)
     years = transparency_report()
     return {
         "s": st,
@@ -421,3 +483,59 @@ def privacy_page() -> dict:
         "last_year": years[0] if years else None,
         "policy_scope": POLICY_SCOPE,
     }
+
+
+# --- a guardian's view of a minor's record (PRV-MNR-1) ------------------------------------------
+
+
+@dataclass
+class GuardianMinor:
+    patron: Patron
+    held: list  # patrons.portal.mydata.HeldModel with rows, the minor's record
+
+
+@dataclass
+class GuardianView:
+    rule: str  # patrons.policy.GUARDIAN_ACCESS_RULES
+    minors: list[GuardianMinor]
+
+
+def guardian_view(*, guardian_id) -> GuardianView:
+    """What a signed-in guardian sees of the minors they are linked to as guarantor.
+
+    The configured rule decides, here and not in the page: "none" shows nothing;
+    "by_law" shows each linked minor's record (generated from the inventory, as the
+    minor's own My data page). An adult is nobody's minor, and a guardian who is a
+    minor sees nothing. Each record shown is an audit entry "viewed" by the guardian.
+    """
+    from django.db import transaction
+
+    from quietshelf.patrons import policy as patron_policy
+    from quietshelf.patrons.models import ProxyKind, ProxyLink
+    from quietshelf.patrons.portal import mydata
+    from quietshelf.privacy import audit
+    from quietshelf.privacy.audit import Actor
+
+    rule = patron_policy.guardian_access_rule()
+    guardian = Patron.objects.filter(pk=guardian_id).first()
+    if rule == "none" or guardian is None or patron_policy.is_minor(guardian.date_of_birth):
+        return GuardianView(rule, [])
+    links = ProxyLink.objects.filter(proxy=guardian, kind=ProxyKind.GUARANTOR).select_related(
+        "patron"
+    )
+    today = clock.today()
+    minors = [
+        link.patron
+        for link in links
+        if patron_policy.is_minor(link.patron.date_of_birth, today=today)
+        and link.patron.status != "closed"
+    ]
+    out = []
+    with transaction.atomic():
+        for minor in sorted(minors, key=lambda p: str(p.given_name)):
+            held = [h for h in mydata.everything_held(patron=minor) if h.rows]
+            audit.record(
+                actor=Actor.patron(guardian.pk), action="viewed", obj=minor, reason="guardian"
+            )
+            out.append(GuardianMinor(minor, held))
+    return GuardianView(rule, out)

@@ -232,14 +232,137 @@ def _canary():
     return PASS, f"The canary is valid until {view.statement.valid_until}.", ""
 
 
+# What a backup file must not be: a database in clear (SQLite, pg_dump custom or plain SQL).
+_PLAIN_DUMPS = (b"SQLite format 3\x00", b"PGDMP", b"--\n-- PostgreSQL database dump")
+
+
+def _live_sqlite_files() -> set[tuple[int, int]]:
+    """(device, inode) of this instance's SQLite databases and journals, from stat only."""
+    from django.db import connections
+
+    out = set()
+    for alias in connections:
+        conn = connections[alias]
+        if conn.vendor != "sqlite":
+            continue
+        name = str(conn.settings_dict.get("NAME") or "")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                st = os.stat(name + suffix)
+            except OSError:
+                continue
+            out.add((st.st_dev, st.st_ino))
+    return out
+
+
+def _backup_header(path: Path) -> tuple[bytes, dict | None, int]:
+    """The first bytes of a backup file, its manifest (None when it has none) and the
+    length of the header up to the nonce."""
+    import struct
+
+    from quietshelf.privacy import backup
+
+    with path.open("rb") as handle:
+        head = handle.read(len(backup.MAGIC) + 4)
+        if not head.startswith(backup.MAGIC) or len(head) < len(backup.MAGIC) + 4:
+            return head + handle.read(64), None, 0
+        (length,) = struct.unpack(">I", head[len(backup.MAGIC) :])
+        if length > 1 << 20:
+            return head, None, 0
+        try:
+            manifest = json.loads(handle.read(length))
+        except ValueError:
+            return head, None, 0
+    return head, (manifest if isinstance(manifest, dict) else None), len(head) + length
+
+
 @check("backups", "PRV-ENC-3")
 def _backups():
-    # The backup command belongs to the retention work (issue 15); this checks it when present.
-    from django.core.management import get_commands
+    """The backups `quietshelf backup` writes: there, encrypted, within the backup rule.
 
-    if "backup" not in get_commands():
-        return SKIP, "No backup command in this instance: backups are not checked.", ""
-    return WARN, "Backups exist as a command; their age and encryption are not read yet.", ""
+    Only file names, sizes and each file's header are read. A SQLite database or journal
+    is never opened here (by name or when it is the live database's own file under
+    another name): closing another descriptor on it would drop SQLite's locks.
+    """
+    from quietshelf.privacy import retention_steps
+
+    folder = retention_steps.backup_folder()
+    rule_days = settings.QUIETSHELF_RETENTION.get("backup", {}).get("days")
+    fix_make = "Make them with quietshelf backup (daily, from cron) into QUIETSHELF_BACKUP_DIR."
+    files = (
+        sorted(p for p in folder.iterdir() if p.is_file() and not p.name.endswith(".json"))
+        if folder.is_dir()
+        else []
+    )
+    if not files:
+        return (
+            FAIL if settings.PRODUCTION else WARN,
+            f"No backup in {folder}.",
+            fix_make,
+        )
+    live = _live_sqlite_files()
+    now = timezone.now()
+    plain, damaged, too_old, ages = [], [], [], []
+    for path in files:
+        st = path.stat()
+        if _is_sqlite_file(path.name) or (st.st_dev, st.st_ino) in live:
+            plain.append(path.name)  # a database copied in clear; never opened here
+            continue
+        head, manifest, header_bytes = _backup_header(path)
+        if manifest is None:
+            if head.startswith(_PLAIN_DUMPS):
+                plain.append(path.name)
+            else:
+                damaged.append(path.name)
+            continue
+        payload = manifest.get("payload_bytes")
+        if (
+            not str(manifest.get("cipher", "")).startswith("AES-256-GCM")
+            or not isinstance(payload, int)
+            or st.st_size != header_bytes + 12 + payload
+        ):
+            damaged.append(path.name)
+            continue
+        try:
+            made = dt.datetime.strptime(manifest["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=dt.UTC
+            )
+        except (KeyError, TypeError, ValueError):
+            damaged.append(path.name)
+            continue
+        age = (now - made).days
+        ages.append(age)
+        if rule_days is not None and age > rule_days:
+            too_old.append(path.name)
+    if plain:
+        return (
+            FAIL,
+            f"Unencrypted database copies in the backup folder: {', '.join(plain[:5])}.",
+            "Delete them; back up only with quietshelf backup, which encrypts (AES-256-GCM).",
+        )
+    if too_old:
+        return (
+            FAIL,
+            f"{len(too_old)} backup(s) older than the backup rule ({rule_days} days): "
+            f"{', '.join(too_old[:3])}.",
+            "Run the retention job (quietshelf retention), which deletes expired backups.",
+        )
+    if damaged:
+        return (
+            FAIL,
+            f"Files in the backup folder that are not readable Quietshelf backups: "
+            f"{', '.join(damaged[:5])}.",
+            "Check them with quietshelf restore on a spare instance, or remove them.",
+        )
+    if not ages:
+        return FAIL if settings.PRODUCTION else WARN, f"No backup in {folder}.", fix_make
+    return (
+        PASS,
+        f"{len(ages)} encrypted backup(s) in {folder}, the newest {min(ages)} day(s) old, "
+        f"none older than the backup rule"
+        + (f" ({rule_days} days)." if rule_days is not None else "."),
+        "",
+    )
 
 
 @check("requests-on-time", "PRV-DSR-6")
