@@ -46,12 +46,32 @@ run_suite() {  # run_suite LABEL; pytest's exit 5 (no tests ran) fails like any 
 }
 
 status=0
+pg_url() { echo "postgres://postgres@127.0.0.1:5432/quietshelf_$(date +%s)_$$"; }
+if [ "$which_db" = all ] && [ "${QUIETSHELF_TEST_SERIAL:-0}" != 1 ]; then
+  # Both engines at once: each suite is one mostly single-threaded process, so on two
+  # cores they take about as long together as the longer one alone. The PostgreSQL
+  # suite prints as it goes; the SQLite suite's output follows it whole.
+  # QUIETSHELF_TEST_SERIAL=1 runs them one after the other.
+  ensure_postgres
+  sqlite_log="$(mktemp -t quietshelf-sqlite-suite.XXXXXX)"
+  echo "=== the SQLite suite runs beside the PostgreSQL one; its output follows ($sqlite_log) ==="
+  run_suite SQLite >"$sqlite_log" 2>&1 &
+  sqlite_pid=$!
+  trap 'kill "$sqlite_pid" 2>/dev/null || true' INT TERM
+  DATABASE_URL="$(pg_url)" run_suite PostgreSQL || status=$?
+  sqlite_status=0
+  wait "$sqlite_pid" || sqlite_status=$?
+  cat "$sqlite_log"
+  rm -f "$sqlite_log"
+  echo "=== PostgreSQL suite: exit $status; SQLite suite: exit $sqlite_status ==="
+  [ "$sqlite_status" = 0 ] || status=$sqlite_status
+  exit $status
+fi
 if [ "$which_db" = all ] || [ "$which_db" = sqlite ]; then
   run_suite SQLite || status=$?
 fi
 if [ "$which_db" = all ] || [ "$which_db" = postgres ]; then
   ensure_postgres
-  dbname="quietshelf_$(date +%s)_$$"
-  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$dbname" run_suite PostgreSQL || status=$?
+  DATABASE_URL="$(pg_url)" run_suite PostgreSQL || status=$?
 fi
 exit $status

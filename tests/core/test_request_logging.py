@@ -64,12 +64,15 @@ def test_shared_cache_on_redis_holds_rate_limit_counts(tmp_path):
     import os
     import subprocess
     import sys
+    import uuid
 
+    # a key of this run's own: the SQLite and PostgreSQL suites may run at the same time
+    key = f"qs-test-shared-{uuid.uuid4().hex[:12]}"
     code = (
         "import django; django.setup();"
         "from django.core.cache import cache;"
         "from django.core.cache import caches;"
-        "print(type(caches['default']).__name__, cache.incr('qs-test-shared', 1))"
+        f"print(type(caches['default']).__name__, cache.incr('{key}', 1))"
     )
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= {
@@ -84,14 +87,13 @@ def test_shared_cache_on_redis_holds_rate_limit_counts(tmp_path):
         client.ping()
     except redis.ConnectionError:
         pytest.skip("no Redis on 127.0.0.1:6379")
-    client.flushdb()
-    client.set(":1:qs-test-shared", 0)
+    client.set(f":1:{key}", 0)
     outs = [
         subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         for _ in range(2)
     ]
+    client.delete(f":1:{key}")
     assert [o.stdout.split() for o in outs] == [["RedisCache", "1"], ["RedisCache", "2"]]
-    client.flushdb()
 
 
 @pytest.mark.django_db
