@@ -228,8 +228,8 @@ def test_delivered_over_smtp_with_the_small_cell_suppressed_prv_agg_1(
     circ,
     reader,
     february,
-    smtp,
-    settings,  # noqa: F811
+    smtp,  # noqa: F811
+    settings,
 ):
     settings.DEFAULT_FROM_EMAIL = "library@fjordvik.example"
     settings.QUIETSHELF_LIBRARY_NAME = "Fjordvik Library"
