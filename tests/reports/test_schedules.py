@@ -268,6 +268,15 @@ def test_without_an_address_the_mail_is_undeliverable_not_lost_rpt_1(
     assert notice.state == "undeliverable"
     assert "staff mail" in notice.last_error
     assert smtp.messages == []
+    # the outbox shows it without a patron link, and it can be tried again once the
+    # staff member has given an address
+    desk = signed_in_client(make_staff("desk-1", roles=["circulation-desk"]))
+    outbox = desk.get("/staff/notices/")
+    assert outbox.status_code == 200 and "A staff member" in outbox.content.decode()
+    notices.staff_mail_address_set(actor=reader, email="reader.one@fjordvik.example")
+    assert desk.post(f"/staff/notices/{notice.pk}/retry/").status_code == 302
+    assert notices.deliver_queued_notices() == 1
+    assert len(smtp.messages) == 1
 
 
 def test_schedules_of_a_closed_staff_account_go_with_its_saved_reports_prv_ret_1(circ):
