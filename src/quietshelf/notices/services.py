@@ -1225,7 +1225,12 @@ def _commit_without_waiting_for_disk(on: bool) -> None:
 def notice_retry(*, actor, notice_id) -> Notice:
     """Put a failed or undeliverable notice back in the queue (after fixing a contact point)."""
     try:
-        notice = Notice.objects.select_for_update().select_related("patron").get(pk=notice_id)
+        # the patron is an outer join now (a staff notice has none): lock the notice only
+        notice = (
+            Notice.objects.select_for_update(of=("self",))
+            .select_related("patron")
+            .get(pk=notice_id)
+        )
     except (Notice.DoesNotExist, ValueError, TypeError, ValidationError):
         raise NotFound("No such notice.") from None
     # a staff notice (scheduled report) belongs to no branch: library-wide outbox only

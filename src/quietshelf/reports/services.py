@@ -924,7 +924,7 @@ def queue_scheduled_reports(*, today: dt.date | None = None) -> int:
     for pk in due:
         with transaction.atomic(durable=True):
             schedule = (
-                ReportSchedule.objects.select_for_update()
+                ReportSchedule.objects.select_for_update(of=("self",))
                 .select_related("saved")
                 .filter(pk=pk, next_run_on__lte=today)
                 .first()
