@@ -88,6 +88,9 @@ _NIGHTLY = [
      _("Deletes old job run records (QUIETSHELF_JOBS_KEEP_DAYS).")),
     ("reports-rollup", "quietshelf.reports.rollup:rollup_circulation", 58,
      _("Counts the circulation events of closed months for the reports (RPT-1).")),
+    ("report-mail", "quietshelf.reports.services:queue_scheduled_reports", 59,
+     _("Queues the scheduled report mails due today, in the publication form (RPT-1, "
+       "PRV-AGG-1).")),
     ("privacy-request-reminders", "quietshelf.privacyoffice.services:case_reminders", 5,
      _("Reminds the privacy office of requests near or past their legal deadline (PRV-DSR-6).")),
     ("government-notice-reminders",

@@ -95,10 +95,18 @@ class EmailChannel:
             pass
 
     def send(
-        self, *, to: str, subject: str, body: str, message_id: str, next_to: str | None = None
+        self,
+        *,
+        to: str,
+        subject: str,
+        body: str,
+        message_id: str,
+        next_to: str | None = None,
+        attachments: list[tuple[str, str, str]] | None = None,
     ) -> None:
         """Send one message. `next_to`: the address of the message the caller sends next
-        on this channel, if it knows; its envelope may go with this message's text."""
+        on this channel, if it knows; its envelope may go with this message's text.
+        `attachments`: (file name, text, MIME type) each, sent as multipart/mixed."""
         if self._pipe is not None and self._pipe.ahead not in (None, to):
             self.close()  # an envelope went ahead for a message that is not coming
         conn = self._open()
@@ -108,14 +116,25 @@ class EmailChannel:
             if type(conn) is SmtpBackend and session is not None:
                 # Straight to the open SMTP session: the same headers Django would write,
                 # without building a MIME tree per message (most of the cost at 100k).
-                message = plain_text_message(
-                    sender=sender,
-                    to=to,
-                    subject=subject,
-                    body=body,
-                    message_id=message_id,
-                    from_header=self._from_header,
-                )
+                if attachments:
+                    message = mixed_message(
+                        sender=sender,
+                        to=to,
+                        subject=subject,
+                        body=body,
+                        message_id=message_id,
+                        attachments=attachments,
+                        from_header=self._from_header,
+                    )
+                else:
+                    message = plain_text_message(
+                        sender=sender,
+                        to=to,
+                        subject=subject,
+                        body=body,
+                        message_id=message_id,
+                        from_header=self._from_header,
+                    )
                 if self._envelope_from.isascii() and to.isascii():
                     if self._pipe is None or self._pipe.session is not session:
                         self._pipe = SmtpPipeline(session)
@@ -131,6 +150,7 @@ class EmailChannel:
                     to=[to],
                     connection=conn,
                     headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
+                    attachments=list(attachments or ()),
                 )
                 if message.send() != 1:
                     raise DeliveryError("SMTP: the message was not accepted", temporary=True)
@@ -270,6 +290,66 @@ def plain_text_message(
     text = body.replace("\r\n", "\n").encode("utf-8")
     encoded = quopri.encodestring(text).replace(b"\n", b"\r\n")
     return ("\r\n".join(headers) + "\r\n\r\n").encode("ascii") + encoded
+
+
+def _attachment_name(name: str) -> str:
+    """A file name safe in a quoted header parameter: ASCII letters, digits, - _ . only."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", str(name))[:100].lstrip(".")
+    return cleaned or "attachment"
+
+
+def mixed_message(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    attachments: list[tuple[str, str, str]],
+    from_header: str = "",
+) -> bytes:
+    """A multipart/mixed message: the text (as plain_text_message writes it) and each
+    attachment as UTF-8 text in base64, as bytes with CRLF line ends (ASCII)."""
+    import base64
+    import uuid
+
+    boundary = f"=_quietshelf_{uuid.uuid4().hex}"
+    headers = [
+        f"From: {from_header or _header(sender)}",
+        f"To: {_header(to)}",
+        f"Subject: {_header(subject)}",
+        f"Date: {email.utils.formatdate(localtime=False)}",
+        f"Message-ID: {_header(message_id)}",
+        "Auto-Submitted: auto-generated",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/mixed; boundary="{boundary}"',
+    ]
+    text = quopri.encodestring(body.replace("\r\n", "\n").encode("utf-8"))
+    parts = [
+        (
+            'Content-Type: text/plain; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode("ascii")
+        + text.replace(b"\n", b"\r\n")
+    ]
+    for name, content, mimetype in attachments:
+        kind = mimetype if re.fullmatch(r"[a-z]+/[a-z0-9.+-]+", mimetype or "") else "text/plain"
+        filename = _attachment_name(name)
+        encoded = base64.encodebytes(str(content).encode("utf-8")).replace(b"\n", b"\r\n")
+        parts.append(
+            (
+                f'Content-Type: {kind}; charset="utf-8"; name="{filename}"\r\n'
+                f'Content-Disposition: attachment; filename="{filename}"\r\n'
+                "Content-Transfer-Encoding: base64\r\n\r\n"
+            ).encode("ascii")
+            + encoded
+        )
+    out = ("\r\n".join(headers) + "\r\n\r\n").encode("ascii")
+    for part in parts:
+        out += b"--" + boundary.encode("ascii") + b"\r\n" + part
+        if not part.endswith(b"\r\n"):
+            out += b"\r\n"
+    return out + b"--" + boundary.encode("ascii") + b"--\r\n"
 
 
 class SmsGateway(Protocol):

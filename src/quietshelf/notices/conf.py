@@ -119,3 +119,10 @@ def site_url() -> str:
 
 def library_name() -> str:
     return _get("QUIETSHELF_LIBRARY_NAME", env_str("QUIETSHELF_LIBRARY_NAME", "The library"))
+
+
+def staff_report_attachments() -> bool:
+    """Whether a scheduled report's mail carries its table as a CSV attachment as well as
+    in the text (QUIETSHELF_REPORT_MAIL_CSV, default on)."""
+    name = "QUIETSHELF_REPORT_MAIL_CSV"
+    return bool(_get(name, env_bool(name, True)))

@@ -32,6 +32,8 @@ class NoticeType(models.TextChoices):
     FEE = "fee", _("Fees to pay")
     RECEIPT = "receipt", _("Loan receipt")
     PRIVACY = "privacy", _("Privacy notice")  # breach or disclosure notices (privacyoffice)
+    # a scheduled report in its publication form, to a staff member (reports, RPT-1)
+    STAFF_REPORT = "staff_report", _("Scheduled report")
 
 
 class Channel(models.TextChoices):
@@ -93,11 +95,22 @@ class NoticeTemplate(models.Model):
 
 
 class Notice(models.Model):
-    """One notice to one patron, from queued to sent (or failed), then reduced."""
+    """One notice to one patron, from queued to sent (or failed), then reduced.
+
+    Or to one staff member (`staff` set, `patron` empty): a scheduled report in its
+    publication form (reports app). Its values are sealed under the staff member's
+    key, its address is the one they gave for staff mail (StaffMailAddress), read at
+    delivery like a patron's.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subject = SubjectField()
-    patron = models.ForeignKey("patrons.Patron", on_delete=models.CASCADE, related_name="+")
+    patron = models.ForeignKey(
+        "patrons.Patron", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    staff = models.ForeignKey(
+        "accounts.StaffUser", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
     notice_type = models.CharField(max_length=16, choices=NoticeType.choices)
     level = models.PositiveSmallIntegerField(default=0)  # 1..3 for overdue notices
     # what makes queueing idempotent: one row per patron and occasion
@@ -131,13 +144,25 @@ class Notice(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(level__lte=3), name="notices_level_max3"),
+            models.CheckConstraint(
+                condition=Q(patron__isnull=False, staff__isnull=True)
+                | Q(patron__isnull=True, staff__isnull=False),
+                name="notices_one_recipient",
+            ),
         ]
 
     class Privacy:
-        subject = "patron"
+        subject = ("patron", "staff")
         fields = {
             "subject": _p("identifier", "low", "the key that encrypts the notice"),
-            "patron": _p("identifier", "low", "whom the notice is for"),
+            "patron": _p("identifier", "low", "whom the notice is for", subject="patron"),
+            "staff": _p(
+                "identifier",
+                "low",
+                "which staff member a scheduled report goes to",
+                subject="staff",
+                readers=("privacy_office",),
+            ),
             "notice_type": _p("circulation", "low", "which notice it is"),
             "level": _p("circulation", "low", "first, second or third overdue notice"),
             "dedupe_key": _p(
@@ -216,3 +241,64 @@ class NoticeDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} {self.notice_type} {self.day}"
+
+
+class StaffMailAddress(models.Model):
+    """The address a staff member gave for staff mail (scheduled reports), under their key.
+
+    Staff accounts hold no e-mail address (accounts.models); the only other one is
+    the security-alert address, given for that purpose alone (PRV-INV-3), so
+    report mail has its own, set by the staff member on the report schedules page.
+    Read at delivery only; deleted with the account.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    staff = models.OneToOneField("accounts.StaffUser", on_delete=models.CASCADE, related_name="+")
+    subject = SubjectField(kind="staff")
+    email = EncryptedTextField()
+    updated_at = models.DateTimeField()
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "staff": personal(
+                category="identifier",
+                risk="low",
+                purpose="whose address for staff mail it is",
+                legal_basis="contract",
+                source="system",
+                retention="staff_account",
+                readers=("system",),
+            ),
+            "subject": personal(
+                category="identifier",
+                risk="low",
+                purpose="the key that encrypts the address",
+                legal_basis="contract",
+                source="system",
+                retention="staff_account",
+                readers=("system",),
+            ),
+            "email": personal(
+                category="contact",
+                risk="medium",
+                purpose="sending the staff member the scheduled reports they asked for",
+                legal_basis="contract",
+                source="the staff member",
+                retention="staff_account",
+                readers=("system",),
+            ),
+            "updated_at": personal(
+                category="account",
+                risk="low",
+                purpose="when the address was last set",
+                legal_basis="contract",
+                source="system",
+                retention="staff_account",
+                readers=("system",),
+            ),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"staff-mail-address:{self.pk}"

@@ -57,6 +57,7 @@ from quietshelf.notices.models import (
     NoticeState,
     NoticeTemplate,
     NoticeType,
+    StaffMailAddress,
 )
 from quietshelf.privacy import audit, consent
 from quietshelf.privacy.fields import open_sealed, sealed
@@ -709,7 +710,8 @@ def _sql(name: str) -> tuple:
                 f"WHERE {q('state')} = %s AND {q('next_attempt_at')} <= %s "
                 f"ORDER BY {q('next_attempt_at')} LIMIT %s{lock}) AND {q('state')} = %s "
                 f"RETURNING {q('id')}, {q('subject_id')}, {q('patron_id')}, "
-                f"{q('notice_type')}, {q('data')}, {q('kept')}, {q('attempts')}"
+                f"{q('notice_type')}, {q('data')}, {q('kept')}, {q('attempts')}, "
+                f"{q('staff_id')}"
             )
         elif name == "accepted":
             # columns without an index: the cheapest durable write there is per message
@@ -732,12 +734,25 @@ def _sql(name: str) -> tuple:
 class _Claimed:
     """A claimed notice as delivery needs it: plain values, its template values opened."""
 
-    __slots__ = ("pk", "subject_id", "patron_id", "notice_type", "data", "kept", "attempts")
+    __slots__ = (
+        "pk",
+        "subject_id",
+        "patron_id",
+        "notice_type",
+        "data",
+        "kept",
+        "attempts",
+        "staff_id",
+    )
 
-    def __init__(self, pk, subject_id, patron_id, notice_type, sealed_data, kept, attempts):
+    def __init__(
+        self, pk, subject_id, patron_id, notice_type, sealed_data, kept, attempts, staff_id=None
+    ):
         self.pk = as_uuid(pk)
         self.subject_id = as_uuid(subject_id)
-        self.patron_id = as_uuid(patron_id)
+        # a staff notice (a scheduled report) has a staff member instead of a patron
+        self.patron_id = as_uuid(patron_id) if patron_id is not None else None
+        self.staff_id = as_uuid(staff_id) if staff_id is not None else None
         self.notice_type = notice_type
         self.kept = bool(kept)
         self.attempts = attempts
@@ -849,6 +864,29 @@ class _Routes:
                 if phone:
                     return phone
         return None
+
+
+class _StaffRoutes:
+    """The staff mail addresses of the active staff members of one batch, read once."""
+
+    def __init__(self, staff_ids):
+        from quietshelf.patrons.selectors import warm_keys
+
+        rows = list(
+            StaffMailAddress.objects.filter(
+                staff_id__in=staff_ids, staff__is_active=True
+            ).values_list("pk", "subject_id", "staff_id", "email")
+        )
+        warm_keys({row[1] for row in rows})
+        field = StaffMailAddress._meta.get_field("email")
+        self.addresses = {
+            as_uuid(staff_id): open_sealed(field, subject_id, as_uuid(pk), value)
+            for pk, subject_id, staff_id, value in rows
+        }
+
+    def address(self, staff_id) -> str | None:
+        value = self.addresses.get(staff_id)
+        return value if policy.usable_email(value) else None
 
 
 class _Recipient:
@@ -979,10 +1017,26 @@ def _ready(batch: list[_Claimed], worker: str, claim: _Claim, sms) -> Iterable[t
     overrides = _overrides()
     rendered: dict = {}
     default_language = policy.notice_language(settings.LANGUAGE_CODE[:2], "en")
+    staff_routes = None
     for notice in batch:
         if not claim.holds(notice.pk):
             continue  # taken back or retried meanwhile: the other holder sends it
         claim.done(notice.pk)
+        if notice.staff_id is not None:  # a scheduled report to a staff member
+            if staff_routes is None:
+                staff_routes = _StaffRoutes({n.staff_id for n in batch if n.staff_id})
+            address = staff_routes.address(notice.staff_id)
+            if address is None:
+                _finish(
+                    notice,
+                    worker,
+                    state=NoticeState.UNDELIVERABLE,
+                    attempts=notice.attempts + 1,
+                    last_error="no usable e-mail address for staff mail",
+                )
+                continue
+            yield (notice, "email", address, *render_staff_report(notice.data))
+            continue
         patron = routes.patrons.get(notice.patron_id)
         preferred = patron.notification_channel if patron else "none"
         route = None
@@ -1037,6 +1091,7 @@ def _send_batch(
                     body=body,
                     message_id=_message_id(notice, domain),
                     next_to=following[2] if following and following[1] == "email" else None,
+                    attachments=_attachments(notice) if notice.staff_id is not None else None,
                 )
             else:
                 sms.send(to=address, text=body.strip(), message_id=str(notice.pk))
@@ -1170,12 +1225,19 @@ def _commit_without_waiting_for_disk(on: bool) -> None:
 def notice_retry(*, actor, notice_id) -> Notice:
     """Put a failed or undeliverable notice back in the queue (after fixing a contact point)."""
     try:
-        notice = Notice.objects.select_for_update().select_related("patron").get(pk=notice_id)
-    except (Notice.DoesNotExist, ValueError, TypeError):
+        # the patron is an outer join now (a staff notice has none): lock the notice only
+        notice = (
+            Notice.objects.select_for_update(of=("self",))
+            .select_related("patron")
+            .get(pk=notice_id)
+        )
+    except (Notice.DoesNotExist, ValueError, TypeError, ValidationError):
         raise NotFound("No such notice.") from None
-    require(actor, "notices.view_outbox", branch_id=notice.patron.home_branch_id)
+    # a staff notice (scheduled report) belongs to no branch: library-wide outbox only
+    branch_id = notice.patron.home_branch_id if notice.patron_id else None
+    require(actor, "notices.view_outbox", branch_id=branch_id)
     scope = branch_scope(actor, "notices.view_outbox")
-    if scope is not None and notice.patron.home_branch_id not in scope:
+    if scope is not None and (branch_id is None or branch_id not in scope):
         raise NotFound("No such notice.")
     if notice.state not in (NoticeState.FAILED, NoticeState.UNDELIVERABLE):
         raise Conflict("Only failed or undeliverable notices can be retried.", code="not_failed")
@@ -1282,6 +1344,8 @@ def reduce_notice_history(*, today: dt.date | None = None) -> int:
     markers.filter(notice_type="overdue").exclude(Exists(open_loan)).delete()
     markers.filter(notice_type="hold_ready").exclude(Exists(on_shelf)).delete()
     markers.filter(notice_type="fee").exclude(Exists(open_fee)).delete()
+    # a scheduled report's marker: the schedule itself knows what it sent (reports app)
+    markers.filter(notice_type=NoticeType.STAFF_REPORT, ref_date__lt=today).delete()
     return reduced
 
 
@@ -1312,3 +1376,106 @@ def forget_notice_titles(subject_id) -> None:
         notice.data = data
         notice.has_titles = False
         notice.save(update_fields=["data", "has_titles"])
+
+
+# --- staff mail: scheduled reports (RPT-1, PRV-AGG-1) ----------------------------------
+
+
+def staff_mail_address(*, actor) -> str:
+    """The actor's own address for staff mail ("" when none was given)."""
+    row = StaffMailAddress.objects.filter(staff_id=actor.pk).first()
+    value = row.email if row is not None else None
+    return value if isinstance(value, str) and policy.usable_email(value) else ""
+
+
+def staff_with_mail_address(staff_ids) -> set:
+    """Which of these staff members gave an address for staff mail (ids only)."""
+    return set(
+        StaffMailAddress.objects.filter(staff_id__in=list(staff_ids)).values_list(
+            "staff_id", flat=True
+        )
+    )
+
+
+@transaction.atomic(durable=True)
+def staff_mail_address_set(*, actor, email: str) -> str:
+    """Set (or, empty, remove) the actor's own address for staff mail; audited by id."""
+    value = (email or "").strip()
+    if not value:
+        StaffMailAddress.objects.filter(staff_id=actor.pk).delete()
+        audit.record(actor=actor, action="changed", obj=actor, reason="staff mail address removed")
+        return ""
+    if not policy.usable_email(value):
+        raise InvalidInput("That is not an e-mail address we can send to.", code="invalid_email")
+    row = StaffMailAddress.objects.filter(staff_id=actor.pk).first()
+    if row is None:
+        row = StaffMailAddress(staff_id=actor.pk, subject_id=actor.subject_id)
+    row.email = value
+    row.updated_at = clock.now()
+    row.save()
+    audit.record(actor=actor, action="changed", obj=actor, reason="staff mail address set")
+    return value
+
+
+def queue_staff_report(*, staff, dedupe_key: str, data: dict) -> bool:
+    """Queue a scheduled report for one staff member (in the caller's transaction).
+
+    `data` is plain values only, sealed under the staff member's key until it is
+    sent: title, name, range, k, language, the table as text, the CSV text and its
+    file name, the staff page's address. The address is read at delivery. Returns
+    False when this dedupe key was queued before (a second run sends nothing)."""
+    now = clock.now()
+    _notice, created = Notice.objects.get_or_create(
+        dedupe_key=dedupe_key[:160],
+        defaults={
+            "subject_id": staff.subject_id,
+            "staff_id": staff.pk,
+            "notice_type": NoticeType.STAFF_REPORT,
+            "ref_date": clock.today(),
+            "data": data,
+            "kept": False,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
+    return created
+
+
+def render_staff_report(data: dict) -> tuple[str, str]:
+    """(subject, body) of a scheduled report: the publication-form table as plain text
+    and no more (PRV-NOT-1): what the report is, its range, the table, where to change
+    the schedule. Built from our own reviewed text, not a library template."""
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    data = data if isinstance(data, dict) else {}
+    language = policy.notice_language(str(data.get("language") or ""), "en")
+    with translation.override(language):
+        title = policy.one_line(str(data.get("title") or _("Report")))
+        name = policy.one_line(str(data.get("name") or ""))
+        subject = policy.one_line(_("Scheduled report: %(name)s") % {"name": name or title})
+        lines = [
+            _("%(title)s, %(range)s, in its publication form.")
+            % {"title": title, "range": data.get("range") or _("today")},
+            _(
+                "Numbers under %(k)s are shown as “<%(k)s”; “x” hides a number that a total "
+                "could give away."
+            )
+            % {"k": data.get("k") or 5},
+            "",
+            str(data.get("table") or ""),
+            "",
+        ]
+        if data.get("csv") and conf.staff_report_attachments():
+            lines.append(_("The table is attached as a CSV file."))
+        if data.get("url"):
+            lines.append(_("The report and your schedules: %(url)s") % {"url": data["url"]})
+        lines += ["", conf.library_name()]
+    return subject, "\n".join(lines).strip() + "\n"
+
+
+def _attachments(notice) -> list | None:
+    data = notice.data
+    if not conf.staff_report_attachments() or not data.get("csv"):
+        return None
+    return [(str(data.get("filename") or "report.csv"), str(data["csv"]), "text/csv")]

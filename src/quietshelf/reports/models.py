@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from quietshelf.privacy.inventory import personal
 
@@ -177,3 +178,91 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} through {self.through}"
+
+
+class ScheduleFrequency(models.TextChoices):
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly (Mondays)")
+    MONTHLY = "monthly", _("Monthly (on the 1st)")
+
+
+class ScheduleWindow(models.TextChoices):
+    LAST = "last", _("The day, week or month just ended")
+    ROLLING = "rolling", _("The saved range's length, up to yesterday")
+    SAVED = "saved", _("The saved dates as they are")
+
+
+class ReportSchedule(models.Model):
+    """A staff member's saved report, e-mailed in its publication form (small cells
+    suppressed, PRV-AGG-1) daily, weekly or monthly to staff recipients who may read
+    reports (RPT-1). Queued by the `report-mail` job through the notices outbox."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey("accounts.StaffUser", on_delete=models.CASCADE, related_name="+")
+    saved = models.ForeignKey(SavedReport, on_delete=models.CASCADE, related_name="schedules")
+    frequency = models.CharField(max_length=8, choices=ScheduleFrequency.choices)
+    window = models.CharField(max_length=8, choices=ScheduleWindow.choices)
+    language = models.CharField(max_length=2, default="en")
+    next_run_on = models.DateField()
+    last_run_on = models.DateField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["next_run_on"], name="reports_schedule_due")]
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "owner": personal(
+                category="identifier",
+                risk="low",
+                purpose="who set up the scheduled report mail",
+                legal_basis="contract",
+                source="system",
+                retention="staff_account",
+                readers=("staff",),
+            ),
+        }
+        not_personal = {
+            "frequency": "enumeration",
+            "window": "enumeration",
+            "language": "a language code",
+            "last_error": "why the last run sent nothing (a report error, no personal values)",
+        }
+
+    def __str__(self) -> str:
+        return f"report schedule {self.pk}"
+
+
+class ReportScheduleRecipient(models.Model):
+    """A staff member a scheduled report goes to (they must hold reports.view_reports)."""
+
+    schedule = models.ForeignKey(
+        ReportSchedule, on_delete=models.CASCADE, related_name="recipients"
+    )
+    staff = models.ForeignKey("accounts.StaffUser", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "staff"], name="reports_schedule_to_once")
+        ]
+
+    class Privacy:
+        subject = "staff"
+        fields = {
+            "staff": personal(
+                category="identifier",
+                risk="low",
+                purpose="which staff member a scheduled report is mailed to",
+                legal_basis="contract",
+                source="chosen by the staff member who scheduled it",
+                retention="staff_account",
+                readers=("staff",),
+            ),
+        }
+        not_personal: dict = {}
+
+    def __str__(self) -> str:
+        return f"report schedule recipient {self.pk}"

@@ -518,3 +518,95 @@ def bar_chart(
             (round(x, 1), round(bottom - h, 1), round(w, 1), round(h, 1), label, value)
         )
     return chart
+
+
+# --- scheduled report mail (RPT-1) ------------------------------------------------------
+
+FREQUENCIES = ("daily", "weekly", "monthly")
+WINDOWS = ("last", "rolling", "saved")
+# the table in a mail's text: past this many rows, the rest is in the CSV only
+MAIL_TEXT_ROWS = 300
+
+
+def parse_frequency(value) -> str:
+    if value not in FREQUENCIES:
+        raise InvalidInput(
+            f"Unknown frequency {str(value)[:40]!r}; use one of: {', '.join(FREQUENCIES)}.",
+            code="invalid_frequency",
+        )
+    return value
+
+
+def parse_window(value) -> str:
+    if value not in WINDOWS:
+        raise InvalidInput(
+            f"Unknown range {str(value)[:40]!r}; use one of: {', '.join(WINDOWS)}.",
+            code="invalid_window",
+        )
+    return value
+
+
+def _first_of_next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def next_run_after(frequency: str, day: dt.date) -> dt.date:
+    """The first day after `day` on which a schedule of this frequency runs:
+    tomorrow, the next Monday, or the first of the next month."""
+    if frequency == "daily":
+        return day + dt.timedelta(days=1)
+    if frequency == "weekly":
+        return day + dt.timedelta(days=7 - day.weekday())
+    if frequency == "monthly":
+        return _first_of_next_month(day)
+    raise ValueError(frequency)
+
+
+def mail_range(
+    *,
+    window: str,
+    frequency: str,
+    run_day: dt.date,
+    saved_start: dt.date | None,
+    saved_end: dt.date | None,
+) -> tuple[dt.date, dt.date]:
+    """The dates a scheduled mail covers on `run_day`.
+
+    last: the whole day, week (Monday-Sunday) or month before run_day;
+    rolling: as many days as the saved range, ending the day before run_day;
+    saved: the saved dates unchanged.
+    """
+    yesterday = run_day - dt.timedelta(days=1)
+    if window == "saved" and saved_start and saved_end:
+        return saved_start, saved_end
+    if window == "rolling" and saved_start and saved_end:
+        return yesterday - (saved_end - saved_start), yesterday
+    if frequency == "daily":
+        return yesterday, yesterday
+    if frequency == "weekly":
+        start = period_start(yesterday, "week")
+        if start + dt.timedelta(days=6) > yesterday:
+            start -= dt.timedelta(days=7)
+        return start, start + dt.timedelta(days=6)
+    start = yesterday.replace(day=1)
+    if _first_of_next_month(start) - dt.timedelta(days=1) > yesterday:
+        start = (start - dt.timedelta(days=1)).replace(day=1)
+    return start, _first_of_next_month(start) - dt.timedelta(days=1)
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, key_width: int) -> str:
+    """A table as plain text for a mail: key columns left-aligned, numbers right-aligned,
+    columns two spaces apart, a rule under the header."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) if i < len(r) else 0 for r in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        out = []
+        for i, width in enumerate(widths):
+            text = row[i] if i < len(row) else ""
+            out.append(text.ljust(width) if i < key_width else text.rjust(width))
+        return "  ".join(out).rstrip()
+
+    lines = [line(cells[0]), "  ".join("-" * w for w in widths)]
+    lines += [line(row) for row in cells[1:]]
+    return "\n".join(lines)

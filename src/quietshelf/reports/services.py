@@ -624,3 +624,328 @@ def run_personal(*, actor, slug: str, filters: dict, download: bool = False) -> 
         )
     rows = [[row[k] for k in keys] for row in found]
     return PersonalReport(slug, personal_titles()[slug], columns, rows, filters)
+
+
+# --- scheduled report mail (RPT-1, PRV-AGG-1) --------------------------------------------
+
+MAX_SCHEDULES = 50
+MAX_RECIPIENTS = 20
+
+
+def _own_saved(actor, saved_id) -> SavedReport:
+    try:
+        pk = uuid.UUID(str(saved_id))
+    except (ValueError, TypeError):
+        raise NotFound("No such saved report.", code="saved_not_found") from None
+    saved = SavedReport.objects.filter(pk=pk, owner_id=actor.pk).first()
+    if saved is None:
+        raise NotFound("No such saved report.", code="saved_not_found")
+    return saved
+
+
+def _refuse_personal(actor, slug: str) -> None:
+    """A list that names patrons never leaves the staff pages by mail (PRV-ACC-1): the
+    attempt is refused and audited, whoever asks."""
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="denied",
+            object_type=PERSONAL_TYPE,
+            object_id=slug,
+            reason="scheduled mail of a report with personal data",
+        )
+    raise PermissionDenied(
+        "Reports with personal data are never sent by e-mail.",
+        details={"permission": PERSONAL},
+    )
+
+
+def _recipients(actor, usernames: list[str], include_me: bool) -> list:
+    from quietshelf.accounts.models import StaffUser
+
+    found = [actor] if include_me else []
+    for raw in usernames:
+        name = " ".join(str(raw).split())
+        if not name:
+            continue
+        user = StaffUser.objects.filter(username=name, is_active=True).first()
+        if user is None or not has_perm(user, VIEW):
+            raise InvalidInput(
+                f"No staff account called {name[:60]!r} may read reports.",
+                code="invalid_recipient",
+            )
+        if all(u.pk != user.pk for u in found):
+            found.append(user)
+    if not found:
+        raise InvalidInput("Choose at least one recipient.", code="invalid_recipient")
+    if len(found) > MAX_RECIPIENTS:
+        raise InvalidInput(f"At most {MAX_RECIPIENTS} recipients.", code="invalid_recipient")
+    return found
+
+
+def schedule_create(
+    *,
+    actor,
+    saved_id,
+    frequency: str,
+    window: str,
+    recipients: list[str] | None = None,
+    include_me: bool = True,
+    language: str = "en",
+    today: dt.date | None = None,
+):
+    """Mail one of the actor's saved reports in its publication form, daily, weekly or
+    monthly, to the actor and/or colleagues who may read reports (usernames)."""
+    require(actor, VIEW)
+    saved = _own_saved(actor, saved_id)
+    if saved.report in personal_titles():
+        _refuse_personal(actor, saved.report)  # audited in its own transaction
+    return _schedule_create(
+        actor=actor,
+        saved=saved,
+        frequency=frequency,
+        window=window,
+        recipients=recipients,
+        include_me=include_me,
+        language=language,
+        today=today,
+    )
+
+
+@transaction.atomic(durable=True)
+def _schedule_create(*, actor, saved, frequency, window, recipients, include_me, language, today):
+    from quietshelf.reports.models import ReportSchedule, ReportScheduleRecipient
+
+    parse_request(saved.report, saved.params)  # the saved parameters still make a report
+    frequency = policy.parse_frequency(frequency)
+    window = policy.parse_window(window)
+    people = _recipients(actor, list(recipients or []), include_me)
+    if ReportSchedule.objects.filter(owner_id=actor.pk).count() >= MAX_SCHEDULES:
+        raise InvalidInput(f"At most {MAX_SCHEDULES} schedules each.", code="too_many")
+    today = today or clock.today()
+    schedule = ReportSchedule.objects.create(
+        owner_id=actor.pk,
+        saved=saved,
+        frequency=frequency,
+        window=window,
+        language=language if language in ("en", "nb") else "en",
+        next_run_on=policy.next_run_after(frequency, today),
+        created_at=clock.now(),
+    )
+    ReportScheduleRecipient.objects.bulk_create(
+        [ReportScheduleRecipient(schedule=schedule, staff_id=u.pk) for u in people]
+    )
+    audit.record(
+        actor=actor,
+        action="created",
+        obj=schedule,
+        reason=f"report mail {saved.report} {frequency} to {len(people)} staff",
+    )
+    return schedule
+
+
+@dataclass
+class ScheduleRow:
+    schedule: object
+    recipients: list[str]  # usernames
+    without_address: int  # recipients who gave no address for staff mail
+
+
+def schedules(*, actor) -> list[ScheduleRow]:
+    """The actor's own schedules with their recipients' usernames."""
+    from quietshelf.notices.services import staff_with_mail_address
+    from quietshelf.reports.models import ReportSchedule
+
+    require(actor, VIEW)
+    rows = list(
+        ReportSchedule.objects.filter(owner_id=actor.pk)
+        .select_related("saved")
+        .prefetch_related("recipients__staff")
+    )
+    ids = {r.staff_id for s in rows for r in s.recipients.all()}
+    with_address = staff_with_mail_address(ids) if ids else set()
+    return [
+        ScheduleRow(
+            s,
+            sorted(str(r.staff.username) for r in s.recipients.all()),
+            sum(1 for r in s.recipients.all() if r.staff_id not in with_address),
+        )
+        for s in rows
+    ]
+
+
+def schedules_to_me(*, actor) -> list:
+    """Schedules of colleagues that mail the actor (so they can stop them)."""
+    from quietshelf.reports.models import ReportSchedule
+
+    require(actor, VIEW)
+    return list(
+        ReportSchedule.objects.filter(recipients__staff_id=actor.pk)
+        .exclude(owner_id=actor.pk)
+        .select_related("saved")
+    )
+
+
+def _schedule_uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError):
+        raise NotFound("No such schedule.", code="schedule_not_found") from None
+
+
+@transaction.atomic(durable=True)
+def schedule_delete(*, actor, schedule_id) -> None:
+    from quietshelf.reports.models import ReportSchedule
+
+    require(actor, VIEW)
+    schedule = ReportSchedule.objects.filter(
+        pk=_schedule_uuid(schedule_id), owner_id=actor.pk
+    ).first()
+    if schedule is None:
+        raise NotFound("No such schedule.", code="schedule_not_found")
+    audit.record(actor=actor, action="deleted", obj=schedule, reason="report mail schedule")
+    schedule.delete()
+
+
+@transaction.atomic(durable=True)
+def schedule_leave(*, actor, schedule_id) -> None:
+    """A recipient stops a colleague's schedule from mailing them."""
+    from quietshelf.reports.models import ReportScheduleRecipient
+
+    require(actor, VIEW)
+    gone = ReportScheduleRecipient.objects.filter(
+        schedule_id=_schedule_uuid(schedule_id), staff_id=actor.pk
+    ).delete()[0]
+    if not gone:
+        raise NotFound("No such schedule.", code="schedule_not_found")
+
+
+def _noise_rng(schedule, req: ReportRequest) -> random.Random:
+    """The same noise for the same schedule and range: a range mailed again (saved dates,
+    every day) cannot be averaged over many mails to take the noise away."""
+    import hashlib
+    import hmac
+
+    from quietshelf.privacy import keys
+
+    seed = hmac.new(
+        keys.derived_key("reports-mail-noise"),
+        f"{schedule.pk}|{req.start}|{req.end}|{req.k}|{req.epsilon}".encode(),
+        hashlib.sha256,
+    ).digest()
+    return random.Random(seed)  # noqa: S311 - seeded on purpose (reproducible noise)
+
+
+def mail_text(result: ReportResult) -> str:
+    """The publication-form table as plain text (rows past policy.MAIL_TEXT_ROWS are
+    in the CSV only)."""
+    rows, totals = display_rows(result)
+    width = len(result.table.dims)
+    shown = rows[: policy.MAIL_TEXT_ROWS]
+    lines = [[*r["keys"], *r["cells"]] for r in shown] + [[*r["keys"], *r["cells"]] for r in totals]
+    text = policy.text_table(result.header, lines, key_width=width)
+    if len(rows) > len(shown):
+        text += "\n" + _("… and %(n)s more rows in the CSV file.") % {"n": len(rows) - len(shown)}
+    return text
+
+
+def _mail_data(schedule, result: ReportResult) -> dict:
+    """What the mail says (the caller has the schedule's language active)."""
+    req = result.request
+    return {
+        "language": schedule.language,
+        "name": schedule.saved.name,
+        "title": str(result.spec.title),
+        "range": f"{req.start:%Y-%m-%d} – {req.end:%Y-%m-%d}" if req.start else "",
+        "k": req.k,
+        "table": mail_text(result),
+        "csv": _csv_text(result),
+        "filename": csv_filename(result),
+        "url": f"{settings.QUIETSHELF_SITE_URL.rstrip('/')}/staff/reports/schedules/",
+    }
+
+
+def _csv_text(result: ReportResult) -> str:
+    from quietshelf.core.csvfile import csv_text
+
+    return csv_text(result.header, csv_rows(result))
+
+
+def _run_schedule(schedule, today: dt.date) -> int:
+    """Queue this schedule's mail for each recipient who may still read reports, each
+    in their own branch scope, in the publication form. Returns how many were queued."""
+    from dataclasses import replace
+
+    from django.utils import translation
+
+    from quietshelf.notices.services import queue_staff_report
+
+    saved = schedule.saved
+    if saved.report in personal_titles():
+        raise PermissionDenied("Reports with personal data are never sent by e-mail.")
+    spec = get_spec(saved.report)
+    base = parse_request(saved.report, saved.params, today=today)
+    queued = 0
+    for link in schedule.recipients.select_related("staff"):
+        staff = link.staff
+        if not staff.is_active or not has_perm(staff, VIEW):
+            continue  # left, or lost the permission: nothing goes to them
+        req = replace(base, groups=list(base.groups), publication=True)
+        if spec.dated:
+            req.start, req.end = policy.mail_range(
+                window=schedule.window,
+                frequency=schedule.frequency,
+                run_day=today,
+                saved_start=base.start,
+                saved_end=base.end,
+            )
+            policy.validate_range(req.start, req.end, period=req.period)
+        scope = branch_scope(staff, VIEW)
+        with translation.override(schedule.language):
+            # titles, headers and "Total" in the language of the schedule
+            result = _build(spec, req, scope, rng=_noise_rng(schedule, req), today=today)
+            data = _mail_data(schedule, result)
+        key = f"report:{schedule.pk}:{today.isoformat()}:{staff.pk}"
+        queued += queue_staff_report(staff=staff, dedupe_key=key, data=data)
+    return queued
+
+
+def queue_scheduled_reports(*, today: dt.date | None = None) -> int:
+    """The `report-mail` job: every schedule due today queues its mail (one transaction
+    per schedule) and moves on to its next day; returns how many mails were queued.
+
+    A schedule whose report fails (the saved grouping is no longer allowed, too many
+    rows) keeps the error to show its owner and tries again at its next day."""
+    from quietshelf.reports.models import ReportSchedule
+
+    today = today or clock.today()
+    queued = 0
+    due = list(ReportSchedule.objects.filter(next_run_on__lte=today).values_list("pk", flat=True))
+    for pk in due:
+        with transaction.atomic(durable=True):
+            schedule = (
+                ReportSchedule.objects.select_for_update(of=("self",))
+                .select_related("saved")
+                .filter(pk=pk, next_run_on__lte=today)
+                .first()
+            )
+            if schedule is None:
+                continue  # deleted, or another run took it
+            try:
+                with transaction.atomic():
+                    n = _run_schedule(schedule, today)
+                error = ""
+            except (InvalidInput, NotFound, PermissionDenied) as exc:
+                n, error = 0, str(exc.message)[:200]
+            schedule.last_run_on = today
+            schedule.last_error = error
+            schedule.next_run_on = policy.next_run_after(schedule.frequency, today)
+            schedule.save(update_fields=["last_run_on", "last_error", "next_run_on"])
+            audit.record(
+                actor=None,
+                action="exported",
+                obj=schedule,
+                reason=f"report mail {schedule.saved.report} to {n} staff",
+            )
+            queued += n
+    return queued

@@ -245,3 +245,93 @@ def public_csv(request, slug: str):
     except NotFound:
         raise Http404 from None
     return _csv_response(result)
+
+
+# --- scheduled report mail (RPT-1, PRV-AGG-1) ----------------------------------------------
+
+
+def _schedule_page(request, form=None, address_form=None, status=200):
+    from quietshelf.notices.services import staff_mail_address
+    from quietshelf.reports.forms import MailAddressForm, ScheduleForm
+
+    saved = services.saved_reports(actor=request.user)
+    choices = [(str(s.pk), s.name) for s in saved]
+    if form is None:
+        lang = "nb" if (request.LANGUAGE_CODE or "").startswith("nb") else "en"
+        form = ScheduleForm(saved_choices=choices, initial={"language": lang})
+    if address_form is None:
+        address_form = MailAddressForm(initial={"email": staff_mail_address(actor=request.user)})
+    return render(
+        request,
+        "reports/schedules.html",
+        {
+            "form": form,
+            "address_form": address_form,
+            "has_address": bool(address_form.initial.get("email")),
+            "schedules": services.schedules(actor=request.user),
+            "to_me": services.schedules_to_me(actor=request.user),
+            "has_saved": bool(choices),
+        },
+        status=status,
+    )
+
+
+@staff_page(perm=VIEW)
+def schedules(request):
+    """GET: the actor's schedules and the form; POST: schedule a saved report."""
+    from quietshelf.reports.forms import ScheduleForm
+
+    if request.method != "POST":
+        return _schedule_page(request)
+    choices = [(str(s.pk), s.name) for s in services.saved_reports(actor=request.user)]
+    form = ScheduleForm(request.POST, saved_choices=choices)
+    if not form.is_valid():
+        return _schedule_page(request, form=form, status=400)
+    try:
+        services.schedule_create(
+            actor=request.user,
+            saved_id=form.cleaned_data["saved"],
+            frequency=form.cleaned_data["frequency"],
+            window=form.cleaned_data["window"],
+            recipients=form.usernames(),
+            include_me=form.cleaned_data["include_me"],
+            language=form.cleaned_data["language"],
+        )
+    except (InvalidInput, NotFound, PermissionDenied) as exc:
+        form.add_error(None, exc.message)
+        status = 403 if isinstance(exc, PermissionDenied) else 400
+        return _schedule_page(request, form=form, status=status)
+    messages.success(request, _("Scheduled: the report will be mailed in its publication form."))
+    return redirect("staff_reports:schedules")
+
+
+@staff_page(perm=VIEW)
+@require_POST
+def schedule_address(request):
+    from quietshelf.notices.services import staff_mail_address_set
+    from quietshelf.reports.forms import MailAddressForm
+
+    form = MailAddressForm(request.POST)
+    if not form.is_valid():
+        return _schedule_page(request, address_form=form, status=400)
+    try:
+        staff_mail_address_set(actor=request.user, email=form.cleaned_data["email"])
+    except InvalidInput as exc:
+        form.add_error("email", exc.message)
+        return _schedule_page(request, address_form=form, status=400)
+    messages.success(request, _("Your address for report mail is saved."))
+    return redirect("staff_reports:schedules")
+
+
+@staff_page(perm=VIEW)
+@require_POST
+def schedule_delete(request, schedule_id):
+    services.schedule_delete(actor=request.user, schedule_id=schedule_id)
+    return redirect("staff_reports:schedules")
+
+
+@staff_page(perm=VIEW)
+@require_POST
+def schedule_leave(request, schedule_id):
+    services.schedule_leave(actor=request.user, schedule_id=schedule_id)
+    return redirect("staff_reports:schedules")
