@@ -13,9 +13,9 @@ points at exactly one person.
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.db import models
 from django.test import override_settings
@@ -131,52 +131,65 @@ def _overdue(loan_id, days=4):
 
 
 def _a_day_of_circulation(circ, patron, item):
-    # the catalogue is older than the patrons (a copy's creation second is no reader's)
-    items = [item() for _ in range(8)]
-    time.sleep(1.1)
-    ps = [patron() for _ in range(6)]
-    time.sleep(1.1)  # and the registrations are not in the second of the first check-in
-    # on time: de-identified at check-in
-    _checkout(circ, ps[0], items[0])
-    _checkin(circ, items[0], "south")
-    # overdue, fine paid at the desk
-    r = _checkout(circ, ps[0], items[1])
-    _overdue(r.loan.pk)
-    res = _checkin(circ, items[1])
-    services.fee_pay(actor=None, fee_id=res.fee_id, amount=res.fine_minor)
-    # overdue, fine waived
-    r = _checkout(circ, ps[1], items[2])
-    _overdue(r.loan.pk, 2)
-    res = _checkin(circ, items[2])
-    services.fee_waive(actor=None, fee_id=res.fee_id, reason="first time")
-    # a hold placed and filled, one placed and cancelled
-    h = services.hold_place(
-        actor=None,
-        patron_id=ps[2].pk,
-        record_id=items[3].record_id,
-        pickup_branch_id=circ["north"].pk,
-    )
-    _checkout(circ, ps[2], items[3])
-    _checkin(circ, items[3])
-    h2 = services.hold_place(
-        actor=None,
-        patron_id=ps[3].pk,
-        record_id=items[4].record_id,
-        pickup_branch_id=circ["north"].pk,
-    )
-    services.hold_cancel(actor=None, hold_id=h2.pk)
-    # renewed and still out (a link PRV-HIST-1 allows); one out with an unpaid fine
-    r = _checkout(circ, ps[4], items[5])
-    age_loan(r.loan.pk)  # a fresh loan's renewal is refused "too soon" (CIR-2)
-    services.renew(actor=None, loan_id=r.loan.pk)
-    r = _checkout(circ, ps[5], items[6])
-    _overdue(r.loan.pk, 3)
-    res = _checkin(circ, items[6])
-    # a manual fee paid
-    fee = services.fee_charge(
-        actor=None, patron_id=ps[3].pk, fee_type="card", amount=5000, branch_id=circ["north"].pk
-    )
-    services.fee_pay(actor=None, fee_id=fee.pk, amount=5000)
+    """Six readers' visits, each within one second of its own (time stands still during a
+    visit): the worst case for a join to the second. The first visit is also the second the
+    copies are catalogued in, and every reader registers in the second of their own check-outs
+    and check-ins, so any exact time a copy or a transit kept of a check-in names one reader."""
+    start = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=10)
+
+    def visit(n):
+        return time_machine.travel(start + dt.timedelta(seconds=n), tick=False)
+
+    with visit(0):
+        items = [item() for _ in range(8)]
+        ps = [patron()]
+        # on time, returned at another branch (a transit home): de-identified at check-in
+        _checkout(circ, ps[0], items[0])
+        _checkin(circ, items[0], "south")
+        # overdue, fine paid at the desk
+        r = _checkout(circ, ps[0], items[1])
+        _overdue(r.loan.pk)
+        res = _checkin(circ, items[1])
+        services.fee_pay(actor=None, fee_id=res.fee_id, amount=res.fine_minor)
+    with visit(1):  # overdue, fine waived
+        ps.append(patron())
+        r = _checkout(circ, ps[1], items[2])
+        _overdue(r.loan.pk, 2)
+        res = _checkin(circ, items[2])
+        services.fee_waive(actor=None, fee_id=res.fee_id, reason="first time")
+    with visit(2):  # a hold placed and filled
+        ps.append(patron())
+        h = services.hold_place(
+            actor=None,
+            patron_id=ps[2].pk,
+            record_id=items[3].record_id,
+            pickup_branch_id=circ["north"].pk,
+        )
+        _checkout(circ, ps[2], items[3])
+        _checkin(circ, items[3])
+    with visit(3):  # a hold placed and cancelled; a manual fee paid
+        ps.append(patron())
+        h2 = services.hold_place(
+            actor=None,
+            patron_id=ps[3].pk,
+            record_id=items[4].record_id,
+            pickup_branch_id=circ["north"].pk,
+        )
+        services.hold_cancel(actor=None, hold_id=h2.pk)
+        fee = services.fee_charge(
+            actor=None, patron_id=ps[3].pk, fee_type="card", amount=5000, branch_id=circ["north"].pk
+        )
+        services.fee_pay(actor=None, fee_id=fee.pk, amount=5000)
+    with visit(4):  # renewed and still out (a link PRV-HIST-1 allows)
+        ps.append(patron())
+        r = _checkout(circ, ps[4], items[5])
+        age_loan(r.loan.pk)  # a fresh loan's renewal is refused "too soon" (CIR-2)
+        services.renew(actor=None, loan_id=r.loan.pk)
+    with visit(5):  # returned late, the fine unpaid
+        ps.append(patron())
+        r = _checkout(circ, ps[5], items[6])
+        _overdue(r.loan.pk, 3)
+        res = _checkin(circ, items[6])
     return ps, items, h, res
 
 
@@ -192,6 +205,32 @@ def test_nothing_relinks_after_a_day_and_the_nightly_run_prv_hist_5(circ, patron
     # the unpaid fine still links its patron and loan (PRV-HIST-2), exactly
     fee = Fee.objects.get(pk=unpaid.fee_id)
     assert fee.patron_id == ps[5].pk and fee.loan_id is not None
+
+
+def test_copies_and_transits_keep_only_the_day_of_a_check_in_prv_hist_5(circ, patron, item):
+    """Item.created_at/updated_at and Transit.sent_at/received_at are truncated on every
+    write (save, create, update); the routing slip still finds the latest transit."""
+    from quietshelf.circulation.models import Transit
+    from quietshelf.circulation.selectors import slip_transit
+
+    moment = dt.datetime(2026, 3, 4, 15, 16, 17, tzinfo=dt.UTC)
+    with time_machine.travel(moment, tick=False):
+        i = item()
+        p = patron()
+        _checkout(circ, p, i)
+        _checkin(circ, i, "south")  # home to north: a transit
+        _checkin(circ, i, "north")  # arrived
+        _checkout(circ, p, i)
+        _checkin(circ, i, "south")  # again, the same day
+    day = retention.coarsen(moment)
+    assert day == dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
+    copy = Item.objects.get(pk=i.pk)
+    assert (copy.created_at, copy.updated_at) == (day, day)
+    first, second = Transit.objects.filter(item=i).order_by("pk")
+    assert (first.sent_at, first.received_at, second.sent_at) == (day, day, day)
+    Transit.objects.filter(pk=second.pk).update(received_at=moment)
+    assert Transit.objects.get(pk=second.pk).received_at == day
+    assert slip_transit(actor=None, item_id=i.pk).pk == second.pk
 
 
 def test_the_relink_scan_can_fail_prv_hist_5(circ, patron, item):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from quietshelf.privacy.fields import CoarseDateTimeField
 from quietshelf.privacy.inventory import personal
 
 
@@ -225,8 +226,11 @@ class Item(models.Model):
     # The day of its last check-out, renewal or check-in (written by circulation),
     # for weeding and never-circulated reports without keeping any loan (RPT-1).
     last_activity_on = models.DateField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Both to the day only (PRV-HIST-5): check-out and check-in change the copy's
+    # status, and an exact time here would be the reader's check-in second; a copy
+    # catalogued for a reader's request would carry the second of that request.
+    created_at = CoarseDateTimeField(auto_now_add=True)
+    updated_at = CoarseDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["branch__name", "call_number", "barcode"]

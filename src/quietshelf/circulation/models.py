@@ -18,7 +18,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from quietshelf.privacy.fields import EncryptedJSONField, EncryptedTextField, SubjectField
+from quietshelf.privacy.fields import (
+    CoarseDateTimeField,
+    EncryptedJSONField,
+    EncryptedTextField,
+    SubjectField,
+)
 from quietshelf.privacy.inventory import personal
 
 
@@ -258,8 +263,10 @@ class Transit(models.Model):
     hold = models.ForeignKey(
         Hold, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    sent_at = models.DateTimeField()
-    received_at = models.DateTimeField(null=True, blank=True)
+    # To the day only (PRV-HIST-5): a transit starts at a check-in, and its exact
+    # second would re-link the reader the loan no longer names.
+    sent_at = CoarseDateTimeField()
+    received_at = CoarseDateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -164,7 +164,7 @@ def slip_transit(*, actor, item_id):
     return (
         Transit.objects.filter(item_id=item_id)
         .select_related("item", "item__record", "from_branch", "to_branch")
-        .order_by("-sent_at")
+        .order_by("-sent_at", "-pk")  # sent_at is a day (PRV-HIST-5): the latest row
         .first()
     )
 

@@ -6,7 +6,13 @@ circulation dates loans back): expired patrons, one past the date for erasure,
 one under a legal hold, one with an unpaid fee; paid fees, one from eight
 years ago; an erased patron from last year; expired sessions; old sign-in
 records; a withdrawn consent; a closed staff account; a revoked API token; old
-password links; an old log file and an old backup. Every person is fictional.
+password links; an orphaned staff session and a closed account's saved report;
+closed loans and a cancelled hold an earlier system kept with their borrower,
+a sealed last borrower past its date; a closed privacy request, a refused
+government order, a closed breach, a lifted restriction and old canary
+statements; SIP2 sign-in failures; an old rotated log file and an old backup.
+Only the audit log has nothing due (its entries cannot be dated back without
+breaking the hash chain). Every person is fictional.
 Safe to run twice (does nothing when the marker patron exists).
 """
 
@@ -31,7 +37,7 @@ def create_aged_demo_data() -> dict[str, int]:
     from django.contrib.sessions.models import Session
 
     from quietshelf.accounts import services as staff_services
-    from quietshelf.accounts.models import StaffUser
+    from quietshelf.accounts.models import StaffSession, StaffUser
     from quietshelf.api.models import ApiToken
     from quietshelf.catalog.models import Branch
     from quietshelf.circulation import services as circ
@@ -43,6 +49,8 @@ def create_aged_demo_data() -> dict[str, int]:
     from quietshelf.privacy import services as privacy
     from quietshelf.privacy.models import ConsentRecord, Subject
     from quietshelf.privacy.search import search_name_tokens
+    from quietshelf.reports.models import SavedReport
+    from quietshelf.sip2.models import Sip2Failure
 
     if search_name_tokens(scope="patron.name", query=MARKER):
         return {}
@@ -146,11 +154,29 @@ def create_aged_demo_data() -> dict[str, int]:
         revoked=True,
     )
 
-    # an old log file and an old backup in their folders
+    # a staff session whose Django session is gone (signed out from another device)
+    StaffSession.objects.create(user=former, session_key=secrets.token_hex(20))
+    SavedReport.objects.create(
+        owner=former,
+        name="Loans per branch",
+        report="loans",
+        params={},
+        created_at=_days_ago(300),
+    )
+
+    counts.update(_aged_circulation(person, branch, today))
+    counts.update(_aged_privacy_office(person, branch, today, former))
+
+    # SIP2 sign-in failures from two days ago (keyed digests, never the account or address)
+    Sip2Failure.objects.create(
+        kind="login", account_digest=secrets.token_hex(32), source="demo", at=_days_ago(2)
+    )
+
+    # an old rotated log file and an old backup in their folders
     old = _days_ago(30).timestamp()
     log_dir = settings.LOG_DIR
     log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log = log_dir / "requests-demo-old.log"
+    log = log_dir / f"worker.log.{_days_ago(30):%Y-%m-%d}"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write("request ids and truncated addresses only\n")
@@ -163,3 +189,88 @@ def create_aged_demo_data() -> dict[str, int]:
         os.utime(path, (aged, aged))
     counts["other"] = 1
     return counts
+
+
+def _aged_circulation(person, branch, today: dt.date) -> dict[str, int]:
+    """Loans and holds an earlier system kept with their borrower (as an import of its
+    history brings them), and a sealed last borrower past its week (PRV-HIST-2/4)."""
+    from quietshelf.catalog.models import Item
+    from quietshelf.circulation.models import Hold, LastBorrowerEscrow, Loan
+
+    items = list(Item.objects.order_by("pk")[:3])
+    if not items:
+        return {}
+    reader = person(12, given="Halvard")
+    for n, copy in enumerate(items[:2]):
+        Loan.objects.create(
+            item=copy,
+            patron=reader,
+            branch=copy.branch,
+            checked_out_at=_days_ago(60 + n),
+            due_at=_days_ago(39 + n),
+            returned_at=_days_ago(40 + n),
+        )
+    Hold.objects.create(
+        record_id=items[0].record_id,
+        patron=reader,
+        pickup_branch=branch,
+        status="cancelled",
+        placed_at=_days_ago(50),
+        closed_at=_days_ago(45),
+    )
+    LastBorrowerEscrow.objects.get_or_create(
+        item=items[-1],
+        defaults={"sealed": os.urandom(44), "expires_on": today - dt.timedelta(days=20)},
+    )
+    return {"loans": 2, "holds": 1, "escrow": 1}
+
+
+def _aged_privacy_office(person, branch, today: dt.date, former) -> dict[str, int]:
+    """A closed request, a refused government order, a closed breach, a lifted
+    restriction and an old canary statement, all from years ago (PRV-RET-1)."""
+    from quietshelf.privacyoffice import services as office
+    from quietshelf.privacyoffice.models import (
+        BreachIncident,
+        CanaryStatement,
+        GovernmentRequest,
+        ProcessingRestriction,
+        RequestCase,
+    )
+
+    years = _days_ago(4 * 365)
+    asker = person(13, given="Signy")
+    case = office.case_open(actor=None, kind="access", channel="letter", patron_id=asker.pk)
+    office.case_close(actor=None, case_id=case.pk, status="done", note="answered by letter")
+    RequestCase.objects.filter(pk=case.pk).update(closed_at=years)
+    order = office.government_request_open(
+        actor=None, kind="subpoena", agency="Demo District Court", patron_id=asker.pk
+    )
+    office.government_refuse(actor=None, request_id=order.pk, note="no court order")
+    GovernmentRequest.objects.filter(pk=order.pk).update(decided_at=years)
+    # lifting takes an announced day weeks ahead: the lifted restriction is written as such
+    ProcessingRestriction.objects.create(
+        patron=asker,
+        previous_status=asker.status,
+        started_at=years - dt.timedelta(days=60),
+        lift_on=years.date(),
+        lift_announced_at=years - dt.timedelta(days=30),
+        lifted_at=years,
+    )
+    incident = office.breach_record(
+        actor=None,
+        title="Demo: a misdirected reminder",
+        what_happened="A reminder went to the wrong address; it was deleted unread.",
+        discovered_at=years,
+        window_start=years,
+        window_end=years,
+        data_categories=["contact"],
+    )
+    BreachIncident.objects.filter(pk=incident.pk).update(status="closed", created_at=years)
+    for valid_days, ago in ((90, 5 * 365), (90, 4 * 365)):
+        statement = office.canary_sign(
+            actor=None, valid_days=valid_days, today=today - dt.timedelta(days=ago)
+        )
+        CanaryStatement.objects.filter(pk=statement.pk).update(
+            valid_until=today - dt.timedelta(days=ago - valid_days)
+        )
+    return {"privacy office": 5}

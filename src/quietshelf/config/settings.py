@@ -582,6 +582,21 @@ LOGGING = {
         "quietshelf": {"handlers": ["console"], "level": env_str("QUIETSHELF_LOG_LEVEL", "INFO")},
     },
 }
+# A log file of this process in LOG_DIR as well (e.g. worker.log): rotated at midnight
+# UTC, 0600, rotated files kept for the request-log rule and deleted by the retention
+# job after it (core/logfiles.py, PRV-LOG-1).
+QUIETSHELF_LOG_FILE = env_str("QUIETSHELF_LOG_FILE")
+if QUIETSHELF_LOG_FILE:
+    if Path(QUIETSHELF_LOG_FILE).name != QUIETSHELF_LOG_FILE:
+        raise ImproperlyConfigured("QUIETSHELF_LOG_FILE is a file name in <instance>/logs/")
+    LOGGING["handlers"]["file"] = {
+        "()": "quietshelf.core.logfiles.handler",
+        "path": str(LOG_DIR / QUIETSHELF_LOG_FILE),
+        "days": QUIETSHELF_RETENTION["request_log"]["days"] or 14,
+        "formatter": "plain",
+    }
+    for _logger in ("django.request", "quietshelf"):
+        LOGGING["loggers"][_logger]["handlers"].append("file")
 
 # --- SIP2 self-check server (quietshelf sip2, docs/sip2.md) -----------------
 QUIETSHELF_SIP2_HOST = env_str("QUIETSHELF_SIP2_HOST", "127.0.0.1")

@@ -117,17 +117,21 @@ def _delete_patrons(patron_ids: list) -> int:
         return Patron.objects.filter(pk__in=patron_ids).delete()[0]
     deleted = 0
     qn = connection.ops.quote_name
+    pg = connection.vendor == "postgresql"
     for start in range(0, len(patron_ids), 5000):  # within SQLite's variable limit
         chunk = patron_ids[start : start + 5000]
         params = [Patron._meta.pk.get_db_prep_value(i, connection) for i in chunk]
-        marks = ", ".join(["%s"] * len(params))
+        # PostgreSQL: one array parameter, not 5,000 values parsed and planned per table
+        match = "= ANY(%s::uuid[])" if pg else f"IN ({', '.join(['%s'] * len(params))})"
+        if pg:
+            params = [params]
         for rel in relations(Patron):
             model, column = rel.related_model, qn(rel.field.column)
             table = qn(model._meta.db_table)
             if rel.on_delete is SET_NULL:
-                sql = f"UPDATE {table} SET {column} = NULL WHERE {column} IN ({marks})"  # noqa: S608
+                sql = f"UPDATE {table} SET {column} = NULL WHERE {column} {match}"  # noqa: S608
             elif rel.on_delete is CASCADE and simple(model):
-                sql = f"DELETE FROM {table} WHERE {column} IN ({marks})"  # noqa: S608
+                sql = f"DELETE FROM {table} WHERE {column} {match}"  # noqa: S608
             else:  # rows of its own hang off it, or it has signals: the collector
                 model._base_manager.filter(**{f"{rel.field.name}__in": chunk}).delete()
                 continue
@@ -135,7 +139,7 @@ def _delete_patrons(patron_ids: list) -> int:
                 cur.execute(sql, params)
         with connection.cursor() as cur:
             table, pk = qn(Patron._meta.db_table), qn(Patron._meta.pk.column)
-            cur.execute(f"DELETE FROM {table} WHERE {pk} IN ({marks})", params)  # noqa: S608
+            cur.execute(f"DELETE FROM {table} WHERE {pk} {match}", params)  # noqa: S608
             deleted += cur.rowcount
     return deleted
 

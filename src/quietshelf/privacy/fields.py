@@ -394,3 +394,37 @@ class BlindIndexField(models.CharField):
         digest = self.digest(value)
         setattr(model_instance, self.attname, digest)
         return digest
+
+
+class CoarseDateTimeField(models.DateTimeField):
+    """A moment kept only to the coarse unit (QUIETSHELF_RETENTION_COARSEN, day by
+    default, in UTC) on every write: save(), create(), bulk_create() and update().
+
+    For times that record when something happened to a thing a reader just held
+    (an item's last change, a transit's send and arrival): stored exact, they
+    equal the second of a reader's check-in and re-link the reader after the
+    loan has lost them (PRV-HIST-5). Lookups are not changed.
+
+    The column is an ordinary datetime column: migrations see a DateTimeField
+    (deconstruct), so swapping a field to this class needs no table rebuild.
+    """
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.DateTimeField", args, kwargs
+
+    @staticmethod
+    def _coarse(value):
+        if isinstance(value, dt.datetime):
+            from quietshelf.privacy.retention import coarsen  # retention imports the models
+
+            return coarsen(value)
+        return value
+
+    def pre_save(self, model_instance, add):
+        value = self._coarse(super().pre_save(model_instance, add))
+        setattr(model_instance, self.attname, value)
+        return value
+
+    def get_db_prep_save(self, value, connection):
+        return super().get_db_prep_save(self._coarse(value), connection)

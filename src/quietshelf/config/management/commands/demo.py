@@ -4,7 +4,8 @@ Creates (or reuses) the instance folder, migrates the embedded SQLite
 database, loads the demo catalogue once, creates a per-instance staff login
 with a generated password (printed once, never a default), and serves, with
 `quietshelf worker` running beside the server as a child process (fines, hold
-expiry, notices; its log goes to <instance>/logs/worker.log) until Ctrl-C.
+expiry, notices; its log goes to <instance>/logs/worker.log, rotated daily and kept
+14 days) until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 
+from quietshelf.core import logfiles
 from quietshelf.core.commands import QuietshelfCommand, UsageError
 
 DEMO_USER_FILE = "demo-staff-created"
+
+
+def _log_days() -> int:
+    """The request-log rule's period (PRV-RET-1: 14 days): rotated files kept at most."""
+    spec = settings.QUIETSHELF_RETENTION.get("request_log", {})
+    return spec.get("days") or logfiles.DEFAULT_DAYS
 
 
 def _interrupt(signum, frame):
@@ -111,15 +119,16 @@ class Command(QuietshelfCommand):
         env = dict(os.environ, QUIETSHELF_HOME=str(instance))
         # Links in the demo's notices point at this server, whatever --port says.
         env.setdefault("QUIETSHELF_SITE_URL", site_url)
-        with open(log_path, "ab") as log:
-            worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "quietshelf", "worker"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,  # runs before the child starts any thread
-            )
+        worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "quietshelf", "worker"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # runs before the child starts any thread
+        )
+        # rotated at midnight, kept as long as the request-log rule says, 0600 (PRV-LOG-1)
+        logfiles.pump(worker.stdout, log_path, days=_log_days())
         self.stdout.write(
             f"Started the job worker beside the server (pid {worker.pid}; log {log_path}); "
             "Ctrl-C stops both."
@@ -143,15 +152,15 @@ class Command(QuietshelfCommand):
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / "sip2.log"
         env = dict(os.environ, QUIETSHELF_HOME=str(instance))
-        with open(log_path, "ab") as log:
-            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "quietshelf", "sip2", "--host", host, "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-            )
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "quietshelf", "sip2", "--host", host, "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        logfiles.pump(child.stdout, log_path, days=_log_days())
         self.stdout.write(
             f"Started the SIP2 server beside it on {host}:{port} (pid {child.pid}; log {log_path})."
         )
