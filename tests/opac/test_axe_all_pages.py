@@ -94,6 +94,7 @@ PAGES: dict[str, Page] = {
     "account/privacy/": (PATRON, lambda o: "/account/privacy/", 200),
     "account/privacy/erase/": (PATRON, lambda o: "/account/privacy/erase/", 200),
     "account/privacy/correct/": (PATRON, lambda o: "/account/privacy/correct/", 200),
+    "account/privacy/guardian/": (PATRON, lambda o: "/account/privacy/guardian/", 200),
     "account/sign-out/": (PATRON, lambda o: "/account/sign-out/", 200),
     # staff: home, catalogue
     "staff/": (STAFF, lambda o: "/staff/", 200),
@@ -232,6 +233,7 @@ PAGES: dict[str, Page] = {
     "staff/retention/": (STAFF, lambda o: "/staff/retention/", 200),
     # staff: reports
     "staff/reports/": (STAFF, lambda o: "/staff/reports/", 200),
+    "staff/reports/schedules/": (STAFF, lambda o: "/staff/reports/schedules/", 200),
     "staff/reports/<slug:slug>/": (STAFF, lambda o: "/staff/reports/circulation/", 200),
     "staff/reports/weeding/": (STAFF, lambda o: "/staff/reports/weeding/", 200),
     "staff/reports/personal/<slug:slug>/": (
