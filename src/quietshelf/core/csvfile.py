@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from django.http import HttpResponse
 
 # First characters that make a spreadsheet evaluate a cell.
+# The media type of every CSV the project writes: downloads and mail attachments alike.
+CSV_MEDIA_TYPE = "text/csv"
+
 FORMULA_STARTS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 
 
@@ -81,7 +84,7 @@ def csv_response(
     """
     from django.http import HttpResponse
 
-    response = HttpResponse(csv_text(header, rows), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(csv_text(header, rows), content_type=f"{CSV_MEDIA_TYPE}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     if no_store:
         response["Cache-Control"] = "no-store"

@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from quietshelf.accounts.authz import branch_scope, require
 from quietshelf.core import clock
+from quietshelf.core.csvfile import CSV_MEDIA_TYPE
 from quietshelf.core.errors import Conflict, InvalidInput, NotFound
 from quietshelf.core.ids import as_uuid
 from quietshelf.notices import conf, defaults, policy, sandbox
@@ -1478,4 +1479,4 @@ def _attachments(notice) -> list | None:
     data = notice.data
     if not conf.staff_report_attachments() or not data.get("csv"):
         return None
-    return [(str(data.get("filename") or "report.csv"), str(data["csv"]), "text/csv")]
+    return [(str(data.get("filename") or "report.csv"), str(data["csv"]), CSV_MEDIA_TYPE)]
