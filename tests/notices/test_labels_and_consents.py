@@ -18,7 +18,7 @@ PASSWORD = "quiet-lantern-orchard-9"
 
 @pytest.fixture(autouse=True)
 def _fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["tests.patrons.portal.conftest.FastArgon2"]
+    settings.PASSWORD_HASHERS = ["tests.portal.conftest.FastArgon2"]
 
 
 def test_consent_descriptions_are_translated_prv_con_1():

@@ -17,7 +17,7 @@ PASSWORD = "quiet-lantern-orchard-7"
 
 @pytest.fixture(autouse=True)
 def _fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["tests.patrons.portal.conftest.FastArgon2"]
+    settings.PASSWORD_HASHERS = ["tests.portal.conftest.FastArgon2"]
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def _keep_audit_seal_clock():
 
 @pytest.fixture(autouse=True)
 def _fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["tests.patrons.portal.conftest.FastArgon2"]
+    settings.PASSWORD_HASHERS = ["tests.portal.conftest.FastArgon2"]
 
 
 @pytest.fixture

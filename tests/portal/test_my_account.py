@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from quietshelf.patrons.models import ContactPoint
-from quietshelf.patrons.portal.models import SignInFailure
+from quietshelf.portal.models import SignInFailure
 from quietshelf.privacy import consent, inventory
 from quietshelf.privacy.models import AuditEntry, ConsentRecord
 

@@ -7,8 +7,8 @@ import time_machine
 
 from quietshelf.core.errors import PermissionDenied
 from quietshelf.patrons.auth import SESSION_PATRON
-from quietshelf.patrons.portal import services
-from quietshelf.patrons.portal.models import PasswordLink
+from quietshelf.portal import services
+from quietshelf.portal.models import PasswordLink
 from tests.factories import StaffUserFactory
 
 from .conftest import PASSWORD, link_path, sign_in, trained_admin
@@ -169,7 +169,7 @@ def test_retention_purges_old_links_and_failures(client, patron, settings):
     """PRV-RET: password links and sign-in failures go after their retention rules."""
     import datetime as dt
 
-    from quietshelf.patrons.portal.models import SignInFailure
+    from quietshelf.portal.models import SignInFailure
 
     with time_machine.travel("2026-03-01 10:00:00+00:00", tick=False) as clock:
         services.password_link_request(identifier="230099990001")

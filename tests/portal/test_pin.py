@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from quietshelf.patrons.models import Patron
-from quietshelf.patrons.portal import services
-from quietshelf.patrons.portal.errors import PinRejected
+from quietshelf.portal import services
+from quietshelf.portal.errors import PinRejected
 from quietshelf.privacy.models import AuditEntry
 
 from .conftest import PASSWORD, sign_in

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from quietshelf.patrons.auth import SESSION_PATRON
-from quietshelf.patrons.portal.models import SignInFailure
+from quietshelf.portal.models import SignInFailure
 
 from .conftest import PASSWORD, sign_in
 

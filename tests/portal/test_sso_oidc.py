@@ -1,6 +1,6 @@
 """Patron sign-in through OpenID Connect against a real provider on loopback (INT-2).
 
-The provider (tests/patrons/portal/oidc_provider.py) runs an HTTP server in
+The provider (tests/portal/oidc_provider.py) runs an HTTP server in
 the test; the site talks to it over HTTP for discovery, the token exchange
 and its keys, and the test plays the browser between the two.
 """
@@ -17,7 +17,7 @@ from django.db import connection
 from quietshelf.patrons import services as patron_services
 from quietshelf.patrons.auth import SESSION_PATRON
 from quietshelf.patrons.models import ContactPoint, Patron, PatronIdentifier
-from quietshelf.patrons.portal.models import SsoLink
+from quietshelf.portal.models import SsoLink
 
 from .oidc_provider import TinyOpenIDProvider
 

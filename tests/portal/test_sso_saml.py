@@ -1,6 +1,6 @@
 """Patron sign-in through SAML 2.0 against a real pysaml2 IdP on loopback (INT-2).
 
-The IdP (tests/patrons/portal/saml_idp.py) serves metadata and a single
+The IdP (tests/portal/saml_idp.py) serves metadata and a single
 sign-on endpoint over HTTP and signs assertions with xmlsec1; the site reads
 its metadata, sends an AuthnRequest by redirect, and verifies the signed
 response posted back. Needs Debian's xmlsec1 (scripts/test.sh installs it).
@@ -20,7 +20,7 @@ import pytest
 from quietshelf.patrons import services as patron_services
 from quietshelf.patrons.auth import SESSION_PATRON
 from quietshelf.patrons.models import ContactPoint, Patron
-from quietshelf.patrons.portal.models import SsoLink
+from quietshelf.portal.models import SsoLink
 
 from .saml_idp import TinySamlIdP
 

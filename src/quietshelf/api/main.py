@@ -57,7 +57,7 @@ def health(request):
 
 
 api.add_router("/", catalog_router)
-api.add_router("/", "quietshelf.patrons.portal.api.router")  # /me: the patron's own record
+api.add_router("/", "quietshelf.portal.api.router")  # /me: the patron's own record
 api.add_router("/patrons", "quietshelf.patrons.api.router")  # staff patron API
 api.add_router("/circulation/me", "quietshelf.circulation.api.me_router")  # own loans
 api.add_router("/circulation", "quietshelf.circulation.api.router")  # desk, self-check

@@ -326,11 +326,11 @@ def pay_fee(request, fee_id: uuid.UUID, body: s.PaymentIn):
 
 
 # --- the patron's own loans, holds, fees and reading history (/circulation/me/…) -----------
-# Authentication: the patron's web session (patrons.portal); no patron id in any route.
+# Authentication: the patron's web session (patrons.auth); no patron id in any route.
 
 
 def _me_router() -> Router:
-    from quietshelf.patrons.portal.api import patron_auth
+    from quietshelf.patrons.auth import patron_auth
 
     return Router(tags=["my account"], auth=patron_auth)
 

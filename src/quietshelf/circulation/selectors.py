@@ -256,7 +256,7 @@ def pick_list(*, actor, branch_id, limit: int = 200) -> list:
     )
 
 
-# --- the patron's self-service pages (patrons/portal/circulation_views.py) -------------------
+# --- the patron's self-service pages (portal/circulation_views.py) -------------------
 
 
 @dataclass

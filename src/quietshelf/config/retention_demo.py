@@ -44,7 +44,7 @@ def create_aged_demo_data() -> dict[str, int]:
     from quietshelf.circulation.models import Fee, FeeTransaction
     from quietshelf.patrons import services as patrons
     from quietshelf.patrons.models import Patron
-    from quietshelf.patrons.portal.models import PasswordLink
+    from quietshelf.portal.models import PasswordLink
     from quietshelf.privacy import retention
     from quietshelf.privacy import services as privacy
     from quietshelf.privacy.models import ConsentRecord, Subject
@@ -117,7 +117,7 @@ def create_aged_demo_data() -> dict[str, int]:
     )
 
     # yesterday's failed patron sign-ins (keyed digests, never the identifier or address)
-    from quietshelf.patrons.portal.models import SignInFailure
+    from quietshelf.portal.models import SignInFailure
 
     SignInFailure.objects.create(
         account_digest=secrets.token_hex(32), ip_digest=secrets.token_hex(32), at=_days_ago(2)

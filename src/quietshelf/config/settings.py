@@ -78,7 +78,7 @@ INSTALLED_APPS = [
     "quietshelf.privacy",
     "quietshelf.accounts",
     "quietshelf.patrons",
-    "quietshelf.patrons.portal",
+    "quietshelf.portal",
     "quietshelf.catalog",
     "quietshelf.circulation",
     "quietshelf.notices",

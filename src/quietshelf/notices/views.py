@@ -17,7 +17,7 @@ from quietshelf.accounts.decorators import staff_page
 from quietshelf.core.errors import DomainError, NotFound, PermissionDenied
 from quietshelf.notices import sandbox, selectors, services
 from quietshelf.notices.forms import TemplateForm
-from quietshelf.patrons.portal.views import patron_required
+from quietshelf.patrons.auth import patron_required
 from quietshelf.privacy import consent
 
 

@@ -17,10 +17,15 @@ Patron, or None).
 
 from __future__ import annotations
 
+import functools
 import time
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
+from ninja.security.apikey import APIKeyCookie
 
 SESSION_PATRON = "qs_patron"
 SESSION_HASH = "qs_patron_hash"
@@ -50,7 +55,7 @@ def max_seconds() -> int:
 
 def session_hash(patron) -> str:
     """Changes whenever the patron's password changes: older sessions stop working."""
-    from quietshelf.patrons.portal import selectors
+    from quietshelf.patrons import selectors
 
     secret = selectors.password_hash_of(patron) or f"no-password:{patron.pk}"
     return salted_hmac("quietshelf.patron-session", secret, algorithm="sha256").hexdigest()
@@ -109,7 +114,7 @@ def get_patron(request):
     if now - started > max_seconds() or now - seen > idle_seconds():
         _drop(session)
         return None
-    from quietshelf.patrons.portal import selectors
+    from quietshelf.patrons import selectors
 
     patron = selectors.patron_for_session(patron_id=patron_id)
     if patron is None or not constant_time_compare(
@@ -146,3 +151,44 @@ class PatronMiddleware:
     def __call__(self, request):
         request.patron = get_patron(request)
         return self.get_response(request)
+
+
+# --- what the patron's pages and routers ask of the session ------------------------------
+# Here, below every face that serves a signed-in patron (the portal, the notices and privacy
+# pages under /account/, circulation's /me router), so none of them imports the portal.
+
+
+def patron_required(view):
+    """A page for a signed-in patron: others go to sign-in, and to the policy when a new
+    one waits for their acceptance."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if getattr(request, "patron", None) is None:
+            query = urlencode({"next": request.path})
+            return redirect(f"{reverse('account:sign_in')}?{query}")
+        if request.session.get(SESSION_POLICY):
+            query = urlencode({"next": request.path})
+            return redirect(f"{reverse('account:policy')}?{query}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class PatronSession(APIKeyCookie):
+    """The signed-in patron from Django's session, for the API's patron routes."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def _get_key(self, request):
+        # No signed-in patron: 401, before ninja's CSRF check could answer 403
+        # to someone who has simply not signed in (the API docs promise 401).
+        if getattr(request, "patron", None) is None:
+            return None
+        return super()._get_key(request)
+
+    def authenticate(self, request, key):
+        return getattr(request, "patron", None)
+
+
+patron_auth = PatronSession()

@@ -28,6 +28,7 @@ from quietshelf.patrons.models import (
     ContactPoint,
     Patron,
     PatronIdentifier,
+    PatronStatus,
     contact_index,
 )
 from quietshelf.privacy import audit
@@ -265,3 +266,23 @@ def groups():
     from quietshelf.patrons.models import PatronGroup
 
     return list(PatronGroup.objects.all())
+
+
+# --- the patron's web session (patrons.auth) ---------------------------------------------
+
+
+def password_hash_of(patron) -> str:
+    return patron.password_hash or ""
+
+
+def patron_for_session(*, patron_id) -> Patron | None:
+    """The patron a session names, if the account may still be used on the web."""
+    try:
+        patron = Patron.objects.select_related("subject").filter(pk=patron_id).first()
+    except (ValueError, TypeError):
+        return None
+    if patron is None or patron.status == PatronStatus.CLOSED:
+        return None
+    if patron.subject.forgotten_at is not None:
+        return None
+    return patron

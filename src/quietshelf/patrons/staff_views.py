@@ -403,7 +403,7 @@ def mapping_edit(request, mapping_id=None):
 @require_POST
 def send_password_link(request, patron_id):
     """Staff start a password (re)set; the link goes only to the patron (PRV-AUTH-1)."""
-    from quietshelf.patrons.portal.services import send_password_link as send_link
+    from quietshelf.patrons.password_links import send_password_link as send_link
 
     try:
         send_link(actor=request.user, patron_id=patron_id)

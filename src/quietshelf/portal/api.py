@@ -10,33 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
 from ninja import Router, Schema
-from ninja.security.apikey import APIKeyCookie
 
 from quietshelf.core.schemas import ErrorDetail, ErrorOut  # noqa: F401  (one error shape)
-from quietshelf.patrons.portal import mydata, selectors
+from quietshelf.patrons import mydata
+from quietshelf.patrons.auth import patron_auth
+from quietshelf.portal import selectors
 
 router = Router(tags=["my account"])
-
-
-class PatronSession(APIKeyCookie):
-    """The signed-in patron from Django's session (patrons.auth)."""
-
-    param_name = settings.SESSION_COOKIE_NAME
-
-    def _get_key(self, request):
-        # No signed-in patron: 401, before ninja's CSRF check could answer 403
-        # to someone who has simply not signed in (the API docs promise 401).
-        if getattr(request, "patron", None) is None:
-            return None
-        return super()._get_key(request)
-
-    def authenticate(self, request, key):
-        return getattr(request, "patron", None)
-
-
-patron_auth = PatronSession()
 
 
 class MyCardOut(Schema):

@@ -27,9 +27,9 @@ from quietshelf.circulation import selectors, services
 from quietshelf.circulation.models import HoldStatus
 from quietshelf.core.csvfile import csv_response
 from quietshelf.core.errors import DomainError
-from quietshelf.patrons.portal import forms
-from quietshelf.patrons.portal import services as portal_services
-from quietshelf.patrons.portal.views import patron_required
+from quietshelf.portal import forms
+from quietshelf.portal import services as portal_services
+from quietshelf.portal.views import patron_required
 from quietshelf.privacy import consent
 from quietshelf.privacy.audit import Actor
 

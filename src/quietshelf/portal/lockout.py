@@ -26,7 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from quietshelf.core.netutil import truncate_ip
-from quietshelf.patrons.portal.models import SignInFailure
+from quietshelf.portal.models import SignInFailure
 from quietshelf.privacy.fields import blind_index
 
 ACCOUNT_PURPOSE = "patron_portal.sign_in_account"

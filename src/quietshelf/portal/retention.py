@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quietshelf.patrons.portal.models import PasswordLink, SignInFailure
+from quietshelf.portal.models import PasswordLink, SignInFailure
 from quietshelf.privacy.retention import Context, Step, ids_batch, register_step
 
 

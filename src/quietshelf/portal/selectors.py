@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from django.db.models import Q
 from django.utils import timezone
 
 from quietshelf.patrons.models import (
@@ -22,27 +21,10 @@ from quietshelf.patrons.models import (
     IdentifierType,
     Patron,
     PatronIdentifier,
-    PatronStatus,
 )
-from quietshelf.patrons.portal.models import PasswordLink
+from quietshelf.patrons.selectors import password_hash_of, patron_for_session  # noqa: F401
+from quietshelf.portal.models import PasswordLink
 from quietshelf.privacy.models import ActorType, AuditEntry, ConsentRecord
-
-
-def password_hash_of(patron) -> str:
-    return patron.password_hash or ""
-
-
-def patron_for_session(*, patron_id) -> Patron | None:
-    """The patron a session names, if the account may still be used on the web."""
-    try:
-        patron = Patron.objects.select_related("subject").filter(pk=patron_id).first()
-    except (ValueError, TypeError):
-        return None
-    if patron is None or patron.status == PatronStatus.CLOSED:
-        return None
-    if patron.subject.forgotten_at is not None:
-        return None
-    return patron
 
 
 def patrons_by_identifier(identifier: str) -> list[Patron]:
@@ -188,9 +170,3 @@ def _roles_of_staff(actor_ids: set[str]) -> dict[str, str]:
         actor_id: "Library staff (" + ", ".join(sorted(roles)) + ")"
         for actor_id, roles in names.items()
     }
-
-
-def own_audit_filter(patron) -> Q:
-    return Q(actor_type=ActorType.PATRON, actor_id=str(patron.pk)) | Q(
-        object_type__startswith="patrons.", object_id=str(patron.pk)
-    )

@@ -29,8 +29,8 @@ from quietshelf.accounts import authz
 from quietshelf.core import after_response
 from quietshelf.core.errors import InvalidInput, NotFound, RateLimited
 from quietshelf.patrons.models import ContactKind, ContactPoint, Patron, PatronStatus
-from quietshelf.patrons.portal import lockout, selectors
-from quietshelf.patrons.portal.errors import (
+from quietshelf.portal import lockout, selectors
+from quietshelf.portal.errors import (
     AccountNotActive,
     NoEmailAddress,
     PasswordLinkInvalid,
@@ -41,11 +41,11 @@ from quietshelf.patrons.portal.errors import (
     SignInFailed,
     SignInLocked,
 )
-from quietshelf.patrons.portal.models import PasswordLink, PasswordLinkPurpose
+from quietshelf.portal.models import PasswordLink, PasswordLinkPurpose
 from quietshelf.privacy import audit
 from quietshelf.privacy import services as privacy_services
 
-log = logging.getLogger("quietshelf.patrons.portal")
+log = logging.getLogger("quietshelf.portal")
 
 MAX_LINKS_PER_HOUR = 5
 _DUMMY_HASH: list[str] = []
@@ -280,7 +280,7 @@ PIN_MIN, PIN_MAX = 4, 8
 
 def check_new_pin(pin: str) -> str:
     """4-8 digits, not one digit repeated, not a run like 1234 or 9876 (PinRejected)."""
-    from quietshelf.patrons.portal.errors import PinRejected
+    from quietshelf.portal.errors import PinRejected
 
     pin = (pin or "").strip()
     if not pin.isdigit() or not (PIN_MIN <= len(pin) <= PIN_MAX):

@@ -7,9 +7,9 @@ random secret, moved into the session at once (see views.password_link).
 
 from django.urls import path
 
-from quietshelf.patrons.portal import circulation_views as circ
-from quietshelf.patrons.portal import views
-from quietshelf.patrons.sso import views as sso_views
+from quietshelf.portal import circulation_views as circ
+from quietshelf.portal import views
+from quietshelf.portal.sso import views as sso_views
 
 app_name = "account"
 

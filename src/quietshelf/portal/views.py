@@ -10,9 +10,7 @@ middleware).
 
 from __future__ import annotations
 
-import functools
 import json
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -25,14 +23,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from quietshelf.core.csvfile import csv_response
 from quietshelf.core.errors import DomainError
 from quietshelf.core.netutil import client_ip
-from quietshelf.patrons import auth
-from quietshelf.patrons.portal import forms, mydata, selectors, services
-from quietshelf.patrons.portal.errors import (
+from quietshelf.patrons import auth, mydata
+from quietshelf.patrons.auth import patron_required
+from quietshelf.portal import forms, selectors, services
+from quietshelf.portal.errors import (
     PasswordLinkInvalid,
     ReauthenticationFailed,
     SignInLocked,
 )
-from quietshelf.patrons.sso import config as sso_config
+from quietshelf.portal.sso import config as sso_config
 
 LINK_SESSION_KEY = "qs_password_link"
 
@@ -49,20 +48,6 @@ def safe_next(request, url: str | None) -> str:
     ):
         return url
     return reverse("account:home")
-
-
-def patron_required(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if getattr(request, "patron", None) is None:
-            query = urlencode({"next": request.path})
-            return redirect(f"{reverse('account:sign_in')}?{query}")
-        if request.session.get(auth.SESSION_POLICY):
-            query = urlencode({"next": request.path})
-            return redirect(f"{reverse('account:policy')}?{query}")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _base_url(request) -> str:

@@ -491,7 +491,7 @@ def privacy_page() -> dict:
 @dataclass
 class GuardianMinor:
     patron: Patron
-    held: list  # patrons.portal.mydata.HeldModel with rows, the minor's record
+    held: list  # patrons.mydata.HeldModel with rows, the minor's record
 
 
 @dataclass
@@ -510,9 +510,9 @@ def guardian_view(*, guardian_id) -> GuardianView:
     """
     from django.db import transaction
 
+    from quietshelf.patrons import mydata
     from quietshelf.patrons import policy as patron_policy
     from quietshelf.patrons.models import ProxyKind, ProxyLink
-    from quietshelf.patrons.portal import mydata
     from quietshelf.privacy import audit
     from quietshelf.privacy.audit import Actor
 

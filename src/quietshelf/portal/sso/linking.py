@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from quietshelf.core.errors import DomainError
 from quietshelf.patrons.models import IdentifierType, Patron, PatronStatus
-from quietshelf.patrons.portal import selectors
-from quietshelf.patrons.portal.models import SsoLink
-from quietshelf.patrons.sso.config import Provider
+from quietshelf.portal import selectors
+from quietshelf.portal.models import SsoLink
+from quietshelf.portal.sso.config import Provider
 from quietshelf.privacy import audit
 from quietshelf.privacy.fields import blind_index
 

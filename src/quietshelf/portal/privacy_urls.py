@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from quietshelf.privacyoffice import account_views as v
+from quietshelf.portal import privacy_views as v
 
 app_name = "account_privacy"
 

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods
 
 from quietshelf.core.errors import DomainError
 from quietshelf.core.netutil import client_ip
-from quietshelf.patrons.portal import services as portal_services
-from quietshelf.patrons.portal.views import patron_required
+from quietshelf.patrons.auth import patron_required
+from quietshelf.portal import services as portal_services
 from quietshelf.privacy.audit import Actor
 from quietshelf.privacyoffice import forms, selectors, services
 from quietshelf.privacyoffice.models import CaseKind

@@ -82,8 +82,6 @@ def _session_rows(model, patron, ctx):
 
 
 def _audit_rows(model, patron, ctx):
-    from quietshelf.patrons.portal.selectors import own_audit_filter
-
     return model.objects.filter(own_audit_filter(patron)).order_by("-seq")
 
 
@@ -307,3 +305,10 @@ def as_csv_rows(held: list[HeldModel]):
                     f.retention,
                     " ".join(f.readers),
                 ]
+
+
+def own_audit_filter(patron) -> Q:
+    """The audit entries that are about this patron or made by them."""
+    return Q(actor_type=ActorType.PATRON, actor_id=str(patron.pk)) | Q(
+        object_type__startswith="patrons.", object_id=str(patron.pk)
+    )

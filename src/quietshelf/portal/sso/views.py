@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from quietshelf.core.errors import DomainError
 from quietshelf.patrons import auth
-from quietshelf.patrons.sso import config, linking, oidc
+from quietshelf.portal.sso import config, linking, oidc
 
 SESSION_KEY = "qs_sso_pending"
 
@@ -60,7 +60,7 @@ def start(request, name: str):
             return _failed(request, exc.message, status=502)
         request.session[SESSION_KEY] = {"provider": name, **state}
         return redirect(url)
-    from quietshelf.patrons.sso import saml
+    from quietshelf.portal.sso import saml
 
     try:
         request_id, url = saml.begin(provider, request=request)
@@ -91,7 +91,7 @@ def callback(request, name: str):
 @require_POST
 def acs(request, name: str):
     provider = _provider(name, "saml")
-    from quietshelf.patrons.sso import saml
+    from quietshelf.portal.sso import saml
 
     try:
         relay = signing.loads(request.POST.get("RelayState", ""), salt=saml.RELAY_SALT, max_age=600)
@@ -114,6 +114,6 @@ def acs(request, name: str):
 @require_GET
 def metadata(request, name: str):
     provider = _provider(name, "saml")
-    from quietshelf.patrons.sso import saml
+    from quietshelf.portal.sso import saml
 
     return HttpResponse(saml.sp_metadata(provider, request=request), content_type="text/xml")

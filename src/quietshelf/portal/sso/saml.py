@@ -27,10 +27,10 @@ from django.urls import reverse
 
 from quietshelf.core.errors import DomainError
 
-log = logging.getLogger("quietshelf.patrons.sso")
+log = logging.getLogger("quietshelf.portal.sso")
 # pysaml2 logs NameIDs, attributes and whole messages; none of that may reach a log (PRV-LOG-1).
 logging.getLogger("saml2").setLevel(logging.CRITICAL + 1)
-RELAY_SALT = "quietshelf.patrons.sso.saml-relay"
+RELAY_SALT = "quietshelf.portal.sso.saml-relay"
 
 
 class SamlError(DomainError):
