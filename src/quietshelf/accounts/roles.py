@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from quietshelf.accounts import authz
+from quietshelf.accounts import permissions
 
 CACHE_ATTR = "_qs_role_cache"
 
@@ -32,11 +32,11 @@ ADMIN_PERMISSIONS = frozenset(
 
 
 def needs_mfa(perm: str) -> bool:
-    return authz.reaches_personal_data(perm) or perm in ADMIN_PERMISSIONS
+    return permissions.reaches_personal_data(perm) or perm in ADMIN_PERMISSIONS
 
 
 def needs_training(perm: str) -> bool:
-    return authz.reaches_personal_data(perm)
+    return permissions.reaches_personal_data(perm)
 
 
 @dataclass
@@ -106,10 +106,10 @@ def resolve_from(actor, grants, *, trained: bool) -> Resolved:
     current training text is acknowledged (api.services reads both with the token)."""
     res = Resolved()
     if getattr(actor, "is_superuser", False):
-        res.everywhere = set(authz.PERMISSIONS)
+        res.everywhere = set(permissions.PERMISSIONS)
     tree = None
     for perms, unit_id, parent_id in grants:
-        perms = [p for p in (perms or []) if p in authz.PERMISSIONS]
+        perms = [p for p in (perms or []) if p in permissions.PERMISSIONS]
         if parent_id is None:
             res.everywhere.update(perms)
             continue
@@ -179,7 +179,7 @@ def actor_branch_scope(actor, perm: str) -> set[int] | None:
 def actor_permissions(actor) -> dict[str, set[int] | None]:
     """Every permission usable now, with its branch scope (for pages showing 'what can I do')."""
     out = {}
-    for perm in authz.PERMISSIONS:
+    for perm in permissions.PERMISSIONS:
         scope = actor_branch_scope(actor, perm)
         if scope is None or scope:
             out[perm] = scope

@@ -4,7 +4,7 @@ A self-check machine or desk client calls /api/ with `Authorization: Bearer …`
 and sends no cookie. For such a request the session, CSRF, authentication,
 staff-session, patron, messages and axes middlewares find nothing to do: no
 session cookie means no session, no signed-in person and no CSRF cookie, and
-the API authenticates the token itself (api.auth.BearerToken). Running them
+the API authenticates the token itself (core.api_auth.BearerToken). Running them
 still cost time on every request, so `dispatching()` sends exactly these
 requests through a second Django handler built without them.
 

@@ -15,13 +15,13 @@ from django.http import HttpResponse
 from ninja import Field, File, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from quietshelf.api.auth import require_perm, staff_auth
 from quietshelf.catalog import reads as catalog_reads
 from quietshelf.catalog import schemas as s
 from quietshelf.catalog import services, uploads
 from quietshelf.catalog.schemas import MAX_ID
 from quietshelf.catalog.search import FACETS, SearchQuery, ratelimit
 from quietshelf.catalog.search import search as run_search
+from quietshelf.core.api_auth import require_perm, staff_auth
 from quietshelf.core.errors import InvalidInput
 
 router = Router(tags=["catalogue"])

@@ -12,9 +12,9 @@ import uuid
 
 from ninja import Query, Router, Status
 
-from quietshelf.api.auth import staff_auth
 from quietshelf.circulation import policy, selectors, services
 from quietshelf.circulation import schemas as s
+from quietshelf.core.api_auth import staff_auth
 from quietshelf.core.csvfile import csv_response
 from quietshelf.core.errors import Conflict, InvalidInput, NotFound
 

@@ -11,7 +11,7 @@ import datetime as dt
 
 from ninja import Router, Schema, Status
 
-from quietshelf.api.auth import staff_auth
+from quietshelf.core.api_auth import staff_auth
 from quietshelf.core.schemas import ErrorDetail, ErrorOut  # noqa: F401  (one error shape)
 from quietshelf.jobs import selectors, services
 from quietshelf.jobs.models import JobRun

@@ -14,8 +14,8 @@ import uuid
 
 from ninja import Router, Status
 
-from quietshelf.api.auth import staff_auth
 from quietshelf.core import clock
+from quietshelf.core.api_auth import staff_auth
 from quietshelf.core.errors import InvalidInput, NotFound
 from quietshelf.patrons import access, loads, policy, selectors, services
 from quietshelf.patrons import schemas as s

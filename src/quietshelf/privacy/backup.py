@@ -48,6 +48,12 @@ from django.utils import timezone
 
 from quietshelf.core.errors import DomainError
 from quietshelf.privacy import keys
+from quietshelf.privacy.tombstones import (  # noqa: F401  (the journal's names, as before)
+    prune_tombstones,
+    read_tombstones,
+    record_tombstones,
+    tombstone_path,
+)
 
 MAGIC = b"QSBACKUP1\n"
 FORMAT = 1
@@ -56,47 +62,6 @@ KEYSTORE = keys.KEYSTORE_DB
 
 class BackupError(DomainError):
     code = "backup_error"
-
-
-def tombstone_path() -> Path:
-    return Path(settings.INSTANCE_DIR) / "erasures.tombstones"
-
-
-def record_tombstones(subject_ids) -> None:
-    """Append erased subjects' ids (random UUIDs, no personal value) to the tombstone file."""
-    if not subject_ids:
-        return
-    path = tombstone_path()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    stamp = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    with os.fdopen(fd, "a") as handle:
-        handle.writelines(f"{stamp} {sid}\n" for sid in subject_ids)
-
-
-def read_tombstones(path: Path | None = None) -> list[tuple[str, str]]:
-    path = path or tombstone_path()
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        stamp, _sep, sid = line.strip().partition(" ")
-        if sid:
-            out.append((stamp, sid))
-    return out
-
-
-def prune_tombstones(before: dt.datetime) -> int:
-    """Drop tombstones older than the oldest backup can be (the backup rule)."""
-    rows = read_tombstones()
-    limit = before.strftime("%Y-%m-%dT%H:%M:%SZ")
-    keep = [(s, i) for s, i in rows if s >= limit]
-    if len(keep) != len(rows):
-        tmp = tombstone_path().with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.writelines(f"{s} {i}\n" for s, i in keep)
-        tmp.replace(tombstone_path())
-    return len(rows) - len(keep)
 
 
 # --- restore hooks: the apps above delete rows of re-forgotten subjects ----------------

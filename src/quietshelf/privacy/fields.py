@@ -152,7 +152,7 @@ class SubjectField(models.ForeignKey):
     def ensure(self, instance):
         subject_id = getattr(instance, self.attname)
         if subject_id is None and self.kind:
-            from quietshelf.privacy.services import subject_create
+            from quietshelf.privacy.subjects import subject_create
 
             subject = subject_create(kind=self.kind)
             setattr(instance, self.name, subject)
@@ -167,6 +167,9 @@ class SubjectField(models.ForeignKey):
 class EncryptedField(models.Field):
     """Base class: subclasses turn plain values into bytes and back."""
 
+    # what the inventory reads (privacy.inventory imports no field class: no cycle)
+    holds_personal_data = True
+    encrypted_at_rest = True
     descriptor_class = _EncryptedAttribute
     empty_strings_allowed = False
 
@@ -357,6 +360,8 @@ def blind_index(value: str, *, purpose: str, kind: str) -> str:
 
 class BlindIndexField(models.CharField):
     """Kept in step with `source` (an encrypted field) on every save."""
+
+    holds_personal_data = True  # for the inventory, as on EncryptedField
 
     def __init__(self, *args, source: str = "", normalizer: str = "text", purpose: str = "", **kw):
         self.source = source

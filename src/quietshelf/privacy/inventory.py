@@ -204,9 +204,8 @@ def person_model_labels() -> set[str]:
 
 
 def may_hold_personal_data(model_field) -> bool:
-    from quietshelf.privacy.fields import BlindIndexField, EncryptedField
-
-    if isinstance(model_field, EncryptedField | BlindIndexField):
+    # the marker privacy.fields' encrypted and blind-index fields carry (no import of them)
+    if getattr(model_field, "holds_personal_data", False):
         return True
     if getattr(model_field, "primary_key", False) and not model_field.is_relation:
         return False
@@ -341,8 +340,6 @@ def problems(model_list=None) -> list[Problem]:
 
 def items() -> list[InventoryItem]:
     """Every declared personal field of every installed model."""
-    from quietshelf.privacy.fields import EncryptedField
-
     out = []
     for model in apps.get_models():
         decl = declaration_for(model)
@@ -352,7 +349,7 @@ def items() -> list[InventoryItem]:
             try:
                 f = model._meta.get_field(name)
                 label = str(getattr(f, "verbose_name", name))
-                encrypted = isinstance(f, EncryptedField)
+                encrypted = getattr(f, "encrypted_at_rest", False)
             except Exception:  # noqa: BLE001 - a bad declaration is reported by problems()
                 label, encrypted = name, False
             out.append(

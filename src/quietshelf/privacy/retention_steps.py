@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection, models
 
-from quietshelf.privacy import audit, backup
+from quietshelf.privacy import audit, tombstones
 from quietshelf.privacy.models import (
     AuditEntry,
     ConsentRecord,
@@ -124,7 +124,7 @@ def backup_folder() -> Path:
 def _backup_files(ctx: Context) -> list[Path]:
     files = _old_files(backup_folder(), ctx, ("*.qsbackup", "*.qsbackup.manifest.json"))
     # erasure tombstones older than any backup can be are no longer needed
-    backup.prune_tombstones(ctx.cutoff)
+    tombstones.prune_tombstones(ctx.cutoff)
     return files
 
 

@@ -8,7 +8,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from quietshelf.privacy import audit, backup, consent, keys
+from quietshelf.privacy import audit, consent, keys, tombstones
 from quietshelf.privacy.errors import (
     ConsentNotActive,
     PolicyVersionExists,
@@ -22,22 +22,8 @@ from quietshelf.privacy.models import (
     PolicyAcknowledgement,
     PolicyVersion,
     Subject,
-    SubjectKind,
 )
-
-
-def subject_create(*, kind: str) -> Subject:
-    """A new data subject with its own data key.
-
-    The key is committed in the key store first: if the caller's transaction
-    then rolls back, an unused key is left behind (harmless, swept by
-    `quietshelf rotate-keys --sweep`), never a row without a key.
-    """
-    if kind not in SubjectKind.values:
-        raise ValueError(f"unknown subject kind {kind!r}")
-    subject_id = uuid.uuid4()
-    keys.create_data_key(subject_id)
-    return Subject.objects.create(id=subject_id, kind=kind)
+from quietshelf.privacy.subjects import subject_create  # noqa: F401  (its name, as before)
 
 
 def subjects_create_many(*, kind: str, count: int) -> list[uuid.UUID]:
@@ -76,8 +62,8 @@ def forget_subjects(*, subject_ids: list[uuid.UUID], record: bool = True) -> int
     if not subject_ids:
         return 0
     keys.delete_data_keys(subject_ids)
-    if record:  # a restore of an older backup forgets them again (privacy/backup.py)
-        backup.record_tombstones(subject_ids)
+    if record:  # a restore of an older backup forgets them again (privacy/tombstones.py)
+        tombstones.record_tombstones(subject_ids)
     NameToken.objects.filter(subject_id__in=subject_ids).delete()
     for handler in list(_forget_handlers):
         many = _forget_many.get(handler)
@@ -104,7 +90,7 @@ def forget_subject(*, subject_id: uuid.UUID, actor=None, reason: str = "") -> Su
     if subject is None:
         raise SubjectNotFound(f"no data subject {subject_id}")
     keys.delete_data_key(subject.pk)
-    backup.record_tombstones([subject.pk])  # erased stays erased after a restore (PRV-RET-3)
+    tombstones.record_tombstones([subject.pk])  # erased stays erased after a restore (PRV-RET-3)
     with transaction.atomic():
         NameToken.objects.filter(subject_id=subject.pk).delete()
         for handler in list(_forget_handlers):

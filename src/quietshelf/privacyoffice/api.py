@@ -13,8 +13,8 @@ import uuid
 from django.conf import settings
 from ninja import Router, Status
 
-from quietshelf.api.auth import staff_auth
 from quietshelf.core import clock
+from quietshelf.core.api_auth import staff_auth
 from quietshelf.core.errors import NotFound
 from quietshelf.privacyoffice import policy, selectors, services
 from quietshelf.privacyoffice import schemas as s

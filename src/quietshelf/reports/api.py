@@ -12,7 +12,7 @@ import datetime as dt
 
 from ninja import Field, Query, Router, Schema
 
-from quietshelf.api.auth import staff_auth
+from quietshelf.core.api_auth import staff_auth
 from quietshelf.core.csvfile import csv_response
 from quietshelf.core.schemas import ErrorOut
 from quietshelf.reports import services
