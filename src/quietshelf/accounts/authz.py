@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quietshelf.accounts.permissions import PERMISSIONS
+from quietshelf.accounts.permissions import (  # noqa: F401  (both names, importable here as before)
+    PERMISSIONS,
+    reaches_personal_data,
+)
 from quietshelf.core.errors import PermissionDenied
 from quietshelf.privacy.audit import Actor
 
