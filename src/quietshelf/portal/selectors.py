@@ -22,6 +22,8 @@ from quietshelf.patrons.models import (
     Patron,
     PatronIdentifier,
 )
+
+# the session selectors live in patrons (patrons.auth reads them); portal.services asks here
 from quietshelf.patrons.selectors import password_hash_of, patron_for_session  # noqa: F401
 from quietshelf.portal.models import PasswordLink
 from quietshelf.privacy.models import ActorType, AuditEntry, ConsentRecord
