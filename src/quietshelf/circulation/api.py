@@ -97,7 +97,7 @@ def renew(request, body: s.RenewIn):
 @router.post("/explain", response={200: s.ExplainOut, **ERRORS})
 def explain(request, body: s.ExplainIn):
     """Which loan rule applies to a patron group, item type and branch, and why (CIR-1)."""
-    services._require(request.auth, "circulation.checkout", branch_id=body.branch_id)
+    selectors.require_permission(request.auth, "circulation.checkout", branch_id=body.branch_id)
     with _no_rule_is_404():
         e = selectors.explain(
             patron_group_id=body.patron_group_id,
@@ -179,7 +179,7 @@ def rule_create(request, body: s.RuleIn):
         "item_type_id": body.item_type_id,
         "branch_id": body.branch_id,
     }
-    services._require(request.auth, "circulation.manage_rules")
+    selectors.require_permission(request.auth, "circulation.manage_rules")
     _check_dimensions(**ids)
     existing = selectors.rule_for_cell(**ids)
     if existing is not None:
