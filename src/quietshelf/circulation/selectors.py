@@ -594,3 +594,31 @@ def patron_holds_positioned(*, actor, patron_id) -> list[tuple[Hold, int | None]
         .order_by("placed_at")
     )
     return [(h, h.ahead + 1 if h.status == HoldStatus.WAITING else None) for h in holds]
+
+
+def desk_blocks(patron) -> list[tuple]:
+    """What the desk shows as the patron's blocks (PAT-3): (effective block, its comment)
+    for each manual and automatic block in force, and (None, status) for an account
+    that is restricted, pending or closed. The desk page has checked the staff member."""
+    from quietshelf.patrons import policy as patron_policy
+    from quietshelf.patrons.models import Block
+
+    open_blocks = list(Block.objects.filter(patron=patron, lifted_at__isnull=True))
+    comments = {b.pk: b.comment for b in open_blocks}
+    blocks = [
+        (b, comments.get(b.block_id) or "")
+        for b in patron_policy.effective_blocks(patron, open_blocks)
+    ]
+    if patron.status in ("restricted", "pending", "closed"):
+        blocks.append((None, patron.get_status_display()))
+    return blocks
+
+
+def receipt_loans(loan_ids) -> list[Loan]:
+    """The still-open loans of this visit's receipt (titles and due dates), soonest due
+    first. The ids come from the staff member's own desk session."""
+    return list(
+        Loan.objects.filter(pk__in=loan_ids, returned_at__isnull=True)
+        .select_related("item__record", "branch")
+        .order_by("due_at")
+    )

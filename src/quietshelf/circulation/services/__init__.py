@@ -44,11 +44,13 @@ from quietshelf.circulation.services.history import (
 from quietshelf.circulation.services.holds import (
     expire_hold_shelf,
     hold_cancel,
+    hold_cancel_in_transaction,
     hold_place,
     hold_suspend,
 )
 from quietshelf.circulation.services.loans import (
     CheckoutResult,
+    RenewOutcome,
     RenewResult,
     balance_and_overdue,
     checkin,
@@ -57,9 +59,15 @@ from quietshelf.circulation.services.loans import (
     desk_block_override,
     hold_trap,
     renew,
+    renew_all,
 )
 from quietshelf.circulation.services.routing import CheckinResult
-from quietshelf.circulation.services.rules import calendar_save, closed_period_add, rule_save
+from quietshelf.circulation.services.rules import (
+    calendar_save,
+    closed_period_add,
+    rule_create,
+    rule_save,
+)
 
 __all__ = [
     "CLOSED_PERIODS_BACK_DAYS",
@@ -73,6 +81,7 @@ __all__ = [
     "ItemNotFound",
     "PatronNotFound",
     "Refusal",
+    "RenewOutcome",
     "RenewResult",
     "balance_and_overdue",
     "calendar_for",
@@ -96,6 +105,7 @@ __all__ = [
     "fee_waive",
     "find_rule",
     "hold_cancel",
+    "hold_cancel_in_transaction",
     "hold_place",
     "hold_suspend",
     "hold_trap",
@@ -103,6 +113,8 @@ __all__ = [
     "reading_history_delete",
     "reading_history_exported",
     "renew",
+    "renew_all",
+    "rule_create",
     "rule_keys",
     "rule_save",
 ]

@@ -45,7 +45,7 @@ def _escrow_keep(item: Item, patron_id, today: dt.date) -> None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def escrow_open(*, actor, item_barcode: str, reason: str):
     """The privacy officer opens the sealed last borrower of an item, with a reason.
 
@@ -72,7 +72,7 @@ def escrow_open(*, actor, item_barcode: str, reason: str):
     return patron
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def purge_escrow(*, today: dt.date | None = None) -> int:
     from quietshelf.circulation.models import LastBorrowerEscrow
 

@@ -129,7 +129,7 @@ def _accrue_fine(
     return fine, fee
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def charge_overdue_fines(*, today: dt.date | None = None) -> int:
     """Daily: bring the fines of still-overdue open loans up to date (CIR-4).
 
@@ -232,7 +232,7 @@ def _reason(reason) -> str:
     return reason[:500]
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def fee_charge(
     *,
     actor,
@@ -264,7 +264,7 @@ def fee_charge(
     return fee
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def fee_pay(*, actor, fee_id, amount) -> FeeTransaction:
     fee = _locked_fee(fee_id)
     _require(
@@ -281,7 +281,7 @@ def fee_pay(*, actor, fee_id, amount) -> FeeTransaction:
     return _tx(actor, fee, "payment", -amount)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def fee_waive(*, actor, fee_id, reason: str, amount=None) -> FeeTransaction:
     fee = _locked_fee(fee_id)
     _require(actor, "circulation.manage_fees", branch_id=fee.branch_id)
@@ -295,7 +295,7 @@ def fee_waive(*, actor, fee_id, reason: str, amount=None) -> FeeTransaction:
     return tx
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def fee_refund(*, actor, fee_id, amount, reason: str) -> FeeTransaction:
     """Give back money paid; what is refunded is owed again unless waived."""
     fee = _locked_fee(fee_id)
@@ -314,7 +314,7 @@ def fee_refund(*, actor, fee_id, amount, reason: str) -> FeeTransaction:
     return tx
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def fee_pay_patron(*, actor, patron_id, amount, branch_id) -> list[FeeTransaction]:
     """A payment at the desk spread over the patron's fees, oldest first."""
     _require(actor, "circulation.manage_fees", branch_id=branch_id, acting_for=patron_id)

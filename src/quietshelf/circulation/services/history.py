@@ -69,7 +69,7 @@ def _unresolved_fee_loans():
     return Fee.objects.filter(resolved_at__isnull=True, loan__isnull=False).values("loan_id")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def deidentify_closed_loans(*, today: dt.date | None = None) -> int:
     """Remove the patron from loans closed at least QUIETSHELF_LOAN_DEIDENTIFY_DAYS ago.
 
@@ -94,7 +94,7 @@ def erase_reading_history(subject_id) -> None:
     ReadingHistoryEntry.objects.filter(subject_id=subject_id).delete()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def reading_history_delete(*, actor, patron_id) -> int:
     _require(actor, "circulation.checkout", patron_id=patron_id)
     patron = _patron(patron_id)
@@ -102,7 +102,7 @@ def reading_history_delete(*, actor, patron_id) -> int:
     return n
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def reading_history_exported(*, actor, patron_id, fmt: str) -> None:
     """Record that the reading history left the system as a download (PRV-ACC-1, SEC-CSV-1):
     the API's export writes the same `exported` entry as the portal's."""

@@ -62,7 +62,7 @@ def _close_hold(hold: Hold, status: str, now, *, item: Item | None = None) -> No
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def hold_place(
     *, actor, patron_id, record_id, pickup_branch_id, item_barcode: str | None = None
 ) -> Hold:
@@ -145,9 +145,15 @@ def _locked_hold(hold_id) -> Hold:
     return hold
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def hold_cancel(*, actor, hold_id) -> Hold:
     """Cancel by the patron (Actor.patron) or staff; a trapped copy is routed on."""
+    return hold_cancel_in_transaction(actor=actor, hold_id=hold_id)
+
+
+def hold_cancel_in_transaction(*, actor, hold_id) -> Hold:
+    """hold_cancel as a step of the caller's own durable transaction, which it does not
+    open (the privacy office's erasure cancels the patron's open holds with it, #14)."""
     hold = _locked_hold(hold_id)
     if hold.status not in OPEN_HOLD:
         raise Conflict("This hold is no longer open.", code="hold_closed")
@@ -170,7 +176,7 @@ def hold_cancel(*, actor, hold_id) -> Hold:
     return hold
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def hold_suspend(*, actor, hold_id, until: dt.date | None) -> Hold:
     """Suspend a waiting hold until a date (it keeps its place), or resume it (until=None)."""
     hold = _locked_hold(hold_id)
@@ -186,7 +192,7 @@ def hold_suspend(*, actor, hold_id, until: dt.date | None) -> Hold:
     return hold
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def expire_hold_shelf(*, today: dt.date | None = None) -> int:
     """Holds left on the shelf past their expiry date expire; their copies are routed on."""
     today = today or clock.today()

@@ -78,7 +78,7 @@ from quietshelf.circulation.services.routing import (
     _arrived_for_hold,
     _route,
 )
-from quietshelf.core.errors import Conflict, InvalidInput, NotFound
+from quietshelf.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from quietshelf.privacy import audit
 
 
@@ -218,7 +218,7 @@ def _clean_override(actor, reason, branch_id, codes) -> str:
     return text
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def desk_block_override(*, actor, patron_id, reason: str, branch_id) -> str:
     """Lend to a blocked patron during this visit (PAT-3): needs circulation.override and
     patrons.override_block, a reason; each manual block in force gets an override row and
@@ -248,7 +248,7 @@ def desk_block_override(*, actor, patron_id, reason: str, branch_id) -> str:
     return reason
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def checkout(
     *,
     actor,
@@ -466,7 +466,7 @@ def checkout(
 # --- check-in ------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def declare_lost(*, actor, loan_id) -> Fee | None:
     """The patron lost the item: the loan ends, the item is lost, the lost-item fee
     (item price or the rule's default, plus the processing fee) is charged."""
@@ -535,7 +535,7 @@ _CHECKIN_LOAN = _LazyTemplate(
 )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def checkin(*, actor, item_barcode: str, branch_id, trap: bool = True) -> CheckinResult:
     """Take an item back (CIR-2): close the loan, fine it, de-identify it, route the item
     (trap=False: a waiting hold is named, not filled, until hold_trap confirms it)."""
@@ -593,7 +593,7 @@ def checkin(*, actor, item_barcode: str, branch_id, trap: bool = True) -> Checki
     return result
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def hold_trap(*, actor, item_barcode: str, branch_id) -> CheckinResult:
     """The desk's confirm step (CIR-3): set a copy on the shelf aside for the next hold
     (hold shelf here, or a transit to the pickup branch); a copy no hold wants is shelved."""
@@ -615,8 +615,36 @@ class RenewResult:
     renewals_left: int
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
+    return _renew(actor=actor, loan_id=loan_id, override_reason=override_reason)
+
+
+@dataclass
+class RenewOutcome:
+    """One loan of renew_all: its RenewResult, or the DomainError that refused it."""
+
+    loan_id: object
+    result: RenewResult | None = None
+    error: DomainError | None = None
+
+
+@transaction.atomic(durable=True)
+def renew_all(*, actor, loan_ids) -> list[RenewOutcome]:
+    """Renew each of `loan_ids` in one transaction (the patron's "renew all", CIR-2).
+    A refused loan does not stop the others: its outcome carries the error. A refusal
+    is raised before renewal writes anything, so the transaction stays whole."""
+    out = []
+    for loan_id in loan_ids:
+        try:
+            out.append(RenewOutcome(loan_id, result=_renew(actor=actor, loan_id=loan_id)))
+        except DomainError as exc:
+            out.append(RenewOutcome(loan_id, error=exc))
+    return out
+
+
+def _renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult:
+    """renew inside the caller's transaction."""
     try:
         lid = uuid.UUID(str(loan_id))
     except (ValueError, TypeError):

@@ -96,37 +96,18 @@ def _route(item: Item, at_branch: Branch, now: dt.datetime, *, trap: bool = True
     if hold is not None:
         hold.item = item
         if hold.pickup_branch_id == at_branch.pk:
-            hold.status = HoldStatus.ON_SHELF
-            hold.shelf_expires_on = _shelf_expiry(at_branch.pk, today)
-            hold.save(update_fields=["item", "status", "shelf_expires_on"])
-            _set_item_status(item, ItemStatus.ON_HOLD_SHELF)
-            return CheckinResult(
-                item=item,
-                loan_closed=False,
-                route="hold_shelf",
-                to_branch=at_branch,
-                hold_id=hold.pk,
-                shelf_expires_on=hold.shelf_expires_on,
-                **_routing(
-                    gettext_noop("Put on the hold shelf until %(date)s."),
-                    date=f"{hold.shelf_expires_on:%Y-%m-%d}",
-                ),
+            return _onto_hold_shelf(
+                item,
+                hold,
+                at_branch,
+                today,
+                gettext_noop("Put on the hold shelf until %(date)s."),
+                also_save=("item",),
             )
         hold.status = HoldStatus.IN_TRANSIT
         hold.save(update_fields=["item", "status"])
-        Transit.objects.create(
-            item=item, from_branch=at_branch, to_branch=hold.pickup_branch, hold=hold, sent_at=now
-        )
-        _set_item_status(item, ItemStatus.IN_TRANSIT)
-        return CheckinResult(
-            item=item,
-            loan_closed=False,
-            route="transit",
-            to_branch=hold.pickup_branch,
-            hold_id=hold.pk,
-            **_routing(
-                gettext_noop("Hold: send to %(branch)s (pickup)."), branch=hold.pickup_branch.name
-            ),
+        return _send_to_pickup(
+            item, hold, at_branch, now, gettext_noop("Hold: send to %(branch)s (pickup).")
         )
     if item.branch_id != at_branch.pk:
         Transit.objects.create(
@@ -163,23 +144,22 @@ def _arrived_for_hold(item: Item, at_branch: Branch, now) -> CheckinResult | Non
     today = _local_date(now)
     Transit.objects.filter(item=item, received_at__isnull=True).update(received_at=now)
     if hold.pickup_branch_id != at_branch.pk:
-        Transit.objects.create(
-            item=item, from_branch=at_branch, to_branch=hold.pickup_branch, hold=hold, sent_at=now
+        return _send_to_pickup(
+            item, hold, at_branch, now, gettext_noop("Hold: send on to %(branch)s (pickup).")
         )
-        return CheckinResult(
-            item=item,
-            loan_closed=False,
-            route="transit",
-            to_branch=hold.pickup_branch,
-            hold_id=hold.pk,
-            **_routing(
-                gettext_noop("Hold: send on to %(branch)s (pickup)."),
-                branch=hold.pickup_branch.name,
-            ),
-        )
+    return _onto_hold_shelf(
+        item, hold, at_branch, today, gettext_noop("Arrived for a hold: hold shelf until %(date)s.")
+    )
+
+
+def _onto_hold_shelf(
+    item: Item, hold: Hold, at_branch: Branch, today: dt.date, template: str, *, also_save=()
+) -> CheckinResult:
+    """The copy goes onto this branch's hold shelf for `hold` until its expiry date
+    (`template` names the date); `also_save`: fields of the hold the caller changed."""
     hold.status = HoldStatus.ON_SHELF
     hold.shelf_expires_on = _shelf_expiry(at_branch.pk, today)
-    hold.save(update_fields=["status", "shelf_expires_on"])
+    hold.save(update_fields=[*also_save, "status", "shelf_expires_on"])
     _set_item_status(item, ItemStatus.ON_HOLD_SHELF)
     return CheckinResult(
         item=item,
@@ -188,8 +168,23 @@ def _arrived_for_hold(item: Item, at_branch: Branch, now) -> CheckinResult | Non
         to_branch=at_branch,
         hold_id=hold.pk,
         shelf_expires_on=hold.shelf_expires_on,
-        **_routing(
-            gettext_noop("Arrived for a hold: hold shelf until %(date)s."),
-            date=f"{hold.shelf_expires_on:%Y-%m-%d}",
-        ),
+        **_routing(template, date=f"{hold.shelf_expires_on:%Y-%m-%d}"),
+    )
+
+
+def _send_to_pickup(
+    item: Item, hold: Hold, at_branch: Branch, now: dt.datetime, template: str
+) -> CheckinResult:
+    """The copy travels from `at_branch` to the hold's pickup branch (`template` names it)."""
+    Transit.objects.create(
+        item=item, from_branch=at_branch, to_branch=hold.pickup_branch, hold=hold, sent_at=now
+    )
+    _set_item_status(item, ItemStatus.IN_TRANSIT)  # already so when sent on
+    return CheckinResult(
+        item=item,
+        loan_closed=False,
+        route="transit",
+        to_branch=hold.pickup_branch,
+        hold_id=hold.pk,
+        **_routing(template, branch=hold.pickup_branch.name),
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from quietshelf.accounts.authz import require
-from quietshelf.circulation import policy
+from quietshelf.circulation import policy, selectors
 from quietshelf.circulation.models import (
     BranchCalendar,
     ClosedPeriod,
@@ -16,7 +16,7 @@ from quietshelf.circulation.models import (
 )
 from quietshelf.circulation.selectors import branch_by_id as _branch
 from quietshelf.core import clock
-from quietshelf.core.errors import InvalidInput
+from quietshelf.core.errors import Conflict, InvalidInput, NotFound
 from quietshelf.privacy import audit
 
 _RULE_FIELDS = (
@@ -40,11 +40,57 @@ _RULE_FIELDS = (
 )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def rule_save(
     *, actor, patron_group_id=None, item_type_id=None, branch_id=None, **values
 ) -> LoanRule:
     """Create or update the rule of one matrix cell (None dimensions are wildcards)."""
+    return _rule_save(
+        actor=actor,
+        patron_group_id=patron_group_id,
+        item_type_id=item_type_id,
+        branch_id=branch_id,
+        **values,
+    )
+
+
+def rule_create(
+    *, actor, patron_group_id=None, item_type_id=None, branch_id=None, **values
+) -> LoanRule:
+    """A rule for a new cell of the matrix (CIR-1): every dimension named must exist
+    (404 dimension_not_found), and a cell that has a rule already is 409 rule_exists
+    (change it with rule_save), also when another request made it a moment ago."""
+    ids = {
+        "patron_group_id": patron_group_id,
+        "item_type_id": item_type_id,
+        "branch_id": branch_id,
+    }
+    try:
+        with transaction.atomic(durable=True):
+            require(actor, "circulation.manage_rules")
+            missing = selectors.missing_dimensions(**ids)
+            if missing:
+                raise NotFound(
+                    f"Nothing has this id: {', '.join(missing)}.",
+                    code="dimension_not_found",
+                    details={"fields": missing},
+                )
+            existing = selectors.rule_for_cell(**ids)
+            if existing is not None:
+                raise Conflict(
+                    "This cell of the matrix has a rule already; change it with PUT.",
+                    code="rule_exists",
+                    details={"rule_id": existing.pk},
+                )
+            return _rule_save(actor=actor, **ids, **values)
+    except IntegrityError:  # another request made the same cell at the same moment
+        raise Conflict("This cell of the matrix has a rule already.", code="rule_exists") from None
+
+
+def _rule_save(
+    *, actor, patron_group_id=None, item_type_id=None, branch_id=None, **values
+) -> LoanRule:
+    """rule_save inside the caller's transaction."""
     require(actor, "circulation.manage_rules")
     unknown = set(values) - set(_RULE_FIELDS)
     if unknown:
@@ -84,7 +130,7 @@ def rule_save(
     return rule
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def calendar_save(
     *, actor, branch_id, closed_weekdays=(), opens=None, closes=None
 ) -> BranchCalendar:
@@ -108,7 +154,7 @@ def calendar_save(
     return cal
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def closed_period_add(*, actor, branch_id, first: dt.date, last: dt.date | None = None, note=""):
     require(actor, "circulation.manage_rules", branch_id=branch_id)
     branch = _branch(branch_id)
