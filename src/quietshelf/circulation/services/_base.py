@@ -1,4 +1,4 @@
-"""What every circulation service shares: the clock, permission, locked rows, events.
+"""What every circulation service shares: the clock, locked rows, patrons, item status, events.
 
 Lock order everywhere: item, then loan, then hold, then fee.
 """
