@@ -69,7 +69,12 @@ from quietshelf.circulation.services.rules import (
     rule_save,
 )
 
+# services.Conflict: the module before the split had it in its namespace, and callers
+# catch it there (tests/circulation/test_services.py)
+from quietshelf.core.errors import Conflict
+
 __all__ = [
+    "Conflict",
     "CLOSED_PERIODS_BACK_DAYS",
     "OVERRIDABLE_STATUSES",
     "OVERRIDE_HINT",
