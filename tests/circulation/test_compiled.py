@@ -14,6 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from quietshelf.circulation import services
+from quietshelf.circulation.services import _base as base
+from quietshelf.circulation.services import loans
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -36,19 +38,19 @@ def test_compiled_reads_send_djangos_statement_and_rows_perf_circ2(circ, patron,
     related = ("item_type", "record", "branch")
     cases = [
         (
-            services._item_template(related).first,
+            base._item_template(related).first,
             (i.barcode,),
-            lambda: services._for_update(services._item_rows(related).filter(barcode=i.barcode)),
+            lambda: base._for_update(base._item_rows(related).filter(barcode=i.barcode)),
         ),
         (
-            services._CHECKOUT_PATRON.first,
+            loans._CHECKOUT_PATRON.first,
             (p.pk, start),
-            lambda: services._checkout_patron_rows(p.pk, start),
+            lambda: loans._checkout_patron_rows(p.pk, start),
         ),
         (
-            services._CHECKIN_LOAN.first,
+            loans._CHECKIN_LOAN.first,
             (i.pk,),
-            lambda: services._checkin_loan_rows(i.pk),
+            lambda: loans._checkin_loan_rows(i.pk),
         ),
     ]
     for compiled_first, args, build in cases:
@@ -66,8 +68,8 @@ def test_compiled_reads_send_djangos_statement_and_rows_perf_circ2(circ, patron,
                 assert getattr(mine, key) == getattr(django, key), key
         for name in django._state.fields_cache:
             assert getattr(mine, name).pk == getattr(django, name).pk
-    loan = services._CHECKIN_LOAN.first(i.pk)
+    loan = loans._CHECKIN_LOAN.first(i.pk)
     assert loan.fees_exist is False and loan.rule_id == circ["rule"].pk
-    assert services._item_template(related).first("no-such-barcode") is None
+    assert base._item_template(related).first("no-such-barcode") is None
     with pytest.raises(services.PatronNotFound):
-        services._checkout_patron("not-a-uuid", today=today)
+        loans._checkout_patron("not-a-uuid", today=today)

@@ -16,7 +16,7 @@ from quietshelf.circulation import policy, selectors, services
 from quietshelf.circulation import schemas as s
 from quietshelf.core.api_auth import staff_auth
 from quietshelf.core.csvfile import csv_response
-from quietshelf.core.errors import Conflict, InvalidInput, NotFound
+from quietshelf.core.errors import InvalidInput, NotFound
 
 router = Router(tags=["circulation"], auth=staff_auth)
 
@@ -97,7 +97,7 @@ def renew(request, body: s.RenewIn):
 @router.post("/explain", response={200: s.ExplainOut, **ERRORS})
 def explain(request, body: s.ExplainIn):
     """Which loan rule applies to a patron group, item type and branch, and why (CIR-1)."""
-    services._require(request.auth, "circulation.checkout", branch_id=body.branch_id)
+    selectors.require_permission(request.auth, "circulation.checkout", branch_id=body.branch_id)
     with _no_rule_is_404():
         e = selectors.explain(
             patron_group_id=body.patron_group_id,
@@ -152,16 +152,6 @@ def _rule(rule) -> dict:
     return {name: getattr(rule, name) for name in s.RuleOut.model_fields}
 
 
-def _check_dimensions(**ids) -> None:
-    missing = selectors.missing_dimensions(**ids)
-    if missing:
-        raise NotFound(
-            f"Nothing has this id: {', '.join(missing)}.",
-            code="dimension_not_found",
-            details={"fields": missing},
-        )
-
-
 @router.get("/rules", response={200: list[s.RuleOut], **ERRORS})
 def rules_list(request):
     """The loan-rule matrix (CIR-1): one rule per cell, null dimensions are wildcards."""
@@ -171,27 +161,13 @@ def rules_list(request):
 @router.post("/rules", response={201: s.RuleOut, **ERRORS})
 def rule_create(request, body: s.RuleIn):
     """A rule for a new cell; a cell that has one already is 409 rule_exists (use PUT)."""
-    from django.db import IntegrityError
-
-    values = _rule_values(body)
-    ids = {
-        "patron_group_id": body.patron_group_id,
-        "item_type_id": body.item_type_id,
-        "branch_id": body.branch_id,
-    }
-    services._require(request.auth, "circulation.manage_rules")
-    _check_dimensions(**ids)
-    existing = selectors.rule_for_cell(**ids)
-    if existing is not None:
-        raise Conflict(
-            "This cell of the matrix has a rule already; change it with PUT.",
-            code="rule_exists",
-            details={"rule_id": existing.pk},
-        )
-    try:
-        rule = services.rule_save(actor=request.auth, **ids, **values)
-    except IntegrityError:  # another request made the same cell at the same moment
-        raise Conflict("This cell of the matrix has a rule already.", code="rule_exists") from None
+    rule = services.rule_create(
+        actor=request.auth,
+        patron_group_id=body.patron_group_id,
+        item_type_id=body.item_type_id,
+        branch_id=body.branch_id,
+        **_rule_values(body),
+    )
     return Status(201, _rule(rule))
 
 

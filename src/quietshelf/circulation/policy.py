@@ -5,13 +5,17 @@
 - due_at: the due moment of a loan or renewal, moved to when the branch is open;
 - overdue_fine: days late counted on the owning branch's calendar;
 - parse_amount: money in integer minor units only;
-- fine/overdue limits for automatic blocks (PAT-3).
+- fine/overdue limits for automatic blocks (PAT-3);
+- refusals: why an item may not be lent, renewed or held (CIR-2/3), in English with
+  gettext_noop templates that pages translate (circulation.refusals).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext_noop
 
 from quietshelf.core.errors import DomainError, InvalidInput
 
@@ -299,6 +303,99 @@ def over_limits(
     if overdue_limit and overdue_count >= overdue_limit:
         out.append("overdue")
     return out
+
+
+# --- refusals (CIR-2, CIR-3) -----------------------------------------------------------
+# What may not be lent, renewed or held, and why. The services gather the facts (rows,
+# blocks, limits); the decisions and their words are here.
+
+OVERRIDABLE_STATUSES = {"lost", "missing", "damaged", "in_processing"}
+
+
+class CirculationRefused(DomainError):
+    """A failed check; details["refusals"] lists every code, "overridable" if staff may."""
+
+    code = "circulation_refused"
+    status_hint = 409
+
+
+# Messages stay English here (the API's language); gettext_noop marks them for the
+# catalogue so a page can show gettext(template) % params in its reader's language.
+OVERRIDE_HINT = gettext_noop("Staff with the override permission may lend anyway, with a reason.")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    template: str  # English, %(name)s placeholders filled from params
+    overridable: bool = True
+    params: dict = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return self.template % self.params if self.params else self.template
+
+
+def refuse(refusals: list[Refusal]):
+    """Raise CirculationRefused naming every refusal (the first one's code leads)."""
+    first = refusals[0]
+    overridable = all(r.overridable for r in refusals)
+    message = " ".join(r.message for r in refusals)
+    if overridable:
+        message += " " + OVERRIDE_HINT
+    exc = CirculationRefused(
+        message,
+        code=first.code,
+        details={"refusals": [r.code for r in refusals], "overridable": overridable},
+    )
+    exc.refusals = tuple(refusals)  # for pages that translate; not part of the API body
+    raise exc
+
+
+# the refusals a desk override of the patron's blocks sets aside for one visit (PAT-3)
+PATRON_REFUSALS = frozenset(
+    {"patron_blocked", "patron_expired", "patron_restricted", "patron_pending"}
+)
+
+
+def patron_refusals(patron, blocks) -> list[Refusal]:
+    """Why this patron may not borrow: the account's status and the `blocks` in force
+    (patrons.policy.effective_blocks, manual and automatic)."""
+    out: list[Refusal] = []
+    if patron.status == "closed":
+        out.append(Refusal("patron_closed", gettext_noop("The patron's account is closed."), False))
+    elif patron.status == "pending":
+        out.append(Refusal("patron_pending", gettext_noop("The patron's account awaits approval.")))
+    elif patron.status == "restricted":
+        out.append(
+            Refusal("patron_restricted", gettext_noop("The patron's account is restricted."))
+        )
+    for b in blocks:
+        if b.code == "expired":
+            out.append(Refusal("patron_expired", gettext_noop("The patron's card has expired.")))
+        else:
+            text = gettext_noop("The patron is blocked (%(block)s).")
+            out.append(Refusal("patron_blocked", text, params={"block": b.label}))
+    return out
+
+
+def renewal_refusal_reason(code: str, *, renewals_allowed: int, due: dt.date) -> Refusal | None:
+    """The Refusal for a renewal_refusal() code ("" gives None)."""
+    if code == "renewal_limit":
+        return Refusal(
+            "renewal_limit",
+            gettext_noop("The loan was renewed the most times allowed (%(max)s)."),
+            params={"max": renewals_allowed},
+        )
+    if code == "hold_by_other":
+        return Refusal("hold_by_other", gettext_noop("Another patron is waiting for this title."))
+    if code == "too_soon":
+        return Refusal(
+            "too_soon",
+            gettext_noop("Too soon to renew: it is due %(due)s."),
+            params={"due": due.isoformat()},
+        )
+    return None
 
 
 # --- renewals ------------------------------------------------------------------------

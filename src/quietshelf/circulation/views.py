@@ -24,8 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from quietshelf.accounts.authz import has_perm
 from quietshelf.accounts.decorators import staff_page
-from quietshelf.catalog.models import Branch, ItemStatus
+from quietshelf.catalog.models import Branch
 from quietshelf.circulation import policy, selectors, services
+from quietshelf.circulation.refusals import refusal_text
 from quietshelf.core import money
 from quietshelf.core.errors import DomainError, NotFound
 
@@ -36,26 +37,6 @@ REFUSED = "desk_refused"
 LAST = "desk_last_answer"
 PAYMENT = "desk_last_payment"
 OVERRIDE = "desk_block_override"
-
-
-def _error_text(exc: DomainError) -> str:
-    """A service's message in the reader's language: the services keep English and mark
-    their messages (gettext_noop), refusals carry their template and values."""
-    refusals = getattr(exc, "refusals", None)
-    if not refusals:
-        if exc.code == "overpayment" and "balance_minor" in exc.details:
-            owed = money.format_money(exc.details["balance_minor"], settings.QUIETSHELF_CURRENCY)
-            return _("That is more than is owed (%(owed)s).") % {"owed": owed}
-        return _(exc.message)
-    texts = []
-    for r in refusals:
-        params = dict(r.params)
-        if "code" in params:  # an item status: its label in the reader's language
-            params["status"] = str(ItemStatus(params["code"]).label).lower()
-        texts.append(_(r.template) % params if params else _(r.template))
-    if exc.details.get("overridable"):
-        texts.append(_(services.OVERRIDE_HINT))
-    return " ".join(texts)
 
 
 def _routing_text(result) -> str:
@@ -164,7 +145,7 @@ def override(request):
             branch_id=_branch_id(request),
         )
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         request.session[OVERRIDE] = {"patron": str(p.pk), "reason": reason}
         messages.success(request, _("Blocks set aside for this visit."))
@@ -235,7 +216,7 @@ def hold(request):
             item_barcode=(request.POST.get("item") or "").strip()[:64] or None,
         )
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
         return back or redirect("circulation_desk:patron")
     position, available = selectors.hold_standing(h)
     params = {"title": h.record.title, "branch": h.pickup_branch.name}
@@ -278,19 +259,10 @@ def _start_visit(request, p) -> None:
 @require_GET
 def patron(request):
     """The patron at the desk: warnings, scan items, loans (renew), fees (pay)."""
-    from quietshelf.patrons import policy as patron_policy
-    from quietshelf.patrons.models import Block
-
     p = _current_patron(request)
     if p is None:
         return redirect("circulation_desk:desk")
-    open_blocks = list(Block.objects.filter(patron=p, lifted_at__isnull=True))
-    comments = {b.pk: b.comment for b in open_blocks}
-    blocks = [
-        (b, comments.get(b.block_id) or "") for b in patron_policy.effective_blocks(p, open_blocks)
-    ]
-    if p.status in ("restricted", "pending", "closed"):
-        blocks.append((None, p.get_status_display()))
+    blocks = selectors.desk_blocks(p)
     overridden = _override_for(request, p)
     loans = selectors.patron_loan_lines(actor=request.user, patron_id=p.pk)
     holds = selectors.patron_holds_positioned(actor=request.user, patron_id=p.pk)
@@ -380,7 +352,7 @@ def _checkout_answer(request, p, barcode: str, reason: str) -> dict:
                 "This is a patron card, not an item. Finish with this patron (Done) first."
             )
             return answer
-        answer["text"] = _error_text(exc)
+        answer["text"] = refusal_text(exc)
         answer["overridable"] = bool(exc.details.get("overridable"))
         return answer
     answer["ok"] = True
@@ -444,7 +416,7 @@ def renew(request):
         loan = selectors.patron_loan(
             actor=request.user, patron_id=p.pk, loan_id=request.POST.get("loan_id", "")
         )
-        text = _error_text(exc)
+        text = refusal_text(exc)
         if loan is not None:  # every refusal names the item (CIR-2)
             text = _("%(title)s (%(barcode)s): %(why)s") % {
                 "title": loan.item.record.title,
@@ -499,7 +471,7 @@ def pay(request):
                 raise NotFound(gettext_noop("No such fee."), code="fee_not_found")
             txs = [services.fee_pay(actor=request.user, fee_id=fee_id, amount=amount)]
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
         return redirect("circulation_desk:patron")
     _remember_payment(request, txs)
     messages.success(request, _("Payment of %(amount)s recorded.") % {"amount": _money(amount)})
@@ -543,7 +515,7 @@ def fee_action(request):
             else:
                 raise NotFound(gettext_noop("No such fee."), code="fee_not_found")
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         messages.success(request, text)
     return redirect("circulation_desk:patron")
@@ -563,7 +535,7 @@ def declare_lost(request):
             raise NotFound(gettext_noop("No such loan."), code="loan_not_found")
         fee = services.declare_lost(actor=request.user, loan_id=loan.pk)
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         params = {"title": loan.item.record.title, "barcode": loan.item.barcode}
         if fee is not None:
@@ -603,8 +575,6 @@ def payment_receipt(request):
 @require_POST
 def done(request):
     """End the patron's visit: the receipt (titles and due dates only), then a clean desk."""
-    from quietshelf.circulation.models import Loan
-
     ids = request.session.pop(RECEIPT, [])
     patron_id = request.session.pop(PATRON, None)
     request.session.pop(REFUSED, None)
@@ -612,11 +582,7 @@ def done(request):
     request.session.pop(PAYMENT, None)
     if request.POST.get("receipt") == "send" and patron_id and ids:
         return _send_receipt(request, patron_id, ids)
-    loans = list(
-        Loan.objects.filter(pk__in=ids, returned_at__isnull=True)
-        .select_related("item__record", "branch")
-        .order_by("due_at")
-    )
+    loans = selectors.receipt_loans(ids)
     return render(request, "circulation/receipt.html", _context(request, loans=loans))
 
 
@@ -627,7 +593,7 @@ def _send_receipt(request, patron_id, ids):
     try:
         notice = send_checkout_receipt(actor=request.user, patron_id=patron_id, loan_ids=ids)
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         if notice is None:
             messages.warning(request, _("This patron receives no notices: no receipt was sent."))
@@ -658,9 +624,9 @@ def checkin(request):
                 trap=not confirm_first,
             )
     except DomainError as exc:
-        answer["text"] = _error_text(exc)
+        answer["text"] = refusal_text(exc)
         if not _queued(request):
-            messages.error(request, _error_text(exc))
+            messages.error(request, refusal_text(exc))
     ctx = {"result": result, "routing": _routing_text(result) if result else ""}
     if result is not None:
         # what is still owed on the overdue fine, not what it came to (it may be paid)
@@ -717,7 +683,7 @@ def rules(request):
         try:
             explanation = selectors.explain(**ids)
         except DomainError as exc:
-            explain_form.add_error(None, _error_text(exc))
+            explain_form.add_error(None, refusal_text(exc))
     rule_form = forms.RuleForm(request.POST or None, prefix="r")
     if request.method == "POST":
         if not has_perm(request.user, "circulation.manage_rules"):
@@ -732,7 +698,7 @@ def rules(request):
                 messages.success(request, _("Loan rule saved."))
                 return redirect("circulation_desk:rules")
             except DomainError as exc:
-                rule_form.add_error(None, _error_text(exc))
+                rule_form.add_error(None, refusal_text(exc))
     rules = list(
         LoanRule.objects.select_related("patron_group", "item_type", "branch").order_by(
             "branch__name", "item_type__name", "patron_group__name"
@@ -784,7 +750,7 @@ def calendar(request):
                 messages.success(request, _("Closed days added."))
                 return redirect("circulation_desk:calendar")
         except DomainError as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, refusal_text(exc))
     ctx = _context(
         request,
         calendars=BranchCalendar.objects.select_related("branch").order_by("branch__name"),

@@ -20,10 +20,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from quietshelf.circulation import selectors, services
+from quietshelf.circulation import refusals, selectors, services
 from quietshelf.circulation.models import HoldStatus
 from quietshelf.core.csvfile import csv_response
 from quietshelf.core.errors import DomainError
@@ -35,49 +34,10 @@ from quietshelf.privacy.audit import Actor
 
 RENEW_RESULTS = "qs_renew_results"
 
-# The patron reads these instead of the desk-oriented English of the services.
-REFUSALS = {
-    "renewal_limit": gettext_lazy("You have renewed this loan as many times as allowed."),
-    "hold_by_other": gettext_lazy(
-        "Someone else is waiting for this title, so it cannot be renewed. "
-        "Please return it by the due date."
-    ),
-    "too_soon": gettext_lazy(
-        "It is too soon to renew this loan: renewing now would not give you more time."
-    ),
-    "patron_blocked": gettext_lazy("Your account is blocked. Please contact the library."),
-    "patron_expired": gettext_lazy("Your library card has expired. Please contact the library."),
-    "patron_restricted": gettext_lazy("Your account is restricted. Please contact the library."),
-    "patron_pending": gettext_lazy("Your account is waiting for the library's approval."),
-    "patron_closed": gettext_lazy("Your account is closed."),
-    "loan_closed": gettext_lazy("This loan is already returned."),
-    "loan_not_found": gettext_lazy("This loan is already returned."),
-    "duplicate_hold": gettext_lazy("You already have a hold on this title."),
-    "hold_on_own_loan": gettext_lazy("You have this title on loan already."),
-    "holds_not_allowed": gettext_lazy("Holds are not allowed on this title for your card."),
-    "hold_limit": gettext_lazy("You have as many holds as allowed."),
-    "no_items": gettext_lazy("The library has no copies of this title to hold."),
-    "record_not_found": gettext_lazy("This title is not in the catalogue."),
-    "branch_not_found": gettext_lazy("Choose a branch from the list."),
-    "hold_closed": gettext_lazy("This hold is no longer open."),
-    "hold_not_waiting": gettext_lazy(
-        "Only a hold that is still waiting can be suspended or resumed."
-    ),
-    "invalid_date": gettext_lazy("Choose a date after today."),
-}
-
 
 def refusal_text(exc: DomainError) -> str:
     """Every reason a service gave, in the patron's language where we know the code."""
-    codes = list((exc.details or {}).get("refusals") or []) or [exc.code]
-    texts = []
-    for code in codes:
-        text = REFUSALS.get(code)
-        if text is None:
-            return exc.message
-        if str(text) not in texts:
-            texts.append(str(text))
-    return " ".join(texts)
+    return refusals.refusal_text(exc, reader="patron")
 
 
 def _me(request) -> tuple[Actor, object]:
@@ -122,15 +82,16 @@ def renew(request):
         targets = own
     results: dict[str, tuple[str, str]] = {}
     renewed = 0
-    for loan_id in targets:
-        try:
-            r = services.renew(actor=actor, loan_id=loan_id)
-        except DomainError as exc:
-            results[str(loan_id)] = ("error", refusal_text(exc))
+    for outcome in services.renew_all(actor=actor, loan_ids=targets):
+        if outcome.error is not None:
+            results[str(outcome.loan_id)] = ("error", refusal_text(outcome.error))
         else:
             renewed += 1
-            due = timezone.localtime(r.due_at).date().isoformat()
-            results[str(loan_id)] = ("success", _("Renewed: now due %(date)s.") % {"date": due})
+            due = timezone.localtime(outcome.result.due_at).date().isoformat()
+            results[str(outcome.loan_id)] = (
+                "success",
+                _("Renewed: now due %(date)s.") % {"date": due},
+            )
     request.session[RENEW_RESULTS] = results
     if len(targets) > 1 or not targets:
         messages.info(

@@ -140,7 +140,7 @@ def patron_erasure_execute(*, actor, patron_id, reason: str, case_id=None) -> Er
             )
         )
         for hold_id in holds:
-            circulation_services.hold_cancel(actor=None, hold_id=hold_id)
+            circulation_services.hold_cancel_in_transaction(actor=None, hold_id=hold_id)
         told = selectors.recipients()
         now = timezone.now()
         if case is None:
