@@ -5,11 +5,10 @@ Shared by the importer and the one-record services; call it inside a transaction
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import router
 from django.utils import timezone
 
 from quietshelf.catalog import search
@@ -30,6 +29,7 @@ from quietshelf.catalog.models import (
     ShelvingLocation,
 )
 from quietshelf.catalog.services.marc_input import _Prepared
+from quietshelf.core import bulk
 from quietshelf.core.errors import Conflict, NotFound
 
 _COLUMN_FIELDS = [
@@ -89,134 +89,19 @@ class _BatchResult:
     unknown_branches: list[tuple[_Prepared, str, str]] = field(default_factory=list)
 
 
-def _param_limit() -> int:
-    if connection.vendor == "sqlite":
-        try:
-            import sqlite3
-
-            connection.ensure_connection()
-            return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        except (AttributeError, DatabaseError):
-            return 999
-    return 30_000
-
-
 def _insert_records(rows: list[dict]) -> list[int]:
     """Insert records, their ids in the order of ``rows``."""
-    return _insert_rows(BibRecord, rows, returning=True)
-
-
-def _insert_rows(model, rows: list[dict], *, returning: bool = False) -> list[int]:
-    """Insert rows (dicts by field attname) in as few statements as the database allows.
-
-    PostgreSQL: one COPY (ids taken first from the table's sequence in one
-    statement when they are wanted), so no statement text is built or parsed
-    per row. SQLite: multi-row INSERT … RETURNING id (Django's bulk_create keeps
-    SQLite at 999 parameters and prepares every value field by field: about
-    twice the time for the same rows).
-
-    Every concrete column is written: those not given get the field's default,
-    prepared by the field itself, so a column added to the model later still works.
-    Returns the new ids when ``returning`` (else an empty list)."""
-    if not rows:
-        return []
-    if not connection.features.can_return_rows_from_bulk_insert:
-        objs = model.objects.bulk_create([model(**r) for r in rows])
-        return [o.pk for o in objs] if returning else []
-    ops = connection.ops
-    qn = ops.quote_name
-    postgres = connection.vendor == "postgresql"
-    now = ops.adapt_datetimefield_value(timezone.now())
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    plan = []  # (attname, how, constant)
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            plan.append((f.attname, "const", now))
-        elif f.attname in rows[0]:
-            plan.append(
-                (f.attname, "json" if f.get_internal_type() == "JSONField" else "raw", None)
-            )
-        else:
-            plan.append((f.attname, "const", f.get_db_prep_save(f.get_default(), connection)))
-    if postgres:
-        return _copy_rows(meta, fields, plan, rows, returning=returning)
-    columns = ", ".join(qn(f.column) for f in fields)
-    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    per_statement = max(1, min(1000, _param_limit() // len(fields)))
-    adapt_json = ops.adapt_json_value
-    returning_sql = f" RETURNING {qn(meta.pk.column)}" if returning else ""
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            params: list = []
-            for row in chunk:
-                for name, how, constant in plan:
-                    if how == "raw":
-                        params.append(row[name])
-                    elif how == "json":
-                        params.append(adapt_json(row[name], None))
-                    else:
-                        params.append(constant)
-            values = ", ".join([one_row] * len(chunk))
-            # Only quoted model names go into the text; every value is a parameter.
-            sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES {values}{returning_sql}"  # noqa: S608
-            cursor.execute(sql, params)
-            if returning:
-                ids.extend(r[0] for r in cursor.fetchall())
-    return ids
-
-
-def _copy_rows(meta, fields, plan, rows: list[dict], *, returning: bool) -> list[int]:
-    """PostgreSQL: COPY the rows in; with ``returning``, ids from the sequence first."""
-    qn = connection.ops.quote_name
-    dumps = json.dumps
-    columns = [f.column for f in fields]
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        if returning:
-            # One statement for all the ids; values are parameters.
-            cursor.execute(
-                "SELECT nextval(s) FROM (SELECT pg_get_serial_sequence(%s, %s)::regclass AS s) q, "
-                "generate_series(1, %s)",
-                [qn(meta.db_table), meta.pk.column, len(rows)],
-            )
-            ids = sorted(r[0] for r in cursor.fetchall())
-            columns.insert(0, meta.pk.column)
-        # Only quoted model names go into the statement; the rows travel as COPY data.
-        sql = f"COPY {qn(meta.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
-        with cursor.cursor.copy(sql) as copy:
-            write = copy.write_row
-            for i, row in enumerate(rows):
-                values = [ids[i]] if returning else []
-                for name, how, constant in plan:
-                    if how == "raw":
-                        values.append(row[name])
-                    elif how == "json":
-                        values.append(dumps(row[name]))
-                    else:
-                        values.append(constant)
-                write(values)
-    return ids
+    return bulk.insert_model_rows(BibRecord, rows, returning=True)
 
 
 def _insert_identifiers(rows: list[tuple[int, str, str]]) -> None:
     """Plain executemany (COPY on PostgreSQL): identifiers are many and simple."""
-    if not rows:
-        return
-    qn = connection.ops.quote_name
-    table = qn(RecordIdentifier._meta.db_table)
-    columns = ", ".join(qn(c) for c in ("record_id", "scheme", "value"))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        # Only quoted model names go into the text; the values are parameters.
-        sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608
-        cursor.executemany(sql, rows)
+    bulk.insert_rows(
+        RecordIdentifier._meta.db_table,
+        ("record_id", "scheme", "value"),
+        rows,
+        using=router.db_for_write(RecordIdentifier),
+    )
 
 
 def _write_batch(
@@ -358,7 +243,7 @@ def _write_batch(
         if strict_items and result.item_errors:
             raise Conflict(result.item_errors[0][1], code="duplicate_barcode")
         if new_items:
-            _insert_rows(Item, new_items)
+            bulk.insert_model_rows(Item, new_items)
         if updated_items:
             Item.objects.bulk_update(
                 updated_items,
