@@ -4,7 +4,7 @@ A patron load (loads.py) reads, checks and encrypts rows, then writes them.
 The first part is pure CPU: the CSV, ~12 HMACs for blind indexes and name
 tokens, a data key wrapped under the master key, AES-GCM for every personal
 value. `Encoder.encode` does it for a batch of checked rows, through the
-privacy kernel (keys.ring().wrap, fields.encrypt_value with the field's own
+privacy kernel (keys.new_data_keys, fields.encrypt_value with the field's own
 "table|column|row id" associated data, the fields' blind indexes,
 search.token_digests), and turns each new patron into ready-to-write rows:
 COPY text lines on PostgreSQL, parameter tuples on SQLite. Nothing is
@@ -25,7 +25,6 @@ import datetime as dt
 import multiprocessing
 import os
 import queue as queue_module
-import secrets
 import uuid
 from collections.abc import Iterator
 
@@ -33,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connections, models, router
 from django.utils import timezone
 
-from quietshelf.core import clock
+from quietshelf.core import bulk, clock
 from quietshelf.core.errors import DomainError
 from quietshelf.patrons.access import PATRON_TYPE
 from quietshelf.patrons.models import (
@@ -46,8 +45,7 @@ from quietshelf.patrons.models import (
     PatronIdentifier,
     contact_index,
 )
-from quietshelf.privacy import keys
-from quietshelf.privacy.audit import as_actor, request_id_var
+from quietshelf.privacy import audit, keys
 from quietshelf.privacy.fields import EncryptedField, encrypt_value
 from quietshelf.privacy.models import AuditEntry, DataKey, NameToken, Subject
 from quietshelf.privacy.search import token_digests
@@ -163,15 +161,14 @@ class _Table:
         return tuple(map(_sqlite_value, out))
 
 
-def table_sql(model, conn) -> tuple[str, str]:
-    """(quoted table, quoted column list) in the order _Table builds rows."""
+def table_columns(model) -> tuple[str, list[str]]:
+    """(table, its columns) in the order _Table builds rows."""
     fields = [
         f
         for f in model._meta.concrete_fields
         if not (f.primary_key and getattr(f, "db_returning", False))
     ]
-    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
-    return conn.ops.quote_name(model._meta.db_table), columns
+    return model._meta.db_table, [f.column for f in fields]
 
 
 MODELS = {
@@ -205,15 +202,9 @@ class Encoder:
         self.vendor = conn.vendor
         self.ops = conn.ops
         self.ring = warm_keys()
-        who = as_actor(actor)
-        self.audit_values = {
-            "actor_type": who.type,
-            "actor_id": who.id,
-            "action": "created",
-            "object_type": PATRON_TYPE,
-            "reason": "load",
-            "request_id": request_id_var.get(),
-        }
+        self.audit_values = audit.entry_values(
+            actor=actor, action="created", object_type=PATRON_TYPE, reason="load"
+        )
         self.mapping = mapping
         self.lookups = lookups
 
@@ -228,12 +219,10 @@ class Encoder:
         today = clock.today()
         ring = self.ring
         audit_values = dict(self.audit_values, at=stamp_value(now, self.vendor, self.ops))
-        for plan in plans:
+        made = keys.new_data_keys([uuid.uuid4() for _ in plans], current=ring)
+        for plan, data_key in zip(plans, made, strict=True):
             v = plan.values
-            sid = uuid.uuid4()
-            raw = secrets.token_bytes(32)
-            version, wrapped = ring.wrap(raw, label=keys._dk_label(sid))
-            aead = AESGCM(raw)
+            sid, aead = data_key.subject_id, data_key.key
             pid = uuid.uuid4()
             group = lookups["groups"].get(v.get("group")) or default_group
             expiry = v.get("expiry_date") or None
@@ -321,11 +310,16 @@ class Encoder:
             else:
                 sid_hex = sid.hex  # one string for all the tokens (pickled once)
                 tokens = [(d, sid_hex, NAME_SCOPE) for d in digests]
-            audit = t["audit"].row(None, dict(audit_values, object_id=str(pid)))
+            audit_row = t["audit"].row(None, dict(audit_values, object_id=str(pid)))
             plan.patron_id = pid
             plan.sealed = (
                 t["datakey"].row(
-                    None, {"subject_id": sid, "kek_version": version, "wrapped": wrapped}
+                    None,
+                    {
+                        "subject_id": sid,
+                        "kek_version": data_key.kek_version,
+                        "wrapped": data_key.wrapped,
+                    },
                 ),
                 t["subject"].row(None, {"id": sid, "kind": "patron"}),
                 patron,
@@ -333,7 +327,7 @@ class Encoder:
                 idents,
                 contacts,
                 tokens,
-                audit,
+                audit_row,
             )
 
 
@@ -367,15 +361,14 @@ def write(plans: list) -> None:
             at = _position(model, SORT_BY[name])
             rows.sort(key=lambda row: row[at])
         if name == "token":
-            table = conn.ops.quote_name(NameToken._meta.db_table)
-            cols = ", ".join(conn.ops.quote_name(c) for c in TOKEN_COLUMNS)
+            table, cols = NameToken._meta.db_table, list(TOKEN_COLUMNS)
         else:
-            table, cols = table_sql(model, conn)
+            table, cols = table_columns(model)
         if name == "datakey":
             with transaction.atomic(using=conn.alias):
-                _insert(conn, table, cols, rows)
+                bulk.insert_rows(table, cols, rows, using=conn.alias)
         else:
-            _insert(conn, table, cols, rows)
+            bulk.insert_rows(table, cols, rows, using=conn.alias)
 
 
 # SQLite: each table's rows in the order of its largest random-key index (the
@@ -391,19 +384,6 @@ def _position(model, attname: str) -> int:
         if not (f.primary_key and getattr(f, "db_returning", False))
     ]
     return [f.attname for f in fields].index(attname)
-
-
-def _insert(conn, table: str, columns: str, rows: list) -> None:
-    if conn.vendor == "postgresql":
-        with conn.cursor() as cursor:
-            raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
-            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # noqa: S608
-                copy.write("".join(rows))
-        return
-    marks = ", ".join(["%s"] * len(rows[0]))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
-    with conn.cursor() as cursor:
-        cursor.executemany(sql, rows)
 
 
 # --- a second process ----------------------------------------------------------------

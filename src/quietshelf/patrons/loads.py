@@ -29,11 +29,11 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import connections, models, router, transaction
-from django.db.models.base import ModelState
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from quietshelf.catalog.models import Branch
+from quietshelf.core import bulk
 from quietshelf.core.csvfile import safe_cell, write_csv
 from quietshelf.core.errors import DomainError, InvalidInput
 from quietshelf.patrons import load_rows, policy, services
@@ -52,9 +52,6 @@ from quietshelf.patrons.models import (
     RetiredIdentifier,
 )
 from quietshelf.privacy import audit
-from quietshelf.privacy.audit import as_actor, request_id_var
-from quietshelf.privacy.fields import BlindIndexField, EncryptedField, SubjectField
-from quietshelf.privacy.models import AuditEntry
 
 BATCH = 500  # rows read, checked and encrypted together (handed between processes)
 # Rows written in one transaction on SQLite. Every SQLite commit writes each
@@ -652,7 +649,7 @@ class _SeenRows:
                 seen[card] = new[card] = plan.number
             kept.append(plan)
         if new:
-            _insert_rows(self.conn, self.TABLE, "k, n", list(new.items()))
+            bulk.insert_rows(self.TABLE, ("k", "n"), list(new.items()), using=self.conn.alias)
         return kept
 
 
@@ -746,151 +743,15 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
                     results.append(RowResult(plan.number, "error", message))
                     continue
                 if changed:
-                    audit_rows.append((patron.pk, "changed", "load:" + ",".join(changed)))
+                    reason = ("load:" + ",".join(changed))[:200]
+                    audit_rows.append(("changed", PATRON_TYPE, patron.pk, reason))
                     results.append(RowResult(plan.number, "updated", ", ".join(changed), patron.pk))
                 else:
                     results.append(RowResult(plan.number, "unchanged", "", patron.pk))
-            _audit_many(actor, audit_rows)
+            # one entry per patron, inserted together
+            audit.record_many(actor=actor, entries=audit_rows)
     for r in sorted(results, key=lambda r: r.number):
         report.add(r, keep_all)
-
-
-def _audit_many(actor, rows: list[tuple]) -> None:
-    """One audit entry per patron, inserted together (same fields as audit.record)."""
-    if not rows:
-        return
-    who = as_actor(actor)
-    now = timezone.now()
-    rid = request_id_var.get()
-    fast_insert(
-        AuditEntry,
-        [
-            bare(
-                AuditEntry,
-                at=now,
-                actor_type=who.type,
-                actor_id=who.id,
-                action=action,
-                object_type=PATRON_TYPE,
-                object_id=str(pid),
-                reason=reason[:200],
-                request_id=rid,
-            )
-            for pid, action, reason in rows
-        ],
-    )
-    transaction.on_commit(audit._seal_quietly)
-
-
-_BARE_DEFAULTS: dict = {}
-
-
-def bare(model, **values):
-    """A model instance without Model.__init__ (defaults filled in), for fast_insert only."""
-    spec = _BARE_DEFAULTS.get(model)
-    if spec is None:
-        static, dynamic = {}, []
-        for f in model._meta.concrete_fields:
-            if f.has_default() and callable(f.default):
-                dynamic.append((f.attname, f.default))
-            else:
-                static[f.attname] = f.get_default()
-        spec = _BARE_DEFAULTS[model] = (static, dynamic)
-    obj = model.__new__(model)
-    obj._state = ModelState()
-    d = obj.__dict__
-    d.update(spec[0])
-    for attname, make in spec[1]:
-        d[attname] = make()
-    d.update(values)
-    return obj
-
-
-def fast_insert(model, objs: list) -> None:
-    """INSERT many model instances with one executemany.
-
-    Each field's own pre_save runs (so encrypted fields encrypt, blind indexes
-    are computed, auto_now_add dates are set), without Django's per-value SQL
-    compilation of bulk_create, the bulk of a load's time. Auto-incremented
-    primary keys are left to the database. No signals, like bulk_create.
-    """
-    if not objs:
-        return
-    conn = connections[router.db_for_write(model)]
-    fields = [
-        f
-        for f in model._meta.concrete_fields
-        if not (f.primary_key and getattr(f, "db_returning", False))
-    ]
-    table = conn.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
-    now = timezone.now()
-    getters = [_value_getter(f, conn, now) for f in fields]
-    rows = [tuple(get(obj) for get in getters) for obj in objs]
-    _insert_rows(conn, table, columns, rows)
-
-
-def _insert_rows(conn, table: str, columns: str, rows: list[tuple]) -> None:
-    """executemany, or on PostgreSQL COPY: one stream instead of a parse,
-    bind and execute per row in the server, which shares the machine's cores
-    with the load."""
-    if conn.vendor == "postgresql":
-        with conn.cursor() as cursor:
-            raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
-            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # noqa: S608
-                for row in rows:
-                    copy.write_row(row)
-        return
-    marks = ", ".join(["%s"] * len(rows[0]))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
-    with conn.cursor() as cursor:
-        cursor.executemany(sql, rows)
-
-
-_PLAIN_FIELDS = (
-    models.CharField,
-    models.TextField,
-    models.BooleanField,
-    models.IntegerField,
-)
-_PLAIN_VALUES = (str, bool, int)
-
-
-def _value_getter(f, conn, now):
-    """How fast_insert reads one field: the field's own pre_save where it does work
-    (encryption, blind indexes, subjects, auto dates), else the value as stored.
-
-    An auto_now / auto_now_add timestamp is taken once per insert (`now`), as
-    one statement would: the per-row clock read and conversion cost a tenth of
-    a load."""
-    if isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add):
-        attname = f.attname
-        stored = f.get_db_prep_save(now, conn)
-
-        def stamped(obj):
-            obj.__dict__[attname] = now
-            return stored
-
-        return stamped
-    special = (
-        isinstance(f, EncryptedField | BlindIndexField | SubjectField)
-        or getattr(f, "auto_now", False)
-        or getattr(f, "auto_now_add", False)
-    )
-    prep = f.get_db_prep_save
-    if special:
-        return lambda obj: prep(f.pre_save(obj, True), conn)
-    attname = f.attname
-    if isinstance(f, _PLAIN_FIELDS) and not f.is_relation:
-
-        def plain(obj):
-            value = obj.__dict__.get(attname)
-            if value is None or type(value) in _PLAIN_VALUES:
-                return value
-            return prep(value, conn)
-
-        return plain
-    return lambda obj: prep(obj.__dict__.get(attname), conn)
 
 
 def _changes(plan: RowPlan, patron: Patron, mapping, lookups) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 from django.db.models import Prefetch
 
@@ -86,26 +85,9 @@ def patron_preferred_contact(patron: Patron, kind: str) -> str | None:
 
 def warm_keys(subject_ids) -> None:
     """Fetch and unwrap many patrons' data keys in one key-store query (lists of patrons)."""
-    from cryptography.exceptions import InvalidTag
-
     from quietshelf.privacy import keys
-    from quietshelf.privacy.models import DataKey
 
-    missing = [sid for sid in subject_ids if keys.key_cache.get(sid) is None]
-    if not missing:
-        return
-    ring = keys.ring()
-    rows = (
-        DataKey.objects.using(keys.KEYSTORE_DB)
-        .filter(subject_id__in=missing)
-        .values_list("subject_id", "kek_version", "wrapped")
-    )
-    for sid, version, wrapped in rows:
-        try:
-            raw = ring.unwrap(version, wrapped, label=keys._dk_label(sid))
-        except (InvalidTag, keys.MasterKeyError):
-            continue  # data_key() reports it when the value is read
-        keys.key_cache.put(sid, AESGCM(raw))
+    keys.open_data_keys(subject_ids)
 
 
 # --- staff reads --------------------------------------------------------------------

@@ -20,15 +20,18 @@ import datetime as dt
 import hashlib
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, router, transaction
 from django.utils import timezone
 
+from quietshelf.core import bulk
 from quietshelf.privacy import keys
 from quietshelf.privacy.models import ActorType, AuditChainHead, AuditCheckpoint, AuditEntry
 
@@ -87,6 +90,40 @@ def as_actor(actor) -> Actor:
     raise TypeError(f"not an actor: {type(actor).__name__}")
 
 
+def looks_personal(text: str) -> bool:
+    """Whether a reason or note holds what looks like a personal value (an e-mail
+    address, a card or phone number): such text never goes into the audit log."""
+    return bool(_PERSONAL_LOOKING.search(text or ""))
+
+
+def entry_values(*, actor, action: str, object_type: str, reason: str = "") -> dict:
+    """The checked fields of an entry but its time and object id (the same for many).
+
+    Raises ValueError for an action that is not a lower-case word, an entry
+    without an object type, or a reason that is long or looks personal.
+    A bulk writer that builds its rows elsewhere (patron loads) starts from these.
+    """
+    if not ACTION_RE.match(action):
+        raise ValueError(f"audit action {action!r} must be a lower-case word like 'viewed'")
+    if not object_type:
+        raise ValueError("an audit entry needs an object (obj=… or object_type=…)")
+    reason = (reason or "").strip()
+    if len(reason) > 200 or looks_personal(reason):
+        raise ValueError(
+            "an audit reason is a short code or sentence without personal values "
+            "(no e-mail addresses, card or phone numbers)"
+        )
+    who = as_actor(actor)
+    return {
+        "actor_type": who.type,
+        "actor_id": who.id,
+        "action": action,
+        "object_type": object_type,
+        "reason": reason,
+        "request_id": request_id_var.get(),
+    }
+
+
 def record(
     *,
     actor,
@@ -97,32 +134,57 @@ def record(
     reason: str = "",
 ) -> AuditEntry:
     """Append one entry in the caller's transaction. Ids only; `reason` is a short code."""
-    if not ACTION_RE.match(action):
-        raise ValueError(f"audit action {action!r} must be a lower-case word like 'viewed'")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = obj.pk
-    if not object_type:
-        raise ValueError("an audit entry needs an object (obj=… or object_type=…)")
-    reason = (reason or "").strip()
-    if len(reason) > 200 or _PERSONAL_LOOKING.search(reason):
-        raise ValueError(
-            "an audit reason is a short code or sentence without personal values "
-            "(no e-mail addresses, card or phone numbers)"
-        )
-    who = as_actor(actor)
+    values = entry_values(actor=actor, action=action, object_type=object_type, reason=reason)
     entry = AuditEntry.objects.create(
         at=timezone.now(),
-        actor_type=who.type,
-        actor_id=who.id,
-        action=action,
-        object_type=object_type,
         object_id="" if object_id is None else str(object_id),
-        reason=reason,
-        request_id=request_id_var.get(),
+        **values,
     )
-    transaction.on_commit(_seal_quietly)
+    after_entries_committed()
     return entry
+
+
+def record_many(*, actor, entries: Iterable[tuple[str, str, Any, str]]) -> int:
+    """Append many entries in the caller's transaction, in one statement; how many.
+
+    ``entries``: (action, object type, object id, reason) each, checked as
+    `record` checks one; all get the same actor, request and time (they are
+    one action's entries, e.g. a patron load's updated patrons). Sealed after
+    commit like any other entry.
+    """
+    rows = []
+    at = None
+    checked: dict[tuple[str, str, str], dict] = {}
+    for action, object_type, object_id, reason in entries:
+        key = (action, object_type, reason)
+        values = checked.get(key)
+        if values is None:
+            values = checked[key] = entry_values(
+                actor=actor, action=action, object_type=object_type, reason=reason
+            )
+        if at is None:
+            field = AuditEntry._meta.get_field("at")
+            at = field.get_db_prep_save(
+                timezone.now(), connections[router.db_for_write(AuditEntry)]
+            )
+        rows.append({**values, "at": at, "object_id": "" if object_id is None else str(object_id)})
+    if not rows:
+        return 0
+    bulk.insert_model_rows(AuditEntry, rows)
+    after_entries_committed()
+    return len(rows)
+
+
+def after_entries_committed() -> None:
+    """Have the entries written in this transaction sealed after it commits.
+
+    For writers that insert entries themselves (from `entry_values`), as
+    `record` and `record_many` do for theirs.
+    """
+    transaction.on_commit(_seal_quietly)
 
 
 _last_seal = 0.0

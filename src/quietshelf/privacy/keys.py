@@ -25,8 +25,10 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -320,16 +322,69 @@ def create_data_key(subject_id: uuid.UUID) -> None:
     key_cache.put(subject_id, AESGCM(raw))
 
 
+class NewDataKey(NamedTuple):
+    """A data key just made: what the key store keeps, and the key itself."""
+
+    subject_id: uuid.UUID
+    kek_version: int
+    wrapped: bytes
+    key: AESGCM
+
+
+def new_data_keys(
+    subject_ids: Iterable[uuid.UUID], *, current: MasterKeyRing | None = None
+) -> list[NewDataKey]:
+    """Make many subjects' data keys, wrapped under the master key, without storing them.
+
+    The caller stores (subject_id, kek_version, wrapped) as DataKey rows in
+    the key store before anything sealed with ``key`` commits (patron loads
+    write them first). ``current``: a ring loaded earlier, for a process that
+    must not touch the database (a load's encoding process); else ring().
+    """
+    current = ring() if current is None else current
+    made = []
+    for subject_id in subject_ids:
+        raw = secrets.token_bytes(32)
+        version, wrapped = current.wrap(raw, label=_dk_label(subject_id))
+        made.append(NewDataKey(subject_id, version, wrapped, AESGCM(raw)))
+    return made
+
+
 def create_data_keys(subject_ids: list[uuid.UUID]) -> None:
     """Many at once (bulk imports, benchmarks)."""
     from quietshelf.privacy.models import DataKey
 
-    current = ring()
-    rows = []
-    for subject_id in subject_ids:
-        version, wrapped = current.wrap(secrets.token_bytes(32), label=_dk_label(subject_id))
-        rows.append(DataKey(subject_id=subject_id, kek_version=version, wrapped=wrapped))
+    rows = [
+        DataKey(subject_id=k.subject_id, kek_version=k.kek_version, wrapped=k.wrapped)
+        for k in new_data_keys(subject_ids)
+    ]
     DataKey.objects.using(KEYSTORE_DB).bulk_create(rows, batch_size=2000)
+
+
+def open_data_keys(subject_ids: Iterable[uuid.UUID]) -> None:
+    """Unwrap many subjects' data keys with one key-store query, into the key cache.
+
+    Their sealed values then open without a query each (lists of patrons,
+    notice runs, reports). A key that is gone or does not open is skipped:
+    reading a value of that subject reports it, as data_key() does.
+    """
+    from quietshelf.privacy.models import DataKey
+
+    missing = [sid for sid in subject_ids if key_cache.get(sid) is None]
+    if not missing:
+        return
+    current = ring()
+    rows = (
+        DataKey.objects.using(KEYSTORE_DB)
+        .filter(subject_id__in=missing)
+        .values_list("subject_id", "kek_version", "wrapped")
+    )
+    for sid, version, wrapped in rows:
+        try:
+            raw = current.unwrap(version, wrapped, label=_dk_label(sid))
+        except (InvalidTag, MasterKeyError):
+            continue  # data_key() reports it when the value is read
+        key_cache.put(sid, AESGCM(raw))
 
 
 def data_key(subject_id: uuid.UUID) -> AESGCM | None:

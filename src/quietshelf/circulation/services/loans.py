@@ -208,7 +208,7 @@ def _clean_override(actor, reason, branch_id, codes) -> str:
         return ""
     _require(actor, "circulation.override", branch_id=branch_id)
     text = f"{','.join(codes)}: {reason}"[:200]
-    if audit._PERSONAL_LOOKING.search(text):
+    if audit.looks_personal(text):
         raise InvalidInput(
             gettext_noop(
                 "An override reason must not hold card, phone numbers or e-mail addresses."
