@@ -43,15 +43,17 @@ class MigratedInstances:
 
     @staticmethod
     def _kind(env: dict[str, str]) -> tuple:
-        # Everything in the environment can change what migrate writes (environment,
-        # master key, settings); only the instance's own places may differ.
+        # What can change what migrate writes: the settings (QUIETSHELF_*, DJANGO_*) and
+        # the database server; not the instance's own places, nor what pytest puts in
+        # the environment per test (PYTEST_CURRENT_TEST).
         url = env.get("DATABASE_URL", "")
         server = _split_pg(url)[0] if url.startswith(POSTGRES_SCHEMES) else url
-        return tuple(
-            sorted(
-                (k, v) for k, v in env.items() if k not in {"QUIETSHELF_HOME", "DATABASE_URL"}
-            )
-        ) + (("database server", server),)
+        settings = sorted(
+            (k, v)
+            for k, v in env.items()
+            if k.startswith(("QUIETSHELF_", "DJANGO_")) and k != "QUIETSHELF_HOME"
+        )
+        return (*settings, ("database server", server))
 
     def _template(self, env: dict[str, str]) -> tuple[Path, str | None]:
         kind = self._kind(env)
@@ -98,4 +100,3 @@ class MigratedInstances:
         for base, name in self.template_databases:
             with _admin(base) as admin:
                 admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-

@@ -246,10 +246,10 @@ def test_record_create_two_records_in_one_body_is_400(api):
 @pytest.mark.parametrize(
     "body, status",
     [
-        # not JSON, or JSON that is no object: 400; an object the schema refuses: 422
+        # not JSON at all: 400; JSON without a MARCXML string in it: 422
         (b'{"marcxml": ', 400),
         (b"\xff\xfe\xfa not utf-8", 400),
-        (b"[1, 2, 3]", 400),
+        (b"[1, 2, 3]", 422),
         (b'{"marcxml": 12}', 422),
         (b"{}", 422),
     ],

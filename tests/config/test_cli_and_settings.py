@@ -61,9 +61,8 @@ def test_readme_lists_every_command():
         table.append((name.strip("`"), text))
     out = run(["--help"])
     assert out.returncode == 0
-    listed = [
-        tuple(line.strip().split(None, 1)) for line in out.stdout.splitlines() if line.startswith("  ")
-    ]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("  ")]
+    listed = [tuple(line.strip().split(None, 1)) for line in rows]
     assert len(listed) >= 25
     assert table == listed
 

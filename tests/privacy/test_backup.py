@@ -84,7 +84,7 @@ def instance(tmp_path, migrated_instances):
         url = _pg_url(db)
         if url:
             env["DATABASE_URL"] = url
-            made += [db, f"{db}_keystore"]
+            made.extend([db, f"{db}_keystore"])
             if not migrated:
                 for n in (db, f"{db}_keystore"):
                     _psql(f"CREATE DATABASE {n}")
