@@ -30,7 +30,8 @@ def run(args, env_extra, tmp_path):
         [sys.executable, "-m", "quietshelf", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        # a whole migrate in a new process: minutes on a loaded shared machine, not 120 s
+        timeout=300,
         env=env,
     )
 
