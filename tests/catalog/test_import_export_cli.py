@@ -32,6 +32,12 @@ def cli_env(tmp_path):
     return env
 
 
+@pytest.fixture
+def migrated_cli_env(cli_env, migrated_instances):
+    """cli_env's instance as `quietshelf migrate -v 0` leaves it (copied, #14 item 8)."""
+    return migrated_instances.copy_into(cli_env)
+
+
 @pytest.mark.django_db
 def test_import_command_prints_summary_and_errors_cat1(tmp_path):
     sample = write_sample(tmp_path / "sample.mrc")
@@ -97,9 +103,9 @@ def test_cli_missing_file_is_one_line_and_exit_2(cli_env):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_cli_import_export_yaz_end_to_end_cat1(cli_env, tmp_path):
+def test_cli_import_export_yaz_end_to_end_cat1(migrated_cli_env, tmp_path):
+    cli_env = migrated_cli_env
     sample = write_sample(tmp_path / "sample.mrc")
-    assert _run("migrate", "-v", "0", env=cli_env).returncode == 0
     proc = _run("import-marc", str(sample), env=cli_env)
     assert proc.returncode == 0, proc.stderr
     assert "imported 25 records: created 25" in proc.stdout
@@ -115,9 +121,11 @@ def test_cli_import_export_yaz_end_to_end_cat1(cli_env, tmp_path):
     assert yaz.returncode == 0 and yaz.stdout.strip() == ""
 
 
-def test_cli_exit_status_tells_all_some_or_nothing_imported_cat1(cli_env, tmp_path, marc_dir):
+def test_cli_exit_status_tells_all_some_or_nothing_imported_cat1(
+    migrated_cli_env, tmp_path, marc_dir
+):
     """CAT-1: 0 when every record is taken, 1 when some are rejected, 2 when none could be."""
-    assert _run("migrate", "-v", "0", env=cli_env).returncode == 0
+    cli_env = migrated_cli_env
     not_marc = tmp_path / "notes.txt"
     not_marc.write_text("these are meeting notes, not MARC records\n")
     proc = _run("import-marc", str(not_marc), env=cli_env)

@@ -25,7 +25,7 @@ from quietshelf.catalog.marc import read_marc
 from quietshelf.catalog.marc.records import MARCXML_NS, record_to_marcxml
 from quietshelf.catalog.models import BibRecord, Item
 from tests.catalog.marcbuild import bib_fields, iso, make_record, raw_record
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_data_missing
 
 XSD = SHARED_DATA / "xsd" / "MARC21slim.xsd"
 
@@ -33,7 +33,7 @@ XSD = SHARED_DATA / "xsd" / "MARC21slim.xsd"
 @pytest.fixture(scope="module")
 def marc_schema():
     if not XSD.is_file():
-        pytest.skip("../shared/data/xsd/MARC21slim.xsd is not beside the repository")
+        shared_data_missing("xsd/MARC21slim.xsd")
     return etree.XMLSchema(etree.parse(str(XSD)))
 
 

@@ -46,14 +46,25 @@ def test_no_command_prints_the_help_and_exits_2():
 
 
 def test_readme_lists_every_command():
-    """CAT-1 foundation: the README names every command --help lists."""
+    """CAT-1 foundation, #14 item 8: the README's command table is the list --help prints,
+    the same commands in the same order with the same descriptions, none missing or stale."""
     from pathlib import Path
 
-    from quietshelf.config.cli import COMMANDS
-
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in COMMANDS if f"`{name}`" not in readme]
-    assert not missing, f"README.md does not list: {missing}"
+    lines = readme.splitlines()
+    start = lines.index("| command | what it does |") + 2  # the header and its |---|---|
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        name, text = (cell.strip() for cell in line.strip("|").split(" | ", 1))
+        table.append((name.strip("`"), text))
+    out = run(["--help"])
+    assert out.returncode == 0
+    rows = [line for line in out.stdout.splitlines() if line.startswith("  ")]
+    listed = [tuple(line.strip().split(None, 1)) for line in rows]
+    assert len(listed) >= 25
+    assert table == listed
 
 
 def test_unknown_command_is_one_line_and_exit_2():

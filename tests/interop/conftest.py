@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_data_missing
 
 XSD_DIR = SHARED_DATA / "xsd"
 # oai-all.xsd plus the oai-identifier schema (Identify's description), loaded
@@ -31,7 +31,7 @@ class NoNetwork(etree.Resolver):
 @pytest.fixture(scope="session")
 def oai_schema():
     if not XSD_DIR.is_dir():
-        pytest.skip("../shared/data/xsd is not beside the repository")
+        shared_data_missing("xsd")
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
     parser.resolvers.add(NoNetwork())
     doc = etree.fromstring(_DRIVER.encode(), parser, base_url=str(XSD_DIR / "driver.xsd"))

@@ -63,10 +63,12 @@ def _pg_url(name: str) -> str | None:
 
 
 @pytest.fixture
-def instance(tmp_path):
+def instance(tmp_path, migrated_instances):
     made = []
 
-    def make(name: str, key: str = KEY) -> dict:
+    def make(name: str, key: str = KEY, *, migrated: bool = False) -> dict:
+        """An empty instance, or with migrated=True one as `quietshelf migrate` leaves it
+        (a copy of one migrated once per session: tests/instances.py, #14 item 8)."""
         home = tmp_path / name
         home.mkdir()
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL"}}
@@ -81,10 +83,13 @@ def instance(tmp_path):
         db = f"qs_bk_{uuid.uuid4().hex[:10]}"
         url = _pg_url(db)
         if url:
-            for n in (db, f"{db}_keystore"):
-                _psql(f"CREATE DATABASE {n}")
-                made.append(n)
             env["DATABASE_URL"] = url
+            made.extend([db, f"{db}_keystore"])
+            if not migrated:
+                for n in (db, f"{db}_keystore"):
+                    _psql(f"CREATE DATABASE {n}")
+        if migrated:
+            migrated_instances.copy_into(env)
         env["home"] = str(home)
         return env
 
@@ -129,8 +134,7 @@ def _backup(env, folder):
 
 
 def test_restored_backup_keeps_the_erased_patron_erased_prv_ret_3(instance, tmp_path):
-    a = instance("a")
-    assert qs(a, "migrate", "-v0").returncode == 0
+    a = instance("a", migrated=True)
     ids = py(a, MAKE)
     path = _backup(a, tmp_path / "backups")
     raw = path.read_bytes()
@@ -154,8 +158,7 @@ def test_restored_backup_keeps_the_erased_patron_erased_prv_ret_3(instance, tmp_
 
 
 def test_restore_refuses_bad_files_and_leaves_the_target_untouched_prv_ret_3(instance, tmp_path):
-    a = instance("a")
-    assert qs(a, "migrate", "-v0").returncode == 0
+    a = instance("a", migrated=True)
     py(a, MAKE)
     path = _backup(a, tmp_path / "backups")
     junk = tmp_path / "notes.qsbackup"
