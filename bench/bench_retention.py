@@ -25,9 +25,11 @@ asserted. On a shared machine, run it under the benchmark lock:
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -214,7 +216,12 @@ def engine(n_loans: int, n_patrons: int) -> tuple[float, float]:
 
 def run(args) -> None:
     os.environ.setdefault("QUIETSHELF_ENV", "test")
-    os.environ.setdefault("QUIETSHELF_HOME", tempfile.mkdtemp(prefix="qs-bench-retention-"))
+    if "QUIETSHELF_HOME" not in os.environ:
+        # a fresh folder (the SQLite database: some 500 MB at full size, a master key):
+        # removed at exit
+        fresh = tempfile.mkdtemp(prefix="qs-bench-retention-")
+        os.environ["QUIETSHELF_HOME"] = fresh
+        atexit.register(shutil.rmtree, fresh, ignore_errors=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
     sys.path.insert(0, str(REPO / "src"))
     import django
