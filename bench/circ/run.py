@@ -179,6 +179,9 @@ def main() -> None:  # noqa: PLR0915 - a linear script
     from yardstick import print_yardstick
 
     print_yardstick()  # the machine's speed in the same run as the figures (#14)
+    # a SIGTERM (a timeout, a kill) runs the clean-up below too: the instance folder
+    # holds a master key, a secret key and an API token
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     # 3 x 2: fewer threads per process fight less over the GIL, and a third process
     # runs while the others wait on PostgreSQL (closed loop, 20 clients, 23 Nov 2026:

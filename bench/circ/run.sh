@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 .venv/bin/python bench/circ/run.py "$@"
-QUIETSHELF_ENV=test QUIETSHELF_HOME="$(mktemp -d)" .venv/bin/python bench/bench_circulation.py --pg
+# bench_circulation.py makes its own instance folder and removes it at exit
+QUIETSHELF_ENV=test .venv/bin/python bench/bench_circulation.py --pg

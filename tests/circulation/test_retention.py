@@ -17,7 +17,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.apps import apps
-from django.db import models
+from django.db import IntegrityError, connection, models, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -282,6 +282,53 @@ def test_a_configured_delay_is_applied_by_the_run_prv_hist_2(circ, patron, item)
     loan = Loan.objects.get(item=i)
     assert report.done == 1 and loan.patron_id is None
     assert loan.returned_at == retention.coarsen(loan.returned_at)
+
+
+@override_settings(QUIETSHELF_LOAN_DEIDENTIFY_DAYS=3, QUIETSHELF_RETENTION_UPDATE_BATCH=2)
+def test_closed_loans_go_in_batches_of_one_statement_each_perf_ret_1(circ, patron, item):
+    """PERF-RET-1: the loans' batches (one UPDATE ... WHERE id IN (SELECT ... LIMIT n)
+    each) go on until none is due, and skip a loan with an unresolved fee (PRV-HIST-2)."""
+    p = patron()
+    items = [item() for _ in range(5)]
+    for i in items:
+        _checkout(circ, p, i)
+    fined = _checkout(circ, p, item_with_fee := item())
+    _overdue(fined.loan.pk)
+    for i in [*items, item_with_fee]:
+        _checkin(circ, i)
+    assert Fee.objects.filter(loan_id=fined.loan.pk, resolved_at__isnull=True).exists()
+    seen = []
+    later = timezone.localdate() + dt.timedelta(days=4)
+    report = retention.run(
+        today=later, only=["closed loans"], progress=lambda r: seen.append(r.done)
+    ).reports[0]
+    assert report.done == 5 and seen[:3] == [2, 4, 5]  # three batches of at most 2
+    for loan in Loan.objects.filter(item__in=items):
+        assert loan.patron_id is None
+        assert loan.checked_out_at == retention.coarsen(loan.checked_out_at)
+        assert loan.returned_at == retention.coarsen(loan.returned_at)
+    assert Loan.objects.get(pk=fined.loan.pk).patron_id == p.pk
+    assert retention.run(today=later, only=["closed loans"]).reports[0].done == 0
+
+
+def test_patron_references_refuse_a_deletion_at_once_on_postgresql_perf_ret_1(circ, patron):
+    """PERF-RET-1 (config migration 0001): on PostgreSQL every foreign key to a patron is
+    ON DELETE RESTRICT (one look-up per deleted row and table, not NO ACTION's two), still
+    deferred for writes; a patron whose rows are still there is refused, at once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's foreign-key actions; SQLite keeps its own")
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT conname, confdeltype, condeferrable, condeferred FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid = 'patrons_patron'::regclass"
+        )
+        found = cur.fetchall()
+    assert len(found) >= 18
+    assert [row for row in found if tuple(row[1:]) != ("r", True, True)] == []
+    p = patron()  # a card (and a data subject) refer to it
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM patrons_patron WHERE id = %s", [p.pk])
+    assert Patron.objects.filter(pk=p.pk).exists()
 
 
 # --- patron purge (PRV-RET-1/2, PRV-DSR-4) -----------------------------------------------

@@ -309,6 +309,9 @@ QUIETSHELF_PATRON_INACTIVITY_DAYS = env_days("QUIETSHELF_PATRON_INACTIVITY_DAYS"
 # to again (PRV-DSR-4); off unless the library needs it.
 QUIETSHELF_DO_NOT_CONTACT = env_bool("QUIETSHELF_DO_NOT_CONTACT", False)
 QUIETSHELF_RETENTION_BATCH = env_days("QUIETSHELF_RETENTION_BATCH", 5000, minimum=1)
+# Steps that only update rows in place (closed loans losing their patron) take larger
+# batches: fewer transactions and fewer scans past the rows already done (PERF-RET-1).
+QUIETSHELF_RETENTION_UPDATE_BATCH = env_days("QUIETSHELF_RETENTION_UPDATE_BATCH", 50000, minimum=1)
 QUIETSHELF_BACKUP_DIR = Path(env_str("QUIETSHELF_BACKUP_DIR", str(INSTANCE_DIR / "backups")))
 # --- patrons (PRV-MNR-1) --------------------------------------------------------
 QUIETSHELF_MINOR_AGE = env_int("QUIETSHELF_MINOR_AGE", 18)

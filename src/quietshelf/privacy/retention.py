@@ -319,6 +319,12 @@ class Context:
     now: dt.datetime
     today: dt.date
     batch_size: int
+    # A step that only updates one table in place (loans losing their patron) takes
+    # batches this large (FOLIO anonymises 50,000 at a time); a purge keeps batch_size.
+    update_batch_size: int = 0
+
+    def __post_init__(self) -> None:
+        self.update_batch_size = self.update_batch_size or self.batch_size
 
     @property
     def cutoff(self) -> dt.datetime | None:
@@ -472,6 +478,7 @@ def _run(*, today, dry_run, only, progress, actor) -> RunResult:
     record = RetentionRun.objects.create(started_at=timezone.now(), dry_run=dry_run)
     result = RunResult(run=record)
     batch_size = int(getattr(settings, "QUIETSHELF_RETENTION_BATCH", 5000))
+    update_batch_size = int(getattr(settings, "QUIETSHELF_RETENTION_UPDATE_BATCH", 50000))
     try:
         for step in steps():
             if only and step.key not in only and step.rule not in only:
@@ -479,7 +486,13 @@ def _run(*, today, dry_run, only, progress, actor) -> RunResult:
             rule_obj = rules.get(step.rule)
             if rule_obj is None or rule_obj.days is None:
                 continue
-            ctx = Context(rule=rule_obj, now=now, today=today, batch_size=batch_size)
+            ctx = Context(
+                rule=rule_obj,
+                now=now,
+                today=today,
+                batch_size=batch_size,
+                update_batch_size=update_batch_size,
+            )
             report = StepReport(step.key, step.rule, step.action, step.why)
             started = time.monotonic()
             counts = step.count(ctx)
