@@ -379,8 +379,11 @@ def _patron_register(
     )
     if patron.status == PatronStatus.ACTIVE and policy.needs_guardian_consent(patron.date_of_birth):
         patron.status = PatronStatus.PENDING  # PRV-MNR-1: waits for a guardian's consent
-    if patron.expiry_date is None and patron.group and patron.group.default_validity_days:
-        patron.expiry_date = clock.today() + dt.timedelta(days=patron.group.default_validity_days)
+    patron.expiry_date = policy.expiry_from_group(
+        expiry=patron.expiry_date,
+        validity_days=patron.group.default_validity_days if patron.group else None,
+        today=clock.today(),
+    )
     if password:
         patron.set_password(password)
     patron.save()
