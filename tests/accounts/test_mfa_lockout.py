@@ -184,3 +184,10 @@ def test_lock_seconds_double_up_to_the_cap_sec_auth_1():
     assert policy.lock_seconds(locks_before=10_000, base=900, cap=86400) == 86400
     assert policy.lock_due(failures=10, max_failures=10)
     assert not policy.lock_due(failures=9, max_failures=10)
+
+
+def test_a_session_has_five_wrong_codes_before_signing_in_again_issue_14_item_6():
+    """#14 item 6: the per-session try limit is a rule in accounts.policy, not the view."""
+    assert policy.MAX_CODE_TRIES == 5
+    assert not policy.code_tries_spent(4)
+    assert policy.code_tries_spent(5)

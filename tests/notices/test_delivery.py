@@ -220,7 +220,7 @@ def test_the_scheduled_delivery_drains_the_queue_in_one_run_cir5(
     from quietshelf.jobs import registry
 
     settings.QUIETSHELF_NOTICE_DELIVERY_THREADS = 3
-    monkeypatch.setattr(services, "BATCH", 2)  # several batches from a handful of notices
+    monkeypatch.setattr(services.delivery, "BATCH", 2)  # several batches from a handful of notices
     for _ in range(11):
         loan(reader(), TODAY + dt.timedelta(days=2))
     assert services.queue_due_soon_notices(today=TODAY) == 11

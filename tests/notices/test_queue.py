@@ -172,7 +172,7 @@ def test_notice_data_is_encrypted_at_rest_prv_not_1(settings, reader, loan):
 
 
 def test_queueing_in_slices_never_splits_a_patrons_loans_cir5(monkeypatch, reader, loan):
-    monkeypatch.setattr(services, "CHUNK", 2)
+    monkeypatch.setattr(services.queueing, "CHUNK", 2)
     patrons = [reader() for _ in range(4)]
     for p in patrons:
         for _ in range(3):

@@ -103,3 +103,15 @@ def test_expired_card_gives_an_automatic_block_PAT_3():
     blocks = policy.effective_blocks(P(), [], today=dt.date(2026, 1, 2))
     assert [(b.code, b.automatic) for b in blocks] == [("expired", True)]
     assert policy.effective_blocks(P(), [], today=dt.date(2026, 1, 1)) == []
+
+
+def test_a_new_patrons_expiry_comes_from_the_group_unless_given_issue_14_item_6():
+    """#14 item 6: one rule for registration and patron loads (patrons.policy)."""
+    today = dt.date(2026, 3, 1)
+    given = dt.date(2027, 1, 31)
+    assert policy.expiry_from_group(expiry=None, validity_days=365, today=today) == dt.date(
+        2027, 3, 1
+    )
+    assert policy.expiry_from_group(expiry=given, validity_days=365, today=today) == given
+    assert policy.expiry_from_group(expiry=None, validity_days=None, today=today) is None
+    assert policy.expiry_from_group(expiry=None, validity_days=0, today=today) is None

@@ -9,8 +9,6 @@ security (/staff/accounts/security/) and acknowledges the privacy training
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from quietshelf.accounts import services
 from quietshelf.accounts.builtin import BUILTIN_ROLES
 from quietshelf.accounts.models import StaffUser
@@ -23,9 +21,11 @@ MFA_NOTE = (
 )
 
 
-@transaction.atomic
 def create_demo_staff(*, prefix: str = "demo-") -> list[tuple[str, str, str]]:
-    """[(username, role name, password)]; an existing demo account gets a new password."""
+    """[(username, role name, password)]; an existing demo account gets a new password.
+
+    Each account is made in its own service's (durable) transaction: a run that stops
+    half-way is finished by the next one, which resets what is there and adds the rest."""
     root = services.org_tree_from_branches(actor=None)
     out = []
     for code, (name, _description, _perms) in BUILTIN_ROLES.items():

@@ -22,6 +22,16 @@ def lock_seconds(*, locks_before: int, base: int, cap: int) -> int:
     return min(seconds, cap)
 
 
+# A sign-in (or a re-check of who you are) ends after this many wrong answers in one
+# session; the account-wide lock (lock_due) counts across sessions.
+MAX_CODE_TRIES = 5
+
+
+def code_tries_spent(tries: int) -> bool:
+    """True when a session has used up its wrong answers: sign in again."""
+    return tries >= MAX_CODE_TRIES
+
+
 def lock_due(*, failures: int, max_failures: int) -> bool:
     """True when this many wrong answers in a row lock the second factor."""
     return failures >= max(1, max_failures)

@@ -34,7 +34,7 @@ from quietshelf.accounts.models import (
     WebAuthnCredential,
 )
 from quietshelf.core import after_response
-from quietshelf.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
+from quietshelf.core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from quietshelf.privacy import audit
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def generate_password() -> str:
 # --- accounts ---------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def staff_create(
     *,
     actor,
@@ -77,11 +77,11 @@ def staff_create(
     )
     audit.record(actor=actor, action="created", obj=user)
     for code in role_codes:
-        role_grant(actor=actor, user=user, role=role_get(code=code), org_unit=org_unit)
+        _role_grant(actor=actor, user=user, role=role_get(code=code), org_unit=org_unit)
     return password
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def staff_reset_password(*, actor, username: str) -> str:
     authz.require(actor, "accounts.manage_staff")
     user = StaffUser.objects.select_for_update().filter(username=username).first()
@@ -95,7 +95,7 @@ def staff_reset_password(*, actor, username: str) -> str:
     return password
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def staff_set_active(*, actor, user: StaffUser, active: bool) -> None:
     """Disable (ending every session of the account) or enable a staff account."""
     authz.require(actor, "accounts.manage_staff")
@@ -110,7 +110,7 @@ def staff_set_active(*, actor, user: StaffUser, active: bool) -> None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def password_change(*, actor: StaffUser, new_password: str, keep_session: str | None) -> None:
     """The staff member changes their own password; every other session ends."""
     try:
@@ -126,7 +126,7 @@ def password_change(*, actor: StaffUser, new_password: str, keep_session: str | 
 # --- organisation tree --------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def org_unit_create(
     *,
     actor,
@@ -156,11 +156,19 @@ def org_unit_create(
     return unit
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def org_tree_from_branches(
     *, actor, consortium_code: str = "ROOT", consortium_name: str = "All libraries"
 ) -> OrgUnit:
     """Make sure every catalogue branch has a branch unit under one root (idempotent)."""
+    return _org_tree_from_branches(
+        actor=actor, consortium_code=consortium_code, consortium_name=consortium_name
+    )
+
+
+def _org_tree_from_branches(
+    *, actor, consortium_code: str = "ROOT", consortium_name: str = "All libraries"
+) -> OrgUnit:
     from quietshelf.catalog.models import Branch
 
     authz.require(actor, "accounts.manage_staff")
@@ -181,8 +189,8 @@ def org_tree_from_branches(
 
 def root_unit() -> OrgUnit:
     root = OrgUnit.objects.filter(parent__isnull=True).first()
-    if root is None:
-        root = org_tree_from_branches(actor=None)
+    if root is None:  # in the caller's transaction (a role grant on a fresh database)
+        root = _org_tree_from_branches(actor=None)
     return root
 
 
@@ -200,7 +208,7 @@ def role_get(*, code: str) -> Role:
     return role
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def role_create(*, actor, name: str, permissions: list[str], description: str = "") -> Role:
     authz.require(actor, "accounts.manage_staff")
     name = (name or "").strip()
@@ -221,24 +229,14 @@ def role_create(*, actor, name: str, permissions: list[str], description: str = 
     return role
 
 
-@transaction.atomic
-def role_update(*, actor, role: Role, permissions: list[str], description: str = "") -> Role:
-    authz.require(actor, "accounts.manage_staff")
-    if role.builtin:
-        raise InvalidInput("built-in roles cannot be changed; make a custom role", code="builtin")
-    unknown = [p for p in permissions if p not in authz.PERMISSIONS]
-    if unknown or not permissions:
-        raise InvalidInput("choose known permissions", code="bad_permission")
-    role.permissions = sorted(set(permissions))
-    role.description = description
-    role.save(update_fields=["permissions", "description"])
-    audit.record(actor=actor, action="changed", obj=role)
-    return role
-
-
-@transaction.atomic
+@transaction.atomic(durable=True)
 def role_grant(*, actor, user: StaffUser, role: Role, org_unit: OrgUnit | None = None):
     """Grant `role` to `user` on `org_unit` (default: the root of the tree)."""
+    return _role_grant(actor=actor, user=user, role=role, org_unit=org_unit)
+
+
+def _role_grant(*, actor, user: StaffUser, role: Role, org_unit: OrgUnit | None = None):
+    """role_grant in the caller's transaction (staff_create grants the roles it is given)."""
     authz.require(actor, "accounts.manage_staff")
     org_unit = org_unit or root_unit()
     try:
@@ -256,7 +254,7 @@ def role_grant(*, actor, user: StaffUser, role: Role, org_unit: OrgUnit | None =
     return grant
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def role_revoke(*, actor, grant_id: int) -> None:
     authz.require(actor, "accounts.manage_staff")
     grant = RoleGrant.objects.filter(pk=grant_id).select_related("role").first()
@@ -270,7 +268,7 @@ def role_revoke(*, actor, grant_id: int) -> None:
 # --- privacy training (PRV-ACC-3) ---------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def training_publish(*, actor, title: str, body: str) -> TrainingText:
     """A new version of the training text: everyone must acknowledge it again."""
     authz.require(actor, "privacy.manage_policy")
@@ -282,7 +280,7 @@ def training_publish(*, actor, title: str, body: str) -> TrainingText:
     return text
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def training_acknowledge(*, actor: StaffUser, version: int) -> TrainingAcknowledgement:
     current = TrainingText.objects.order_by("-version").first()
     if current is None or current.version != version:
@@ -296,7 +294,7 @@ def training_acknowledge(*, actor: StaffUser, version: int) -> TrainingAcknowled
 # --- second factors (PRV-ACC-2) -------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def totp_begin(*, actor: StaffUser) -> StaffTOTPDevice:
     """An unconfirmed authenticator for `actor` (replacing an earlier unconfirmed one)."""
     StaffTOTPDevice.objects.filter(user_id=actor.pk, confirmed=False).delete()
@@ -309,7 +307,7 @@ def totp_begin(*, actor: StaffUser) -> StaffTOTPDevice:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def totp_confirm(*, actor: StaffUser, device_id, token: str) -> list[str] | None:
     """Confirm the authenticator with a code from it; returns new recovery codes if the
     account had none."""
@@ -327,10 +325,10 @@ def totp_confirm(*, actor: StaffUser, device_id, token: str) -> list[str] | None
     audit.record(actor=actor, action="created", obj=device, reason="mfa totp enrolled")
     if RecoveryCode.objects.filter(user_id=actor.pk, used_at__isnull=True).exists():
         return None
-    return recovery_codes_regenerate(actor=actor)
+    return _recovery_codes_regenerate(actor=actor)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def totp_remove(*, actor: StaffUser, device_id) -> None:
     device = StaffTOTPDevice.objects.filter(pk=device_id, user_id=actor.pk).first()
     if device is None:
@@ -339,9 +337,14 @@ def totp_remove(*, actor: StaffUser, device_id) -> None:
     device.delete()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def recovery_codes_regenerate(*, actor: StaffUser) -> list[str]:
     """Ten new single-use codes (shown once); the old ones stop working."""
+    return _recovery_codes_regenerate(actor=actor)
+
+
+def _recovery_codes_regenerate(*, actor: StaffUser) -> list[str]:
+    """recovery_codes_regenerate in the caller's transaction (totp_confirm's first codes)."""
     RecoveryCode.objects.filter(user_id=actor.pk).delete()
     codes = mfa.new_recovery_codes()
     RecoveryCode.objects.bulk_create(
@@ -439,19 +442,20 @@ def _alert_locked(guard: SecondFactorGuard, user: StaffUser) -> None:
     transaction.on_commit(lambda: after_response.defer(deliver))
 
 
-@transaction.atomic
-def second_factor_open(*, user: StaffUser) -> None:
-    """Raise SecondFactorLocked while the account's second factor is locked."""
-    _refuse_if_locked(_guard(user))
-
-
-@transaction.atomic
+@transaction.atomic(durable=True)
 def second_factor_verify(*, user: StaffUser, token: str) -> str | None:
     """Check a TOTP code or a recovery code; returns 'totp', 'recovery' or None.
 
     Every wrong answer counts against the account in the database (SEC-AUTH-1);
     while the second factor is locked nothing is checked: SecondFactorLocked.
     """
+    return second_factor_verify_in_transaction(user=user, token=token)
+
+
+def second_factor_verify_in_transaction(*, user: StaffUser, token: str) -> str | None:
+    """second_factor_verify in the caller's transaction: a release by the privacy office
+    checks the officer's fresh second factor and records its decision in one transaction
+    (a recovery code is used only if the release is)."""
     guard = _guard(user)
     _refuse_if_locked(guard)
     token = (token or "").strip()
@@ -477,7 +481,7 @@ def second_factor_verify(*, user: StaffUser, token: str) -> str | None:
     return None
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def second_factor_assertion(*, user: StaffUser, accepted: bool) -> None:
     """Count a security-key assertion (WebAuthn) like a code: a failure counts, a success
     clears. Raises SecondFactorLocked while locked (checked before the key is asked)."""
@@ -489,7 +493,7 @@ def second_factor_assertion(*, user: StaffUser, accepted: bool) -> None:
         _second_factor_failed(guard, user, "security key")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def second_factor_unlock(*, actor, user: StaffUser) -> None:
     """An administrator lifts a lock (after talking to the staff member)."""
     authz.require(actor, "accounts.manage_staff")
@@ -501,7 +505,7 @@ def second_factor_unlock(*, actor, user: StaffUser) -> None:
     audit.record(actor=actor, action="changed", obj=user, reason="second factor unlocked")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def second_factor_alert_email_set(*, actor: StaffUser, email: str) -> None:
     """The staff member's own address for security alerts (empty: none)."""
     guard = _guard(actor)
@@ -510,7 +514,7 @@ def second_factor_alert_email_set(*, actor: StaffUser, email: str) -> None:
     audit.record(actor=actor, action="changed", obj=actor, reason="security alert address")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def webauthn_add(
     *, actor: StaffUser, name: str, credential_id_hex: str, public_key_hex: str, sign_count: int
 ) -> WebAuthnCredential:
@@ -526,16 +530,10 @@ def webauthn_add(
     return cred
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def webauthn_remove(*, actor: StaffUser, credential_id) -> None:
     cred = WebAuthnCredential.objects.filter(pk=credential_id, user_id=actor.pk).first()
     if cred is None:
         raise NotFound("no such security key")
     audit.record(actor=actor, action="deleted", obj=cred, reason="mfa security key removed")
     cred.delete()
-
-
-def require_self_or_manager(*, actor, user: StaffUser) -> None:
-    if actor is not None and getattr(actor, "pk", None) != user.pk:
-        if not authz.has_perm(actor, "accounts.manage_staff"):
-            raise PermissionDenied("You do not have permission for this.")

@@ -30,7 +30,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from quietshelf.accounts import authz, mfa, passkeys, roles, selectors, services, sessions
+from quietshelf.accounts import (
+    authz,
+    mfa,
+    passkeys,
+    policy,
+    roles,
+    selectors,
+    services,
+    sessions,
+)
 from quietshelf.accounts.decorators import staff_page
 from quietshelf.accounts.forms import (
     AlertEmailForm,
@@ -48,7 +57,6 @@ from quietshelf.accounts.models import StaffTOTPDevice, StaffUser
 from quietshelf.core.errors import DomainError
 
 PENDING_SECONDS = 300
-MAX_CODE_TRIES = 5
 TOTP_PENDING = "qs_totp_pending"
 
 
@@ -227,7 +235,7 @@ def verify(request):
         if guard is not None:  # this wrong code was the last one allowed
             return _verify_locked(request, user, guard)
         pending["tries"] = int(pending.get("tries", 0)) + 1
-        if pending["tries"] >= MAX_CODE_TRIES:
+        if policy.code_tries_spent(pending["tries"]):
             request.session.pop(sessions.PENDING, None)
             messages.error(request, _("Too many wrong codes. Please sign in again."))
             return redirect("staff:login")
@@ -283,7 +291,7 @@ def reauth(request):
             return HttpResponseRedirect(next_url)
         tries = int(request.session.get("qs_reauth_tries", 0)) + 1
         request.session["qs_reauth_tries"] = tries
-        if tries >= MAX_CODE_TRIES:
+        if policy.code_tries_spent(tries):
             from django.contrib.auth import logout
 
             logout(request)

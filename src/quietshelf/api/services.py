@@ -30,7 +30,7 @@ class NewToken:
     token: str  # the only time the token exists outside the client
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def api_token_create(
     *,
     actor,
@@ -89,7 +89,7 @@ def api_token_create(
     return NewToken(token_id=token.pk, token=raw)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def api_token_revoke(*, actor, token_id: int) -> None:
     if not ApiToken.objects.filter(pk=token_id).update(revoked=True):
         raise NotFound(f"no API token {token_id}")

@@ -102,15 +102,6 @@ def item_get(item_id: int) -> Item:
         raise NotFound(f"No item with id {item_id}.", code="item_not_found") from None
 
 
-def item_by_barcode(barcode: str) -> Item:
-    try:
-        return Item.objects.select_related("record", "branch", "location", "item_type").get(
-            barcode=str(barcode).strip()
-        )
-    except Item.DoesNotExist:
-        raise NotFound("No item with that barcode.", code="item_not_found") from None
-
-
 def branch_list() -> QuerySet[Branch]:
     return Branch.objects.order_by("name")
 

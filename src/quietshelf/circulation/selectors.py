@@ -149,21 +149,6 @@ def branch_by_id(branch_id) -> Branch:
     return branch
 
 
-def patron_balance_and_overdue(patron_id, today: dt.date) -> tuple[int, int]:
-    """(unresolved fee balance in minor units, number of overdue open loans): two queries."""
-    balance = (
-        FeeTransaction.objects.filter(
-            fee__patron_id=patron_id, fee__resolved_at__isnull=True
-        ).aggregate(s=Sum("amount_minor"))["s"]
-        or 0
-    )
-    start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time()))
-    overdue = Loan.objects.filter(
-        patron_id=patron_id, returned_at__isnull=True, due_at__lt=start_of_today
-    ).count()
-    return balance, overdue
-
-
 def patron_loans(*, actor, patron_id):
     """The patron's open loans, soonest due first."""
     if not is_patron_self(actor, patron_id):
@@ -263,17 +248,6 @@ def queue_position(hold: Hold, *, today: dt.date | None = None) -> int | None:
         .count()
     )
     return ahead + 1
-
-
-def patron_holds(*, actor, patron_id) -> list[tuple[Hold, int | None]]:
-    if not is_patron_self(actor, patron_id):
-        require_permission(actor, "circulation.checkout", acting_for=patron_id)
-    holds = list(
-        Hold.objects.filter(patron_id=patron_id, status__in=OPEN_HOLD)
-        .select_related("record", "pickup_branch")
-        .order_by("placed_at")
-    )
-    return [(h, queue_position(h)) for h in holds]
 
 
 def slip_hold(*, actor, hold_id) -> Hold | None:
@@ -567,7 +541,7 @@ def explain_for(*, actor, patron_group_id, item_type_id, branch_id) -> RuleExpla
 
 
 def patron_holds_positioned(*, actor, patron_id) -> list[tuple[Hold, int | None]]:
-    """patron_holds in one query: each position counted by a subquery, by the same rule as
+    """The patron's open holds, each position counted by a subquery, by the same rule as
     queue_position (waiting holds on the title placed earlier, suspended ones skipped)."""
     from django.db.models import IntegerField, OuterRef, Subquery
     from django.db.models.functions import Coalesce

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from quietshelf.core import bulk, clock
 from quietshelf.core.errors import DomainError
+from quietshelf.patrons import policy
 from quietshelf.patrons.access import PATRON_TYPE
 from quietshelf.patrons.models import (
     NAME_SCOPE,
@@ -225,9 +226,11 @@ class Encoder:
             sid, aead = data_key.subject_id, data_key.key
             pid = uuid.uuid4()
             group = lookups["groups"].get(v.get("group")) or default_group
-            expiry = v.get("expiry_date") or None
-            if expiry is None and group is not None and group.default_validity_days:
-                expiry = today + dt.timedelta(days=group.default_validity_days)
+            expiry = policy.expiry_from_group(
+                expiry=v.get("expiry_date") or None,
+                validity_days=group.default_validity_days if group is not None else None,
+                today=today,
+            )
             branch = lookups["branches"].get(v.get("home_branch")) or default_branch
             patron = t["patron"].row(
                 aead,

@@ -400,3 +400,13 @@ def effective_blocks(patron, blocks, *, today: dt.date | None = None) -> list[Ef
 def is_unavailable_date(value) -> bool:
     """True for an erased or unreadable encrypted value (shown as text, never a date)."""
     return value is not None and not isinstance(value, dt.date)
+
+
+def expiry_from_group(
+    *, expiry: dt.date | None, validity_days: int | None, today: dt.date
+) -> dt.date | None:
+    """A new patron's expiry date: the one given, else today plus their group's validity
+    (none when the group sets none). Registration and patron loads both use it."""
+    if expiry is None and validity_days:
+        return today + dt.timedelta(days=validity_days)
+    return expiry

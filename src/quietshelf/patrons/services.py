@@ -247,7 +247,7 @@ def _set_contact(patron: Patron, kind: str, value) -> None:
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def patron_register(
     *,
     actor,
@@ -269,6 +269,91 @@ def patron_register(
     password: str | None = None,
 ) -> Patron:
     """A new patron. A name and one identifier (card number or identifier) are required."""
+    return _patron_register(
+        actor=actor,
+        given_name=given_name,
+        family_name=family_name,
+        barcode=barcode,
+        identifiers=identifiers,
+        group=group,
+        home_branch=home_branch,
+        email=email,
+        phone=phone,
+        address=address,
+        date_of_birth=date_of_birth,
+        preferred_language=preferred_language,
+        notification_channel=notification_channel,
+        expiry_date=expiry_date,
+        erase_after=erase_after,
+        status=status,
+        password=password,
+    )
+
+
+@audited_denials
+def patron_register_in_transaction(
+    *,
+    actor,
+    given_name: str = "",
+    family_name: str = "",
+    barcode: str = "",
+    identifiers: list[tuple[str, str]] | tuple = (),
+    group=None,
+    home_branch=None,
+    email: str = "",
+    phone: str = "",
+    address: str = "",
+    date_of_birth=None,
+    preferred_language: str = "",
+    notification_channel: str = "",
+    expiry_date=None,
+    erase_after=None,
+    status: str = PatronStatus.ACTIVE,
+    password: str | None = None,
+) -> Patron:
+    """patron_register in the caller's transaction: a self-registration (portal) and a sign-in by
+    SSO make the patron together with what goes with it."""
+    return _patron_register(
+        actor=actor,
+        given_name=given_name,
+        family_name=family_name,
+        barcode=barcode,
+        identifiers=identifiers,
+        group=group,
+        home_branch=home_branch,
+        email=email,
+        phone=phone,
+        address=address,
+        date_of_birth=date_of_birth,
+        preferred_language=preferred_language,
+        notification_channel=notification_channel,
+        expiry_date=expiry_date,
+        erase_after=erase_after,
+        status=status,
+        password=password,
+    )
+
+
+def _patron_register(
+    *,
+    actor,
+    given_name: str = "",
+    family_name: str = "",
+    barcode: str = "",
+    identifiers: list[tuple[str, str]] | tuple = (),
+    group=None,
+    home_branch=None,
+    email: str = "",
+    phone: str = "",
+    address: str = "",
+    date_of_birth=None,
+    preferred_language: str = "",
+    notification_channel: str = "",
+    expiry_date=None,
+    erase_after=None,
+    status: str = PatronStatus.ACTIVE,
+    password: str | None = None,
+) -> Patron:
     branch = _branch(home_branch)
     require(actor, "patrons.change_patron", branch_id=branch.pk if branch else None)
     given_name = _clean_name(given_name, "given name")
@@ -294,8 +379,11 @@ def patron_register(
     )
     if patron.status == PatronStatus.ACTIVE and policy.needs_guardian_consent(patron.date_of_birth):
         patron.status = PatronStatus.PENDING  # PRV-MNR-1: waits for a guardian's consent
-    if patron.expiry_date is None and patron.group and patron.group.default_validity_days:
-        patron.expiry_date = clock.today() + dt.timedelta(days=patron.group.default_validity_days)
+    patron.expiry_date = policy.expiry_from_group(
+        expiry=patron.expiry_date,
+        validity_days=patron.group.default_validity_days if patron.group else None,
+        today=clock.today(),
+    )
     if password:
         patron.set_password(password)
     patron.save()
@@ -326,9 +414,20 @@ PATRON_FIELDS = (
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def patron_update(*, actor, patron_id, **changes) -> Patron:
     """Change core fields (PATRON_FIELDS). Only the fields given are touched."""
+    return _patron_update(actor=actor, patron_id=patron_id, **changes)
+
+
+@audited_denials
+def patron_update_in_transaction(*, actor, patron_id, **changes) -> Patron:
+    """patron_update in the caller's transaction: a sign-in by SSO updates the patron together with
+    linking the account."""
+    return _patron_update(actor=actor, patron_id=patron_id, **changes)
+
+
+def _patron_update(*, actor, patron_id, **changes) -> Patron:
     unknown = set(changes) - set(PATRON_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown patron fields: {', '.join(sorted(unknown))}.")
@@ -389,9 +488,26 @@ def patron_update(*, actor, patron_id, **changes) -> Patron:
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def patron_update_contact(*, actor, patron_id, email=UNSET, phone=UNSET, address=UNSET) -> Patron:
     """Set (or with "" remove) the patron's preferred e-mail, phone and address."""
+    return _patron_update_contact(
+        actor=actor, patron_id=patron_id, email=email, phone=phone, address=address
+    )
+
+
+@audited_denials
+def patron_update_contact_in_transaction(
+    *, actor, patron_id, email=UNSET, phone=UNSET, address=UNSET
+) -> Patron:
+    """patron_update_contact in the caller's transaction: a sign-in by SSO updates the contact
+    points together with linking the account."""
+    return _patron_update_contact(
+        actor=actor, patron_id=patron_id, email=email, phone=phone, address=address
+    )
+
+
+def _patron_update_contact(*, actor, patron_id, email=UNSET, phone=UNSET, address=UNSET) -> Patron:
     patron = _locked_patron(actor, patron_id, "patrons.change_patron")
     changed = []
     for kind, value in (("email", email), ("phone", phone), ("address", address)):
@@ -406,7 +522,7 @@ def patron_update_contact(*, actor, patron_id, email=UNSET, phone=UNSET, address
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def contact_add(
     *, actor, patron_id, kind: str, value: str, label: str = "home", preferred: bool = False
 ) -> ContactPoint:
@@ -432,7 +548,7 @@ def contact_add(
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def contact_remove(*, actor, contact_id) -> None:
     contact = ContactPoint.objects.select_related("patron").filter(pk=contact_id).first()
     if contact is None:
@@ -451,7 +567,7 @@ def _retire(card: Card) -> None:
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def card_replace(*, actor, patron_id, barcode: str) -> Card:
     """Issue a new card; the current one is deactivated and its number retired for good."""
     patron = _locked_patron(actor, patron_id, "patrons.change_patron")
@@ -469,7 +585,7 @@ def card_replace(*, actor, patron_id, barcode: str) -> Card:
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def identifier_add(*, actor, patron_id, type: str, value: str) -> PatronIdentifier:  # noqa: A002
     patron = _locked_patron(actor, patron_id, "patrons.change_patron")
     ident = _new_identifier(patron, type, value)
@@ -477,26 +593,11 @@ def identifier_add(*, actor, patron_id, type: str, value: str) -> PatronIdentifi
     return ident
 
 
-@audited_denials
-@transaction.atomic
-def identifier_remove(*, actor, identifier_id) -> None:
-    ident = PatronIdentifier.objects.select_related("patron").filter(pk=identifier_id).first()
-    if ident is None:
-        raise NotFound("No such identifier.")
-    patron = ident.patron
-    check_patron(actor, patron, "patrons.change_patron")
-    if not patron.cards.filter(active=True).exists() and patron.identifiers.count() <= 1:
-        raise MissingRequired("A patron needs a card or at least one identifier.")
-    id_type = ident.type
-    ident.delete()
-    audit.record(actor=actor, action="changed", obj=patron, reason=f"identifier removed:{id_type}")
-
-
 # --- notes (PAT-2) ----------------------------------------------------------------
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def note_add(*, actor, patron_id, text: str, confirmed: bool = False) -> StaffNote:
     """Save a staff note; one that looks like special-category data needs confirmed=True."""
     patron = _locked_patron(actor, patron_id, "patrons.add_note")
@@ -535,7 +636,7 @@ MANUAL_REASONS = [c for c in BlockReason.values if c != BlockReason.EXPIRED]
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def block_add(*, actor, patron_id, reason_code: str, comment: str = "", expires_on=None) -> Block:
     patron = _locked_patron(actor, patron_id, "patrons.manage_block")
     if reason_code not in MANUAL_REASONS:
@@ -559,7 +660,7 @@ def block_add(*, actor, patron_id, reason_code: str, comment: str = "", expires_
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def block_lift(*, actor, block_id, reason: str) -> Block:
     try:
         bid = uuid.UUID(str(block_id))
@@ -583,11 +684,30 @@ def block_lift(*, actor, block_id, reason: str) -> Block:
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def block_override(
     *, actor, patron_id, reason: str, block_id=None, code: str = ""
 ) -> BlockOverride:
     """Set a block (a Block row, or an automatic one by its code) aside once, with a reason."""
+    return _block_override(
+        actor=actor, patron_id=patron_id, reason=reason, block_id=block_id, code=code
+    )
+
+
+@audited_denials
+def block_override_in_transaction(
+    *, actor, patron_id, reason: str, block_id=None, code: str = ""
+) -> BlockOverride:
+    """block_override in the caller's transaction: a desk override (circulation) sets each block
+    aside together with the check-out it allows."""
+    return _block_override(
+        actor=actor, patron_id=patron_id, reason=reason, block_id=block_id, code=code
+    )
+
+
+def _block_override(
+    *, actor, patron_id, reason: str, block_id=None, code: str = ""
+) -> BlockOverride:
     patron = _locked_patron(actor, patron_id, "patrons.override_block")
     reason = (reason or "").strip()
     if not reason:
@@ -616,7 +736,7 @@ def block_override(
 
 
 @audited_denials
-@transaction.atomic
+@transaction.atomic(durable=True)
 def proxy_add(*, actor, patron_id, proxy_id, kind: str = ProxyKind.PROXY) -> ProxyLink:
     patron = _locked_patron(actor, patron_id, "patrons.change_patron")
     proxy = _locked_patron(actor, proxy_id, "patrons.view_patron")
@@ -627,18 +747,6 @@ def proxy_add(*, actor, patron_id, proxy_id, kind: str = ProxyKind.PROXY) -> Pro
     if created:
         audit.record(actor=actor, action="changed", obj=patron, reason=f"{kind} added")
     return link
-
-
-@audited_denials
-@transaction.atomic
-def proxy_remove(*, actor, link_id) -> None:
-    link = ProxyLink.objects.select_related("patron").filter(pk=link_id).first()
-    if link is None:
-        raise NotFound("No such link.")
-    check_patron(actor, link.patron, "patrons.change_patron")
-    patron, kind = link.patron, link.kind
-    link.delete()
-    audit.record(actor=actor, action="changed", obj=patron, reason=f"{kind} removed")
 
 
 # --- erasure ---------------------------------------------------------------------
@@ -654,35 +762,34 @@ def patron_erase(*, actor, patron_id, reason: str = "") -> None:
     """
     from quietshelf.privacy.services import forget_subject
 
-    with transaction.atomic():
-        patron = _locked_patron(actor, patron_id, "patrons.delete_patron")
-        subject_id = patron.subject_id
-        if retention_engine.is_held(subject_id):
-            raise Conflict(
-                "This patron's data is under a legal hold and cannot be erased now.",
-                code="legal_hold",
-            )
-        audit.record(actor=actor, action="erased", obj=patron, reason=reason[:100])
-        # cards retired, do-not-contact digests, unresolved fees kept as bare financial
-        # records, everything else deleted (patrons/retention.py)
-        retention.erase_rows([patron.pk])
+    with transaction.atomic(durable=True):
+        subject_id = _erase_rows(actor=actor, patron_id=patron_id, reason=reason)
     forget_subject(subject_id=subject_id, actor=actor, reason="patron erased")
 
 
+def patron_erase_in_transaction(*, actor, patron_id, reason: str = "") -> None:
+    """patron_erase in the caller's transaction: the privacy office closes the erasure
+    case and erases the patron in one transaction (privacyoffice.patron_erasure_execute)."""
+    from quietshelf.privacy.services import forget_subject_in_transaction
+
+    subject_id = _erase_rows(actor=actor, patron_id=patron_id, reason=reason)
+    forget_subject_in_transaction(subject_id=subject_id, actor=actor, reason="patron erased")
+
+
+def _erase_rows(*, actor, patron_id, reason: str):
+    """The patron's rows go (the key is the caller's next step); returns the subject id."""
+    patron = _locked_patron(actor, patron_id, "patrons.delete_patron")
+    subject_id = patron.subject_id
+    if retention_engine.is_held(subject_id):
+        raise Conflict(
+            "This patron's data is under a legal hold and cannot be erased now.",
+            code="legal_hold",
+        )
+    audit.record(actor=actor, action="erased", obj=patron, reason=reason[:100])
+    # cards retired, do-not-contact digests, unresolved fees kept as bare financial
+    # records, everything else deleted (patrons/retention.py)
+    retention.erase_rows([patron.pk])
+    return subject_id
+
+
 # --- groups -----------------------------------------------------------------------
-
-
-@transaction.atomic
-def group_save(*, actor, code: str, name: str, default_validity_days=None) -> PatronGroup:
-    require(actor, "patrons.change_patron")
-    code = (code or "").strip()
-    if not code or len(code) > 32:
-        raise InvalidInput("A group code has 1 to 32 characters.", code="invalid_code")
-    group, _ = PatronGroup.objects.update_or_create(
-        code=code,
-        defaults={
-            "name": (name or code).strip()[:200],
-            "default_validity_days": default_validity_days,
-        },
-    )
-    return group

@@ -195,7 +195,7 @@ def _issue_link(*, patron: Patron, purpose: str, base_url: str | None, by_staff:
     return True
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def password_link_request(*, identifier: str, base_url: str | None = None) -> None:
     """A patron asks for a link ("forgot my password"). Silent about unknown accounts."""
     matches = selectors.patrons_by_identifier(identifier)
@@ -214,7 +214,7 @@ def password_link_request(*, identifier: str, base_url: str | None = None) -> No
         )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def send_password_link(*, actor, patron_id, base_url: str | None = None) -> None:
     """Staff send a patron a link to set or reset their password.
 
@@ -237,7 +237,7 @@ def send_password_link(*, actor, patron_id, base_url: str | None = None) -> None
     audit.record(actor=actor, action="password_link_sent", obj=patron, reason="sent by staff")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def password_set_by_link(*, token: str, new_password: str) -> Patron:
     """Use a link once: set the password, clear sign-in failures, end other sessions."""
     link = selectors.password_link_by_token(token=token)
@@ -265,7 +265,7 @@ def password_change(*, patron: Patron, old_password: str, new_password: str, ip:
     """
     patron_reauthenticate(patron=patron, password=old_password, ip=ip)
     check_new_password(new_password)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         fresh = Patron.objects.select_for_update().get(pk=patron.pk)
         fresh.set_password(new_password)
         fresh.save(update_fields=["password_hash", "updated_at"])
@@ -300,7 +300,7 @@ def pin_set(*, patron: Patron, pin: str, password: str, ip: str) -> None:
     """
     patron_reauthenticate(patron=patron, password=password, ip=ip)
     pin = check_new_pin(pin)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         fresh = Patron.objects.select_for_update().get(pk=patron.pk)
         fresh.set_pin(pin)
         fresh.save(update_fields=["pin_hash", "updated_at"])
@@ -310,7 +310,7 @@ def pin_set(*, patron: Patron, pin: str, password: str, ip: str) -> None:
 def pin_remove(*, patron: Patron, password: str, ip: str) -> None:
     """No PIN: self-check machines then refuse the card (when they ask for a PIN)."""
     patron_reauthenticate(patron=patron, password=password, ip=ip)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         fresh = Patron.objects.select_for_update().get(pk=patron.pk)
         fresh.set_pin(None)
         fresh.save(update_fields=["pin_hash", "updated_at"])
@@ -348,7 +348,7 @@ def _registration_allowed(ip: str) -> bool:
     return count <= limit
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def self_register(
     *,
     given_name: str,
@@ -410,7 +410,7 @@ def self_register(
     who = audit.Actor.patron(patron.pk)
     audit.record(actor=who, action="created", obj=patron, reason=f"self-registration {mode}")
     if policy is not None:
-        privacy_services.policy_acknowledge(actor=who, policy_id=policy.pk)
+        privacy_services.policy_acknowledge_in_transaction(actor=who, policy_id=policy.pk)
     _issue_link(patron=patron, purpose=PasswordLinkPurpose.SET, base_url=base_url, by_staff=False)
     return Registration(patron=patron, pending=status == PatronStatus.PENDING)
 
@@ -428,7 +428,7 @@ def _register_patron(
     """Through the patrons service, with a web card number (PAT-1 wants one identifier)."""
     from quietshelf.patrons import services as patron_services
 
-    return patron_services.patron_register(
+    return patron_services.patron_register_in_transaction(
         actor=audit.Actor.system("self-registration"),
         given_name=given_name,
         family_name=family_name,
@@ -502,10 +502,9 @@ def own_contacts_update(
         patron_reauthenticate(patron=patron, password=password, ip=ip)
     from quietshelf.patrons import services as patron_services
 
-    with transaction.atomic():
-        patron_services.patron_update_contact(
-            actor=audit.Actor.patron(patron.pk), patron_id=patron.pk, **changes
-        )
+    patron_services.patron_update_contact(
+        actor=audit.Actor.patron(patron.pk), patron_id=patron.pk, **changes
+    )
     return sorted(changes)
 
 
@@ -520,11 +519,10 @@ def own_contact_remove(*, patron: Patron, contact_id, password: str = "", ip: st
         patron_reauthenticate(patron=patron, password=password, ip=ip)
     from quietshelf.patrons import services as patron_services
 
-    with transaction.atomic():
-        patron_services.contact_remove(actor=audit.Actor.patron(patron.pk), contact_id=contact.pk)
+    patron_services.contact_remove(actor=audit.Actor.patron(patron.pk), contact_id=contact.pk)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def denied_access_recorded(*, patron: Patron, object_id) -> None:
     """Patron asked for a row that is not theirs: answer 404, and keep a trace."""
     audit.record(
@@ -552,7 +550,7 @@ def consent_set(*, patron: Patron, scope: str, give: bool) -> None:
         privacy_services.withdraw_consent(subject_id=patron.subject_id, scope=scope, actor=who)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def own_data_exported(*, patron: Patron, fmt: str) -> None:
     """Record that the patron downloaded everything held about them."""
     audit.record(
@@ -560,7 +558,7 @@ def own_data_exported(*, patron: Patron, fmt: str) -> None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def portal_purge_expired() -> dict[str, int]:
     """For the retention job: old sign-in failures and password links past their rules."""
     days = settings.QUIETSHELF_RETENTION.get("password_link", {}).get("days") or 7

@@ -26,7 +26,7 @@ turns those into errors, so `quietshelf check` fails.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.conf import settings
@@ -364,10 +364,3 @@ def items() -> list[InventoryItem]:
                 )
             )
     return out
-
-
-@dataclass
-class SubjectGroup:
-    key: str
-    title: str
-    items: list[InventoryItem] = field(default_factory=list)

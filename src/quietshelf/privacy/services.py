@@ -86,20 +86,41 @@ def forget_subject(*, subject_id: uuid.UUID, actor=None, reason: str = "") -> Su
     fails); then the name tokens go and an "erased" audit entry is written.
     The audit chain is untouched: it never held the values.
     """
+    subject = _shred(subject_id)
+    with transaction.atomic(durable=True):
+        _forget_rows(subject, actor=actor, reason=reason)
+    return subject
+
+
+def forget_subject_in_transaction(
+    *, subject_id: uuid.UUID, actor=None, reason: str = ""
+) -> Subject:
+    """forget_subject in the caller's transaction: the privacy office closes an erasure
+    case and erases the patron in one transaction (the key still goes first and at once:
+    the key store commits its deletion on its own)."""
+    subject = _shred(subject_id)
+    _forget_rows(subject, actor=actor, reason=reason)
+    return subject
+
+
+def _shred(subject_id) -> Subject:
+    """The subject's data key goes, committed in the key store at once."""
     subject = Subject.objects.filter(pk=subject_id).first()
     if subject is None:
         raise SubjectNotFound(f"no data subject {subject_id}")
     keys.delete_data_key(subject.pk)
     tombstones.record_tombstones([subject.pk])  # erased stays erased after a restore (PRV-RET-3)
-    with transaction.atomic():
-        NameToken.objects.filter(subject_id=subject.pk).delete()
-        for handler in list(_forget_handlers):
-            handler(subject.pk)
-        if subject.forgotten_at is None:
-            subject.forgotten_at = timezone.now()
-            subject.save(update_fields=["forgotten_at"])
-            audit.record(actor=actor, action="erased", obj=subject, reason=reason)
     return subject
+
+
+def _forget_rows(subject: Subject, *, actor, reason: str) -> None:
+    NameToken.objects.filter(subject_id=subject.pk).delete()
+    for handler in list(_forget_handlers):
+        handler(subject.pk)
+    if subject.forgotten_at is None:
+        subject.forgotten_at = timezone.now()
+        subject.save(update_fields=["forgotten_at"])
+        audit.record(actor=actor, action="erased", obj=subject, reason=reason)
 
 
 def _live_subject(subject_id) -> Subject:
@@ -111,7 +132,7 @@ def _live_subject(subject_id) -> Subject:
     return subject
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def give_consent(
     *, subject_id: uuid.UUID, scope: str, actor=None, policy_version: PolicyVersion | None = None
 ) -> ConsentRecord:
@@ -135,7 +156,7 @@ def give_consent(
     return record
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def withdraw_consent(*, subject_id: uuid.UUID, scope: str, actor=None) -> ConsentRecord:
     """Withdraw consent and run the scope's erasure handler in the same transaction.
 
@@ -169,7 +190,7 @@ def current_policy(*, today: dt.date | None = None) -> PolicyVersion | None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def policy_version_create(
     *,
     actor,
@@ -212,8 +233,14 @@ def pending_material_policy(*, actor_type: str, actor_id: str) -> PolicyVersion 
     return None if done else policy
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def policy_acknowledge(*, actor, policy_id: int) -> PolicyAcknowledgement:
+    return policy_acknowledge_in_transaction(actor=actor, policy_id=policy_id)
+
+
+def policy_acknowledge_in_transaction(*, actor, policy_id: int) -> PolicyAcknowledgement:
+    """policy_acknowledge in the caller's transaction (a self-registration acknowledges the
+    policy it was shown together with making the patron)."""
     who = audit.as_actor(actor)
     policy = PolicyVersion.objects.filter(pk=policy_id).first()
     if policy is None:

@@ -258,10 +258,6 @@ def notify_due_on(
     return today
 
 
-def gag_in_force(*, today: dt.date, gag_until: dt.date | None, gag_indefinite: bool) -> bool:
-    return gag_indefinite or (gag_until is not None and gag_until >= today)
-
-
 # --- breach incidents (PRV-BRE-1) ----------------------------------------------------
 
 BREACH_HOURS = 72

@@ -158,7 +158,7 @@ def patron_erasure_execute(*, actor, patron_id, reason: str, case_id=None) -> Er
         case.recipients_told = told
         case.save(update_fields=["status", "closed_at", "closed_by", "recipients_told"])
         audit.record(actor=actor, action="case_closed", obj=case, reason=f"erasure:{reason}")
-        patron_services.patron_erase(actor=actor, patron_id=pid, reason=reason)
+        patron_services.patron_erase_in_transaction(actor=actor, patron_id=pid, reason=reason)
     return ErasureResult(
         patron_id=pid,
         case_id=case.pk,
@@ -560,7 +560,7 @@ def government_release(
         req = _locked_gov(request_id)
         if staff is None or not authz.has_perm(staff, RELEASE):
             refused = "no_authorised_officer_role"
-        elif not account_services.second_factor_verify(user=staff, token=code or ""):
+        elif not account_services.second_factor_verify_in_transaction(user=staff, token=code or ""):
             refused = "no_fresh_second_factor"
         if refused:
             audit.record(actor=actor, action="gov_release_refused", obj=req, reason=refused)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Min
 
 from quietshelf.circulation.models import CirculationEvent
 from quietshelf.core import clock
@@ -81,7 +81,3 @@ def _rollup_month(month: dt.date, after: dt.date) -> int:
         name=NAME, defaults={"through": after - dt.timedelta(days=1)}
     )
     return len(objs)
-
-
-def latest_event_day() -> dt.date | None:
-    return CirculationEvent.objects.aggregate(last=Max("day"))["last"]

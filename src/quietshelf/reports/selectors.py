@@ -484,18 +484,6 @@ FACTS = {
 }
 
 
-def merge(facts: list[Fact]) -> dict[tuple[str, ...], list[int]]:
-    """Facts added up by key (for tests and quick sums)."""
-    out: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for keys, values, _counts in facts:
-        row = out[keys]
-        if not row:
-            row.extend([0] * len(values))
-        for i, v in enumerate(values):
-            row[i] += v
-    return dict(out)
-
-
 # --- reports with personal data (reports.view_personal_reports) ----------------------------
 
 

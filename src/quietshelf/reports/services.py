@@ -582,7 +582,7 @@ def run_personal(*, actor, slug: str, filters: dict, download: bool = False) -> 
     if slug not in personal_titles():
         raise NotFound("No such report.", code="report_not_found")
     if not has_perm(actor, PERSONAL):
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             audit.record(
                 actor=actor,
                 action="denied",

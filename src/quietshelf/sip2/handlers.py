@@ -96,10 +96,6 @@ def _now_text() -> str:
     return sip_datetime(timezone.localtime(clock.now()))
 
 
-def _day(moment: dt.datetime) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d}"
-
-
 def _due_text(moment: dt.datetime | None) -> str:
     return sip_datetime(timezone.localtime(moment)) if moment else ""
 

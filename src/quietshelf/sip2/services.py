@@ -100,7 +100,7 @@ def generate_password() -> str:
     return secrets.token_urlsafe(18)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def terminal_create(
     *,
     actor,
@@ -149,7 +149,7 @@ def _locked_terminal(actor, terminal_id) -> Terminal:
     return terminal
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def terminal_update(*, actor, terminal_id, **changes) -> Terminal:
     """Change a terminal's branch, messages, name policy, titles, PIN rule or active flag."""
     terminal = _locked_terminal(actor, terminal_id)
@@ -176,7 +176,7 @@ def terminal_update(*, actor, terminal_id, **changes) -> Terminal:
     return terminal
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def terminal_set_password(*, actor, terminal_id, password: str | None = None) -> str:
     """A new password (generated when none is given); the old one stops working at once."""
     terminal = _locked_terminal(actor, terminal_id)
@@ -255,10 +255,10 @@ def terminal_login(*, name: str, password: str, ip: str) -> LoginResult:
     else:
         ok = terminal.active and terminal.check_password(password)
     if not ok:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             _fail(FailureKind.LOGIN, account, network)
         return LoginResult(None)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         Sip2Failure.objects.filter(
             kind=FailureKind.LOGIN, account_digest=account, source=network
         ).delete()
@@ -305,16 +305,16 @@ def check_card_pin(*, terminal: Terminal, card: str, pin: str) -> PatronCheck:
     patron = patron_by_card(card)
     if patron is None:
         _dummy_check(pin)
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             _fail(FailureKind.PIN, account, source)
         return PatronCheck(PinOutcome.UNKNOWN_CARD)
     if not patron.pin_hash:
         return PatronCheck(PinOutcome.NO_PIN_SET, patron)
     if not patron.check_pin(pin or ""):
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             _fail(FailureKind.PIN, account, source)
         return PatronCheck(PinOutcome.WRONG_PIN, patron)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         Sip2Failure.objects.filter(
             kind=FailureKind.PIN, account_digest=account, source=source
         ).delete()

@@ -346,11 +346,6 @@ def _valid_fields(record: Record, note):
         yield tag, None, inds, subfields
 
 
-def xml_leader(leader: str) -> str:
-    """The leader with its structural positions (lengths, 10-11, 20-23) in MARC 21 form."""
-    return marcxml_leader(leader)[0]
-
-
 def _text(text: str, tag: str, note) -> str:
     if not text.isprintable():
         cleaned = _XML_ILLEGAL.sub("", text)

@@ -237,7 +237,7 @@ def desk_block_override(*, actor, patron_id, reason: str, branch_id) -> str:
     blocks = list(Block.objects.filter(patron=patron, lifted_at__isnull=True))
     for b in patron_policy.effective_blocks(patron, blocks):
         if b.block_id is not None or b.code in BlockReason.values:
-            patron_services.block_override(
+            patron_services.block_override_in_transaction(
                 actor=actor,
                 patron_id=patron.pk,
                 reason=reason,

@@ -105,7 +105,7 @@ def sso_patron(*, provider: Provider, subject: str, claims: dict) -> Patron:
 def _register(*, provider: Provider, match_value: str, attrs: dict) -> Patron:
     from quietshelf.patrons import services as patron_services
 
-    return patron_services.patron_register(
+    return patron_services.patron_register_in_transaction(
         actor=audit.Actor.system(f"sso:{provider.name}"),
         given_name=attrs.get("given_name", ""),
         family_name=attrs.get("family_name", "") or ("—" if not attrs.get("given_name") else ""),
@@ -131,7 +131,7 @@ def _update(*, patron: Patron, attrs: dict, actor) -> None:
     ):
         core["preferred_language"] = attrs["preferred_language"]
     if core:
-        patron_services.patron_update(actor=actor, patron_id=patron.pk, **core)
+        patron_services.patron_update_in_transaction(actor=actor, patron_id=patron.pk, **core)
     contact = {}
     for kind in ("email", "phone"):
         if kind in attrs:
@@ -145,7 +145,7 @@ def _update(*, patron: Patron, attrs: dict, actor) -> None:
     for kind, value in contact.items():
         try:
             with transaction.atomic():
-                patron_services.patron_update_contact(
+                patron_services.patron_update_contact_in_transaction(
                     actor=actor, patron_id=patron.pk, **{kind: value}
                 )
         except DomainError:

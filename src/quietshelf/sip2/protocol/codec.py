@@ -213,10 +213,6 @@ def flag(value: bool) -> str:
     return "Y" if value else "N"
 
 
-def digit(value: bool) -> str:
-    return "1" if value else "0"
-
-
 def count4(n: int) -> str:
     """A four-digit count field (9999 at most)."""
     return f"{max(0, min(int(n), 9999)):04d}"
