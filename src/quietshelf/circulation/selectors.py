@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
-from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from quietshelf.accounts.authz import TerminalActor, require, terminal_acts_for

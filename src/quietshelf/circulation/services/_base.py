@@ -24,14 +24,11 @@ from quietshelf.circulation.policy import (
 )
 from quietshelf.core import clock
 from quietshelf.core.errors import NotFound
+from quietshelf.patrons.errors import PatronNotFound  # one class for every app (#14)
 
 
 class ItemNotFound(NotFound):
     code = "item_not_found"
-
-
-class PatronNotFound(NotFound):
-    code = "patron_not_found"
 
 
 def _now() -> dt.datetime:
