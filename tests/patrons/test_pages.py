@@ -247,3 +247,62 @@ def test_csrf_missing_on_new_patron_buttons_is_403_SEC_CSRF_1(manager, new_patro
     client = signed_in_client(manager, client=Client(enforce_csrf_checks=True))
     for name in ("password_link", "approve"):
         assert client.post(reverse(f"staff_patrons:{name}", args=[p.pk])).status_code == 403
+
+
+def test_renaming_a_mapping_is_one_transaction_INT_3(web, branches, groups):
+    """INT-3 (#14 item 6): a rename the service refuses leaves the saved mapping as it was
+    (the page once deleted the old mapping before the new one was checked)."""
+    from quietshelf.patrons import loads
+
+    saved = loads.mapping_save(
+        actor=None,
+        name="campus",
+        data={"columns": {"sid": "identifier:institutional_id"}, "match_type": "institutional_id"},
+    )
+    url = reverse("staff_patrons:mapping_edit", args=[saved.pk])
+    rename = web.post(
+        url,
+        {
+            "name": "campus-2",
+            "match_type": "institutional_id",
+            "columns": '{"sid": "identifier:institutional_id"}',
+            "default_branch": "NORTH",
+            "default_group": "",
+        },
+    )
+    assert rename.status_code == 302  # a valid rename …
+    assert list(PatronLoadMapping.objects.values_list("name", flat=True)) == ["campus-2"]
+    renamed = PatronLoadMapping.objects.get()
+    bad = web.post(
+        reverse("staff_patrons:mapping_edit", args=[renamed.pk]),
+        {"name": "campus-3", "match_type": "institutional_id", "columns": '{"sid": "nosuch"}'},
+    )
+    assert bad.status_code == 200 and b"Unknown target field" in bad.content
+    # … and a refused one keeps the mapping under its old name
+    assert list(PatronLoadMapping.objects.values_list("name", flat=True)) == ["campus-2"]
+
+
+def test_the_api_and_the_page_choose_a_mapping_in_one_place_INT_3(manager, staff_factory):
+    """INT-3 (#14 item 6): loads.mapping_for_load checks the permission and picks the
+    saved or inline mapping for the API, the staff page and the command line."""
+    from quietshelf.core.errors import InvalidInput, PermissionDenied
+    from quietshelf.patrons import loads
+
+    with pytest.raises(InvalidInput) as missing:
+        loads.mapping_for_load(actor=manager, mapping_name="nosuch")
+    assert missing.value.code == "unknown_mapping"
+    with pytest.raises(InvalidInput) as neither:
+        loads.mapping_for_load(actor=manager)
+    assert neither.value.code == "mapping_required"
+    inline = loads.mapping_for_load(
+        actor=manager,
+        mapping={
+            "columns": {"sid": "identifier:institutional_id"},
+            "match_type": "institutional_id",
+        },
+    )
+    assert inline.match_type == "institutional_id"
+    clerk = staff_factory("noloads", roles=("cataloguer",))
+    with pytest.raises(PermissionDenied):
+        loads.mapping_for_load(actor=clerk, mapping_name="nosuch")
+    assert loads.may_load(manager) and not loads.may_load(clerk)

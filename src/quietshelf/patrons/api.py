@@ -17,9 +17,8 @@ from ninja import Router, Status
 from quietshelf.core import clock
 from quietshelf.core.api_auth import staff_auth
 from quietshelf.core.errors import InvalidInput, NotFound
-from quietshelf.patrons import access, loads, policy, selectors, services
+from quietshelf.patrons import loads, policy, selectors, services
 from quietshelf.patrons import schemas as s
-from quietshelf.patrons.models import PatronLoadMapping
 
 router = Router(tags=["patrons"], auth=staff_auth)
 
@@ -130,21 +129,13 @@ def search(request, body: s.SearchIn):
 def load(request, body: s.LoadIn):
     """Patron load (INT-3): rows as JSON objects, with a saved mapping (`mapping_name`)
     or an inline one (`mapping`); `dry_run` checks without storing."""
-    access.require(request.auth, "patrons.load_patrons")
-    if body.mapping_name:
-        obj = PatronLoadMapping.objects.filter(name=body.mapping_name).first()
-        if obj is None:
-            raise InvalidInput("No saved mapping with that name.", code="unknown_mapping")
-        mapping = loads.mapping_from_model(obj)
-    elif body.mapping is not None:
-        mapping = loads.parse_mapping(body.mapping)
-    else:
-        raise InvalidInput("Send mapping_name or mapping.", code="mapping_required")
     report = loads.run_load(
         actor=request.auth,
         stream=loads.rows_from_iterable(body.rows),
         fmt="json",
-        mapping=mapping,
+        mapping=loads.mapping_for_load(
+            actor=request.auth, mapping_name=body.mapping_name, mapping=body.mapping
+        ),
         dry_run=body.dry_run,
         keep_all=True,
     )

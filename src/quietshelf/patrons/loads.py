@@ -161,8 +161,38 @@ def mapping_from_model(obj: PatronLoadMapping) -> Mapping:
     )
 
 
-@transaction.atomic
-def mapping_save(*, actor, name: str, data: dict) -> PatronLoadMapping:
+def mapping_for_load(*, actor, mapping_name: str | None = None, mapping=None) -> Mapping:
+    """The mapping a load uses: a saved one by name, or one given inline (the API).
+
+    The one place that checks the permission to load and chooses the mapping, for the
+    API and the staff page alike (#14 item 6).
+    """
+    require(actor, "patrons.load_patrons")
+    if mapping_name:
+        obj = PatronLoadMapping.objects.filter(name=mapping_name).first()
+        if obj is None:
+            raise InvalidInput("No saved mapping with that name.", code="unknown_mapping")
+        return mapping_from_model(obj)
+    if mapping is not None:
+        return parse_mapping(mapping)
+    raise InvalidInput("Send mapping_name or mapping.", code="mapping_required")
+
+
+def may_load(actor) -> bool:
+    """Whether the actor may load patrons (the staff page shows its form only then)."""
+    try:
+        require(actor, "patrons.load_patrons")
+    except DomainError:
+        return False
+    return True
+
+
+@transaction.atomic(durable=True)
+def mapping_save(
+    *, actor, name: str, data: dict, replaces: PatronLoadMapping | None = None
+) -> PatronLoadMapping:
+    """Save a mapping under `name`; `replaces` is the saved mapping it renames, deleted in
+    the same transaction (a refused save leaves the old one as it was)."""
     require(actor, "patrons.load_patrons")
     mapping = parse_mapping(data)
     name = (name or mapping.name or "").strip()
@@ -174,6 +204,8 @@ def mapping_save(*, actor, name: str, data: dict) -> PatronLoadMapping:
     branch = Branch.objects.filter(code=mapping.default_branch).first()
     if mapping.default_branch and branch is None:
         raise InvalidInput(f"Unknown branch {mapping.default_branch!r}.")
+    if replaces is not None and replaces.name != name:
+        PatronLoadMapping.objects.filter(pk=replaces.pk).delete()
     obj, _ = PatronLoadMapping.objects.update_or_create(
         name=name,
         defaults={

@@ -322,12 +322,11 @@ def add_proxy(request, patron_id):
 @staff_page
 @require_http_methods(["GET", "POST"])
 def load(request):
-    if not _may_load(request.user):
+    if not loads.may_load(request.user):
         raise DjangoPermissionDenied
     form = forms.LoadForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
-        mapping = loads.mapping_from_model(form.cleaned_data["mapping"])
         upload = form.cleaned_data["file"]
         try:
             report = loads.run_load(
@@ -336,7 +335,9 @@ def load(request):
                 if hasattr(upload.file, "readable")
                 else upload,
                 fmt=form.cleaned_data["format"],
-                mapping=mapping,
+                mapping=loads.mapping_for_load(
+                    actor=request.user, mapping_name=form.cleaned_data["mapping"].name
+                ),
                 dry_run=form.cleaned_data["dry_run"],
                 keep_all=False,
             )
@@ -346,16 +347,10 @@ def load(request):
     return render(request, "patrons/staff/load.html", context)
 
 
-def _may_load(user) -> bool:
-    from quietshelf.accounts import authz
-
-    return authz.has_perm(user, "patrons.load_patrons")
-
-
 @staff_page
 @require_http_methods(["GET", "POST"])
 def mapping_edit(request, mapping_id=None):
-    if not _may_load(request.user):
+    if not loads.may_load(request.user):
         raise DjangoPermissionDenied
     obj = None
     initial = {
@@ -384,9 +379,7 @@ def mapping_edit(request, mapping_id=None):
             "default_branch": d["default_branch"].code if d["default_branch"] else "",
         }
         try:
-            if obj is not None and obj.name != d["name"]:
-                obj.delete()
-            loads.mapping_save(actor=request.user, name=d["name"], data=data)
+            loads.mapping_save(actor=request.user, name=d["name"], data=data, replaces=obj)
         except DomainError as exc:
             form.add_error("columns", exc.message)
         else:

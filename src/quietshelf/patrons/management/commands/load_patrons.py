@@ -9,7 +9,6 @@ import sys
 from quietshelf.core.commands import QuietshelfCommand, UsageError
 from quietshelf.core.errors import DomainError
 from quietshelf.patrons import loads
-from quietshelf.patrons.models import PatronLoadMapping
 
 MAX_ERRORS_SHOWN = 200
 
@@ -86,10 +85,10 @@ class Command(QuietshelfCommand):
 
     def _mapping(self, options) -> loads.Mapping:
         if options["mapping_name"]:
-            obj = PatronLoadMapping.objects.filter(name=options["mapping_name"]).first()
-            if obj is None:
-                raise UsageError(f"no saved mapping named {options['mapping_name']!r}")
-            return loads.mapping_from_model(obj)
+            try:
+                return loads.mapping_for_load(actor=None, mapping_name=options["mapping_name"])
+            except DomainError:
+                raise UsageError(f"no saved mapping named {options['mapping_name']!r}") from None
         try:
             with open(options["mapping"], encoding="utf-8") as fh:
                 data = json.load(fh)
