@@ -3,10 +3,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quietshelf.config.settings")
-_full = get_wsgi_application()
-
-# Bearer-token API requests without cookies take a shorter middleware chain
-# (api.fastpath: no session, CSRF, messages or axes work; PERF-CIRC-2).
-from quietshelf.api.fastpath import dispatching  # noqa: E402 - after Django is set up
-
-application = dispatching(_full)
+# One handler for every request: the second, shorter chain for bearer-token API requests
+# (api/fastpath.py) was removed by #14 item 5, its gain in paired PERF-CIRC-2 runs being
+# under the 10 % that would have justified copying Django's handler internals.
+application = get_wsgi_application()
