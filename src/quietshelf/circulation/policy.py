@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext_noop
 
 from quietshelf.core.errors import DomainError, InvalidInput
+from quietshelf.core.money import format_minor, parse_amount  # noqa: F401  (names kept)
 
 # How far the due-date search looks for an open day before giving up.
 MAX_SEARCH_DAYS = 3 * 366
@@ -260,34 +261,8 @@ def lost_fee(*, policy: str, item_price_minor: int | None, default_minor: int) -
 
 # --- money ---------------------------------------------------------------------------
 
-
-def parse_amount(value, *, label: str = "amount") -> int:
-    """A positive whole number of minor units (øre, cents); anything else is a clear error."""
-    if isinstance(value, bool):
-        raise InvalidInput(
-            f"The {label} must be a whole number of minor units.", code="invalid_amount"
-        )
-    if isinstance(value, int):
-        amount = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        amount = int(value.strip())
-    else:
-        raise InvalidInput(
-            f"The {label} must be a whole number of minor units (e.g. 2500 for 25.00), "
-            "never a fraction.",
-            code="invalid_amount",
-        )
-    if amount <= 0:
-        raise InvalidInput(f"The {label} must be more than zero.", code="invalid_amount")
-    if amount > 10**12:
-        raise InvalidInput(f"The {label} is too large.", code="invalid_amount")
-    return amount
-
-
-def format_minor(amount: int, currency: str) -> str:
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    return f"{sign}{amount // 100}.{amount % 100:02d} {currency}"
+# Money is core's (DESIGN.md): parse_amount and format_minor live in core.money and
+# stay importable from here for the fee services and their callers (#14 item 2).
 
 
 # --- automatic blocks (PAT-3) ---------------------------------------------------------

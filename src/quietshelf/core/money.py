@@ -72,3 +72,32 @@ def major_value(amount_minor: int, currency: str) -> str:
 def format_money(amount_minor: int, currency: str) -> str:
     """'70.00 NOK' in English, '70,00 NOK' in Norwegian."""
     return f"{major_value(amount_minor, currency)} {currency}"
+
+
+def parse_amount(value, *, label: str = "amount") -> int:
+    """A positive whole number of minor units (øre, cents); anything else is a clear error."""
+    if isinstance(value, bool):
+        raise InvalidInput(
+            f"The {label} must be a whole number of minor units.", code="invalid_amount"
+        )
+    if isinstance(value, int):
+        amount = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        amount = int(value.strip())
+    else:
+        raise InvalidInput(
+            f"The {label} must be a whole number of minor units (e.g. 2500 for 25.00), "
+            "never a fraction.",
+            code="invalid_amount",
+        )
+    if amount <= 0:
+        raise InvalidInput(f"The {label} must be more than zero.", code="invalid_amount")
+    if amount > 10**12:
+        raise InvalidInput(f"The {label} is too large.", code="invalid_amount")
+    return amount
+
+
+def format_minor(amount: int, currency: str) -> str:
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    return f"{sign}{amount // 100}.{amount % 100:02d} {currency}"
