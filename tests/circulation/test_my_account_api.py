@@ -104,6 +104,7 @@ def test_my_loans_query_count_does_not_grow(me, circ, item):
         )
 
     lend()
+    count()  # warm per-process caches once; the figure compared is the route's own
     one = count()
     for _ in range(5):
         lend()
