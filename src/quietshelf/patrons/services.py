@@ -248,90 +248,17 @@ def _set_contact(patron: Patron, kind: str, value) -> None:
 
 @audited_denials
 @transaction.atomic(durable=True)
-def patron_register(
-    *,
-    actor,
-    given_name: str = "",
-    family_name: str = "",
-    barcode: str = "",
-    identifiers: list[tuple[str, str]] | tuple = (),
-    group=None,
-    home_branch=None,
-    email: str = "",
-    phone: str = "",
-    address: str = "",
-    date_of_birth=None,
-    preferred_language: str = "",
-    notification_channel: str = "",
-    expiry_date=None,
-    erase_after=None,
-    status: str = PatronStatus.ACTIVE,
-    password: str | None = None,
-) -> Patron:
-    """A new patron. A name and one identifier (card number or identifier) are required."""
-    return _patron_register(
-        actor=actor,
-        given_name=given_name,
-        family_name=family_name,
-        barcode=barcode,
-        identifiers=identifiers,
-        group=group,
-        home_branch=home_branch,
-        email=email,
-        phone=phone,
-        address=address,
-        date_of_birth=date_of_birth,
-        preferred_language=preferred_language,
-        notification_channel=notification_channel,
-        expiry_date=expiry_date,
-        erase_after=erase_after,
-        status=status,
-        password=password,
-    )
+def patron_register(*, actor, **fields) -> Patron:
+    """A new patron. A name and one identifier (card number or identifier) are required.
+    The fields are `_patron_register`'s keywords (names, card, contact points, group …)."""
+    return _patron_register(actor=actor, **fields)
 
 
 @audited_denials
-def patron_register_in_transaction(
-    *,
-    actor,
-    given_name: str = "",
-    family_name: str = "",
-    barcode: str = "",
-    identifiers: list[tuple[str, str]] | tuple = (),
-    group=None,
-    home_branch=None,
-    email: str = "",
-    phone: str = "",
-    address: str = "",
-    date_of_birth=None,
-    preferred_language: str = "",
-    notification_channel: str = "",
-    expiry_date=None,
-    erase_after=None,
-    status: str = PatronStatus.ACTIVE,
-    password: str | None = None,
-) -> Patron:
+def patron_register_in_transaction(*, actor, **fields) -> Patron:
     """patron_register in the caller's transaction: a self-registration (portal) and a sign-in by
     SSO make the patron together with what goes with it."""
-    return _patron_register(
-        actor=actor,
-        given_name=given_name,
-        family_name=family_name,
-        barcode=barcode,
-        identifiers=identifiers,
-        group=group,
-        home_branch=home_branch,
-        email=email,
-        phone=phone,
-        address=address,
-        date_of_birth=date_of_birth,
-        preferred_language=preferred_language,
-        notification_channel=notification_channel,
-        expiry_date=expiry_date,
-        erase_after=erase_after,
-        status=status,
-        password=password,
-    )
+    return _patron_register(actor=actor, **fields)
 
 
 def _patron_register(

@@ -189,6 +189,27 @@ class CheckoutResult:
     repeated: bool = False  # the item was already lent to this patron today: no new loan
 
 
+def _lent(
+    kind: str,
+    *,
+    actor,
+    loan: Loan,
+    item: Item,
+    patron,
+    today: dt.date,
+    branch_id,
+    patron_group_id,
+    audit_reason: str,
+) -> None:
+    """What a check-out and a renewal both leave behind: the patron active this month, the
+    day's statistics event, and an "overridden" audit entry when a refusal was overridden
+    (`audit_reason` is the cleaned reason, empty when nothing was)."""
+    _mark_active(patron, today)
+    _event(kind, item=item, branch_id=branch_id, patron_group_id=patron_group_id, day=today)
+    if audit_reason:
+        audit.record(actor=actor, action="overridden", obj=loan, reason=audit_reason)
+
+
 def _mark_active(patron, today: dt.date) -> None:
     """The patron's last active month (RPT-1). The UPDATE names the row only when the
     month changed, so the row is written once a month at most; it is always sent,
@@ -442,16 +463,17 @@ def checkout(
         _close_hold(own_hold, HoldStatus.FILLED, now, item=item)
         hold_filled = True
     _set_item_status(item, ItemStatus.ON_LOAN)
-    _mark_active(patron, today)
-    _event(
+    _lent(
         EventKind.CHECKOUT,
+        actor=actor,
+        loan=loan,
         item=item,
+        patron=patron,
+        today=today,
         branch_id=branch.pk,
         patron_group_id=patron.group_id,
-        day=today,
+        audit_reason=audit_reason,
     )
-    if overridden:
-        audit.record(actor=actor, action="overridden", obj=loan, reason=audit_reason)
     return CheckoutResult(
         loan=loan,
         item=item,
@@ -704,16 +726,17 @@ def _renew(*, actor, loan_id, override_reason: str | None = None) -> RenewResult
     loan.due_at = max(due, loan.due_at)
     loan.renewals += 1
     loan.save(update_fields=["due_at", "renewals"])
-    _mark_active(patron, today)
-    _event(
+    _lent(
         EventKind.RENEWAL,
+        actor=actor,
+        loan=loan,
         item=item,
+        patron=patron,
+        today=today,
         branch_id=loan.branch_id,
         patron_group_id=loan.patron_group_id,
-        day=today,
+        audit_reason=audit_reason,
     )
-    if audit_reason:
-        audit.record(actor=actor, action="overridden", obj=loan, reason=audit_reason)
     return RenewResult(
         loan=loan, due_at=loan.due_at, renewals_left=max(0, rule.renewals_allowed - loan.renewals)
     )
