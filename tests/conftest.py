@@ -33,6 +33,14 @@ def marc_dir() -> Path:
     return MARC_DIR
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashes(settings):
+    """Argon2id at small costs in the pytest process (tests/hashers.py; #14 item 8)."""
+    from tests.hashers import FAST_ARGON2
+
+    settings.PASSWORD_HASHERS = FAST_ARGON2
+
+
 @pytest.fixture(scope="session")
 def migrated_instances(tmp_path_factory):
     """Copies of an instance migrated once per session (tests/instances.py; #14 item 8)."""

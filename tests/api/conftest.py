@@ -93,12 +93,3 @@ def plain_staff_token(db) -> str:
 @pytest.fixture
 def plain_api(plain_staff_token):
     return Client(headers={"Authorization": f"Bearer {plain_staff_token}"})
-
-
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Argon2id costs ~0.7 s per account; these tests are not about password hashing."""
-    settings.PASSWORD_HASHERS = FAST_HASHERS

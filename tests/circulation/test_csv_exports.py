@@ -15,7 +15,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from quietshelf.accounts.testing import make_staff, signed_in_client
@@ -37,11 +36,6 @@ HOSTILE_TITLES = [
 ]
 # Routes that end the session or change state on GET would spoil the walk for the rest.
 SKIP_NAMES = re.compile(r"sign_out|logout|signout")
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _part(pattern) -> str:

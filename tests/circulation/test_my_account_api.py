@@ -16,11 +16,6 @@ PASSWORD = "a long patron passphrase 7"  # noqa: S105 - test data
 BASE = "/api/v1/circulation/me"
 
 
-@pytest.fixture(autouse=True)
-def _fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def me(client, patron):
     p = patron(barcode="ME-CARD-1", password=PASSWORD)

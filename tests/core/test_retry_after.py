@@ -52,7 +52,6 @@ def test_staff_sign_in_lock_out_answers_retry_after_sec_auth_1(settings):
 
 
 def test_patron_sign_in_lock_out_answers_retry_after_sec_auth_1(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.QUIETSHELF_PATRON_LOCKOUT_FAILURES = 3
     patron_services.patron_register(
         actor=None, given_name="Rut", family_name="Vik", barcode="23009999RA01"

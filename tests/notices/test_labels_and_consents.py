@@ -6,7 +6,6 @@ PRV-NOT-1 (staff side): the template list names notices, languages and channels 
 
 from __future__ import annotations
 
-import pytest
 from django.utils import translation
 
 from quietshelf.accounts.testing import make_staff, signed_in_client
@@ -14,11 +13,6 @@ from quietshelf.notices import services
 from quietshelf.privacy import consent
 
 PASSWORD = "quiet-lantern-orchard-9"
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["tests.portal.conftest.FastArgon2"]
 
 
 def test_consent_descriptions_are_translated_prv_con_1():

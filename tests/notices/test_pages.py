@@ -15,11 +15,6 @@ from tests.notices.conftest import TODAY
 PASSWORD = "quiet-lantern-orchard-7"
 
 
-@pytest.fixture(autouse=True)
-def _fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["tests.portal.conftest.FastArgon2"]
-
-
 @pytest.fixture
 def undeliverable(reader, loan):
     p = reader(email="")

@@ -5,20 +5,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from django.contrib.auth.hashers import Argon2PasswordHasher
 
 from quietshelf.patrons import services as patron_services
 
 PASSWORD = "quiet-lantern-orchard-7"
 _numbers = itertools.count(1)
-
-
-class FastArgon2(Argon2PasswordHasher):
-    """Argon2id still, with small costs so that 20 wrong passwords stay quick in tests."""
-
-    time_cost = 1
-    memory_cost = 1024
-    parallelism = 1
 
 
 @pytest.fixture(autouse=True)
@@ -32,11 +23,6 @@ def _keep_audit_seal_clock():
     yield
     if before is not None:
         audit._last_seal = before
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["tests.portal.conftest.FastArgon2"]
 
 
 @pytest.fixture

@@ -15,13 +15,8 @@ URL = "/staff/sip2/"
 
 
 @pytest.fixture
-def admin_client(circ, fast_hashes):
+def admin_client(circ):
     return signed_in_client(make_staff("sip2-page-admin", roles=["administrator"]))
-
-
-@pytest.fixture
-def fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def test_add_terminal_shows_password_once_sec_acc_1(admin_client, circ):
@@ -72,7 +67,7 @@ def test_edit_and_new_password_sec_acc_1(admin_client, circ):
     assert admin_client.get(f"{URL}999999/").status_code == 404
 
 
-def test_page_needs_manage_staff_sec_acc_1(circ, fast_hashes):
+def test_page_needs_manage_staff_sec_acc_1(circ):
     desk = signed_in_client(make_staff("sip2-page-desk", roles=["circulation-desk"]))
     assert desk.get(URL).status_code == 403
     assert desk.post(URL, {"name": "kiosk-x", "branch": circ["north"].pk}).status_code == 403

@@ -15,14 +15,6 @@ from quietshelf.privacy.models import AuditEntry
 from quietshelf.sip2 import services
 from quietshelf.sip2.models import Sip2Failure, Terminal
 
-FAST = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def fast_hashes(settings):
-    """Argon2id costs most of a second; these tests are about the rules, not the hash."""
-    settings.PASSWORD_HASHERS = FAST
-
 
 def _actor(terminal_id, patron_id, perms=("circulation.checkout",)):
     return TerminalActor.for_terminal(terminal_id, permissions=perms, patron_id=patron_id)
@@ -49,14 +41,14 @@ def test_terminal_create_hashes_with_argon2id_and_audits_sec_acc_1(circ):
         ({"name": "ok-name", "patron_name": "surname"}, "invalid_patron_name"),
     ],
 )
-def test_terminal_create_bad_input_sec_acc_1(circ, fast_hashes, kwargs, code):
+def test_terminal_create_bad_input_sec_acc_1(circ, kwargs, code):
     kwargs.setdefault("branch", "CNORTH")
     with pytest.raises(InvalidInput) as exc:
         services.terminal_create(actor=None, **kwargs)
     assert exc.value.code == code
 
 
-def test_terminal_management_needs_manage_staff_for_the_branch_sec_acc_1(circ, fast_hashes):
+def test_terminal_management_needs_manage_staff_for_the_branch_sec_acc_1(circ):
     from quietshelf.accounts.testing import make_staff
 
     desk = make_staff("deskperson", roles=["circulation-desk"])
@@ -118,7 +110,7 @@ def test_terminal_actor_without_the_permission_is_refused_sec_acc_1(circ, patron
 
 
 @override_settings(QUIETSHELF_SIP2_PIN_FAILURES=3, QUIETSHELF_SIP2_TERMINAL_PIN_FAILURES=5)
-def test_pin_checks_and_lockouts_prv_auth_1(circ, patron, fast_hashes):
+def test_pin_checks_and_lockouts_prv_auth_1(circ, patron):
     here = Terminal.objects.create(name="here", branch=circ["north"], password_hash="x")
     there = Terminal.objects.create(name="there", branch=circ["north"], password_hash="x")
     p = patron(barcode="230099990001")
@@ -149,7 +141,7 @@ def test_pin_checks_and_lockouts_prv_auth_1(circ, patron, fast_hashes):
     assert not Sip2Failure.objects.filter(account_digest__contains="2300999").exists()
 
 
-def test_terminal_login_lockout_by_network_int_1(circ, fast_hashes, settings):
+def test_terminal_login_lockout_by_network_int_1(circ, settings):
     terminal, password = services.terminal_create(actor=None, name="kiosk-c", branch="CNORTH")
     for _ in range(settings.QUIETSHELF_SIP2_LOGIN_FAILURES):
         assert (
