@@ -33,6 +33,30 @@ def marc_dir() -> Path:
     return MARC_DIR
 
 
+def _live_server_answers_without_nagle_delay() -> None:
+    """The live server sends each answer's headers and body in two writes; a client that
+    keeps the connection open (chromium, requests sessions in schemathesis and sickle)
+    then waits for its own delayed ACK, about 40 ms, before the body comes. waitress,
+    which serves production, sets TCP_NODELAY; the test server does the same, so a
+    request costs what the application costs (#14 item 8: 3,800 schemathesis cases went
+    from about 50 ms each to a few)."""
+    import socket
+
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class NoDelayServer(ThreadedWSGIServer):
+        def get_request(self):
+            connection, address = super().get_request()
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return connection, address
+
+    LiveServerThread.server_class = NoDelayServer
+
+
+_live_server_answers_without_nagle_delay()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashes(settings):
     """Argon2id at small costs in the pytest process (tests/hashers.py; #14 item 8)."""
