@@ -76,6 +76,28 @@ def migrated_instances(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_instance(tmp_path_factory):
+    """`quietshelf demo --no-serve` run once per session on its own SQLite instance
+    (tests/instances.py: DemoRun). The demo always uses SQLite, so the PostgreSQL run
+    skips the tests that need it."""
+    from django.conf import settings
+
+    from tests.instances import run_demo
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        pytest.skip("the demo uses its own SQLite instance; covered by the SQLite run")
+    return run_demo(tmp_path_factory.mktemp("demo") / "instance")
+
+
+@pytest.fixture
+def demo_copy(demo_instance, tmp_path) -> Path:
+    """A copy of the session's demo instance for a test that changes or serves it."""
+    home = tmp_path / "demo-instance"
+    shutil.copytree(demo_instance.home, home)  # keeps every file's 0600 / 0700 mode
+    return home
+
+
+@pytest.fixture(scope="session")
 def browser():
     """Debian's chromium driven by Playwright (no downloaded browser)."""
     from playwright.sync_api import sync_playwright

@@ -12,10 +12,12 @@ other command against a real instance of their own; only the waiting is shared.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
@@ -100,3 +102,34 @@ class MigratedInstances:
         for base, name in self.template_databases:
             with _admin(base) as admin:
                 admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What `quietshelf demo` printed and the instance folder it made."""
+
+    home: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def demo_env(home: Path) -> dict[str, str]:
+    """The environment `make demo` runs in: development, its own SQLite instance."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(QUIETSHELF_HOME=str(home), QUIETSHELF_ENV="development")
+    return env
+
+
+def run_demo(home: Path, *extra: str) -> DemoRun:
+    """`quietshelf demo --no-serve` on `home` (made if missing). Migrating and loading the
+    3,063 demo records takes 20-40 s on two cores, so tests that serve the demo start
+    from a copy of one such instance (conftest: demo_instance, demo_copy)."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "quietshelf", "demo", "--no-serve", *extra],
+        capture_output=True,
+        text=True,
+        env=demo_env(home),
+        timeout=600,
+    )
+    return DemoRun(home, done.returncode, done.stdout, done.stderr)

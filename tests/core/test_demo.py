@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import MARC_DIR
-
-
-def _demo(home, *extra):
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(QUIETSHELF_HOME=str(home), QUIETSHELF_ENV="development")
-    return subprocess.run(
-        [sys.executable, "-m", "quietshelf", "demo", "--no-serve", *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+from tests.instances import run_demo
 
 
 @pytest.fixture
@@ -31,9 +18,9 @@ def on_sqlite_run_only(settings):
         pytest.skip("the demo uses its own SQLite instance; covered by the SQLite run")
 
 
-def test_demo_creates_instance_loads_catalogue_and_prints_logins_once(tmp_path, on_sqlite_run_only):
+def test_demo_creates_instance_loads_catalogue_and_prints_logins_once(demo_instance, demo_copy):
     """SEC-AUTH-1: generated logins printed once; CAT-1: demo catalogue loaded; rerun reuses."""
-    first = _demo(tmp_path)
+    first, home = demo_instance, demo_instance.home
     assert first.returncode == 0, first.stderr
     out = first.stdout
     if (MARC_DIR / "demo_catalogue_utf8.mrc").is_file():
@@ -51,15 +38,15 @@ def test_demo_creates_instance_loads_catalogue_and_prints_logins_once(tmp_path, 
     assert len(logins) >= 6
     passwords = {pw for _, pw in logins}
     assert len(passwords) == len(logins)  # no shared or default password
-    assert (tmp_path / "master.key").stat().st_mode & 0o077 == 0
+    assert (home / "master.key").stat().st_mode & 0o077 == 0
     # PRV-LOG-1: the demo says where its mail goes; nothing in the instance is readable by others
-    assert f"one file each in {tmp_path / 'outgoing'}" in out
-    for root, dirs, files in os.walk(tmp_path):
+    assert f"one file each in {home / 'outgoing'}" in out
+    for root, dirs, files in os.walk(home):
         for name in dirs + files:
             path = os.path.join(root, name)
             assert os.stat(path).st_mode & 0o077 == 0, path
 
-    second = _demo(tmp_path)
+    second = run_demo(demo_copy)
     assert second.returncode == 0, second.stderr
     assert "reusing it" in second.stdout
     for pw in passwords:
@@ -68,6 +55,6 @@ def test_demo_creates_instance_loads_catalogue_and_prints_logins_once(tmp_path, 
 
 
 def test_demo_with_a_missing_marc_file_is_a_usage_error(tmp_path, on_sqlite_run_only):
-    out = _demo(tmp_path, "--marc", str(tmp_path / "nope.mrc"))
+    out = run_demo(tmp_path, "--marc", str(tmp_path / "nope.mrc"))
     assert out.returncode == 2
     assert "no such MARC file" in out.stderr

@@ -10,8 +10,7 @@ import subprocess
 import sys
 import threading
 
-import pytest
-
+from tests.instances import demo_env
 from tests.jobs.conftest import REPO_ROOT, wait_for
 
 
@@ -29,13 +28,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_cir5_demo_runs_the_worker_beside_the_server_and_stops_it(tmp_path, settings):
+def test_cir5_demo_runs_the_worker_beside_the_server_and_stops_it(demo_copy):
     """Ctrl-C stops both, and so does SIGTERM (systemd, docker stop): tested with the
-    latter, which goes through the same path. Demo notices link to this server's port."""
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        pytest.skip("the demo uses its own SQLite instance; covered by the SQLite run")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(QUIETSHELF_HOME=str(tmp_path), QUIETSHELF_ENV="development")
+    latter, which goes through the same path. Demo notices link to this server's port.
+    (The instance is a copy of the session's demo instance: `make demo` run again.)"""
+    env = demo_env(demo_copy)
     env.pop("QUIETSHELF_SITE_URL", None)
     port = _free_port()
     demo = subprocess.Popen(  # noqa: S603
@@ -56,7 +53,7 @@ def test_cir5_demo_runs_the_worker_beside_the_server_and_stops_it(tmp_path, sett
         assert _alive(pid)
         with open(f"/proc/{pid}/environ", "rb") as f:
             assert f"QUIETSHELF_SITE_URL=http://127.0.0.1:{port}".encode() in f.read()
-        log = tmp_path / "logs" / "worker.log"
+        log = demo_copy / "logs" / "worker.log"
         wait_for(lambda: log.is_file() and "Worker " in log.read_text(), timeout=60,
                  what="the worker to start")  # fmt: skip
         wait_for(lambda: "job audit-seal" in log.read_text(), timeout=60,

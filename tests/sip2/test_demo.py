@@ -3,7 +3,6 @@ terminal account that logs in over SIP2, and stops the server with the demo."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -12,8 +11,7 @@ import sys
 import threading
 import time
 
-import pytest
-
+from tests.instances import demo_env
 from tests.sip2.client import SipClient, run
 from tests.sip2.conftest import REPO_ROOT
 
@@ -33,11 +31,14 @@ def _wait(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_demo_starts_sip2_with_a_demo_terminal_int_1(tmp_path, settings):
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        pytest.skip("the demo uses its own SQLite instance; covered by the SQLite run")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(QUIETSHELF_HOME=str(tmp_path), QUIETSHELF_ENV="development")
+def test_demo_starts_sip2_with_a_demo_terminal_int_1(demo_instance, demo_copy):
+    """The instance was made by `quietshelf demo` (the session's demo instance, which printed
+    the terminal's password once); this is `make demo` run again on a copy of it."""
+    made = next(
+        x for x in demo_instance.stdout.splitlines() if "terminal demo-kiosk, password" in x
+    )
+    password = re.search(r"password (\S+) \(shown only once\)", made).group(1)
+    env = demo_env(demo_copy)
     port, sip2_port = _free_port(), _free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "quietshelf", "demo", "--port", str(port), "--no-worker",
@@ -48,9 +49,11 @@ def test_demo_starts_sip2_with_a_demo_terminal_int_1(tmp_path, settings):
     threading.Thread(target=lambda: lines.extend(demo.stdout), daemon=True).start()
     try:
         _wait(lambda: any("Serving Quietshelf" in x for x in lines), 300, "the demo to serve")
-        found = next(x for x in lines if "terminal demo-kiosk, password" in x)
-        password = re.search(r"password (\S+) \(shown only once\)", found).group(1)
-        log = tmp_path / "logs" / "sip2.log"
+        # a second start names the terminal and never prints its password again
+        again = next(x for x in lines if "terminal demo-kiosk" in x)
+        assert "password printed when this instance was created" in again
+        assert password not in "".join(lines)
+        log = demo_copy / "logs" / "sip2.log"
         _wait(lambda: log.is_file() and "listening" in log.read_text(), 60, "the SIP2 server")
 
         async def login():
