@@ -84,6 +84,11 @@ class MigratedInstances:
         self.templates[kind] = (home, database)
         return home, database
 
+    def template(self, env: dict[str, str]) -> Path:
+        """The instance folder `quietshelf migrate` made, in env's settings, on an empty
+        one: for tests of what migrate itself leaves there. Read it, never change it."""
+        return self._template(env)[0]
+
     def copy_into(self, env: dict[str, str]) -> dict[str, str]:
         """Make env's QUIETSHELF_HOME (and, on PostgreSQL, env's DATABASE_URL database and
         its key store, which must not exist yet) a copy of a freshly migrated instance."""

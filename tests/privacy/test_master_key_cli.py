@@ -62,14 +62,20 @@ def test_malformed_key_file_is_refused(tmp_path):
     assert "Traceback" not in out.stderr
 
 
-def test_migrate_creates_a_private_key_file_in_development(tmp_path):
-    out = run(["migrate"], {"QUIETSHELF_ENV": "development"}, tmp_path)
-    assert out.returncode == 0, out.stderr
-    key = tmp_path / "master.key"
+def test_migrate_creates_a_private_key_file_in_development(tmp_path, migrated_instances):
+    """PRV-ENC-1: `quietshelf migrate` on an empty instance folder in development makes a
+    master key file only its owner can read. The session's migrated template is made by
+    exactly that command in this environment (tests/instances.py, which fails if migrate
+    does), so the test reads what it left; migrate again on a copy changes nothing."""
+    env = _env({"QUIETSHELF_ENV": "development"}, tmp_path)
+    made = migrated_instances.template(env)
+    key = made / "master.key"
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
-    assert (tmp_path / "keystore.sqlite3").exists()
+    assert (made / "keystore.sqlite3").exists()
+    migrated_instances.copy_into(env)
     again = run(["migrate"], {"QUIETSHELF_ENV": "development"}, tmp_path)
     assert again.returncode == 0, again.stderr
+    assert (tmp_path / "master.key").read_bytes() == key.read_bytes()
 
 
 def test_wrong_master_key_stops_migrate_with_one_line(tmp_path, migrated_instances):
