@@ -320,10 +320,3 @@ def check_card_pin(*, terminal: Terminal, card: str, pin: str) -> PatronCheck:
         ).delete()
     return PatronCheck(PinOutcome.OK, patron)
 
-
-def purge_old_failures() -> int:
-    days = settings.QUIETSHELF_RETENTION.get("sign_in_failure", {}).get("days") or 1
-    deleted, _ = Sip2Failure.objects.filter(
-        at__lt=timezone.now() - dt.timedelta(days=days)
-    ).delete()
-    return deleted
