@@ -57,6 +57,27 @@ def test_pin_never_signs_in_on_the_web_prv_auth_1(client, patron):
     assert "/account/" not in response.get("Location", "")
 
 
+def test_remove_pin_needs_the_password_and_is_audited_int_1_prv_auth_1(signed_in, patron):
+    """The patron removes their own PIN with their password; the machines then have no
+    PIN to accept. The form shows only when there is a PIN; GET on its address is 405."""
+    assert b"pin-remove-form" not in signed_in.get("/account/pin/").content
+    patron.set_pin("4826")
+    patron.save(update_fields=["pin_hash"])
+    assert b"pin-remove-form" in signed_in.get("/account/pin/").content
+    assert signed_in.get("/account/pin/remove/").status_code == 405
+    wrong = signed_in.post("/account/pin/remove/", {"remove-password": "not-mine"})
+    assert wrong.status_code == 403
+    assert Patron.objects.get(pk=patron.pk).check_pin("4826")
+    empty = signed_in.post("/account/pin/remove/", {})
+    assert empty.status_code == 400 and Patron.objects.get(pk=patron.pk).pin_hash
+    done = signed_in.post("/account/pin/remove/", {"remove-password": PASSWORD})
+    assert done.status_code == 302
+    stored = Patron.objects.get(pk=patron.pk)
+    assert stored.pin_hash is None and not stored.check_pin("4826")
+    entry = AuditEntry.objects.get(action="pin_removed", object_id=str(patron.pk))
+    assert entry.actor_type == "patron"
+
+
 def test_pin_page_needs_sign_in(client):
     response = client.get("/account/pin/")
     assert response.status_code == 302
@@ -86,3 +107,11 @@ def test_browser_patron_sets_pin_in_my_account_int_1(page, make_patron):
     form.get_by_role("button", name="Set my PIN").click()
     expect(page.get_by_text("Your PIN is set.")).to_be_visible()
     assert Patron.objects.get(pk=patron.pk).check_pin("4826")
+    # and removes it again
+    page.get_by_role("link", name="My PIN for the self-check machines").click()
+    expect(page.get_by_text("You have a PIN.", exact=False)).to_be_visible()
+    remove = page.locator("#pin-remove-form")
+    remove.get_by_label("Current password").fill(PASSWORD)
+    remove.get_by_role("button", name="Remove my PIN").click()
+    expect(page.get_by_text("Your PIN is removed.")).to_be_visible()
+    assert Patron.objects.get(pk=patron.pk).pin_hash is None

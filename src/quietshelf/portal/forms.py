@@ -63,6 +63,19 @@ class ChangePasswordForm(NewPasswordForm):
     field_order = ["old_password", "password1", "password2"]
 
 
+class PinRemoveForm(forms.Form):
+    """Remove the self-check PIN: the current password first (SEC-AUTH-1). On the PIN page
+    beside PinForm, so its fields carry the prefix "remove"."""
+
+    prefix = "remove"
+    password = forms.CharField(
+        label=_("Current password"),
+        max_length=256,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 class PinForm(forms.Form):
     """Set the self-check PIN: the current password first (SEC-AUTH-1), the PIN twice."""
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("password/new/", views.password_new, name="password_new"),
     path("password/", views.password_change, name="password_change"),
     path("pin/", views.pin, name="pin"),
+    path("pin/remove/", views.pin_remove, name="pin_remove"),
     path("my-data/", views.my_data, name="my_data"),
     path("my-data/export.json", views.my_data_json, name="my_data_json"),
     path("my-data/export.csv", views.my_data_csv, name="my_data_csv"),

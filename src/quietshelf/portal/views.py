@@ -399,10 +399,39 @@ def pin(request):
             return redirect("account:home")
     elif request.method == "POST":
         status = 400
+    return _pin_page(request, form=form, remove_form=forms.PinRemoveForm(), status=status)
+
+
+@patron_required
+@require_POST
+def pin_remove(request):
+    """Remove the self-check PIN (INT-1, PRV-MIN-1): the machines then refuse the card when
+    they ask for one. The patron only, with their password."""
+    form = forms.PinRemoveForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.pin_remove(
+                patron=request.patron, password=form.cleaned_data["password"],
+                ip=client_ip(request),
+            )  # fmt: skip
+        except ReauthenticationFailed as exc:
+            form.add_error("password", _(exc.message))
+            status = 403
+        except SignInLocked as exc:
+            form.add_error("password", _(exc.message))
+            status = 429
+        else:
+            messages.success(request, _("Your PIN is removed. The machines will not take it."))
+            return redirect("account:home")
+    return _pin_page(request, form=forms.PinForm(), remove_form=form, status=status)
+
+
+def _pin_page(request, *, form, remove_form, status: int):
     return render(
         request,
         "portal/pin.html",
-        {"form": form, "has_pin": bool(patron.pin_hash)},
+        {"form": form, "remove_form": remove_form, "has_pin": bool(request.patron.pin_hash)},
         status=status,
     )
 

@@ -319,4 +319,3 @@ def check_card_pin(*, terminal: Terminal, card: str, pin: str) -> PatronCheck:
             kind=FailureKind.PIN, account_digest=account, source=source
         ).delete()
     return PatronCheck(PinOutcome.OK, patron)
-
