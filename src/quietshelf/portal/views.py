@@ -32,6 +32,7 @@ from quietshelf.portal.errors import (
     SignInLocked,
 )
 from quietshelf.portal.sso import config as sso_config
+from quietshelf.privacyoffice import selectors as office_selectors
 
 LINK_SESSION_KEY = "qs_password_link"
 
@@ -257,20 +258,10 @@ def home(request):
 
 @patron_required
 def my_data(request):
-    held = mydata.everything_held(patron=request.patron, session_key=request.session.session_key)
-    # the patron's own record first, then what is held, then the kinds with nothing held
-    # (folded away: they are the inventory, not the patron's data)
-    # (the privacy kernel's own bookkeeping, such as the audit trail, after the library's data)
-    own = sorted(
-        (h for h in held if h.rows),
-        key=lambda h: (
-            h.label != "patrons.Patron",
-            h.label.startswith(("privacy.", "sessions.")),
-            h.name,
-        ),
+    page = office_selectors.my_data_page(
+        patron=request.patron, session_key=request.session.session_key
     )
-    empty = [h for h in held if not h.rows]
-    return render(request, "portal/my_data.html", {"held": own, "empty": empty})
+    return render(request, "portal/my_data.html", page)
 
 
 @patron_required

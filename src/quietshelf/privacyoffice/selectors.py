@@ -468,6 +468,40 @@ def _translate_statement(st) -> None:
                 row.what = f"{_(label)} ({_(model)})"
 
 
+def my_data_page(*, patron, session_key: str | None) -> dict:
+    """My data (PRV-DSR-1, PRV-INV-2): everything held about the patron, the patron's own
+    record first, then what is held, then (folded away on the page) the kinds of data with
+    nothing held; the privacy kernel's own bookkeeping after the library's data. The
+    inventory's words are shown in the reader's language, the same words as the privacy
+    page: purposes, labels, bases, the period from the rule the retention job applies, and
+    who may see it in words (never the internal role codes)."""
+    from django.utils.translation import gettext as _
+
+    from quietshelf.patrons import mydata
+    from quietshelf.privacy import inventory, retention
+
+    held = mydata.everything_held(patron=patron, session_key=session_key)
+    rules = retention.schedule()
+    rule_of = {f"{i.model_label}.{i.field}": i.decl.retention for i in inventory.items()}
+    for h in held:
+        for f in h.fields:
+            f.label = _(f.label)
+            f.purpose = _(f.purpose)
+            f.legal_basis = _(f.legal_basis)
+            f.category_text = _(f.category_text)
+            f.retention = _retention_words(rules.get(rule_of.get(f.key, "")))
+            f.readers = [readers_text(f.readers)]
+    own = sorted(
+        (h for h in held if h.rows),
+        key=lambda h: (
+            h.label != "patrons.Patron",
+            h.label.startswith(("privacy.", "sessions.")),
+            h.name,
+        ),
+    )
+    return {"held": own, "empty": [h for h in held if not h.rows]}
+
+
 def privacy_page() -> dict:
     from quietshelf.privacy import selectors as privacy_selectors
 
