@@ -171,3 +171,26 @@ def test_renewal_refusal_reasons_cir2():
         "hold_by_other"
     )
     assert policy.renewal_refusal(renewals_done=1, renewals_allowed=2, holds_by_others=0) == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "circulates", "codes", "overridable"),
+    [
+        ("available", True, [], True),
+        ("in_transit", True, ["item_in_transit"], False),
+        ("lost", True, ["item_status"], True),
+        ("damaged", True, ["item_status"], True),
+        ("withdrawn", True, ["item_status"], False),
+        ("available", False, ["not_circulating"], True),
+        ("missing", False, ["item_status", "not_circulating"], True),
+    ],
+)
+def test_item_refusals_by_status_and_item_type_cir1(status, circulates, codes, overridable):
+    """CIR-1: what an item's status and type refuse, and whether a desk may override it."""
+    found = policy.item_refusals(
+        status, status_label=status.replace("_", " "), circulates=circulates
+    )
+    assert [r.code for r in found] == codes
+    assert all(r.overridable for r in found) is overridable
+    if codes and codes[0] == "item_status":
+        assert found[0].params == {"status": status.replace("_", " "), "code": status}

@@ -354,6 +354,25 @@ def patron_refusals(patron, blocks) -> list[Refusal]:
     return out
 
 
+def item_refusals(status: str, *, status_label: str, circulates: bool) -> list[Refusal]:
+    """Why an item may not be lent, by its status and its item type. On loan and on the
+    hold shelf are the check-out's own: they depend on the loan and the holds."""
+    out: list[Refusal] = []
+    if status == "in_transit":
+        text = gettext_noop("The item is in transit; check it in first.")
+        out.append(Refusal("item_in_transit", text, False))
+    elif status in OVERRIDABLE_STATUSES:
+        text = gettext_noop("The item is marked %(status)s.")
+        out.append(Refusal("item_status", text, params={"status": status_label, "code": status}))
+    elif status != "available":
+        text = gettext_noop("The item is %(status)s.")
+        params = {"status": status_label, "code": status}
+        out.append(Refusal("item_status", text, False, params=params))
+    if not circulates:
+        out.append(Refusal("not_circulating", gettext_noop("This item type is not for loan.")))
+    return out
+
+
 def renewal_refusal_reason(code: str, *, renewals_allowed: int, due: dt.date) -> Refusal | None:
     """The Refusal for a renewal_refusal() code ("" gives None)."""
     if code == "renewal_limit":

@@ -30,7 +30,6 @@ from quietshelf.circulation.models import (
     Loan,
 )
 from quietshelf.circulation.policy import (
-    OVERRIDABLE_STATUSES,
     CirculationRefused,
     Refusal,
 )
@@ -343,33 +342,12 @@ def checkout(
                 )
             )
             own_hold = None
-    elif item.status == ItemStatus.IN_TRANSIT:
-        refusals.append(
-            Refusal(
-                "item_in_transit",
-                gettext_noop("The item is in transit; check it in first."),
-                False,
-            )
-        )
-    elif item.status in OVERRIDABLE_STATUSES:
-        refusals.append(
-            Refusal(
-                "item_status",
-                gettext_noop("The item is marked %(status)s."),
-                params={"status": item.get_status_display().lower(), "code": item.status},
-            )
-        )
-    elif item.status != ItemStatus.AVAILABLE:
-        refusals.append(
-            Refusal(
-                "item_status",
-                gettext_noop("The item is %(status)s."),
-                False,
-                params={"status": item.get_status_display().lower(), "code": item.status},
-            )
+    else:
+        refusals += policy.item_refusals(
+            item.status, status_label=item.get_status_display().lower(), circulates=True
         )
     if not item.item_type.circulates:
-        refusals.append(Refusal("not_circulating", gettext_noop("This item type is not for loan.")))
+        refusals += policy.item_refusals("available", status_label="", circulates=False)
 
     rule, choice = find_rule(
         patron_group_id=patron.group_id, item_type_id=item.item_type_id, branch_id=branch.pk
