@@ -398,7 +398,7 @@ def _split_name(text: str) -> tuple[str, str]:
 
 def _clean_value(target: str, raw: str, lookups: dict):
     if target in ("given_name", "family_name", "name"):
-        return services._clean_name(raw, target.replace("_", " "))
+        return policy.clean_name(raw, target.replace("_", " "))
     if raw == "":
         return ""
     if target == "barcode":
@@ -406,9 +406,9 @@ def _clean_value(target: str, raw: str, lookups: dict):
     if target in ("email", "phone", "address"):
         return policy.clean_contact(target, raw)
     if target == "date_of_birth":
-        return services._dob(raw)
+        return policy.clean_date_of_birth(raw)
     if target in ("expiry_date", "erase_after"):
-        return services._date(raw, target.replace("_", " "))
+        return policy.clean_date(raw, target.replace("_", " "))
     if target == "group":
         if raw not in lookups["groups"]:
             raise InvalidInput(f"unknown patron group {safe_cell(raw)!r}")
@@ -418,11 +418,11 @@ def _clean_value(target: str, raw: str, lookups: dict):
             raise InvalidInput(f"unknown branch {safe_cell(raw)!r}")
         return raw
     if target == "preferred_language":
-        return services._choice(raw, Language, "language")
+        return policy.clean_choice(raw, Language, "language")
     if target == "notification_channel":
-        return services._choice(raw, NotificationChannel, "notification channel", "email")
+        return policy.clean_choice(raw, NotificationChannel, "notification channel", "email")
     if target == "status":
-        return services._choice(raw, PatronStatus, "status", "active")
+        return policy.clean_choice(raw, PatronStatus, "status", "active")
     if target.startswith("identifier:"):
         return services.clean_identifier(target.split(":", 1)[1], raw)[1]
     raise InvalidInput(f"unknown target {target}")  # pragma: no cover - checked in the mapping

@@ -410,3 +410,48 @@ def expiry_from_group(
     if expiry is None and validity_days:
         return today + dt.timedelta(days=validity_days)
     return expiry
+
+
+# --- cleaning what a form, the API or a patron load gives (services and loads) ----------
+
+
+MAX_NAME = 200
+
+
+def clean_name(value, label: str) -> str:
+    """A name part with its spaces collapsed; at most MAX_NAME characters."""
+    value = " ".join(str(value or "").split())
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f"The {label} has at most {MAX_NAME} characters.", code="invalid_name")
+    return value
+
+
+def clean_choice(value, choices, label: str, default=""):
+    """One of a TextChoices' values ("" or None gives the default)."""
+    if value in (None, ""):
+        return default
+    if value not in choices.values:
+        raise InvalidInput(f"Unknown {label} {value!r}.", code=f"invalid_{label.replace(' ', '_')}")
+    return value
+
+
+def clean_date(value, label: str):
+    """A date, or YYYY-MM-DD text ("" or None gives None)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(
+            f"The {label} must be a date (YYYY-MM-DD).", code="invalid_date"
+        ) from None
+
+
+def clean_date_of_birth(value):
+    """A plausible date of birth: not in the future, not before 1880."""
+    value = clean_date(value, "date of birth")
+    if value is not None and (value > clock.today() or value.year < 1880):
+        raise InvalidInput("The date of birth is not plausible.", code="invalid_date")
+    return value

@@ -7,7 +7,6 @@ patron on their own record, self-registration); see access.py.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from django.db import IntegrityError, transaction
@@ -53,7 +52,6 @@ from quietshelf.privacy.fields import normalize
 from quietshelf.privacy.search import index_name_tokens
 
 UNSET = object()
-MAX_NAME = 200
 MAX_NOTE = 4000
 
 
@@ -67,13 +65,6 @@ def _staff(actor):
             actor._setup()
         actor = actor._wrapped
     return actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") else None
-
-
-def _clean_name(value, label: str) -> str:
-    value = " ".join(str(value or "").split())
-    if len(value) > MAX_NAME:
-        raise InvalidInput(f"The {label} has at most {MAX_NAME} characters.", code="invalid_name")
-    return value
 
 
 def clean_barcode(barcode: str) -> str:
@@ -150,34 +141,6 @@ def _branch(branch) -> Branch | None:
     if found is None:
         raise InvalidInput("Unknown branch.", code="invalid_branch")
     return found
-
-
-def _choice(value, choices, label: str, default=""):
-    if value in (None, ""):
-        return default
-    if value not in choices.values:
-        raise InvalidInput(f"Unknown {label} {value!r}.", code=f"invalid_{label.replace(' ', '_')}")
-    return value
-
-
-def _date(value, label: str):
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(
-            f"The {label} must be a date (YYYY-MM-DD).", code="invalid_date"
-        ) from None
-
-
-def _dob(value):
-    value = _date(value, "date of birth")
-    if value is not None and (value > clock.today() or value.year < 1880):
-        raise InvalidInput("The date of birth is not plausible.", code="invalid_date")
-    return value
 
 
 def _index_name(patron: Patron) -> None:
@@ -283,8 +246,8 @@ def _patron_register(
 ) -> Patron:
     branch = _branch(home_branch)
     require(actor, "patrons.change_patron", branch_id=branch.pk if branch else None)
-    given_name = _clean_name(given_name, "given name")
-    family_name = _clean_name(family_name, "family name")
+    given_name = policy.clean_name(given_name, "given name")
+    family_name = policy.clean_name(family_name, "family name")
     if not (given_name or family_name):
         raise MissingRequired("A name is required.")
     identifiers = [clean_identifier(t, v) for t, v in identifiers if str(v or "").strip()]
@@ -295,14 +258,14 @@ def _patron_register(
         family_name=family_name or None,
         group=_group(group),
         home_branch=branch,
-        status=_choice(status, PatronStatus, "status", PatronStatus.ACTIVE),
-        expiry_date=_date(expiry_date, "expiry date"),
-        erase_after=_date(erase_after, "date for erasure"),
-        preferred_language=_choice(preferred_language, Language, "language"),
-        notification_channel=_choice(
+        status=policy.clean_choice(status, PatronStatus, "status", PatronStatus.ACTIVE),
+        expiry_date=policy.clean_date(expiry_date, "expiry date"),
+        erase_after=policy.clean_date(erase_after, "date for erasure"),
+        preferred_language=policy.clean_choice(preferred_language, Language, "language"),
+        notification_channel=policy.clean_choice(
             notification_channel, NotificationChannel, "notification channel", "email"
         ),
-        date_of_birth=_dob(date_of_birth),
+        date_of_birth=policy.clean_date_of_birth(date_of_birth),
     )
     if patron.status == PatronStatus.ACTIVE and policy.needs_guardian_consent(patron.date_of_birth):
         patron.status = PatronStatus.PENDING  # PRV-MNR-1: waits for a guardian's consent
@@ -367,8 +330,8 @@ def _patron_update(*, actor, patron_id, **changes) -> Patron:
             changed.append(name)
 
     if "given_name" in changes or "family_name" in changes:
-        given = _clean_name(changes.get("given_name", patron.given_name), "given name")
-        family = _clean_name(changes.get("family_name", patron.family_name), "family name")
+        given = policy.clean_name(changes.get("given_name", patron.given_name), "given name")
+        family = policy.clean_name(changes.get("family_name", patron.family_name), "family name")
         if not (given or family):
             raise MissingRequired("A name is required.")
         put("given_name", given or None)
@@ -387,17 +350,23 @@ def _patron_update(*, actor, patron_id, **changes) -> Patron:
             patron.home_branch = branch
             changed.append("home_branch")
     if "status" in changes:
-        put("status", _choice(changes["status"], PatronStatus, "status", PatronStatus.ACTIVE))
+        put(
+            "status",
+            policy.clean_choice(changes["status"], PatronStatus, "status", PatronStatus.ACTIVE),
+        )
     if "expiry_date" in changes:
-        put("expiry_date", _date(changes["expiry_date"], "expiry date"))
+        put("expiry_date", policy.clean_date(changes["expiry_date"], "expiry date"))
     if "erase_after" in changes:
-        put("erase_after", _date(changes["erase_after"], "date for erasure"))
+        put("erase_after", policy.clean_date(changes["erase_after"], "date for erasure"))
     if "preferred_language" in changes:
-        put("preferred_language", _choice(changes["preferred_language"], Language, "language"))
+        put(
+            "preferred_language",
+            policy.clean_choice(changes["preferred_language"], Language, "language"),
+        )
     if "notification_channel" in changes:
         put(
             "notification_channel",
-            _choice(
+            policy.clean_choice(
                 changes["notification_channel"],
                 NotificationChannel,
                 "notification channel",
@@ -405,7 +374,7 @@ def _patron_update(*, actor, patron_id, **changes) -> Patron:
             ),
         )
     if "date_of_birth" in changes:
-        put("date_of_birth", _dob(changes["date_of_birth"]))
+        put("date_of_birth", policy.clean_date_of_birth(changes["date_of_birth"]))
     if changed:
         patron.save()
         if {"given_name", "family_name"} & set(changed):
@@ -454,10 +423,10 @@ def contact_add(
     *, actor, patron_id, kind: str, value: str, label: str = "home", preferred: bool = False
 ) -> ContactPoint:
     patron = _locked_patron(actor, patron_id, "patrons.change_patron")
-    kind = _choice(kind, ContactKind, "contact kind")
+    kind = policy.clean_choice(kind, ContactKind, "contact kind")
     if not kind:
         raise InvalidInput("Choose e-mail, phone or address.", code="invalid_contact")
-    label = _choice(label, ContactLabel, "contact label", "home")
+    label = policy.clean_choice(label, ContactLabel, "contact label", "home")
     value = policy.clean_contact(kind, value)
     has_any = patron.contacts.filter(kind=kind).exists()
     if preferred and has_any:
@@ -568,7 +537,7 @@ def block_add(*, actor, patron_id, reason_code: str, comment: str = "", expires_
     patron = _locked_patron(actor, patron_id, "patrons.manage_block")
     if reason_code not in MANUAL_REASONS:
         raise InvalidInput("Choose a reason for the block.", code="invalid_reason")
-    expires = _date(expires_on, "expiry date")
+    expires = policy.clean_date(expires_on, "expiry date")
     if expires is not None and expires < clock.today():
         raise InvalidInput("A block cannot end in the past.", code="invalid_date")
     comment = (comment or "").strip()
@@ -669,7 +638,7 @@ def proxy_add(*, actor, patron_id, proxy_id, kind: str = ProxyKind.PROXY) -> Pro
     proxy = _locked_patron(actor, proxy_id, "patrons.view_patron")
     if proxy.pk == patron.pk:
         raise InvalidInput("A patron cannot be their own proxy.", code="invalid_proxy")
-    kind = _choice(kind, ProxyKind, "proxy kind", ProxyKind.PROXY)
+    kind = policy.clean_choice(kind, ProxyKind, "proxy kind", ProxyKind.PROXY)
     link, created = ProxyLink.objects.get_or_create(patron=patron, proxy=proxy, kind=kind)
     if created:
         audit.record(actor=actor, action="changed", obj=patron, reason=f"{kind} added")
