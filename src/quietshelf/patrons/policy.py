@@ -17,6 +17,7 @@ from stdnum import luhn
 from stdnum.no import fodselsnummer
 
 from quietshelf.core import clock
+from quietshelf.core.dates import parse_date as clean_date
 from quietshelf.core.errors import InvalidInput
 
 # --- minors (PRV-MNR-1) -------------------------------------------------------------
@@ -433,20 +434,6 @@ def clean_choice(value, choices, label: str, default=""):
     if value not in choices.values:
         raise InvalidInput(f"Unknown {label} {value!r}.", code=f"invalid_{label.replace(' ', '_')}")
     return value
-
-
-def clean_date(value, label: str):
-    """A date, or YYYY-MM-DD text ("" or None gives None)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(
-            f"The {label} must be a date (YYYY-MM-DD).", code="invalid_date"
-        ) from None
 
 
 def clean_date_of_birth(value):

@@ -21,6 +21,7 @@ from quietshelf.accounts import services as account_services
 from quietshelf.circulation import services as circulation_services
 from quietshelf.circulation.models import OPEN_HOLD, Hold
 from quietshelf.core import clock
+from quietshelf.core.dates import parse_date as _date
 from quietshelf.core.errors import Conflict, InvalidInput, PermissionDenied
 from quietshelf.patrons import policy as patron_policy
 from quietshelf.patrons import services as patron_services
@@ -69,19 +70,6 @@ def _choice(value, choices, label: str) -> str:
     if value not in choices.values:
         raise InvalidInput(f"Choose a {label}.", code=f"invalid_{label.replace(' ', '_')}")
     return value
-
-
-def _date(value, label: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(
-            f"The {label} must be a date (YYYY-MM-DD).", code="invalid_date"
-        ) from None
 
 
 def _due(received_on: dt.date) -> dt.date:

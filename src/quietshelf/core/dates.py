@@ -1,0 +1,22 @@
+"""Dates given as text by a form, the API or a file (YYYY-MM-DD)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from quietshelf.core.errors import InvalidInput
+
+
+def parse_date(value, label: str) -> dt.date | None:
+    """A date, or ISO YYYY-MM-DD text; "" or None gives None. Anything else is refused with
+    a message naming the field (`label`), code invalid_date."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(
+            f"The {label} must be a date (YYYY-MM-DD).", code="invalid_date"
+        ) from None
