@@ -36,7 +36,7 @@ from quietshelf.catalog.models import Branch
 from quietshelf.core import bulk
 from quietshelf.core.csvfile import safe_cell, write_csv
 from quietshelf.core.errors import DomainError, InvalidInput
-from quietshelf.patrons import load_rows, policy, services
+from quietshelf.patrons import load_rows, policy, records, services
 from quietshelf.patrons.access import PATRON_TYPE, require
 from quietshelf.patrons.load_rows import LoadError
 from quietshelf.patrons.models import (
@@ -402,7 +402,7 @@ def _clean_value(target: str, raw: str, lookups: dict):
     if raw == "":
         return ""
     if target == "barcode":
-        return services.clean_barcode(raw)
+        return records.clean_barcode(raw)
     if target in ("email", "phone", "address"):
         return policy.clean_contact(target, raw)
     if target == "date_of_birth":
@@ -591,7 +591,7 @@ def _batches(stream, fmt, mapping, lookups, encoder) -> Iterator[tuple]:
             plan = _clean_row(number, row, mapping, lookups)
             plan.match_digest = services.identifier_digest(plan.match_value)
             if plan.values.get("barcode"):
-                plan.barcode_digest = services.barcode_digest(plan.values["barcode"])
+                plan.barcode_digest = records.barcode_digest(plan.values["barcode"])
             plans.append(plan)
         except RowError as exc:
             errors.append(RowResult(number, "error", str(exc)))
@@ -708,7 +708,7 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
                 other_ids[key] = p
                 others_of.setdefault(id(p), []).append(key)
         if p.values.get("barcode"):
-            barcodes[p.barcode_digest or services.barcode_digest(p.values["barcode"])] = p
+            barcodes[p.barcode_digest or records.barcode_digest(p.values["barcode"])] = p
     owners_of: dict[tuple[str, str], set] = {}
     for t, dd, pid in PatronIdentifier.objects.filter(
         value_index__in=[d for _, d in other_ids]
@@ -737,7 +737,7 @@ def _run_batch(actor, batch, mapping, lookups, report, dry_run, keep_all) -> Non
                 if owners and (patron is None or owners != {patron.pk}):
                     raise RowError(f"identifier:{key[0]} belongs to another patron")
             if plan.values.get("barcode"):
-                bd = plan.barcode_digest or services.barcode_digest(plan.values["barcode"])
+                bd = plan.barcode_digest or records.barcode_digest(plan.values["barcode"])
                 owner = taken_cards.get(bd)
                 if (owner is not None and (patron is None or owner != patron.pk)) or (
                     bd in retired and owner is None
@@ -811,7 +811,7 @@ def _changes(plan: RowPlan, patron: Patron, mapping, lookups) -> list[str]:
                 changed.append(kind)
     if v.get("barcode"):
         card = patron.cards.filter(active=True).first()
-        if card is None or services.barcode_digest(v["barcode"]) != card.barcode_index:
+        if card is None or records.barcode_digest(v["barcode"]) != card.barcode_index:
             changed.append("barcode")
     for target, value in v.items():
         if target.startswith("identifier:") and value:
@@ -850,18 +850,18 @@ def _apply_update(actor, plan: RowPlan, patron: Patron, mapping, lookups) -> lis
     if core:
         patron.save()
         if {"given_name", "family_name"} & set(core):
-            services._index_name(patron)
+            records.index_name(patron)
     for kind in ("email", "phone", "address"):
         if kind in changed:
-            services._set_contact(patron, kind, v[kind])
+            records.set_contact(patron, kind, v[kind])
     if "barcode" in changed:
         now = timezone.now()
         for old in patron.cards.filter(active=True):
             old.active = False
             old.replaced_at = now
             old.save(update_fields=["active", "replaced_at"])
-            services._retire(old)
-        services._new_card(patron, v["barcode"])
+            records.retire_card(old)
+        records.new_card(patron, v["barcode"])
     for target in changed:
         if target.startswith("identifier:"):
             id_type = target.split(":", 1)[1]

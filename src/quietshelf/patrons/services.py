@@ -16,17 +16,15 @@ from django.utils.functional import LazyObject, empty
 from quietshelf.catalog.models import Branch
 from quietshelf.core import clock
 from quietshelf.core.errors import Conflict, InvalidInput, NotFound
-from quietshelf.patrons import policy, retention
+from quietshelf.patrons import policy, records, retention
 from quietshelf.patrons.access import audited_denials, check_patron, require
 from quietshelf.patrons.errors import (
-    DuplicateBarcode,
     DuplicateIdentifier,
     MissingRequired,
     NoteNeedsConfirmation,
     PatronNotFound,
 )
 from quietshelf.patrons.models import (
-    NAME_SCOPE,
     Block,
     BlockOverride,
     BlockReason,
@@ -43,13 +41,14 @@ from quietshelf.patrons.models import (
     PatronStatus,
     ProxyKind,
     ProxyLink,
-    RetiredIdentifier,
     StaffNote,
 )
+
+# card numbers as other apps and the portal read them (patrons.records)
+from quietshelf.patrons.records import barcode_digest, clean_barcode  # noqa: F401
 from quietshelf.privacy import audit
 from quietshelf.privacy import retention as retention_engine
 from quietshelf.privacy.fields import normalize
-from quietshelf.privacy.search import index_name_tokens
 
 UNSET = object()
 MAX_NOTE = 4000
@@ -67,38 +66,8 @@ def _staff(actor):
     return actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") else None
 
 
-def clean_barcode(barcode: str) -> str:
-    raw = str(barcode or "").strip()
-    if not raw:
-        raise InvalidInput("Enter a card number.", code="invalid_barcode")
-    if len(raw) > 64 or not normalize(raw, "barcode"):
-        raise InvalidInput(
-            "A card number has letters and digits only (at most 64 characters).",
-            code="invalid_barcode",
-        )
-    return raw
-
-
-def barcode_digest(barcode: str) -> str:
-    return Card._meta.get_field("barcode_index").digest(barcode)
-
-
 def identifier_digest(value: str) -> str:
     return PatronIdentifier._meta.get_field("value_index").digest(value)
-
-
-def _ensure_barcode_free(barcode: str) -> str:
-    digest = barcode_digest(barcode)
-    if Card.objects.filter(barcode_index=digest, active=True).exists():
-        raise DuplicateBarcode("This card number is already in use.")
-    if (
-        Card.objects.filter(barcode_index=digest).exists()
-        or RetiredIdentifier.objects.filter(kind="card", digest=digest).exists()
-    ):
-        raise DuplicateBarcode(
-            "This card number was used before and is never issued again (SEC-ID-1)."
-        )
-    return digest
 
 
 def clean_identifier(id_type: str, value: str) -> tuple[str, str]:
@@ -143,11 +112,6 @@ def _branch(branch) -> Branch | None:
     return found
 
 
-def _index_name(patron: Patron) -> None:
-    text = f"{patron.given_name or ''} {patron.family_name or ''}"
-    index_name_tokens(subject_id=patron.subject_id, scope=NAME_SCOPE, text=text)
-
-
 def _locked_patron(actor, patron_id, perm: str) -> Patron:
     try:
         pid = uuid.UUID(str(patron_id))
@@ -160,18 +124,6 @@ def _locked_patron(actor, patron_id, perm: str) -> Patron:
     return patron
 
 
-def _new_card(patron: Patron, barcode: str) -> Card:
-    barcode = clean_barcode(barcode)
-    _ensure_barcode_free(barcode)
-    try:
-        with transaction.atomic():
-            return Card.objects.create(
-                patron=patron, subject_id=patron.subject_id, barcode=barcode, active=True
-            )
-    except IntegrityError:
-        raise DuplicateBarcode("This card number is already in use.") from None
-
-
 def _new_identifier(patron: Patron, id_type: str, value: str) -> PatronIdentifier:
     id_type, value = clean_identifier(id_type, value)
     _ensure_identifier_free(id_type, value)
@@ -182,28 +134,6 @@ def _new_identifier(patron: Patron, id_type: str, value: str) -> PatronIdentifie
             )
     except IntegrityError:
         raise DuplicateIdentifier("Another patron already has this identifier.") from None
-
-
-def _set_contact(patron: Patron, kind: str, value) -> None:
-    """Replace the preferred contact point of this kind ("" or None removes it)."""
-    current = patron.contacts.filter(kind=kind).order_by("-preferred", "created_at").first()
-    if value in (None, ""):
-        if current is not None:
-            current.delete()
-        return
-    value = policy.clean_contact(kind, value)
-    if current is None:
-        ContactPoint.objects.create(
-            patron=patron,
-            subject_id=patron.subject_id,
-            kind=kind,
-            label=ContactLabel.MOBILE if kind == ContactKind.PHONE else ContactLabel.HOME,
-            value=value,
-            preferred=True,
-        )
-    elif current.value != value:
-        current.value = value
-        current.save()
 
 
 # --- registration and changes ----------------------------------------------------
@@ -278,13 +208,13 @@ def _patron_register(
         patron.set_password(password)
     patron.save()
     if str(barcode or "").strip():
-        _new_card(patron, barcode)
+        records.new_card(patron, barcode)
     for id_type, value in identifiers:
         _new_identifier(patron, id_type, value)
     for kind, value in (("email", email), ("phone", phone), ("address", address)):
         if value:
-            _set_contact(patron, kind, value)
-    _index_name(patron)
+            records.set_contact(patron, kind, value)
+    records.index_name(patron)
     audit.record(actor=actor, action="created", obj=patron)
     return patron
 
@@ -378,7 +308,7 @@ def _patron_update(*, actor, patron_id, **changes) -> Patron:
     if changed:
         patron.save()
         if {"given_name", "family_name"} & set(changed):
-            _index_name(patron)
+            records.index_name(patron)
         audit.record(actor=actor, action="changed", obj=patron, reason=",".join(changed)[:200])
     return patron
 
@@ -408,7 +338,7 @@ def _patron_update_contact(*, actor, patron_id, email=UNSET, phone=UNSET, addres
     changed = []
     for kind, value in (("email", email), ("phone", phone), ("address", address)):
         if value is not UNSET:
-            _set_contact(patron, kind, value)
+            records.set_contact(patron, kind, value)
             changed.append(kind)
     if changed:
         audit.record(
@@ -458,24 +388,20 @@ def contact_remove(*, actor, contact_id) -> None:
 # --- cards and identifiers (SEC-ID-1) ------------------------------------------------
 
 
-def _retire(card: Card) -> None:
-    RetiredIdentifier.objects.get_or_create(kind="card", digest=card.barcode_index)
-
-
 @audited_denials
 @transaction.atomic(durable=True)
 def card_replace(*, actor, patron_id, barcode: str) -> Card:
     """Issue a new card; the current one is deactivated and its number retired for good."""
     patron = _locked_patron(actor, patron_id, "patrons.change_patron")
     barcode = clean_barcode(barcode)
-    _ensure_barcode_free(barcode)
+    records.ensure_barcode_free(barcode)
     now = timezone.now()
     for old in patron.cards.filter(active=True):
         old.active = False
         old.replaced_at = now
         old.save(update_fields=["active", "replaced_at"])
-        _retire(old)
-    card = _new_card(patron, barcode)
+        records.retire_card(old)
+    card = records.new_card(patron, barcode)
     audit.record(actor=actor, action="changed", obj=patron, reason="card replaced")
     return card
 
