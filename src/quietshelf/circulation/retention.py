@@ -31,6 +31,7 @@ from quietshelf.circulation.models import (
     LastBorrowerEscrow,
     Loan,
 )
+from quietshelf.core.idlist import IdList
 from quietshelf.privacy.retention import (
     Context,
     Step,
@@ -182,15 +183,19 @@ def _escrow_batch(ctx: Context) -> int:
 
 
 def on_patrons_erased(patron_ids: list) -> None:
-    """Before the patrons' rows go: what circulation keeps loses them, coarsened."""
-    Hold.objects.filter(patron_id__in=patron_ids, status__in=OPEN_HOLD).update(
+    """Before the patrons' rows go: what circulation keeps loses them, coarsened.
+
+    Set-based over the batch, the ids as one parameter on PostgreSQL (core.idlist).
+    """
+    ids = IdList(patron_ids)
+    Hold.objects.filter(patron_id__in=ids, status__in=OPEN_HOLD).update(
         status="cancelled", closed_at=coarsen(timezone.now())
     )
-    Hold.objects.filter(patron_id__in=patron_ids).update(
+    Hold.objects.filter(patron_id__in=ids).update(
         patron=None, suspended_until=None, **coarse_values(*HOLD_TIMES)
     )
-    Loan.objects.filter(patron_id__in=patron_ids).update(patron=None, **coarse_values(*LOAN_TIMES))
-    fee_ids = list(Fee.objects.filter(patron_id__in=patron_ids).values_list("pk", flat=True))
+    Loan.objects.filter(patron_id__in=ids).update(patron=None, **coarse_values(*LOAN_TIMES))
+    fee_ids = list(Fee.objects.filter(patron_id__in=ids).values_list("pk", flat=True))
     if fee_ids:
         strip_fees(fee_ids)
 
