@@ -10,7 +10,7 @@ from django.db import connection
 
 from quietshelf.catalog.models import ItemType
 from quietshelf.core import bulk
-from quietshelf.core.idlist import IdList, in_sql
+from quietshelf.core.idlist import IdList, in_sql, referencing_pks
 from quietshelf.privacy.models import Subject
 from quietshelf.privacy.subjects import subject_create
 
@@ -67,3 +67,20 @@ def test_the_ids_travel_as_one_parameter_on_postgresql_perf_ret_1(db):
         assert sql.count("%s") == 5000 and len(params) == 5000
     with pytest.raises(ValidationError):  # as `__in` refuses it
         in_sql(["not a uuid"], connection)
+
+
+def test_referencing_rows_are_found_by_their_foreign_key_perf_ret_1(db):
+    """PERF-RET-1: the rows that name one of a batch's ids, by primary key (on PostgreSQL
+    one index probe per id, never a scan of the whole table)."""
+    from quietshelf.privacy.models import NameToken
+
+    subjects = [subject_create(kind="patron").pk for _ in range(3)]
+    tokens = {
+        NameToken.objects.create(subject_id=s, digest=f"d{n}{k}", scope="test.name").pk: s
+        for n, s in enumerate(subjects)
+        for k in range(2)
+    }
+    found = referencing_pks(NameToken, "subject", [subjects[0], str(subjects[2]), uuid.uuid4()])
+    assert sorted(found) == sorted(pk for pk, s in tokens.items() if s != subjects[1])
+    assert referencing_pks(NameToken, "subject", [uuid.uuid4()]) == []
+    assert referencing_pks(NameToken, "subject", []) == []

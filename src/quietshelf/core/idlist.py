@@ -78,3 +78,46 @@ class IdList(Expression):
                 return f"(SELECT unnest(%s::{db_type}[]))", [literal]
         values = [field.get_db_prep_value(i, connection) for i in self.ids if i is not None]
         return "(" + ", ".join(["%s"] * len(values)) + ")", values
+
+
+def referencing_pks(model, field_name: str, ids) -> list:
+    """The primary keys of `model`'s rows whose `field_name` (a foreign key) is one of `ids`.
+
+    On PostgreSQL one index probe per id (a lateral subquery the planner cannot
+    flatten into a join): `column IN (the batch)` on a large table (a million
+    loans) is planned as a scan of the whole table whenever the statistics say
+    an id matches many rows, as they do for a column that names few patrons
+    each many times, even when the batch's patrons have none (PERF-RET-1). Callers
+    then change the rows found by primary key, usually none. Elsewhere a plain
+    `IN` query (SQLite plans it as index look-ups).
+    """
+    from django.db import connections, router
+
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    field = model._meta.get_field(field_name)
+    if connection.vendor != "postgresql":
+        found = model._base_manager.using(alias).filter(**{f"{field_name}__in": IdList(ids, field)})
+        return list(found.values_list("pk", flat=True))
+    try:
+        match, params = in_sql(ids, connection, field)
+    except EmptyResultSet:
+        return []
+    qn = connection.ops.quote_name
+    table, pk, column = (
+        qn(model._meta.db_table),
+        qn(model._meta.pk.column),
+        qn(field.column),
+    )
+    # match is "(SELECT unnest(%s::type[]))" for uuid and integer keys: the ids one by one
+    source = match[1:-1] if match.startswith("(SELECT unnest(") else None
+    if source is None:  # another key type: placeholders, planned as index look-ups
+        sql = f"SELECT {pk} FROM {table} WHERE {column} IN {match}"  # noqa: S608
+    else:
+        sql = (
+            f"SELECT r.pk FROM ({source}) AS b(v) CROSS JOIN LATERAL "  # noqa: S608
+            f"(SELECT {pk} AS pk FROM {table} WHERE {column} = b.v OFFSET 0) AS r"
+        )
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return [row[0] for row in cur.fetchall()]

@@ -35,7 +35,7 @@ from django.db.models.constants import OnConflict
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from quietshelf.core.idlist import IdList, in_sql
+from quietshelf.core.idlist import IdList, in_sql, referencing_pks
 from quietshelf.patrons.models import Card, ContactKind, ContactPoint, Patron, RetiredIdentifier
 from quietshelf.privacy.retention import Context, Step, register_step
 from quietshelf.privacy.services import forget_subjects
@@ -142,14 +142,22 @@ def _delete_patrons(patron_ids: list, ids: IdList) -> int:
             model, column = rel.related_model, qn(rel.field.column)
             table = qn(model._meta.db_table)
             if rel.on_delete is SET_NULL:
-                sql = f"UPDATE {table} SET {column} = NULL WHERE {column} IN {match}"  # noqa: S608
+                sql = f"UPDATE {table} SET {column} = NULL WHERE"  # noqa: S608
             elif rel.on_delete is CASCADE and simple(model):
-                sql = f"DELETE FROM {table} WHERE {column} IN {match}"  # noqa: S608
+                sql = f"DELETE FROM {table} WHERE"  # noqa: S608
             else:  # rows of its own hang off it, or it has signals: the collector
                 model._base_manager.filter(**{f"{rel.field.name}__in": chunk}).delete()
                 continue
+            if pg:  # the rows by primary key, found with one index probe per patron
+                pks = referencing_pks(model, rel.field.name, chunk)
+                if not pks:
+                    continue
+                where, args = in_sql(pks, connection, model._meta.pk)
+                sql = f"{sql} {qn(model._meta.pk.column)} IN {where}"
+            else:
+                sql, args = f"{sql} {column} IN {match}", params
             with connection.cursor() as cur:
-                cur.execute(sql, params)
+                cur.execute(sql, args)
         with connection.cursor() as cur:
             table, pk = qn(Patron._meta.db_table), qn(Patron._meta.pk.column)
             cur.execute(f"DELETE FROM {table} WHERE {pk} IN {match}", params)  # noqa: S608
