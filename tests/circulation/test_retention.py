@@ -409,3 +409,62 @@ def test_do_not_contact_keeps_a_keyed_digest_only_prv_dsr_4(circ, patron):
     patron_services.patron_erase(actor=None, patron_id=p.pk)
     assert is_do_not_contact("email", digest)
     assert not Patron.objects.filter(pk=p.pk).exists()
+
+
+@override_settings(QUIETSHELF_DO_NOT_CONTACT=True, QUIETSHELF_RETENTION_BATCH=2)
+def test_the_purge_erases_a_batch_set_based_and_keeps_nothing_that_names_them_perf_ret_1(
+    circ, patron, item
+):
+    """PERF-RET-1: the purge's batches (cards retired and do-not-contact digests kept with
+    one INSERT ... SELECT each, the rows hanging off the patrons deleted one statement per
+    table, the ids as one parameter on PostgreSQL) do what erasing each patron does: five
+    expired patrons in three batches of at most two; a card number retired before stays
+    retired once; blocks, overrides, notes, proxy links, contact points go; a patron who
+    stays keeps everything."""
+    from quietshelf.patrons.models import Block, BlockOverride, ContactPoint, ProxyLink, StaffNote
+
+    stays = patron(email="stays@example.org")
+    gone = [patron(email=f"gone{n}@example.org", phone=f"+4670123450{n}") for n in range(5)]
+    first_card = Card.objects.get(patron=gone[0])
+    RetiredIdentifier.objects.create(kind="card", digest=first_card.barcode_index)
+    block = patron_services.block_add(actor=None, patron_id=gone[1].pk, reason_code="manual")
+    patron_services.block_override(
+        actor=None, patron_id=gone[1].pk, reason="once", block_id=block.pk
+    )
+    patron_services.note_add(actor=None, patron_id=gone[2].pk, text="call back", confirmed=True)
+    patron_services.proxy_add(actor=None, patron_id=stays.pk, proxy_id=gone[3].pk)
+    patron_services.proxy_add(actor=None, patron_id=gone[4].pk, proxy_id=stays.pk)
+    r = _checkout(circ, gone[2], i := item())
+    _checkin(circ, i)
+    for p in gone:
+        _expire(p, 60)
+    digests = {
+        kind: set(
+            ContactPoint.objects.filter(patron__in=gone, kind=kind).values_list(
+                "lookup_index", flat=True
+            )
+        )
+        for kind in ("email", "phone")
+    }
+    cards = set(Card.objects.filter(patron__in=gone).values_list("barcode_index", flat=True))
+    seen = []
+    report = retention.run(
+        only=["expired patrons"], progress=lambda rep: seen.append(rep.done)
+    ).reports[0]
+    assert report.done == 5 and seen[:3] == [2, 4, 5]
+    assert list(Patron.objects.values_list("pk", flat=True)) == [stays.pk]
+    for model in (Card, ContactPoint, Block, BlockOverride, StaffNote):
+        assert not model.objects.exclude(patron=stays).exists(), model
+    assert not ProxyLink.objects.exists()
+    assert Loan.objects.get(pk=r.loan.pk).patron_id is None
+    retired = RetiredIdentifier.objects.filter(kind="card", digest__in=cards)
+    assert retired.count() == 5  # the one retired before is there once
+    for kind, found in digests.items():
+        assert len(found) == 5
+        assert RetiredIdentifier.objects.filter(kind=f"dnc_{kind}", digest__in=found).count() == 5
+    assert all(keys.data_key(p.subject_id) is None for p in gone)
+    forgotten = Subject.objects.filter(pk__in=[p.subject_id for p in gone])
+    assert not forgotten.filter(forgotten_at__isnull=True).exists()
+    assert keys.data_key(stays.subject_id) is not None
+    assert Card.objects.filter(patron=stays).count() == 1
+    assert ContactPoint.objects.filter(patron=stays).count() == 1

@@ -31,6 +31,7 @@ from quietshelf.circulation.models import (
     LastBorrowerEscrow,
     Loan,
 )
+from quietshelf.core.idlist import IdList, referencing_pks
 from quietshelf.privacy.retention import (
     Context,
     Step,
@@ -182,15 +183,21 @@ def _escrow_batch(ctx: Context) -> int:
 
 
 def on_patrons_erased(patron_ids: list) -> None:
-    """Before the patrons' rows go: what circulation keeps loses them, coarsened."""
-    Hold.objects.filter(patron_id__in=patron_ids, status__in=OPEN_HOLD).update(
+    """Before the patrons' rows go: what circulation keeps loses them, coarsened.
+
+    Set-based over the batch: the rows are found with one index probe per patron
+    (core.idlist.referencing_pks; usually there are none) and changed by primary key.
+    """
+    holds = IdList(referencing_pks(Hold, "patron", patron_ids), Hold._meta.pk)
+    Hold.objects.filter(pk__in=holds, status__in=OPEN_HOLD).update(
         status="cancelled", closed_at=coarsen(timezone.now())
     )
-    Hold.objects.filter(patron_id__in=patron_ids).update(
+    Hold.objects.filter(pk__in=holds).update(
         patron=None, suspended_until=None, **coarse_values(*HOLD_TIMES)
     )
-    Loan.objects.filter(patron_id__in=patron_ids).update(patron=None, **coarse_values(*LOAN_TIMES))
-    fee_ids = list(Fee.objects.filter(patron_id__in=patron_ids).values_list("pk", flat=True))
+    loans = IdList(referencing_pks(Loan, "patron", patron_ids), Loan._meta.pk)
+    Loan.objects.filter(pk__in=loans).update(patron=None, **coarse_values(*LOAN_TIMES))
+    fee_ids = referencing_pks(Fee, "patron", patron_ids)
     if fee_ids:
         strip_fees(fee_ids)
 

@@ -30,8 +30,12 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import CharField, DateTimeField, F, Q, Value
+from django.db.models.constants import OnConflict
+from django.db.models.functions import Concat
+from django.utils import timezone
 
+from quietshelf.core.idlist import IdList, in_sql, referencing_pks
 from quietshelf.patrons.models import Card, ContactKind, ContactPoint, Patron, RetiredIdentifier
 from quietshelf.privacy.retention import Context, Step, register_step
 from quietshelf.privacy.services import forget_subjects
@@ -45,56 +49,68 @@ def register_erase_hook(hook: Callable[[list], None]) -> None:
         _erase_hooks.append(hook)
 
 
-def _delete_where(qs) -> None:
-    """DELETE ... WHERE pk IN (the query), without loading rows or sending signals.
-
-    Used for cards, whose retirement erase_rows did in one statement before.
-    """
-    model = qs.model
-    sql, params = qs.values("pk").query.sql_with_params()
+def _retire(qs, kind) -> None:
+    """INSERT INTO RetiredIdentifier (kind, digest, retired_at) SELECT … from `qs`, one
+    statement: the digests never travel to Python and back; one already retired is left
+    as it is (ON CONFLICT DO NOTHING / INSERT OR IGNORE)."""
+    field = RetiredIdentifier._meta.get_field
+    select = qs.annotate(
+        _kind=kind, _at=Value(timezone.now(), output_field=DateTimeField())
+    ).values_list("_kind", "_digest", "_at")
+    sql, params = select.query.sql_with_params()
     qn = connection.ops.quote_name
-    table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
+    columns = ", ".join(qn(field(name).column) for name in ("kind", "digest", "retired_at"))
+    insert = connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)
+    suffix = connection.ops.on_conflict_suffix_sql([], OnConflict.IGNORE, [], [])
+    table = qn(RetiredIdentifier._meta.db_table)
     with connection.cursor() as cur:
-        cur.execute(f"DELETE FROM {table} WHERE {pk} IN ({sql})", params)  # noqa: S608
+        cur.execute(f"{insert} {table} ({columns}) {sql} {suffix}", params)  # noqa: S608
 
 
 def erase_rows(patron_ids: list) -> int:
-    """Retire cards, keep do-not-contact digests, run the hooks, delete the rows."""
+    """Retire cards, keep do-not-contact digests, run the hooks, delete the rows.
+
+    Set-based over the batch: each statement carries the ids as one parameter on
+    PostgreSQL (core.idlist), and none loads a row into Python.
+    """
     if not patron_ids:
         return 0
-    cards = Card.objects.filter(patron_id__in=patron_ids).exclude(barcode_index="")
-    RetiredIdentifier.objects.bulk_create(
-        [
-            RetiredIdentifier(kind="card", digest=digest)
-            for digest in cards.values_list("barcode_index", flat=True)
-        ],
-        ignore_conflicts=True,
+    ids = IdList(patron_ids)
+    _retire(
+        Card.objects.filter(patron_id__in=ids)
+        .exclude(barcode_index="")
+        .annotate(_digest=F("barcode_index")),
+        Value("card", output_field=CharField()),
     )
     if getattr(settings, "QUIETSHELF_DO_NOT_CONTACT", False):
-        contacts = ContactPoint.objects.filter(
-            patron_id__in=patron_ids, kind__in=(ContactKind.EMAIL, ContactKind.PHONE)
-        ).exclude(lookup_index="")
-        RetiredIdentifier.objects.bulk_create(
-            [
-                RetiredIdentifier(kind=f"dnc_{kind}", digest=digest)
-                for kind, digest in contacts.values_list("kind", "lookup_index")
-            ],
-            ignore_conflicts=True,
+        _retire(
+            ContactPoint.objects.filter(
+                patron_id__in=ids, kind__in=(ContactKind.EMAIL, ContactKind.PHONE)
+            )
+            .exclude(lookup_index="")
+            .annotate(_digest=F("lookup_index")),
+            Concat(Value("dnc_"), F("kind"), output_field=CharField()),
         )
     for hook in list(_erase_hooks):
         hook(patron_ids)
-    _delete_where(Card.objects.filter(patron_id__in=patron_ids))
-    return _delete_patrons(patron_ids)
+    # the cards' numbers are retired above: no delete signal per card row
+    match, params = in_sql(ids, connection)
+    qn = connection.ops.quote_name
+    table, column = qn(Card._meta.db_table), qn(Card._meta.get_field("patron").column)
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {table} WHERE {column} IN {match}", params)  # noqa: S608
+    return _delete_patrons(patron_ids, ids)
 
 
-def _delete_patrons(patron_ids: list) -> int:
+def _delete_patrons(patron_ids: list, ids: IdList) -> int:
     """Delete the patrons and what hangs off them in one statement per table.
 
     Django's collector builds each query from the ids again (most of the
-    purge's time at 5,000 patrons a batch); the ids go into the SQL once here.
-    A table it cannot handle this way (rows of its own hang off it, or it has
-    delete signals) goes through the collector, and so does everything when
-    the patron model itself has delete signals.
+    purge's time at 5,000 patrons a batch); the ids go into the SQL once here,
+    as one array parameter on PostgreSQL (core.idlist). A table it cannot
+    handle this way (rows of its own hang off it, or it has delete signals)
+    goes through the collector, and so does everything when the patron model
+    itself has delete signals.
     """
     from django.db.models import CASCADE, SET_NULL, signals
 
@@ -118,28 +134,33 @@ def _delete_patrons(patron_ids: list) -> int:
     deleted = 0
     qn = connection.ops.quote_name
     pg = connection.vendor == "postgresql"
-    for start in range(0, len(patron_ids), 5000):  # within SQLite's variable limit
-        chunk = patron_ids[start : start + 5000]
-        params = [Patron._meta.pk.get_db_prep_value(i, connection) for i in chunk]
-        # PostgreSQL: one array parameter, not 5,000 values parsed and planned per table
-        match = "= ANY(%s::uuid[])" if pg else f"IN ({', '.join(['%s'] * len(params))})"
-        if pg:
-            params = [params]
+    step = len(patron_ids) if pg else 5000  # SQLite: within its variable limit
+    for start in range(0, len(patron_ids), step):
+        chunk = ids if pg else IdList(patron_ids[start : start + step])
+        match, params = in_sql(chunk, connection)
         for rel in relations(Patron):
             model, column = rel.related_model, qn(rel.field.column)
             table = qn(model._meta.db_table)
             if rel.on_delete is SET_NULL:
-                sql = f"UPDATE {table} SET {column} = NULL WHERE {column} {match}"  # noqa: S608
+                sql = f"UPDATE {table} SET {column} = NULL WHERE"  # noqa: S608
             elif rel.on_delete is CASCADE and simple(model):
-                sql = f"DELETE FROM {table} WHERE {column} {match}"  # noqa: S608
+                sql = f"DELETE FROM {table} WHERE"  # noqa: S608
             else:  # rows of its own hang off it, or it has signals: the collector
                 model._base_manager.filter(**{f"{rel.field.name}__in": chunk}).delete()
                 continue
+            if pg:  # the rows by primary key, found with one index probe per patron
+                pks = referencing_pks(model, rel.field.name, chunk)
+                if not pks:
+                    continue
+                where, args = in_sql(pks, connection, model._meta.pk)
+                sql = f"{sql} {qn(model._meta.pk.column)} IN {where}"
+            else:
+                sql, args = f"{sql} {column} IN {match}", params
             with connection.cursor() as cur:
-                cur.execute(sql, params)
+                cur.execute(sql, args)
         with connection.cursor() as cur:
             table, pk = qn(Patron._meta.db_table), qn(Patron._meta.pk.column)
-            cur.execute(f"DELETE FROM {table} WHERE {pk} {match}", params)  # noqa: S608
+            cur.execute(f"DELETE FROM {table} WHERE {pk} IN {match}", params)  # noqa: S608
             deleted += cur.rowcount
     return deleted
 

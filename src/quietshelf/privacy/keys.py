@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from quietshelf.core.idlist import IdList
 from quietshelf.core.ids import as_uuid
 
 KEYSTORE_DB = "keystore"
@@ -425,7 +426,8 @@ def delete_data_keys(subject_ids: list[uuid.UUID]) -> int:
 
     for subject_id in subject_ids:
         key_cache.drop(as_uuid(subject_id))
-    deleted, _ = DataKey.objects.using(KEYSTORE_DB).filter(subject_id__in=subject_ids).delete()
+    found = DataKey.objects.using(KEYSTORE_DB).filter(subject_id__in=IdList(subject_ids))
+    deleted, _ = found.delete()
     return deleted
 
 

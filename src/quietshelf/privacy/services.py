@@ -8,6 +8,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from quietshelf.core.idlist import IdList
 from quietshelf.privacy import audit, consent, keys, tombstones
 from quietshelf.privacy.errors import (
     ConsentNotActive,
@@ -64,7 +65,8 @@ def forget_subjects(*, subject_ids: list[uuid.UUID], record: bool = True) -> int
     keys.delete_data_keys(subject_ids)
     if record:  # a restore of an older backup forgets them again (privacy/tombstones.py)
         tombstones.record_tombstones(subject_ids)
-    NameToken.objects.filter(subject_id__in=subject_ids).delete()
+    ids = IdList(subject_ids)  # one parameter on PostgreSQL, not one per id
+    NameToken.objects.filter(subject_id__in=ids).delete()
     for handler in list(_forget_handlers):
         many = _forget_many.get(handler)
         if many is not None:
@@ -72,7 +74,7 @@ def forget_subjects(*, subject_ids: list[uuid.UUID], record: bool = True) -> int
         else:
             for subject_id in subject_ids:
                 handler(subject_id)
-    return Subject.objects.filter(pk__in=subject_ids, forgotten_at__isnull=True).update(
+    return Subject.objects.filter(pk__in=ids, forgotten_at__isnull=True).update(
         forgotten_at=timezone.now()
     )
 

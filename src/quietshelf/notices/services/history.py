@@ -10,6 +10,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from quietshelf.core import clock
+from quietshelf.core.idlist import IdList
 from quietshelf.notices import conf
 from quietshelf.notices.models import (
     Notice,
@@ -128,8 +129,9 @@ def forget_patron_notices(subject_id) -> None:
 
 def forget_patrons_notices(subject_ids: list) -> None:
     """forget_patron_notices for a batch (the retention job's purge), set-based."""
-    _strip(Notice.objects.filter(subject_id__in=subject_ids, state=NoticeState.SENT))
-    Notice.objects.filter(subject_id__in=subject_ids).delete()
+    ids = IdList(subject_ids)  # one parameter on PostgreSQL, not one per id
+    _strip(Notice.objects.filter(subject_id__in=ids, state=NoticeState.SENT))
+    Notice.objects.filter(subject_id__in=ids).delete()
 
 
 def forget_notice_titles(subject_id) -> None:
