@@ -307,12 +307,8 @@ def contact(request):
                 password=data["password"],
                 ip=client_ip(request),
             )
-        except ReauthenticationFailed as exc:
-            form.add_error("password", exc.message)
-            status = 403
-        except SignInLocked as exc:
-            form.add_error("password", exc.message)
-            status = 429
+        except (ReauthenticationFailed, SignInLocked) as exc:
+            status = _password_refused(form, exc)
         except DomainError as exc:
             form.add_error(None, exc.message)
             status = 400
@@ -349,8 +345,7 @@ def password_change(request):
                 ip=client_ip(request),
             )
         except ReauthenticationFailed as exc:
-            form.add_error("old_password", exc.message)
-            status = 403
+            status = _password_refused(form, exc, field="old_password")
         except DomainError as exc:
             form.add_error("password1", exc.message)
             status = 400
@@ -376,12 +371,8 @@ def pin(request):
             services.pin_set(
                 patron=patron, pin=data["pin1"], password=data["password"], ip=client_ip(request)
             )
-        except ReauthenticationFailed as exc:
-            form.add_error("password", _(exc.message))
-            status = 403
-        except SignInLocked as exc:
-            form.add_error("password", _(exc.message))
-            status = 429
+        except (ReauthenticationFailed, SignInLocked) as exc:
+            status = _password_refused(form, exc)
         except DomainError as exc:
             form.add_error("pin1", _(exc.message))
             status = 400
@@ -406,16 +397,19 @@ def pin_remove(request):
                 patron=request.patron, password=form.cleaned_data["password"],
                 ip=client_ip(request),
             )  # fmt: skip
-        except ReauthenticationFailed as exc:
-            form.add_error("password", _(exc.message))
-            status = 403
-        except SignInLocked as exc:
-            form.add_error("password", _(exc.message))
-            status = 429
+        except (ReauthenticationFailed, SignInLocked) as exc:
+            status = _password_refused(form, exc)
         else:
             messages.success(request, _("Your PIN is removed. The machines will not take it."))
             return redirect("account:home")
     return _pin_page(request, form=forms.PinForm(), remove_form=form, status=status)
+
+
+def _password_refused(form, exc, *, field: str = "password") -> int:
+    """The current password was wrong (403) or sign-in is locked after too many tries
+    (429): said on the form's password field, in the reader's language."""
+    form.add_error(field, _(exc.message))
+    return 429 if isinstance(exc, SignInLocked) else 403
 
 
 def _pin_page(request, *, form, remove_form, status: int):
