@@ -286,8 +286,8 @@ def test_a_configured_delay_is_applied_by_the_run_prv_hist_2(circ, patron, item)
 
 @override_settings(QUIETSHELF_LOAN_DEIDENTIFY_DAYS=3, QUIETSHELF_RETENTION_UPDATE_BATCH=2)
 def test_closed_loans_go_in_batches_of_one_statement_each_perf_ret_1(circ, patron, item):
-    """PERF-RET-1: the loans' batches (one UPDATE ... WHERE id IN (SELECT ... LIMIT n)
-    each) go on until none is due, and skip a loan with an unresolved fee (PRV-HIST-2)."""
+    """PERF-RET-1: the loans' batches (one range UPDATE over the returned_at index each)
+    go on until none is due, and skip a loan with an unresolved fee (PRV-HIST-2)."""
     p = patron()
     items = [item() for _ in range(5)]
     for i in items:
@@ -309,6 +309,31 @@ def test_closed_loans_go_in_batches_of_one_statement_each_perf_ret_1(circ, patro
         assert loan.returned_at == retention.coarsen(loan.returned_at)
     assert Loan.objects.get(pk=fined.loan.pk).patron_id == p.pk
     assert retention.run(today=later, only=["closed loans"]).reports[0].done == 0
+
+
+@override_settings(QUIETSHELF_LOAN_DEIDENTIFY_DAYS=3, QUIETSHELF_RETENTION_UPDATE_BATCH=2)
+def test_loans_returned_at_the_same_moment_all_go_and_none_is_skipped_perf_ret_1(
+    circ, patron, item
+):
+    """PERF-RET-1: the batches walk the returned_at index; loans returned at the very same
+    moment as a batch's last one go in that batch, the walk goes on past them, and a loan
+    returned too recently stays linked (PRV-HIST-2)."""
+    p = patron()
+    loans = [_checkout(circ, p, item()).loan for _ in range(7)]
+    for loan in loans:
+        _checkin(circ, loan.item)
+    moment = timezone.now() - dt.timedelta(days=10)
+    same, spread, recent = loans[:3], loans[3:6], loans[6]
+    Loan.objects.filter(pk__in=[x.pk for x in same]).update(returned_at=moment)
+    for k, loan in enumerate(spread, start=1):
+        Loan.objects.filter(pk=loan.pk).update(returned_at=moment + dt.timedelta(hours=k))
+    seen = []
+    report = retention.run(only=["closed loans"], progress=lambda r: seen.append(r.done)).reports[0]
+    assert report.done == 6
+    assert seen[0] == 3  # the three tied at the first batch's edge went together
+    assert not Loan.objects.filter(pk__in=[x.pk for x in same + spread], patron__isnull=False)
+    assert Loan.objects.get(pk=recent.pk).patron_id == p.pk
+    assert retention.run(only=["closed loans"]).reports[0].done == 0
 
 
 def test_patron_references_refuse_a_deletion_at_once_on_postgresql_perf_ret_1(circ, patron):

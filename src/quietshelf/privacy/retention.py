@@ -322,6 +322,10 @@ class Context:
     # A step that only updates one table in place (loans losing their patron) takes
     # batches this large (FOLIO anonymises 50,000 at a time); a purge keeps batch_size.
     update_batch_size: int = 0
+    # Where a step's batches have got to within this run (a step that walks an index in
+    # order keeps its key here); lost with the run, which is safe: rows already done no
+    # longer match, so the next run starts again from the beginning.
+    position: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.update_batch_size = self.update_batch_size or self.batch_size
