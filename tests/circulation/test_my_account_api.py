@@ -83,15 +83,9 @@ def test_my_account_api_needs_a_patron_session(client, circ):
 
 def test_my_loans_query_count_does_not_grow(me, circ, item):
     """Rule 9: list endpoints assert their query count (1 loan vs 6 loans)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from tests.queries import own_queries
 
     client, p = me
-
-    def count():
-        with CaptureQueriesContext(connection) as ctx:
-            assert client.get(f"{BASE}/loans").status_code == 200
-        return len(ctx.captured_queries)
 
     def lend():
         services.checkout(
@@ -99,8 +93,8 @@ def test_my_loans_query_count_does_not_grow(me, circ, item):
         )
 
     lend()
-    count()  # warm per-process caches once; the figure compared is the route's own
-    one = count()
+    own_queries(client, f"{BASE}/loans")  # warm per-process caches once
+    one = own_queries(client, f"{BASE}/loans")
     for _ in range(5):
         lend()
-    assert count() == one
+    assert own_queries(client, f"{BASE}/loans") == one

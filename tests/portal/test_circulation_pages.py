@@ -582,22 +582,16 @@ def test_every_form_needs_the_csrf_token_sec_csrf_1(circ, reader, path):
 
 def test_loans_page_query_count_does_not_grow_cir2(me, circ, reader, item):
     """Rule 9: a list page's queries do not grow with the number of loans."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    def count():
-        with CaptureQueriesContext(connection) as ctx:
-            assert me.get("/account/loans/").status_code == 200
-        return len(ctx.captured_queries)
+    from tests.queries import own_queries
 
     lend(circ, reader, item())
     # The first page after earlier tests may fill per-process caches (code tables,
     # settings) once; warm them so the figure compared is the page's own queries.
-    count()
-    one = count()
+    own_queries(me, "/account/loans/")
+    one = own_queries(me, "/account/loans/")
     for _ in range(5):
         lend(circ, reader, item())
-    assert count() == one
+    assert own_queries(me, "/account/loans/") == one
 
 
 def test_record_page_hold_link_in_norwegian(client, circ, item):
@@ -611,11 +605,9 @@ def test_holds_page_positions_match_queue_position_in_one_query_cir3(
 ):
     """The page (and /me/holds) count positions in one query; the numbers agree with
     selectors.queue_position, suspended holds ahead skipped, same placing time by id."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from quietshelf.circulation import selectors
     from quietshelf.privacy.audit import Actor
+    from tests.queries import own_queries
 
     north = circ["north"].pk
     third = make_patron(email="kai.lund@example.org", barcode="230055550003")
@@ -644,11 +636,8 @@ def test_holds_page_positions_match_queue_position_in_one_query_cir3(
     )  # suspended skipped
     assert expected[mine.pk] == (2 if ahead_same_time.pk < mine.pk else 1)
 
-    with CaptureQueriesContext(connection) as few:
-        assert me.get("/account/holds/").status_code == 200
+    few = own_queries(me, "/account/holds/")
     services.hold_place(
         actor=None, patron_id=reader.pk, record_id=item().record_id, pickup_branch_id=north
     )
-    with CaptureQueriesContext(connection) as more:
-        assert me.get("/account/holds/").status_code == 200
-    assert len(more.captured_queries) == len(few.captured_queries)
+    assert own_queries(me, "/account/holds/") == few
