@@ -14,8 +14,7 @@ printing median and p95 for each. Figures are printed, never asserted.
 
     python bench/bench_search.py                  # 1,000,000 records, SQLite
     python bench/bench_search.py --records 100000 # a quick run
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/qs_bench_search \\
-        python bench/bench_search.py --records 200000
+    python bench/bench_search.py --records 200000 --pg  # throw-away databases
 """
 
 from __future__ import annotations
@@ -32,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pgtemp import run_on_throwaway_postgres  # a sibling module: scripts run as files
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -279,7 +280,19 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep a fresh instance folder (default: removed)"
     )
+    parser.add_argument(
+        "--pg",
+        action="store_true",
+        help="on PostgreSQL (127.0.0.1:5432, user postgres): throw-away databases, dropped after",
+    )
     args = parser.parse_args()
+    if args.pg:
+        run_on_throwaway_postgres("qs_bench_search", lambda: run(args))
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     queries = args.query or QUERIES
     setup_django(args.home, keep=args.keep)
     home = os.environ["QUIETSHELF_HOME"]
