@@ -129,6 +129,21 @@ def page(browser, live_server):
 
 
 @pytest.fixture
+def rate_window_start():
+    """The search rate limit counts per clock minute (catalog.search.ratelimit, SEC-DOS-1):
+    a test that fills the limit and expects the next search refused must not straddle
+    a minute's end, or the count starts again. The clock moves back to this minute's
+    first second and keeps ticking, so the test has the whole minute."""
+    import time
+
+    import time_machine
+
+    now = time.time()
+    with time_machine.travel(now - now % 60 + 1, tick=True):
+        yield
+
+
+@pytest.fixture
 def is_postgres(settings) -> bool:
     return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 

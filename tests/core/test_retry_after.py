@@ -33,7 +33,9 @@ def _clear_cache():
     cache.clear()
 
 
-def test_search_limits_answer_retry_after_on_page_and_api_sec_dos_1(client, settings):
+def test_search_limits_answer_retry_after_on_page_and_api_sec_dos_1(
+    client, settings, rate_window_start
+):
     settings.QUIETSHELF_SEARCH_RATE_PER_MINUTE = 2
     for _ in range(2):
         client.get("/api/v1/search", {"q": "anything"})

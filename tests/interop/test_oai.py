@@ -373,7 +373,7 @@ def test_hostile_marc_is_escaped_and_stays_valid_xml_sec_xss_1(oai):
     assert tree.find(".//script") is None
 
 
-def test_rate_limit_answers_429_with_retry_after_sec_dos_1(client, settings):
+def test_rate_limit_answers_429_with_retry_after_sec_dos_1(client, settings, rate_window_start):
     settings.QUIETSHELF_SEARCH_RATE_PER_MINUTE = 2
     for _ in range(2):
         assert client.get("/oai?verb=Identify").status_code == 200

@@ -263,7 +263,7 @@ def test_cql_never_reaches_sql_as_text_sec_sql_1(sru, catalogue):
     assert total(search(sru, "dc.creator = nordvik")) == 4
 
 
-def test_rate_limit_answers_429_with_retry_after_sec_dos_1(client, settings):
+def test_rate_limit_answers_429_with_retry_after_sec_dos_1(client, settings, rate_window_start):
     settings.QUIETSHELF_SEARCH_RATE_PER_MINUTE = 1
     assert client.get("/sru?version=1.2&operation=explain").status_code == 200
     response = client.get("/sru?version=1.2&operation=searchRetrieve&query=jazz")

@@ -136,7 +136,7 @@ def test_odd_queries_and_parameters_never_500(client, q):
     assert response.status_code == 200
 
 
-def test_too_many_searches_get_429_sec_dos_1(client, settings):
+def test_too_many_searches_get_429_sec_dos_1(client, settings, rate_window_start):
     settings.QUIETSHELF_SEARCH_RATE_PER_MINUTE = 3
     for _ in range(3):
         assert client.get("/", {"q": "anything"}).status_code == 200
@@ -148,7 +148,7 @@ def test_too_many_searches_get_429_sec_dos_1(client, settings):
     assert client.get("/", {"q": "anything"}, REMOTE_ADDR="10.9.8.7").status_code == 200
 
 
-def test_rate_limit_check_for_the_api_raises_rate_limited(rf, settings):
+def test_rate_limit_check_for_the_api_raises_rate_limited(rf, settings, rate_window_start):
     from quietshelf.catalog.search import ratelimit
     from quietshelf.core.errors import RateLimited
 

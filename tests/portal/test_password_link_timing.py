@@ -1,7 +1,7 @@
 """SEC-AUTH-1: "forgot my password" answers in the same time whether or not a mail goes out.
 
 Over real HTTP (the live server) to a real SMTP server (aiosmtpd) that takes
-a second to accept each message: the mail is sent after the response, so
+two seconds to accept each message: the mail is sent after the response, so
 neither answer waits for it, and both take about as long.
 """
 
@@ -22,7 +22,7 @@ from .conftest import _Inbox
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
-SMTP_DELAY = 1.0
+SMTP_DELAY = 2.0  # long beside a busy machine's slowest answer, so load cannot pass for it
 
 
 class _SlowInbox(_Inbox):
@@ -66,9 +66,13 @@ def _ask(base: str, identifier: str) -> float:
 def test_link_request_takes_the_same_time_with_or_without_a_mail_sec_auth_1(
     live_server, patron, slow_smtp
 ):
-    known = [_ask(live_server.url, "230099990001")]  # one mail (at most one link an hour counts)
+    # Three on each side (each known one sends a mail; five an hour are allowed): the
+    # fastest of three is what a timing attacker would compare, and a busy machine's
+    # slow answer does not decide the test.
+    known = [_ask(live_server.url, "230099990001") for _ in range(3)]
     unknown = [_ask(live_server.url, "no-such-card-000") for _ in range(3)]
-    rcpt, _message, _raw = slow_smtp.wait_for(1, timeout=20)  # the mail did go, afterwards
+    # The mails did go, afterwards: about SMTP_DELAY each, after the answers.
+    rcpt, _message, _raw = slow_smtp.wait_for(3, timeout=40)
     assert rcpt == ["ada.holm@example.org"]
-    assert max(known) < SMTP_DELAY / 2, known  # the answer did not wait for the mail server
+    assert min(known) < SMTP_DELAY / 2, known  # the answers do not wait for their mails
     assert abs(min(known) - min(unknown)) < SMTP_DELAY / 4, (known, unknown)
