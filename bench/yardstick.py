@@ -2,12 +2,18 @@
 
 Two machines "of this kind" differ by up to twice in speed, and a loaded one by
 more; a figure means little without how fast this machine was at that minute.
-Three bare measures, none of them Quietshelf code, take about two seconds:
+Five bare measures, none of them Quietshelf code, take about two seconds:
 
 - pymarc parsing ISO 2709 (the bundled fictional sample, repeated): records/s;
 - one SQLite FTS5 MATCH over 50,000 short documents in memory: ms (median);
 - the bare SQL of a check-out (a read of the item, an insert of the loan, an
-  update of the item, one commit) on an in-memory SQLite: ms (median).
+  update of the item, one commit) on an in-memory SQLite: ms (median);
+- a one-byte round trip to another process over loopback TCP: µs (median);
+- `SELECT 1` on the PostgreSQL server at 127.0.0.1:5432, when one answers: µs (median).
+
+The first three are the processor's speed; the last two are the kernel's (system
+calls, waking another process), which the HTTP, SMTP and PostgreSQL figures pay on
+every request and which a machine can be slow at while its processor is fast.
 
 A benchmark prints the line first; docs/performance.md states a target as
 met or not both absolutely and as the ratio to these figures.
@@ -20,6 +26,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import socket
 import sqlite3
 import statistics
 import sys
@@ -90,11 +97,56 @@ def _checkout_sql_ms(rounds: int = 300) -> float:
     return statistics.median(times)
 
 
+def _loopback_us(rounds: int = 2_000) -> float:
+    """Median one-byte round trip to a forked echo process over 127.0.0.1 TCP."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    pid = os.fork()
+    if pid == 0:  # the echo process
+        try:
+            conn, _ = listener.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while data := conn.recv(1):
+                conn.sendall(data)
+        finally:
+            os._exit(0)
+    listener.close()
+    times = []
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            conn.sendall(b"x")
+            conn.recv(1)
+            times.append((time.perf_counter() - t0) * 1e6)
+    os.waitpid(pid, 0)
+    return statistics.median(times)
+
+
+def _postgres_us(rounds: int = 500) -> float | None:
+    """Median `SELECT 1` round trip to the local PostgreSQL server, or None without one."""
+    try:
+        import psycopg
+
+        conn = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2)
+    except Exception:  # no server here: the line says so
+        return None
+    times = []
+    with conn:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            conn.execute("SELECT 1").fetchone()
+            times.append((time.perf_counter() - t0) * 1e6)
+    return statistics.median(times)
+
+
 def measure() -> dict[str, float]:
     return {
         "pymarc_records_per_s": _pymarc_rate(),
         "fts5_query_ms": _fts5_ms(),
         "checkout_sql_ms": _checkout_sql_ms(),
+        "loopback_us": _loopback_us(),
+        "postgres_us": _postgres_us(),
         "load_1min": os.getloadavg()[0],
     }
 
@@ -104,7 +156,14 @@ def line(figures: dict[str, float] | None = None) -> str:
     return (
         f"yardstick: pymarc parse {f['pymarc_records_per_s']:,.0f} records/s; "
         f"bare FTS5 query {f['fts5_query_ms']:.3f} ms; "
-        f"bare check-out SQL {f['checkout_sql_ms']:.3f} ms; load {f['load_1min']:.2f}"
+        f"bare check-out SQL {f['checkout_sql_ms']:.3f} ms; "
+        f"loopback round trip {f['loopback_us']:.0f} us; "
+        + (
+            f"PostgreSQL SELECT 1 {f['postgres_us']:.0f} us; "
+            if f.get("postgres_us") is not None
+            else "PostgreSQL SELECT 1 n/a; "
+        )
+        + f"load {f['load_1min']:.2f}"
     )
 
 

@@ -72,3 +72,15 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
         obj.set_password(extracted or "correct-horse-battery-9")
         if create:
             obj.save(update_fields=["password"])
+
+
+def noon_days_ago(days: int):
+    """Local noon `days` days ago, aware: a due time that is `days` library days past
+    whenever the test runs (near midnight, or with a clock change in between, "now
+    minus n days" can fall on another local date)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    day = timezone.localdate() - dt.timedelta(days=days)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12)))

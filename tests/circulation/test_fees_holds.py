@@ -12,7 +12,7 @@ from quietshelf.catalog.models import ItemStatus
 from quietshelf.circulation import selectors, services
 from quietshelf.circulation.models import FeeTransaction, Hold, Transit
 from quietshelf.core.errors import Conflict, InvalidInput, PermissionDenied
-from tests.factories import BibRecordFactory
+from tests.factories import BibRecordFactory, noon_days_ago
 
 
 def charge(circ, p, amount=1000, fee_type="manual"):
@@ -272,7 +272,7 @@ def _overdue(circ, p, i, days):
     r = services.checkout(
         actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
     )
-    Loan.objects.filter(pk=r.loan.pk).update(due_at=timezone.now() - dt.timedelta(days=days))
+    Loan.objects.filter(pk=r.loan.pk).update(due_at=noon_days_ago(days))
     return r.loan
 
 

@@ -95,6 +95,27 @@ def test_hourly_loan_respects_opening_hours():
     )
 
 
+def test_hourly_loan_lasts_its_hours_on_the_nights_the_clocks_change_cir1():
+    """CIR-1: a 3-hour loan lasts three hours, also when summer time starts (the clocks
+    skip 02:00-03:00) or ends (they repeat 02:00-03:00) in the library's time zone."""
+    from zoneinfo import ZoneInfo
+
+    oslo = ZoneInfo("Europe/Oslo")
+    cal = policy.make_calendar()
+    for start in (
+        dt.datetime(2026, 3, 29, 0, 30, tzinfo=oslo),  # summer time starts at 02:00
+        dt.datetime(2026, 10, 25, 0, 30, tzinfo=oslo),  # summer time ends at 03:00
+        dt.datetime(2026, 6, 10, 0, 30, tzinfo=oslo),  # an ordinary night
+    ):
+        due = policy.due_at(start=start, period=3, unit="hours", calendar=cal)
+        assert due - start == dt.timedelta(hours=3), start
+        assert due.tzinfo is oslo  # shown in the library's time, as before
+    spring = policy.due_at(
+        start=dt.datetime(2026, 3, 29, 0, 30, tzinfo=oslo), period=3, unit="hours", calendar=cal
+    )
+    assert (spring.hour, spring.minute) == (4, 30)  # 00:30 CET + 3 h = 04:30 CEST
+
+
 def test_fine_counts_only_open_days_of_the_owning_branch():
     owning = policy.make_calendar(closed_weekdays=[6, 7])
     terms = policy.FineTerms(per_day_minor=100, open_days_only=True)

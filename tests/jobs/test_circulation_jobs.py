@@ -15,6 +15,7 @@ from quietshelf.circulation import services as circ_services
 from quietshelf.circulation.models import Fee, Hold, Loan
 from quietshelf.jobs import queue, services
 from quietshelf.jobs.models import JobRun, RunState
+from tests.factories import noon_days_ago
 from tests.jobs.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -45,7 +46,7 @@ def test_cir5_nightly_fines_through_the_queue_and_run_now_charges_nothing_twice(
     loan = circ_services.checkout(
         actor=None, item_barcode=i.barcode, patron_id=p.pk, branch_id=circ["north"].pk
     ).loan
-    Loan.objects.filter(pk=loan.pk).update(due_at=timezone.now() - dt.timedelta(days=3))
+    Loan.objects.filter(pk=loan.pk).update(due_at=noon_days_ago(3))
 
     for name, slot in services.tick(worker=services.worker_id()):
         queue.enqueue_run(name, slot, huey=sqlite_huey)

@@ -9,24 +9,17 @@ registration at the staff page waits for a guardian's consent where configured.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from quietshelf.accounts.testing import make_staff, signed_in_client
-from quietshelf.core import clock
 from quietshelf.patrons.models import Patron, ProxyLink
 from quietshelf.privacy.models import AuditEntry
 from quietshelf.privacyoffice import services
 from tests.privacyoffice.test_erasure import patron_client
+from tests.privacyoffice.test_minors import years_ago
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 PAGE = "/account/privacy/guardian/"
-
-
-def years_ago(n: int) -> dt.date:
-    today = clock.today()
-    return today.replace(year=today.year - n) - dt.timedelta(days=10)
 
 
 @pytest.fixture

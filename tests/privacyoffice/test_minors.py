@@ -9,6 +9,7 @@ import pytest
 
 from quietshelf.accounts.testing import signed_in_client
 from quietshelf.core import clock
+from quietshelf.core.dates import years_before
 from quietshelf.core.errors import InvalidInput, PermissionDenied
 from quietshelf.patrons.models import Patron, ProxyLink
 from quietshelf.privacy.models import AuditEntry
@@ -18,8 +19,7 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def years_ago(n: int) -> dt.date:
-    today = clock.today()
-    return today.replace(year=today.year - n) - dt.timedelta(days=10)
+    return years_before(clock.today(), n) - dt.timedelta(days=10)
 
 
 def test_under_age_registration_waits_for_guardian_consent_prv_mnr_1(patron, settings):

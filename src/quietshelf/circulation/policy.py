@@ -200,7 +200,9 @@ def due_at(*, start: dt.datetime, period: int, unit: str, calendar: Calendar) ->
         raise InvalidInput("A loan period must be positive.", code="invalid_period")
     tz = start.tzinfo
     if unit == "hours":
-        due = start + dt.timedelta(hours=period)
+        # Elapsed hours, counted in UTC: adding to a local time would add wall-clock
+        # hours, and a 3-hour loan on a night the clocks change would last 2 or 4.
+        due = (start.astimezone(dt.UTC) + dt.timedelta(hours=period)).astimezone(tz)
         day = due.date()
         if calendar.opens is None:
             if calendar.is_open(day):

@@ -1,4 +1,5 @@
-"""Dates given as text by a form, the API or a file (YYYY-MM-DD)."""
+"""Dates given as text by a form, the API or a file (YYYY-MM-DD), and date arithmetic
+that the calendar makes awkward."""
 
 from __future__ import annotations
 
@@ -20,3 +21,11 @@ def parse_date(value, label: str) -> dt.date | None:
         raise InvalidInput(
             f"The {label} must be a date (YYYY-MM-DD).", code="invalid_date"
         ) from None
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same day `years` earlier; 29 February becomes the 28th in a common year."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)

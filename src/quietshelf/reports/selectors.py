@@ -37,6 +37,7 @@ from quietshelf.circulation.models import (
     Hold,
     HoldStatus,
 )
+from quietshelf.core.dates import years_before
 from quietshelf.notices.models import Channel, NoticeDailyCount, NoticeType
 from quietshelf.patrons.models import Patron, PatronGroup
 from quietshelf.reports import policy
@@ -259,10 +260,7 @@ def age_buckets(today: dt.date) -> list[tuple[str, dt.date | None]]:
     """(label, added on or after) from the youngest: under a year, 1–5, 5–10, older."""
 
     def years_ago(n: int) -> dt.date:
-        try:
-            return today.replace(year=today.year - n)
-        except ValueError:  # 29 February
-            return today.replace(year=today.year - n, day=28)
+        return years_before(today, n)
 
     return [
         (_("under 1 year"), years_ago(1)),

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from quietshelf.accounts.authz import branch_scope, has_perm, require
 from quietshelf.core import clock
+from quietshelf.core.dates import years_before
 from quietshelf.core.errors import InvalidInput, NotFound, PermissionDenied
 from quietshelf.privacy import audit
 from quietshelf.reports import policy, selectors
@@ -440,10 +441,7 @@ def parse_before(data, *, today: dt.date | None = None) -> dt.date:
     today = today or clock.today()
     before = policy.parse_date(_one(data, "before"), what="'not since'")
     if before is None:
-        try:
-            return today.replace(year=today.year - 3)
-        except ValueError:  # 29 February
-            return today.replace(year=today.year - 3, day=28)
+        return years_before(today, 3)
     if before > today:
         raise InvalidInput("The date must not be in the future.", code="invalid_date")
     return before
