@@ -20,6 +20,7 @@ from quietshelf.circulation.models import (
 from quietshelf.circulation.policy import NoLoanRule
 from quietshelf.core.errors import NotFound, PermissionDenied
 from quietshelf.patrons import services as patron_services
+from quietshelf.patrons.models import Patron
 from quietshelf.privacy.models import AuditEntry
 from tests.circulation.conftest import age_loan
 
@@ -267,6 +268,10 @@ def test_checkout_query_count_does_not_grow_with_loans_perf_circ3(
     busy = patron()
     for _ in range(30):
         out(item(), busy, circ["north"])
+    # The last active month (RPT-1) is written with a patron's first check-out of the
+    # month, whatever they hold: both are active this month, so it is the loans that differ.
+    this_month = timezone.localdate().replace(day=1)
+    Patron.objects.filter(pk=empty.pk).update(last_active_month=this_month)
     for _ in range(3):
         services.hold_place(
             actor=None,
@@ -275,6 +280,31 @@ def test_checkout_query_count_does_not_grow_with_loans_perf_circ3(
             pickup_branch_id=circ["north"].pk,
         )
     assert count_for(busy) == count_for(empty)
+
+
+def test_last_active_month_is_written_with_the_first_check_out_of_the_month_rpt_1(
+    circ, patron, item
+):
+    """RPT-1: the patron's last active month is set by a check-out; the next check-outs
+    that month send no UPDATE for it (PERF-CIRC-2)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def month_writes(p) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            out(item(), p, circ["north"])
+        return sum(
+            q["sql"].startswith("UPDATE") and "last_active_month" in q["sql"]
+            for q in ctx.captured_queries
+        )
+
+    p = patron()
+    assert month_writes(p) == 1
+    this_month = timezone.localdate().replace(day=1)
+    assert Patron.objects.get(pk=p.pk).last_active_month == this_month
+    assert month_writes(p) == 0
+    Patron.objects.filter(pk=p.pk).update(last_active_month=this_month.replace(year=2020))
+    assert month_writes(p) == 1  # a new month is written again
 
 
 def test_cached_rules_are_forgotten_when_a_rule_is_saved_cir1(circ, patron, item):
